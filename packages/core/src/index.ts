@@ -1,0 +1,19 @@
+export { BreakwaterError, type BreakwaterErrorOptions, isBreakwaterError } from './BreakwaterError.js';
+export { type Clock, FakeClock, monotonicClock, sleep, type TimerHandle } from './Clock.js';
+export { type ClassifyContext, classify } from './classify.js';
+export { ERROR_CODES, type ErrorCode, isErrorCode } from './codes.js';
+export { Deadline, type DeadlineOptions } from './Deadline.js';
+export { channel, channelName, publisher } from './diagnostics.js';
+export {
+  describe,
+  type NumberRule,
+  resolveOptions,
+  validateBoolean,
+  validateFunction,
+  validateNumber,
+  validateOneOf,
+  validateOptionsObject,
+  validatePort,
+  validateSignal,
+  validateString,
+} from './validate.js';
