@@ -96,7 +96,7 @@ export function validateOptionsObject<T extends object>(options: unknown, where:
 }
 
 /** Fills `undefined` fields from `defaults`, then validates every field with `rules`. */
-export function resolveOptions<D extends Record<string, unknown>>(
+export function resolveOptions<D extends object>(
   options: unknown,
   where: string,
   defaults: D,
