@@ -27,7 +27,7 @@ describe('BreakwaterError', () => {
     const foreign = Object.defineProperty(new Error('x'), Symbol.for('breakwater.error'), { value: true });
     expect(foreign instanceof BreakwaterError).toBe(true);
     expect(new Error('plain') instanceof BreakwaterError).toBe(false);
-    expect(null instanceof BreakwaterError).toBe(false);
+    expect((null as unknown) instanceof BreakwaterError).toBe(false);
     expect(isBreakwaterError(new BreakwaterError('BW_ERR_DEADLINE', 'd'), 'BW_ERR_DEADLINE')).toBe(true);
     expect(isBreakwaterError(new BreakwaterError('BW_ERR_DEADLINE', 'd'), 'BW_ERR_STALLED')).toBe(false);
   });

@@ -31,8 +31,8 @@ describe('validation helpers', () => {
       ratio: (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 1 }),
       minPerSecond: (v: unknown, k: string) => validateNumber(v, k, { min: 0 }),
     };
-    expect(resolveOptions({ ratio: 0.2 }, 'RetryBudget', defaults, rules)).toEqual({ ratio: 0.2, minPerSecond: 10 });
-    expect(() => resolveOptions({ ratio: 2 }, 'RetryBudget', defaults, rules)).toThrow(invalid('ratio'));
+    expect(resolveOptions<{ ratio: number; minPerSecond: number }>({ ratio: 0.2 }, 'RetryBudget', defaults, rules)).toEqual({ ratio: 0.2, minPerSecond: 10 });
+    expect(() => resolveOptions<{ ratio: number; minPerSecond: number }>({ ratio: 2 }, 'RetryBudget', defaults, rules)).toThrow(invalid('ratio'));
   });
 
   it('accept exactly the numbers inside the range (property)', () => {
