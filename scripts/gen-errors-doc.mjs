@@ -3,9 +3,7 @@
 import { writeFileSync } from 'node:fs';
 import { ERROR_CODES } from '../packages/core/dist/index.js';
 
-const rows = Object.entries(ERROR_CODES).map(
-  ([code, s]) => `| \`${code}\` | ${s.retryable ? 'yes' : 'no'} | ${s.summary} | ${s.hint} |`,
-);
+const rows = Object.entries(ERROR_CODES).map(([code, s]) => `| \`${code}\` | ${s.retryable ? 'yes' : 'no'} | ${s.summary} | ${s.hint} |`);
 const text = `# Error codes
 
 Every error Breakwater throws is a \`BreakwaterError\` with a stable \`code\`.

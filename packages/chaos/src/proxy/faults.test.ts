@@ -122,8 +122,8 @@ describe('createFaultProxy() options', () => {
   });
 });
 
-describe('README-proxy.md', () => {
-  const readme = readFileSync(new URL('../../README-proxy.md', import.meta.url), 'utf8');
+describe('README.md', () => {
+  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const cells = (line: string) =>
     line
       .split('|')

@@ -132,7 +132,7 @@ export const FAULT_TYPES = Object.freeze([
 /**
  * Defaults of the optional fields, per fault. Fields missing here are required,
  * except `afterMs`/`afterBytes` (neither means "at once").
- * The table in README-proxy.md is checked against this object by a test.
+ * The table in README.md is checked against this object by a test.
  */
 export const FAULT_DEFAULTS = Object.freeze({
   latency: Object.freeze({ probability: 1, direction: 'both', jitterMs: 0 }),

@@ -1,0 +1,82 @@
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { expect, it } from 'vitest';
+import { describeNetns, topology, useCleanup } from '../support/netns.js';
+import { ECHO_SERVER } from '../support/programs.js';
+import { reportResult, seconds } from '../support/report.js';
+import { quietFor, SocketWatch, tcpInfo } from '../support/sockets.js';
+
+/**
+ * FM-05, silent SYN drop: a firewall, a full conntrack table or a full
+ * accept queue drops the SYN without answering. `net.connect` has no
+ * connect timeout: only the kernel's SYN retries end it. If the rule did not
+ * drop, the connect would succeed at once and the test would fail.
+ */
+
+const WAIT_MS = 10_000;
+/** Waiting for the kernel to give up is only worth it on kernels that give up soon. */
+const MAX_GIVE_UP_WAIT_MS = 30_000;
+
+function sysctl(key: string, fallback: number): number {
+  try {
+    return Number(readFileSync(`/proc/sys/net/ipv4/${key}`, 'utf8'));
+  } catch {
+    return fallback;
+  }
+}
+
+/**
+ * When the kernel reports ETIMEDOUT for an unanswered SYN: initial RTO 1 s,
+ * doubling after each of tcp_syn_retries retransmissions (1+2+…+64 = 127 s).
+ * Linux ≥ 6.5 first makes tcp_syn_linear_timeouts (default 4) extra
+ * retransmissions 1 s apart: 4 + 127 = 131 s (134 s measured on Linux 6.18,
+ * so treat it as a lower bound).
+ */
+function synGiveUpMs(): number {
+  const retries = sysctl('tcp_syn_retries', 6);
+  const linear = sysctl('tcp_syn_linear_timeouts', 0);
+  let total = 0;
+  for (let i = 0; i <= retries + linear; i++) total += Math.min(120, i < linear ? 1 : 2 ** (i - linear));
+  return total * 1000;
+}
+
+describeNetns('FM-05 silent SYN drop', () => {
+  const defer = useCleanup();
+
+  it('naive: net.connect is still pending after 10 s', async () => {
+    const topo = await topology(defer);
+    const server = topo.server.spawnNode(ECHO_SERVER);
+    const { port } = (await server.ready) as { port: number };
+    await topo.server.nft.dropSyn(port);
+
+    const started = performance.now();
+    const socket = net.connect({ host: topo.server.address, port });
+    defer(() => socket.destroy());
+    const watch = new SocketWatch(socket);
+    const event = await quietFor([watch], WAIT_MS, ['connect', 'error', 'close']);
+    expect(event, 'the connect finished: the SYN was not dropped').toBeUndefined();
+    expect(socket.connecting).toBe(true);
+
+    const info = await tcpInfo(socket.localPort ?? 0);
+    expect(info?.state).toBe('SYN-SENT');
+    const giveUpMs = synGiveUpMs();
+    reportResult(
+      { fm: 'FM-05', side: 'naive', metric: 'pendingSeconds', value: Number(seconds(WAIT_MS)), unit: 's' },
+      `connect still pending after ${seconds(WAIT_MS)} s, no error (${info?.state}, ${info?.retransmits} SYN retransmissions so far; ` +
+        `tcp_syn_retries/tcp_syn_linear_timeouts here make the kernel give up after about ${seconds(giveUpMs)} s)`,
+    );
+
+    // On kernels that give up soon, measure it: the only "timeout" a naive client gets.
+    if (giveUpMs <= MAX_GIVE_UP_WAIT_MS) {
+      const end = await watch.next(['connect', 'error'], giveUpMs * 1.2 + 3_000 - (performance.now() - started));
+      expect(end?.type).toBe('error');
+      expect(end?.error?.code).toBe('ETIMEDOUT');
+      const elapsed = performance.now() - started;
+      reportResult(
+        { fm: 'FM-05', side: 'naive', metric: 'connectErrorSeconds', value: Number(seconds(elapsed)), unit: 's' },
+        `ETIMEDOUT after ${seconds(elapsed)} s`,
+      );
+    }
+  });
+});
