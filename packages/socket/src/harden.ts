@@ -154,15 +154,26 @@ export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard
     return originalPush.call(this, chunk, encoding);
   };
   // Every write may leave data in user space (watch it drain) and, for
-  // request/response protocols, opens a response expectation.
-  const ownWrite = Object.hasOwn(socket, 'write');
-  const originalWrite = socket.write;
-  socket.write = function write(this: net.Socket, ...args: unknown[]) {
-    const result = (originalWrite as (...a: unknown[]) => boolean).apply(this, args);
+  // request/response protocols, opens a response expectation. Hooked at
+  // _write/_writev, where the stream hands data to the socket: net's
+  // connect() resets an own `write` property, and corked writes arrive here
+  // together at uncork.
+  const onWrite = () => {
     if (o.expectResponseAfterWrite) watchdog.expect();
     else watchdog.wrote();
-    return result;
-  } as net.Socket['write'];
+  };
+  const originalWriteOne = socket._write;
+  const originalWriteMany = socket._writev;
+  socket._write = function _write(this: net.Socket, ...args: Parameters<net.Socket['_write']>) {
+    originalWriteOne.apply(this, args);
+    onWrite();
+  };
+  if (originalWriteMany !== undefined) {
+    socket._writev = function _writev(this: net.Socket, ...args: Parameters<NonNullable<net.Socket['_writev']>>) {
+      originalWriteMany.apply(this, args);
+      onWrite();
+    };
+  }
 
   let disposed = false;
   const guard: SocketGuard = {
@@ -179,8 +190,8 @@ export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard
       socket.off('end', onEnd);
       socket.off('connect', onConnect);
       socket.off('close', onClose);
-      if (ownWrite) socket.write = originalWrite;
-      else delete (socket as Partial<net.Socket>).write;
+      delete (socket as Partial<net.Socket>)._write;
+      delete (socket as Partial<net.Socket>)._writev;
       if (ownPush) socket.push = originalPush;
       else delete (socket as Partial<net.Socket>).push;
     },
