@@ -1,0 +1,221 @@
+import {
+  BreakwaterError,
+  type Clock,
+  type Deadline,
+  monotonicClock,
+  resolveOptions,
+  validateBoolean,
+  validateFunction,
+  validateNumber,
+  validateOneOf,
+  validateOptionsObject,
+  validateSignal,
+  validateString,
+} from '@breakwater/core';
+import type { RetryBudget } from './RetryBudget.js';
+
+/**
+ * Finagle's RetryBudget: retries may be `ratio` of the requests seen in the
+ * last `windowMs`, plus a floor of `minPerSecond` so a quiet client can still
+ * retry. Under a total outage the extra load is bounded by the ratio instead
+ * of multiplied by the attempt count (FM-11).
+ * @see https://twitter.github.io/finagle/guide/Clients.html#retries
+ */
+export interface RetryBudgetOptions {
+  /** Retries may be this fraction of requests, on top of the floor. @defaultValue 0.1 @example 0.2 */
+  ratio?: number;
+  /** Retries always allowed per second, even with no traffic. @defaultValue 10 @example 1 */
+  minPerSecond?: number;
+  /** Sliding window over which requests and retries are counted, in ms. @defaultValue 10_000 @example 60_000 */
+  windowMs?: number;
+  /** Injected for tests. @defaultValue the monotonic clock */
+  clock?: Clock;
+}
+
+export type ResolvedRetryBudgetOptions = Required<RetryBudgetOptions>;
+
+export const RETRY_BUDGET_DEFAULTS = Object.freeze({
+  ratio: 0.1,
+  minPerSecond: 10,
+  windowMs: 10_000,
+  clock: monotonicClock,
+}) satisfies ResolvedRetryBudgetOptions;
+
+export type Jitter = 'full' | 'equal' | 'decorrelated';
+export const JITTERS = ['full', 'equal', 'decorrelated'] as const;
+
+/**
+ * Exponential backoff with jitter, capped.
+ * @see https://aws.amazon.com/builders-library/timeouts-retries-and-backoff-with-jitter/
+ */
+export interface BackoffOptions {
+  /**
+   * `full`: random in [0, min(cap, base × 2ⁿ)] — the fewest calls and the least
+   * work per the AWS analysis; `equal`: half fixed, half random; `decorrelated`:
+   * random in [base, 3 × previous], capped.
+   * @defaultValue 'full' @example 'decorrelated'
+   */
+  jitter?: Jitter;
+  /** Base of the exponential, in ms. @defaultValue 100 @example 50 */
+  baseDelayMs?: number;
+  /** Cap: no delay exceeds it. @defaultValue 10_000 @example 2_000 */
+  maxDelayMs?: number;
+}
+
+export const BACKOFF_DEFAULTS = Object.freeze({
+  jitter: 'full' as Jitter,
+  baseDelayMs: 100,
+  maxDelayMs: 10_000,
+}) satisfies Required<BackoffOptions>;
+
+/** The tunable part of {@link RetryOptions}: every field is in the README defaults table. */
+export interface RetryPolicyOptions extends BackoffOptions {
+  /** Total attempts, the first included. @defaultValue 3 @example 2 */
+  attempts?: number;
+  /** A `Retry-After` (an error's `retryAfterMs`) longer than this gives up at once instead of waiting. @defaultValue 10_000 @example 30_000 */
+  maxRetryAfterMs?: number;
+  /**
+   * Whether the operation may be resent after it may have reached the peer.
+   * Connect-phase failures are retried either way: nothing was sent.
+   * @defaultValue false @example true
+   */
+  idempotent?: boolean;
+  /**
+   * Time limit of one attempt, in ms: its signal aborts after this, and a retry
+   * starts only if the deadline leaves this much after the backoff sleep.
+   * 0: no per-attempt limit (a retry needs 1 ms left).
+   * @defaultValue 0 @example 2_000
+   */
+  attemptTimeoutMs?: number;
+  /** Injected for tests. @defaultValue the monotonic clock */
+  clock?: Clock;
+}
+
+export const RETRY_DEFAULTS = Object.freeze({
+  ...BACKOFF_DEFAULTS,
+  attempts: 3,
+  maxRetryAfterMs: 10_000,
+  idempotent: false,
+  attemptTimeoutMs: 0,
+  clock: monotonicClock,
+}) satisfies Required<RetryPolicyOptions>;
+
+/** Per-call options of `retry()`: none has a default worth a table row. */
+export interface RetryOptions extends RetryPolicyOptions {
+  /** Upstream key: the retry budget is shared by every call with this key (`budgetFor(upstream)`). */
+  upstream?: string;
+  /** An explicit budget (instead of `upstream`). @defaultValue the process-wide budget */
+  budget?: RetryBudget;
+  /** The whole operation, attempts and sleeps included, ends with it. */
+  deadline?: Deadline;
+  /** Caller cancellation. */
+  signal?: AbortSignal;
+  /**
+   * The request being served is itself a retry (it carried `x-breakwater-retry`):
+   * make exactly one attempt, charged to the budget as a retry — refused with
+   * BW_ERR_RETRY_BUDGET, unattempted, when the budget is spent — so stacked
+   * tiers add at most one budget's worth of retries instead of multiplying.
+   * @defaultValue false
+   */
+  incomingIsRetry?: boolean;
+  /** Overrides the classification; return undefined to keep it. Never consulted for CIRCUIT_OPEN, RETRY_BUDGET, INVALID_OPTION, ABORTED. */
+  retryOn?: (error: unknown, info: { attempt: number }) => boolean | undefined;
+  /** Random numbers in [0, 1) for the jitter. @defaultValue Math.random */
+  random?: () => number;
+}
+
+export interface ResolvedRetryOptions extends Required<RetryPolicyOptions> {
+  upstream: string | undefined;
+  budget: RetryBudget | undefined;
+  deadline: Deadline | undefined;
+  signal: AbortSignal | undefined;
+  incomingIsRetry: boolean;
+  retryOn: RetryOptions['retryOn'];
+  random: () => number;
+}
+
+export function validateClock(v: unknown, k: string): Clock {
+  const c = v as Partial<Clock> | null;
+  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock (now, setTimeout, clearTimeout)`, { details: { key: k } });
+  }
+  return v as Clock;
+}
+
+const ms = (min: number, max: number) => (v: unknown, k: string) => validateNumber(v, k, { min, max });
+
+export const RETRY_BUDGET_RULES = {
+  ratio: ms(0, 1),
+  minPerSecond: ms(0, 1_000_000),
+  windowMs: (v: unknown, k: string) => validateNumber(v, k, { min: 10, max: 3_600_000, integer: true }),
+  clock: validateClock,
+} satisfies { [K in keyof ResolvedRetryBudgetOptions]: (v: unknown, k: string) => ResolvedRetryBudgetOptions[K] };
+
+const BACKOFF_RULES = {
+  jitter: (v: unknown, k: string) => validateOneOf(v, k, JITTERS),
+  baseDelayMs: ms(0, 3_600_000),
+  maxDelayMs: ms(0, 3_600_000),
+};
+
+export const RETRY_RULES = {
+  ...BACKOFF_RULES,
+  attempts: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 100, integer: true }),
+  maxRetryAfterMs: ms(0, 3_600_000),
+  idempotent: validateBoolean,
+  attemptTimeoutMs: ms(0, 3_600_000),
+  clock: validateClock,
+} satisfies { [K in keyof Required<RetryPolicyOptions>]: (v: unknown, k: string) => Required<RetryPolicyOptions>[K] };
+
+/** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
+export function resolveRetryBudgetOptions(options?: RetryBudgetOptions, where = 'RetryBudget'): ResolvedRetryBudgetOptions {
+  return resolveOptions<ResolvedRetryBudgetOptions>(options, where, RETRY_BUDGET_DEFAULTS, RETRY_BUDGET_RULES);
+}
+
+function checkCap(base: number, max: number): void {
+  if (max < base) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`maxDelayMs\` to be >= \`baseDelayMs\` (${base}), got ${max}`, {
+      details: { key: 'maxDelayMs' },
+    });
+  }
+}
+
+export function validateRandom(v: unknown, k = 'random'): () => number {
+  return v === undefined ? Math.random : validateFunction<() => number>(v, k);
+}
+
+/** Backoff options with their defaults; `random` defaults to Math.random. */
+export function resolveBackoffOptions(options?: BackoffOptions & { random?: () => number }, where = 'createBackoff()') {
+  const { random, ...rest } = validateOptionsObject<BackoffOptions & { random?: () => number }>(options, where, [...Object.keys(BACKOFF_DEFAULTS), 'random']);
+  const o = resolveOptions<Required<BackoffOptions>>(rest, where, BACKOFF_DEFAULTS, BACKOFF_RULES);
+  checkCap(o.baseDelayMs, o.maxDelayMs);
+  return { ...o, random: validateRandom(random) };
+}
+
+const CALL_KEYS = ['upstream', 'budget', 'deadline', 'signal', 'incomingIsRetry', 'retryOn', 'random'] as const;
+
+/** Validates every option of `retry()`; throws BW_ERR_INVALID_OPTION naming the key. */
+export function resolveRetryOptions(options?: RetryOptions, where = 'retry()'): ResolvedRetryOptions {
+  const given = validateOptionsObject<RetryOptions>(options, where, [...Object.keys(RETRY_DEFAULTS), ...CALL_KEYS]);
+  const { upstream, budget, deadline, signal, incomingIsRetry, retryOn, random, ...policy } = given;
+  const o = resolveOptions<Required<RetryPolicyOptions>>(policy, where, RETRY_DEFAULTS, RETRY_RULES);
+  checkCap(o.baseDelayMs, o.maxDelayMs);
+  if (upstream !== undefined && budget !== undefined) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected either `upstream` or `budget`, got both', { details: { key: 'budget' } });
+  }
+  if (budget !== undefined && (typeof budget !== 'object' || budget === null || typeof (budget as RetryBudget).tryRetry !== 'function')) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `budget` to be a RetryBudget', { details: { key: 'budget' } });
+  }
+  if (deadline !== undefined && (typeof deadline !== 'object' || deadline === null || typeof deadline.remainingMs !== 'function')) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `deadline` to be a Deadline', { details: { key: 'deadline' } });
+  }
+  return {
+    ...o,
+    upstream: upstream === undefined ? undefined : validateString(upstream, 'upstream'),
+    budget,
+    deadline,
+    signal: validateSignal(signal),
+    incomingIsRetry: incomingIsRetry === undefined ? false : validateBoolean(incomingIsRetry, 'incomingIsRetry'),
+    retryOn: retryOn === undefined ? undefined : validateFunction<NonNullable<RetryOptions['retryOn']>>(retryOn, 'retryOn'),
+    random: validateRandom(random),
+  };
+}
