@@ -1,0 +1,299 @@
+import { EventEmitter } from 'node:events';
+import { BreakwaterError, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
+import { type CircuitOptions, type ResolvedCircuitOptions, resolveCircuitOptions } from './defaults.js';
+import { type Call, startCall } from './internal/call.js';
+import { isOpossumError, MAX_TIMER_MS, Opossum, type OpossumBreaker } from './internal/opossum.js';
+import { defaultIsFailure } from './isFailure.js';
+
+const publish = publisher('circuit');
+
+export type CircuitState = 'closed' | 'open' | 'halfOpen';
+
+/** What a guarded function receives. */
+export interface CallContext {
+  /** This call's own signal: aborts on its time limit or the caller's signal, never because of another call. */
+  signal: AbortSignal;
+  key: string;
+  /** This call is the single half-open probe. */
+  probe: boolean;
+}
+
+export type Action<A extends unknown[], R> = (context: CallContext, ...args: A) => R | Promise<R>;
+
+/** Event payloads; each event is also published on `breakwater:circuit:<event>`. */
+export interface CircuitEvents {
+  opened: [{ key: string; retryInMs: number; failedProbes: number }];
+  halfOpened: [{ key: string }];
+  closed: [{ key: string }];
+  rejected: [{ key: string; state: CircuitState; retryInMs: number }];
+  failed: [{ key: string; probe: boolean; error?: unknown; result?: unknown }];
+  succeeded: [{ key: string; probe: boolean }];
+  timedOut: [{ key: string; probe: boolean; timeoutMs: number }];
+}
+
+export interface CircuitStats {
+  key: string;
+  state: CircuitState;
+  /** ms until the next probe may run (0 when closed). */
+  retryInMs: number;
+  /** Failed probes since the breaker last opened from closed. */
+  failedProbes: number;
+  /** opossum's counts over the rolling window (since the last close). */
+  window: { fires: number; successes: number; failures: number };
+  /** Since creation. */
+  totals: { calls: number; succeeded: number; failed: number; rejected: number; timedOut: number; opened: number };
+}
+
+/** A resolved result that counts as a failure (e.g. a 503 response): thrown to opossum, returned to the caller. */
+class FailedResult {
+  constructor(readonly result: unknown) {}
+}
+
+type Job = { run: () => Promise<unknown>; counts: (error: unknown) => boolean };
+
+/**
+ * A circuit breaker for one upstream, on opossum. opossum counts calls over
+ * its rolling window and decides when to open; Breakwater adds what network
+ * calls need and opossum gets wrong (each guarded by a test):
+ * - a per-call AbortSignal and time limit (opossum's `abortController` is one
+ *   controller for every call, left aborted after a timeout);
+ * - the open → half-open transition on the injected monotonic clock, with
+ *   jitter and a doubling reset timeout after each failed probe;
+ * - exactly one probe in half-open, bounded by `probeTimeoutMs`, run outside
+ *   opossum: opossum counts an `errorFilter`ed error as a success, which
+ *   would close a half-open breaker on a 4xx;
+ * - a fresh rolling window on close, so the outage's failures do not re-open
+ *   the breaker on the first error after recovery.
+ * Rejections are `BW_ERR_CIRCUIT_OPEN` (retryable: false) with `{ key, state, retryInMs }`.
+ */
+export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extends EventEmitter<CircuitEvents> {
+  readonly key: string;
+  readonly #o: ResolvedCircuitOptions;
+  readonly #action: Action<A, R> | undefined;
+  readonly #isFailure: (outcome: unknown, info: { threw: boolean }) => boolean;
+  readonly #rotation = new EventEmitter();
+  #breaker: OpossumBreaker<[Job], unknown>;
+  #state: CircuitState = 'closed';
+  #shutdown = false;
+  #failedProbes = 0;
+  #halfOpenAt = 0;
+  #probing = false;
+  #probeEndsAt = 0;
+  #resetTimer: TimerHandle | undefined;
+  #rotationTimer: TimerHandle | undefined;
+  readonly #totals = { calls: 0, succeeded: 0, failed: 0, rejected: 0, timedOut: 0, opened: 0 };
+
+  constructor(action?: Action<A, R>, options?: CircuitOptions) {
+    super();
+    if (action !== undefined) validateFunction(action, 'fn');
+    this.#o = resolveCircuitOptions(options, 'circuit()', action?.name || 'circuit');
+    this.key = this.#o.key;
+    this.#action = action;
+    this.#isFailure = this.#o.isFailure ?? defaultIsFailure;
+    this.#breaker = this.#newBreaker();
+    this.#rotate();
+  }
+
+  get state(): CircuitState {
+    return this.#state;
+  }
+
+  /** Calls the breaker's own function with `args`. */
+  fire(...args: A): Promise<R> {
+    const action = this.#action;
+    if (action === undefined) {
+      return Promise.reject(
+        new BreakwaterError('BW_ERR_INVALID_OPTION', `circuit ${this.key} has no \`fn\`: pass one to circuitFor(), or use run(fn)`, { details: { key: 'fn' } }),
+      );
+    }
+    return this.run((context) => action(context, ...args));
+  }
+
+  /** Runs any call to this upstream through the breaker. */
+  async run<T>(fn: (context: CallContext) => T | Promise<T>, options: { signal?: AbortSignal } = {}): Promise<T> {
+    validateFunction(fn, 'fn');
+    const signal = validateSignal(options.signal);
+    if (this.#shutdown) throw new BreakwaterError('BW_ERR_CLOSED', `circuit ${this.key} was shut down`, { details: { key: this.key } });
+    this.#totals.calls++;
+    if (this.#state === 'open' || (this.#state === 'halfOpen' && this.#probing)) throw this.#reject();
+    if (this.#state === 'halfOpen') return this.#probe(fn, signal);
+    const call = this.#start(signal, this.#o.attemptTimeoutMs, false);
+    const job: Job = {
+      run: () => this.#attempt(call, fn, false),
+      counts: (error) => error instanceof FailedResult || this.#counts(error, call),
+    };
+    try {
+      return (await this.#breaker.fire(job)) as T;
+    } catch (error) {
+      if (error instanceof FailedResult) return error.result as T;
+      // Tripped by another call between our state check and opossum's.
+      if (isOpossumError(error, 'EOPENBREAKER')) throw this.#reject();
+      throw error;
+    } finally {
+      call.dispose();
+    }
+  }
+
+  stats(): CircuitStats {
+    const w = this.#breaker.stats;
+    return {
+      key: this.key,
+      state: this.#state,
+      retryInMs: this.#retryInMs(),
+      failedProbes: this.#failedProbes,
+      window: { fires: w.fires, successes: w.successes, failures: w.failures },
+      totals: { ...this.#totals },
+    };
+  }
+
+  /** Stops every timer; later calls fail with BW_ERR_CLOSED. */
+  shutdown(): void {
+    this.#shutdown = true;
+    this.#o.clock.clearTimeout(this.#resetTimer);
+    this.#o.clock.clearTimeout(this.#rotationTimer);
+    this.#breaker.shutdown();
+  }
+
+  #newBreaker(): OpossumBreaker<[Job], unknown> {
+    const o = this.#o;
+    const breaker = new Opossum((job: Job) => job.run(), {
+      name: this.key,
+      // Per-call time limits are ours (startCall): opossum's timeout neither
+      // cancels the action nor keeps one call's abort from reaching the others.
+      timeout: false,
+      // Never fires in practice: open → half-open runs on the injected clock.
+      resetTimeout: MAX_TIMER_MS,
+      errorThresholdPercentage: o.errorThresholdPercentage,
+      volumeThreshold: o.volumeThreshold,
+      rollingCountTimeout: o.rollingCountTimeoutMs,
+      rollingCountBuckets: o.rollingCountBuckets,
+      // Buckets rotate on the injected clock instead of a setInterval.
+      rotateBucketController: this.#rotation,
+      // Its latencies are Date.now() differences: wrong across a clock jump (FM-15).
+      rollingPercentilesEnabled: false,
+      enableSnapshots: false,
+      errorFilter: (error, job) => !job.counts(error),
+    });
+    breaker.on('open', () => {
+      if (this.#state === 'closed' && !this.#shutdown) this.#open(0);
+    });
+    return breaker;
+  }
+
+  #rotate(): void {
+    const bucketMs = this.#o.rollingCountTimeoutMs / this.#o.rollingCountBuckets;
+    this.#rotationTimer = this.#o.clock.setTimeout(() => {
+      this.#rotation.emit('rotate');
+      this.#rotate();
+    }, bucketMs);
+  }
+
+  #start(signal: AbortSignal | undefined, timeoutMs: number, probe: boolean): Call {
+    return startCall({ key: this.key, timeoutMs, clock: this.#o.clock, callerSignal: signal, probe });
+  }
+
+  #counts(error: unknown, call: Call): boolean {
+    return !call.callerAborted && (call.timedOut || this.#isFailure(error, { threw: true }));
+  }
+
+  /** Runs one call; emits its outcome; throws FailedResult for a result that counts as a failure. */
+  async #attempt<T>(call: Call, fn: (context: CallContext) => T | Promise<T>, probe: boolean): Promise<T> {
+    let result: T;
+    try {
+      result = await call.run((signal) => fn({ signal, key: this.key, probe }));
+    } catch (error) {
+      if (call.timedOut) {
+        this.#totals.timedOut++;
+        this.#emit('timedOut', { key: this.key, probe, timeoutMs: call.timeoutMs });
+      }
+      if (this.#counts(error, call)) {
+        this.#totals.failed++;
+        this.#emit('failed', { key: this.key, probe, error });
+      }
+      throw error;
+    }
+    if (this.#isFailure(result, { threw: false })) {
+      this.#totals.failed++;
+      this.#emit('failed', { key: this.key, probe, result });
+      throw new FailedResult(result);
+    }
+    this.#totals.succeeded++;
+    this.#emit('succeeded', { key: this.key, probe });
+    return result;
+  }
+
+  async #probe<T>(fn: (context: CallContext) => T | Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+    this.#probing = true;
+    const o = this.#o;
+    const timeoutMs = o.attemptTimeoutMs > 0 ? Math.min(o.attemptTimeoutMs, o.probeTimeoutMs) : o.probeTimeoutMs;
+    this.#probeEndsAt = o.clock.now() + timeoutMs;
+    const call = this.#start(signal, timeoutMs, true);
+    try {
+      const result = await this.#attempt(call, fn, true);
+      if (this.#state === 'halfOpen' && !this.#shutdown) this.#close();
+      return result;
+    } catch (error) {
+      const failed = error instanceof FailedResult || this.#counts(error, call);
+      // A client error or a caller abort says nothing about the upstream:
+      // stay half-open and let the next caller probe.
+      if (failed && this.#state === 'halfOpen' && !this.#shutdown) this.#open(this.#failedProbes + 1);
+      if (error instanceof FailedResult) return error.result as T;
+      throw error;
+    } finally {
+      this.#probing = false;
+      call.dispose();
+    }
+  }
+
+  #open(failedProbes: number): void {
+    const o = this.#o;
+    this.#state = 'open';
+    this.#failedProbes = failedProbes;
+    const nominal = Math.min(o.maxResetTimeoutMs, o.resetTimeoutMs * 2 ** Math.min(failedProbes, 40));
+    const r = o.random();
+    const jitter = Number.isFinite(r) ? Math.min(Math.max(r, 0), 1) : 0;
+    const delay = nominal * (1 - o.resetJitterRatio * jitter);
+    this.#halfOpenAt = o.clock.now() + delay;
+    o.clock.clearTimeout(this.#resetTimer);
+    this.#resetTimer = o.clock.setTimeout(() => {
+      this.#resetTimer = undefined;
+      if (this.#state !== 'open' || this.#shutdown) return;
+      this.#state = 'halfOpen';
+      this.#emit('halfOpened', { key: this.key });
+    }, delay);
+    this.#totals.opened++;
+    this.#emit('opened', { key: this.key, retryInMs: delay, failedProbes });
+  }
+
+  #close(): void {
+    this.#state = 'closed';
+    this.#failedProbes = 0;
+    // A fresh rolling window: the outage's failures must not re-open the breaker on the next error.
+    this.#breaker.shutdown();
+    this.#breaker = this.#newBreaker();
+    this.#emit('closed', { key: this.key });
+  }
+
+  #retryInMs(): number {
+    const now = this.#o.clock.now();
+    if (this.#state === 'open') return Math.max(0, this.#halfOpenAt - now);
+    if (this.#state === 'halfOpen' && this.#probing) return Math.max(0, this.#probeEndsAt - now);
+    return 0;
+  }
+
+  #reject(): BreakwaterError {
+    const state = this.#state;
+    const retryInMs = Math.round(this.#retryInMs());
+    this.#totals.rejected++;
+    this.#emit('rejected', { key: this.key, state, retryInMs });
+    const why = state === 'open' ? 'open' : 'half-open with its probe in flight';
+    return new BreakwaterError('BW_ERR_CIRCUIT_OPEN', `circuit for ${this.key} is ${why}: failing fast (next probe in ${retryInMs} ms)`, {
+      details: { key: this.key, state, retryInMs },
+    });
+  }
+
+  #emit<E extends keyof CircuitEvents>(event: E, payload: CircuitEvents[E][0]): void {
+    publish(event, payload);
+    (this.emit as (e: E, p: CircuitEvents[E][0]) => boolean)(event, payload);
+  }
+}

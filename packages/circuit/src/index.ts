@@ -1,0 +1,12 @@
+export { type Action, type CallContext, CircuitBreaker, type CircuitEvents, type CircuitState, type CircuitStats } from './CircuitBreaker.js';
+export {
+  CIRCUIT_DEFAULTS,
+  type CircuitOptions,
+  type CircuitPolicyOptions,
+  type IsFailure,
+  type ResolvedCircuitOptions,
+  type ResolvedCircuitPolicyOptions,
+  resolveCircuitOptions,
+} from './defaults.js';
+export { defaultIsFailure, FAILURE_CODES } from './isFailure.js';
+export { CircuitRegistry, circuit, circuitFor } from './registry.js';

@@ -1,0 +1,131 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CircuitBreaker } from '../../packages/circuit/src/index.js';
+import { BreakwaterError } from '../../packages/core/src/index.js';
+
+// FM-12, cascading failure into a dead dependency: a loopback backend goes
+// down (closed: ECONNREFUSED) for 2 s — the catalogue's 5 s, shortened — then
+// comes back. Naively every call goes to the network and waits for its
+// failure. With the breaker, calls while open fail in microseconds without
+// touching the network, one probe at a time checks the backend, and the
+// breaker closes on the first probe after the backend is back.
+
+const DOWN_MS = 2_000;
+const OPTIONS = { key: 'backend', volumeThreshold: 5, resetTimeoutMs: 500, maxResetTimeoutMs: 1_000, probeTimeoutMs: 500, attemptTimeoutMs: 1_000 };
+
+let server: http.Server | undefined;
+afterEach(async () => {
+  const s = server;
+  server = undefined;
+  if (s?.listening) {
+    s.closeAllConnections();
+    await new Promise<void>((r) => s.close(() => r()));
+  }
+});
+
+function get(port: number, signal?: AbortSignal): Promise<{ status: number }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, ...(signal === undefined ? {} : { signal }) }, (res) => {
+      res.resume();
+      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
+    });
+    req.on('error', reject);
+  });
+}
+
+function p99(samples: number[]): number {
+  const sorted = [...samples].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN;
+}
+
+/** Calls `call` back to back (2 ms apart) until `stop()`; records each latency and outcome. */
+function loop(call: () => Promise<unknown>) {
+  const samples: { ms: number; error: unknown }[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const t = performance.now();
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      samples.push({ ms: performance.now() - t, error });
+      await delay(2);
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
+
+describe('FM-12: circuit breaker on a dead dependency', () => {
+  it('fails fast while open, lets one probe through in half-open, and closes on the first probe after recovery', async () => {
+    let hits = 0;
+    let slowMs = 0;
+    const handler: http.RequestListener = (_req, res) => {
+      hits++;
+      setTimeout(() => res.writeHead(200).end('ok'), slowMs);
+    };
+    server = http.createServer(handler);
+    await new Promise<void>((r) => server?.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+
+    const breaker = new CircuitBreaker(undefined, OPTIONS);
+    const guarded = () => breaker.run(({ signal }) => get(port, signal));
+    for (let i = 0; i < 10; i++) await expect(guarded()).resolves.toEqual({ status: 200 });
+
+    // Down: nothing listens on the port.
+    server.closeAllConnections();
+    await new Promise<void>((r) => server?.close(() => r()));
+    const naive = loop(() => get(port));
+    const withBreaker = loop(guarded);
+    await delay(DOWN_MS);
+    await Promise.all([naive.stop(), withBreaker.stop()]);
+
+    const rejected = withBreaker.samples.filter((s) => s.error instanceof BreakwaterError && s.error.code === 'BW_ERR_CIRCUIT_OPEN');
+    const reachedNetwork = withBreaker.samples.length - rejected.length;
+    const naiveP99 = p99(naive.samples.map((s) => s.ms));
+    const openP99 = p99(rejected.map((s) => s.ms));
+    expect(naive.samples.every((s) => (s.error as { code?: string }).code === 'ECONNREFUSED')).toBe(true);
+    expect(rejected.length).toBeGreaterThan(50);
+    expect(openP99).toBeLessThan(5);
+    // The trip — 11 failures to pass 50 % after the 10 warm-up successes in
+    // the window — then one probe per reset timeout (≤ 500, then ≤ 1 000 ms).
+    expect(reachedNetwork).toBeLessThanOrEqual(11 + Math.ceil(DOWN_MS / 400));
+
+    // Up again, on the same port. Each request now takes 100 ms, so the probe
+    // is still in flight while the other calls arrive.
+    slowMs = 100;
+    server = http.createServer(handler);
+    await new Promise<void>((r) => server?.listen(port, '127.0.0.1', r));
+    const upAt = performance.now();
+    const waitForProbeMs = breaker.stats().retryInMs;
+    if (breaker.state !== 'halfOpen') await new Promise((r) => breaker.once('halfOpened', r));
+    const hitsBefore = hits;
+    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, guarded));
+    const closedAfterMs = performance.now() - upAt;
+    const admitted = outcomes.filter((o) => o.status === 'fulfilled');
+    const shed = outcomes.filter((o) => o.status === 'rejected' && (o.reason as BreakwaterError).code === 'BW_ERR_CIRCUIT_OPEN');
+    expect(admitted).toHaveLength(1);
+    expect(shed).toHaveLength(19);
+    expect(hits - hitsBefore).toBe(1);
+    expect(breaker.state).toBe('closed');
+    // Within the reset timeout that was pending at recovery, plus one probe (100 ms); generous margin for a busy 2-core machine.
+    expect(closedAfterMs).toBeLessThanOrEqual(waitForProbeMs + 100 + 1_000);
+    await expect(guarded()).resolves.toEqual({ status: 200 });
+
+    console.log(
+      `[FM-12] naive: ${naive.samples.length}/${naive.samples.length} calls reached the dead backend, p99 ${naiveP99.toFixed(2)} ms each; ` +
+        `breakwater: ${reachedNetwork}/${withBreaker.samples.length} reached it, open p99 ${openP99.toFixed(3)} ms; ` +
+        `closed ${closedAfterMs.toFixed(0)} ms after recovery (probe was due in ${waitForProbeMs.toFixed(0)} ms); half-open: 1 of 20 concurrent calls reached the backend`,
+    );
+    breaker.shutdown();
+  });
+});
