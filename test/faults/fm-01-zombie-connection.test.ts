@@ -1,8 +1,9 @@
+import { guardOf } from '@breakwater/socket';
 import { expect, it } from 'vitest';
 import { describeNetns, topology, useCleanup } from '../support/netns.js';
 import { ECHO_SERVER } from '../support/programs.js';
 import { reportResult, seconds } from '../support/report.js';
-import { connect, echoRoundTrip, quietFor, type SocketWatch, tcpInfo } from '../support/sockets.js';
+import { connect, connectHardened, echoRoundTrip, failureWithin, quietFor, type SocketWatch, tcpInfo } from '../support/sockets.js';
 
 /**
  * FM-01, the zombie connection: the peer of an idle connection crashes and
@@ -54,5 +55,45 @@ describeNetns('FM-01 zombie connection (idle peer gone without FIN)', () => {
         `no error after ${seconds(WAIT_MS)} s (${label}; socket ${info?.state}, kernel timer ${info?.timer || 'none'})`,
       );
     }
+  });
+
+  it('breakwater: keepalive defaults report the dead peer within idle + interval × count + 2 s (≤ 20 s), native or not', async () => {
+    const topo = await topology(defer);
+    const server = topo.server.spawnNode(ECHO_SERVER);
+    const { port } = (await server.ready) as { port: number };
+
+    // Defaults as shipped, and with the native binding off (Node 24: its own
+    // 4-argument setKeepAlive; Node 22: libuv's 1 s × 10 probes).
+    const variants = [
+      { label: 'defaults', watch: await connectHardened(topo.server.address, port) },
+      { label: 'native: false', watch: await connectHardened(topo.server.address, port, { native: false }) },
+    ];
+    for (const { watch } of variants) {
+      defer(() => watch.socket.destroy());
+      await echoRoundTrip(watch, 'hello');
+    }
+    await topo.server.nft.blackholePort(port);
+    await server.kill();
+
+    const outcomes = await Promise.all(variants.map(({ watch }) => failureWithin(watch, 30_000)));
+    variants.forEach(({ label, watch }, i) => {
+      const applied = guardOf(watch.socket)?.applied.keepAlive;
+      const outcome = outcomes[i];
+      const bound = (applied?.detectWithinMs ?? 0) + 2_000;
+      expect(applied?.detectWithinMs).toBeLessThanOrEqual(18_000);
+      expect(outcome, `${label}: no error within 30 s`).toBeDefined();
+      expect(outcome?.error).toMatchObject({ code: 'BW_ERR_PEER_TIMEOUT', retryable: true });
+      expect(outcome?.atMs).toBeLessThanOrEqual(bound);
+      reportResult(
+        {
+          fm: 'FM-01',
+          side: 'breakwater',
+          metric: label === 'defaults' ? 'detectSeconds' : 'detectSecondsNativeOff',
+          value: Number(seconds(outcome?.atMs ?? 0)),
+          unit: 's',
+        },
+        `${label} (${applied?.mechanism}, bound ${seconds(bound)} s): ${outcome?.error && 'code' in outcome.error ? outcome.error.code : 'error'} after ${seconds(outcome?.atMs ?? 0)} s`,
+      );
+    });
   });
 });

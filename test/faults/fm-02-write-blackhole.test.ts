@@ -1,8 +1,9 @@
+import { nativeUnavailableReason } from '@breakwater/socket';
 import { expect, it } from 'vitest';
 import { describeNetns, topology, useCleanup } from '../support/netns.js';
 import { ECHO_SERVER } from '../support/programs.js';
 import { reportResult, seconds } from '../support/report.js';
-import { connect, echoRoundTrip, quietFor, tcpInfo } from '../support/sockets.js';
+import { connect, connectHardened, echoRoundTrip, failureWithin, quietFor, tcpInfo } from '../support/sockets.js';
 
 /**
  * FM-02, the 15-minute hang: the peer vanishes while written data is still
@@ -44,5 +45,50 @@ describeNetns('FM-02 write into a blackhole (data in flight, peer gone)', () => 
       `no error after ${seconds(WAIT_MS)} s with ${PAYLOAD_BYTES / 1024} KB written: ${info?.unacked} segments unacknowledged, ` +
         `${info?.retransmits} retransmissions so far, writableLength ${watch.socket.writableLength} (the kernel gives up after ~924 s)`,
     );
+  });
+
+  it('breakwater: TCP_USER_TIMEOUT fails the write within user timeout + 1 s; with native off the stall watchdog within stall timeout + 1 s', async () => {
+    const topo = await topology(defer);
+    const server = topo.server.spawnNode(ECHO_SERVER);
+    const { port } = (await server.ready) as { port: number };
+    const native = nativeUnavailableReason() === undefined;
+    if (!native)
+      console.log(`[FM-02] native binding unavailable (${nativeUnavailableReason()}): the TCP_USER_TIMEOUT variant is skipped, the watchdog covers it`);
+    const variants = [
+      // As shipped: TCP_USER_TIMEOUT 10 s and the 10 s watchdog; whichever fires first.
+      { label: 'defaults', boundMs: 10_000 + 1_000, codes: ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED'], options: {} },
+      // The kernel alone: the watchdog is off, so only TCP_USER_TIMEOUT can fire.
+      ...(native
+        ? [
+            {
+              label: 'native TCP_USER_TIMEOUT 3 s',
+              boundMs: 3_000 + 1_000,
+              codes: ['BW_ERR_PEER_TIMEOUT'],
+              options: { userTimeoutMs: 3_000, stallTimeoutMs: 0 },
+            },
+          ]
+        : []),
+      // No native binding (macOS, Windows, koffi missing): the JavaScript watchdog.
+      { label: 'native off, stall watchdog 3 s', boundMs: 3_000 + 1_000, codes: ['BW_ERR_STALLED'], options: { native: false, stallTimeoutMs: 3_000 } },
+    ];
+    const watches = await Promise.all(variants.map((v) => connectHardened(topo.server.address, port, v.options)));
+    for (const w of watches) {
+      defer(() => w.socket.destroy());
+      await echoRoundTrip(w, 'hello');
+    }
+    await topo.server.nft.blackholePort(port);
+    for (const w of watches) w.socket.write(Buffer.alloc(PAYLOAD_BYTES, 0x62));
+    const outcomes = await Promise.all(watches.map((w) => failureWithin(w, WAIT_MS)));
+
+    variants.forEach((v, i) => {
+      const outcome = outcomes[i];
+      expect(outcome, `${v.label}: no error within ${seconds(WAIT_MS)} s`).toBeDefined();
+      expect(v.codes).toContain((outcome?.error as { code?: string } | undefined)?.code);
+      expect(outcome?.atMs).toBeLessThanOrEqual(v.boundMs);
+      reportResult(
+        { fm: 'FM-02', side: 'breakwater', metric: `errorSeconds ${v.label}`, value: Number(seconds(outcome?.atMs ?? 0)), unit: 's' },
+        `${v.label}: ${(outcome?.error as { code?: string } | undefined)?.code} after ${seconds(outcome?.atMs ?? 0)} s (bound ${seconds(v.boundMs)} s)`,
+      );
+    });
   });
 });

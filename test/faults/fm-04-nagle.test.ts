@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { connect, writeMessage } from '@breakwater/socket';
 import { afterEach, describe, expect, it } from 'vitest';
 import { reportResult } from '../support/report.js';
 
@@ -44,10 +45,18 @@ function startServer(): Promise<net.Server> {
   return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
 }
 
-async function exchanges(port: number, noDelay: boolean, count: number): Promise<number[]> {
+type Side = 'naive' | 'setNoDelay' | 'breakwater' | 'breakwater-writeMessage';
+
+async function open(port: number, side: Side): Promise<net.Socket> {
+  if (side === 'breakwater' || side === 'breakwater-writeMessage') return connect({ host: '127.0.0.1', port });
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
-  if (noDelay) socket.setNoDelay(true);
+  if (side === 'setNoDelay') socket.setNoDelay(true);
+  return socket;
+}
+
+async function exchanges(port: number, side: Side, count: number): Promise<number[]> {
+  const socket = await open(port, side);
   const header = Buffer.alloc(HEADER_BYTES);
   header.writeUInt32BE(BODY.length);
   const times: number[] = [];
@@ -61,8 +70,11 @@ async function exchanges(port: number, noDelay: boolean, count: number): Promise
           resolve();
         });
       });
-      socket.write(header);
-      socket.write(BODY);
+      if (side === 'breakwater-writeMessage') writeMessage(socket, header, BODY);
+      else {
+        socket.write(header);
+        socket.write(BODY);
+      }
       await reply;
       if (i >= WARM_UP) times.push(performance.now() - started);
     }
@@ -70,6 +82,24 @@ async function exchanges(port: number, noDelay: boolean, count: number): Promise
     socket.destroy();
   }
   return times;
+}
+
+/**
+ * The sub-millisecond sides share a machine where other fault files (and
+ * whatever else) run at the same moment: a CPU stolen for 15 ms is not
+ * Nagle. Best of up to CONTROL_ROUNDS rounds, a little apart.
+ */
+async function bestRound(port: number, side: Side): Promise<{ times: number[]; rounds: number }> {
+  let best: number[] = [];
+  let rounds = 0;
+  for (let round = 0; round < CONTROL_ROUNDS; round++) {
+    rounds = round + 1;
+    if (round > 0) await new Promise((resolve) => setTimeout(resolve, CONTROL_ROUND_GAP_MS));
+    const times = await exchanges(port, side, CONTROL_EXCHANGES);
+    if (best.length === 0 || percentile(times, 99) < percentile(best, 99)) best = times;
+    if (percentile(best, 99) < QUIET_P99_MS) break;
+  }
+  return { times: best, rounds };
 }
 
 function percentile(values: readonly number[], p: number): number {
@@ -87,19 +117,8 @@ describe('FM-04 Nagle + delayed ACK (loopback)', () => {
   it('naive: two writes per message wait for the delayed ACK; setNoDelay(true) does not', async () => {
     server = await startServer();
     const { port } = server.address() as net.AddressInfo;
-    const naive = await exchanges(port, false, EXCHANGES);
-    // The no-delay side measures sub-millisecond times on a machine where the
-    // other fault files (and whatever else) run at the same moment: a CPU
-    // stolen for 15 ms is not Nagle. Best of up to 10 rounds, a little apart.
-    let noDelay: number[] = [];
-    let rounds = 0;
-    for (let round = 0; round < CONTROL_ROUNDS; round++) {
-      rounds = round + 1;
-      if (round > 0) await new Promise((resolve) => setTimeout(resolve, CONTROL_ROUND_GAP_MS));
-      const times = await exchanges(port, true, CONTROL_EXCHANGES);
-      if (noDelay.length === 0 || percentile(times, 99) < percentile(noDelay, 99)) noDelay = times;
-      if (percentile(noDelay, 99) < QUIET_P99_MS) break;
-    }
+    const naive = await exchanges(port, 'naive', EXCHANGES);
+    const { times: noDelay, rounds } = await bestRound(port, 'setNoDelay');
     const naiveP50 = percentile(naive, 50);
     const noDelayP99 = percentile(noDelay, 99);
     reportResult(
@@ -112,5 +131,19 @@ describe('FM-04 Nagle + delayed ACK (loopback)', () => {
     );
     expect(naiveP50).toBeGreaterThanOrEqual(35);
     expect(noDelayP99).toBeLessThan(NO_DELAY_P99_BOUND_MS);
+  });
+
+  it('breakwater: sockets from connect() answer two-write messages with p99 < 2 ms (NODELAY by default), writeMessage too', async () => {
+    server = await startServer();
+    const { port } = server.address() as net.AddressInfo;
+    for (const side of ['breakwater', 'breakwater-writeMessage'] as const) {
+      const { times, rounds } = await bestRound(port, side);
+      const p99 = percentile(times, 99);
+      reportResult(
+        { fm: 'FM-04', side: 'breakwater', metric: side === 'breakwater' ? 'p99' : 'p99 writeMessage', value: Number(p99.toFixed(3)), unit: 'ms' },
+        `${side === 'breakwater' ? 'two write() calls' : 'writeMessage(header, body)'}: p50 ${percentile(times, 50).toFixed(3)} ms, p99 ${p99.toFixed(3)} ms (${CONTROL_EXCHANGES} exchanges, best of ${rounds})`,
+      );
+      expect(p99).toBeLessThan(QUIET_P99_MS);
+    }
   });
 });

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { connect } from '@breakwater/socket';
 import { expect, it } from 'vitest';
 import { describeNetns, topology, useCleanup } from '../support/netns.js';
 import { ECHO_SERVER } from '../support/programs.js';
@@ -78,5 +79,43 @@ describeNetns('FM-05 silent SYN drop', () => {
         `ETIMEDOUT after ${seconds(elapsed)} s`,
       );
     }
+  });
+
+  it('breakwater: BW_ERR_CONNECT_TIMEOUT within connect timeout + 0.5 s; a second address that answers is used', async () => {
+    const topo = await topology(defer);
+    const server = topo.server.spawnNode(ECHO_SERVER);
+    const { port } = (await server.ready) as { port: number };
+    // A second address on the server (a /32 on its veth, routed from the
+    // client), so SYNs to the first can be dropped while the second answers.
+    const [a, b, c] = topo.subnet.split('.');
+    const second = `${a}.${b}.${c}.200`;
+    await topo.server.exec('ip', ['addr', 'add', `${second}/32`, 'dev', topo.server.interfaces[0]?.name ?? '']);
+    await topo.client.exec('ip', ['route', 'add', `${second}/32`, 'via', topo.server.address]);
+    await topo.server.nft.add([{ chain: 'input', expression: `ip daddr ${topo.server.address} tcp dport ${port} tcp flags & (syn | ack) == syn drop` }]);
+
+    const connectTimeoutMs = 2_000;
+    const started = performance.now();
+    const err = await connect({ host: topo.server.address, port, connectTimeoutMs }).then(
+      (s) => {
+        s.destroy();
+        return undefined;
+      },
+      (e: unknown) => e,
+    );
+    const failedAfter = performance.now() - started;
+    expect(err).toMatchObject({ code: 'BW_ERR_CONNECT_TIMEOUT', retryable: true, hint: expect.stringMatching(/SYN/) });
+    expect(failedAfter).toBeLessThanOrEqual(connectTimeoutMs + 500);
+
+    const t0 = performance.now();
+    const socket = await connect({ addresses: [topo.server.address, second], port, connectTimeoutMs });
+    const connectedAfter = performance.now() - t0;
+    defer(() => socket.destroy());
+    expect(socket.remoteAddress).toBe(second);
+    expect(connectedAfter).toBeLessThan(connectTimeoutMs);
+
+    reportResult(
+      { fm: 'FM-05', side: 'breakwater', metric: 'connectTimeoutSeconds', value: Number(seconds(failedAfter)), unit: 's' },
+      `BW_ERR_CONNECT_TIMEOUT after ${seconds(failedAfter)} s (connectTimeoutMs ${connectTimeoutMs}); with a second address: connected to it after ${connectedAfter.toFixed(0)} ms`,
+    );
   });
 });

@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
+import { type ConnectOptions, connect as hardenedConnect } from '@breakwater/socket';
 import { run } from '../../packages/chaos/src/netns/command.js';
 
 export type SocketEventType = 'connect' | 'data' | 'end' | 'close' | 'error';
@@ -143,4 +144,19 @@ export async function tcpInfo(localPort: number): Promise<TcpInfo | undefined> {
     retransmits: Number(/\bretrans:\d+\/(\d+)/.exec(text)?.[1] ?? 0),
     timer: /\btimer:\(([^)]*)\)/.exec(text)?.[1] ?? '',
   };
+}
+
+/** A socket from `@breakwater/socket`'s connect(), watched like {@link connect}'s. */
+export async function connectHardened(host: string, port: number, options: Omit<ConnectOptions, 'host' | 'port'> = {}): Promise<SocketWatch> {
+  const socket = await hardenedConnect({ host, port, ...options });
+  return new SocketWatch(socket);
+}
+
+/** Milliseconds from the watch's mark to the first error/close, or undefined if none within `ms`. */
+export async function failureWithin(watch: SocketWatch, ms: number): Promise<{ atMs: number; error?: Error } | undefined> {
+  const started = performance.now();
+  const event = await watch.next(['error', 'close'], ms);
+  if (event === undefined) return undefined;
+  const error = event.type === 'error' ? event.error : (watch.socket.errored ?? undefined);
+  return { atMs: performance.now() - started, ...(error ? { error } : {}) };
 }

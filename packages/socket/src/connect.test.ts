@@ -39,6 +39,13 @@ describe('connect()', () => {
     s.destroy();
   });
 
+  it('reports errors of the established connection as BreakwaterErrors', async () => {
+    const port = await listen(net.createServer((s) => setTimeout(() => s.resetAndDestroy(), 20)));
+    const s = await connect({ host: '127.0.0.1', port });
+    const err = await new Promise<Error>((r) => s.once('error', r));
+    expect(err).toMatchObject({ code: 'BW_ERR_PEER_RESET', cause: expect.objectContaining({ code: 'ECONNRESET' }) });
+  });
+
   it('maps a refused connection to BW_ERR_CONNECT_REFUSED with the address', async () => {
     const port = await closedPort();
     await expect(connect({ host: '127.0.0.1', port })).rejects.toMatchObject({

