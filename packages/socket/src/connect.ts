@@ -71,7 +71,7 @@ function classifyErrorsOf(socket: net.Socket, host: string, port: number): void 
   const emit = socket.emit;
   socket.emit = function classifyingEmit(this: net.Socket, event: string | symbol, ...args: unknown[]) {
     if (event === 'error' && !(args[0] instanceof BreakwaterError)) args[0] = classify(args[0], { host, port, phase: 'request' });
-    return emit.call(this, event, ...args);
+    return (emit as (this: net.Socket, event: string | symbol, ...a: unknown[]) => boolean).call(this, event, ...args);
   } as net.Socket['emit'];
 }
 
