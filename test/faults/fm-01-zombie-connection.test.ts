@@ -48,7 +48,7 @@ describeNetns('FM-01 zombie connection (idle peer gone without FIN)', () => {
     expect(event, 'the client noticed the dead peer: the blackhole did not hold').toBeUndefined();
 
     for (const { label, metric, watch } of variants) {
-      const info = await tcpInfo(watch.socket.localPort ?? 0);
+      const info = await tcpInfo(watch.socket);
       expect(info?.state).toBe('ESTAB');
       reportResult(
         { fm: 'FM-01', side: 'naive', metric, value: Number(seconds(WAIT_MS)), unit: 's' },

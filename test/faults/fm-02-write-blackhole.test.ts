@@ -35,7 +35,7 @@ describeNetns('FM-02 write into a blackhole (data in flight, peer gone)', () => 
     // The write callback only means "handed to the kernel": no error there either.
     expect(await Promise.race([written, Promise.resolve('pending')])).not.toBeInstanceOf(Error);
 
-    const info = await tcpInfo(watch.socket.localPort ?? 0);
+    const info = await tcpInfo(watch.socket);
     expect(info?.state).toBe('ESTAB');
     // The kernel still holds the data and keeps retransmitting it.
     expect(info?.unacked ?? 0).toBeGreaterThan(0);

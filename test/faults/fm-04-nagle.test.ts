@@ -19,7 +19,7 @@ const HEADER_BYTES = 4;
 /** The control's p99 is taken over more exchanges (they cost ~0.1 ms each) so one scheduler hiccup does not decide it. */
 const CONTROL_EXCHANGES = 200;
 /** Rounds until one meets the bound; spread over a few seconds so one of them finds the CPU quiet. */
-const CONTROL_ROUNDS = 10;
+const CONTROL_ROUNDS = 20;
 const CONTROL_ROUND_GAP_MS = 300;
 /** A round this fast ran on a quiet CPU: no need for more. */
 const QUIET_P99_MS = 2;

@@ -59,7 +59,7 @@ describeNetns('FM-05 silent SYN drop', () => {
     expect(event, 'the connect finished: the SYN was not dropped').toBeUndefined();
     expect(socket.connecting).toBe(true);
 
-    const info = await tcpInfo(socket.localPort ?? 0);
+    const info = await tcpInfo(socket, topo.server.address);
     expect(info?.state).toBe('SYN-SENT');
     const giveUpMs = synGiveUpMs();
     reportResult(

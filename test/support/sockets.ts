@@ -133,9 +133,12 @@ export interface TcpInfo {
   timer: string;
 }
 
-/** The kernel's view (`ss -tnoi`) of the root-namespace socket bound to `localPort`. */
-export async function tcpInfo(localPort: number): Promise<TcpInfo | undefined> {
-  const out = await run('ss', ['-tnoiH', 'state', 'all', 'sport', '=', `:${localPort}`]);
+/** The kernel's view (`ss -tnoi`) of a root-namespace socket: its local port towards `peer`. */
+export async function tcpInfo(socket: net.Socket, peer: string | undefined = socket.remoteAddress): Promise<TcpInfo | undefined> {
+  // Local port AND peer: the same local port may be in use towards other
+  // destinations at the same time (other tests, other processes).
+  const filter = ['sport', '=', `:${socket.localPort ?? 0}`, ...(peer === undefined ? [] : ['and', 'dst', peer])];
+  const out = await run('ss', ['-tnoiH', 'state', 'all', ...filter]);
   const text = out.replace(/\s+/g, ' ').trim();
   if (text === '') return undefined;
   return {
