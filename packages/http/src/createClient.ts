@@ -1,0 +1,105 @@
+import { CircuitRegistry } from '@breakwater/circuit';
+import { BreakwaterError } from '@breakwater/core';
+import { RetryBudget } from '@breakwater/retry';
+import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
+import { hardenedConnector } from './connector.js';
+import { defaultLayers } from './defaultLayers.js';
+import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
+import { kFresh } from './internal/symbols.js';
+import type { Interceptor, Layer } from './layers/types.js';
+import { Resolver } from './Resolver.js';
+
+type UndiciRequestOptions = NonNullable<Parameters<typeof undiciRequest>[1]>;
+/** undici's `request` options (without `dispatcher`), plus a per-request deadline. */
+export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & {
+  /** Total time for this request, attempts included; overrides the client's `deadlineMs`. */
+  deadlineMs?: number;
+};
+
+export interface HttpClient {
+  /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */
+  request(url: string | URL, options?: HttpRequestOptions): ReturnType<typeof undiciRequest>;
+  /** WHATWG fetch, on undici 8's own `fetch` (never Node's global one); network errors are `TypeError` with a BreakwaterError `cause`. */
+  fetch(input: Parameters<typeof undiciFetch>[0], init?: Omit<NonNullable<Parameters<typeof undiciFetch>[1]>, 'dispatcher'>): ReturnType<typeof undiciFetch>;
+  /** The composed dispatcher, for undici's own APIs (`stream`, `pipeline`, `WebSocket`…) from the same undici copy. */
+  readonly dispatcher: Dispatcher;
+  /** The layers in use, outermost first. */
+  readonly layers: readonly Layer[];
+  /** Lets requests in flight finish, then closes every connection. */
+  close(): Promise<void>;
+}
+
+/**
+ * A resilient HTTP client on undici 8: hardened connections, idle timeouts below the load balancer's,
+ * and a stack of deadline → retry → circuit → balance → dns. Importing it leaves Node's global `fetch` alone.
+ * @example
+ * const http = createClient({ deadlineMs: 2_000 });
+ * const { statusCode, body } = await http.request('https://users.internal/v1/users/42');
+ */
+export function createClient(options?: HttpClientOptions): HttpClient {
+  const o = resolveHttpOptions(options);
+  const resolver = new Resolver({
+    maxTtlMs: o.dnsMaxTtlMs,
+    negativeTtlMs: o.dnsNegativeTtlMs,
+    staleMs: o.dnsStaleMs,
+    servers: o.dnsServers,
+    resolve: o.resolve,
+  });
+  const budgets = new Map<string, RetryBudget>();
+  const budgetFor = (origin: string) => {
+    let b = budgets.get(origin);
+    if (b === undefined) {
+      b = new RetryBudget(o.retryBudget);
+      budgets.set(origin, b);
+    }
+    return b;
+  };
+  const circuits = new CircuitRegistry();
+  let base: Dispatcher;
+  let fresh: Agent | undefined;
+  if (o.dispatcher !== undefined) base = o.dispatcher;
+  else {
+    const agentOptions = {
+      connections: o.connections,
+      keepAliveTimeout: o.keepAliveTimeoutMs,
+      // A server's Keep-Alive: timeout hint may only shorten our idle time, never lengthen it.
+      keepAliveMaxTimeout: o.keepAliveTimeoutMs,
+      keepAliveTimeoutThreshold: o.keepAliveTimeoutThresholdMs,
+      headersTimeout: o.headersTimeoutMs,
+      bodyTimeout: o.bodyTimeoutMs,
+      allowH2: o.allowH2,
+      connect: hardenedConnector({ connectTimeoutMs: o.connectTimeoutMs, allowH2: o.allowH2, socket: o.socket }),
+    };
+    base = new Agent(agentOptions);
+    // Stale-socket resends go here: `reset: true` closes each connection after its one request, so a
+    // resend can never land on another stale pooled connection.
+    fresh = new Agent(agentOptions);
+  }
+  const defaults = defaultLayers({ options: o, resolver, budgetFor, circuits, ownsConnections: fresh !== undefined });
+  const layers = o.layers === undefined ? defaults : o.layers(defaults);
+  if (!Array.isArray(layers) || layers.some((l) => typeof l?.role !== 'string' || typeof l.interceptor !== 'function')) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `layers` to return an array of { role, description, interceptor }', {
+      details: { key: 'layers' },
+    });
+  }
+  const freshRoute: Interceptor = (dispatch) => (opts, handler) =>
+    fresh !== undefined && (opts as unknown as Record<symbol, unknown>)[kFresh] === true
+      ? fresh.dispatch({ ...opts, reset: true }, handler)
+      : dispatch(opts, handler);
+  // undici's compose makes the *last* interceptor the outermost; our lists put the outermost first.
+  const dispatcher = base.compose([freshRoute, ...[...layers].reverse().map((l) => l.interceptor)]);
+  let closed: Promise<void> | undefined;
+  return {
+    request: (url, options) => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions),
+    fetch: (input, init) => undiciFetch(input, { ...init, dispatcher }),
+    dispatcher,
+    layers: Object.freeze([...layers]),
+    close() {
+      closed ??= (async () => {
+        circuits.shutdownAll();
+        if (fresh !== undefined) await Promise.all([base.close(), fresh.close()]);
+      })();
+      return closed;
+    },
+  };
+}

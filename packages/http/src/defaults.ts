@@ -1,0 +1,182 @@
+import type { CircuitPolicyOptions } from '@breakwater/circuit';
+import { BreakwaterError, resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
+import type { RetryBudgetOptions } from '@breakwater/retry';
+import type { SocketOptions } from '@breakwater/socket';
+import type { Dispatcher } from 'undici';
+import type { Layer } from './layers/types.js';
+import type { ResolveFn } from './Resolver.js';
+
+/** The numeric and boolean options, with their defaults. Units are in the names. */
+export interface HttpPolicyOptions {
+  /**
+   * Connections per origin. undici's default is unlimited, which turns a slow upstream into thousands of sockets.
+   * @defaultValue 32
+   */
+  connections?: number;
+  /**
+   * How long an idle pooled connection is kept. Below the idle timeout of what sits in front of the server
+   * (Node's http server: 5 s, nginx: 75 s, AWS ALB: 60 s), so the client, not the peer, closes it (FM-07).
+   * @defaultValue 4_000
+   */
+  keepAliveTimeoutMs?: number;
+  /**
+   * Subtracted from a server's `Keep-Alive: timeout=N` hint, which is honoured only when lower than
+   * `keepAliveTimeoutMs` (undici's `keepAliveMaxTimeout` is set to ours).
+   * @defaultValue 1_000
+   */
+  keepAliveTimeoutThresholdMs?: number;
+  /** TCP (and TLS) connect timeout per attempt (FM-05). @defaultValue 3_000 */
+  connectTimeoutMs?: number;
+  /** Time to the response headers per attempt. undici: 300 s. @defaultValue 30_000 */
+  headersTimeoutMs?: number;
+  /** Longest gap between two body chunks. undici: 300 s. @defaultValue 30_000 */
+  bodyTimeoutMs?: number;
+  /**
+   * HTTP/2 through ALPN. Off: one slow h2 connection head-of-line blocks every stream multiplexed on it,
+   * and a per-origin connection limit no longer bounds concurrency (see README).
+   * @defaultValue false
+   */
+  allowH2?: boolean;
+  /** Total time for a request, every attempt and backoff included. Propagated downstream. 0 = none. @defaultValue 30_000 */
+  deadlineMs?: number;
+  /** Attempts per request, the first included (idempotent requests only). @defaultValue 3 */
+  attempts?: number;
+  /** Full-jitter backoff base. @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ @defaultValue 50 */
+  baseDelayMs?: number;
+  /** Full-jitter backoff cap. @defaultValue 2_000 */
+  maxDelayMs?: number;
+  /** A `Retry-After` longer than this ends retrying. @defaultValue 10_000 */
+  maxRetryAfterMs?: number;
+  /** Add an `Idempotency-Key` header to POST/PATCH requests lacking one, so they may be retried. @defaultValue false */
+  idempotencyKey?: boolean;
+  /** Longest a positive DNS answer is cached, whatever its TTL (FM-13). @defaultValue 30_000 */
+  dnsMaxTtlMs?: number;
+  /** Longest NXDOMAIN / no-data is cached (FM-13). @defaultValue 2_000 */
+  dnsNegativeTtlMs?: number;
+  /** How long an expired answer may still be served while the resolver fails. @defaultValue 300_000 */
+  dnsStaleMs?: number;
+  /** Half-life of the latency average per address used by the balancer (FM-14). @defaultValue 5_000 */
+  balanceDecayMs?: number;
+  /** Consecutive failures that eject an address from balancing. @defaultValue 5 */
+  outlierFailures?: number;
+  /** How long an ejected address is left out. @defaultValue 10_000 */
+  outlierEjectionMs?: number;
+}
+
+export const HTTP_DEFAULTS = Object.freeze({
+  connections: 32,
+  keepAliveTimeoutMs: 4_000,
+  keepAliveTimeoutThresholdMs: 1_000,
+  connectTimeoutMs: 3_000,
+  headersTimeoutMs: 30_000,
+  bodyTimeoutMs: 30_000,
+  allowH2: false,
+  deadlineMs: 30_000,
+  attempts: 3,
+  baseDelayMs: 50,
+  maxDelayMs: 2_000,
+  maxRetryAfterMs: 10_000,
+  idempotencyKey: false,
+  dnsMaxTtlMs: 30_000,
+  dnsNegativeTtlMs: 2_000,
+  dnsStaleMs: 300_000,
+  balanceDecayMs: 5_000,
+  outlierFailures: 5,
+  outlierEjectionMs: 10_000,
+}) satisfies Required<HttpPolicyOptions>;
+
+export type ResolvedHttpPolicy = Required<HttpPolicyOptions>;
+
+export interface HttpClientOptions extends HttpPolicyOptions {
+  /** Socket hardening applied to every connection (see @breakwater/socket). */
+  socket?: SocketOptions;
+  /** Retry budget per origin (ratio + floor, FM-11). */
+  retryBudget?: RetryBudgetOptions;
+  /** Circuit breaker per origin; `false` removes the layer. */
+  circuit?: CircuitPolicyOptions | false;
+  /** DNS servers (`host` or `host:port`) for the built-in resolver. @defaultValue the system's */
+  dnsServers?: string[];
+  /** Replaces the resolver: hostname → addresses with TTLs. */
+  resolve?: ResolveFn;
+  /** Use this dispatcher (e.g. undici's MockAgent) instead of a hardened Agent; `balance` and `dns` are then left out. */
+  dispatcher?: Dispatcher;
+  /** Edits the default stack: `(defaults) => defaults.filter((l) => l.role !== 'circuit')`. */
+  layers?: (defaults: Layer[]) => Layer[];
+}
+
+export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
+  socket: SocketOptions;
+  retryBudget: RetryBudgetOptions;
+  circuit: CircuitPolicyOptions | false;
+  dnsServers: string[] | undefined;
+  resolve: ResolveFn | undefined;
+  dispatcher: Dispatcher | undefined;
+  layers: ((defaults: Layer[]) => Layer[]) | undefined;
+}
+
+const ms =
+  (min: number, max = 3_600_000) =>
+  (v: unknown, k: string) =>
+    validateNumber(v, k, { min, max, integer: true });
+const RULES = {
+  connections: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 65_535, integer: true }),
+  keepAliveTimeoutMs: ms(1, 600_000),
+  keepAliveTimeoutThresholdMs: ms(0, 60_000),
+  connectTimeoutMs: ms(1, 600_000),
+  headersTimeoutMs: ms(0),
+  bodyTimeoutMs: ms(0),
+  allowH2: validateBoolean,
+  deadlineMs: ms(0, 86_400_000),
+  attempts: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 10, integer: true }),
+  baseDelayMs: ms(0, 60_000),
+  maxDelayMs: ms(0, 600_000),
+  maxRetryAfterMs: ms(0),
+  idempotencyKey: validateBoolean,
+  dnsMaxTtlMs: ms(0, 86_400_000),
+  dnsNegativeTtlMs: ms(0, 3_600_000),
+  dnsStaleMs: ms(0, 86_400_000),
+  balanceDecayMs: ms(1, 600_000),
+  outlierFailures: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 1_000, integer: true }),
+  outlierEjectionMs: ms(0, 3_600_000),
+};
+
+const OTHER_KEYS = ['socket', 'retryBudget', 'circuit', 'dnsServers', 'resolve', 'dispatcher', 'layers'] as const;
+
+function objectOption<T>(v: unknown, key: string): T | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${key}\` to be an options object`, { details: { key } });
+  }
+  return v as T;
+}
+
+/** Validates `createClient()` options: unknown keys and out-of-range values throw BW_ERR_INVALID_OPTION naming the key. */
+export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHttpOptions {
+  const given = validateOptionsObject<HttpClientOptions>(options, 'createClient()', [...Object.keys(HTTP_DEFAULTS), ...OTHER_KEYS]);
+  const policyGiven = Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(HTTP_DEFAULTS, k)));
+  const policy = resolveOptions<ResolvedHttpPolicy>(policyGiven, 'createClient()', HTTP_DEFAULTS, RULES);
+  if (policy.maxDelayMs < policy.baseDelayMs) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`maxDelayMs\` to be >= \`baseDelayMs\` (${policy.baseDelayMs}), got ${policy.maxDelayMs}`, {
+      details: { key: 'maxDelayMs' },
+    });
+  }
+  const circuit = given.circuit === false ? false : (objectOption<CircuitPolicyOptions>(given.circuit, 'circuit') ?? {});
+  const dnsServers = given.dnsServers;
+  if (dnsServers !== undefined && (!Array.isArray(dnsServers) || dnsServers.some((s) => typeof s !== 'string' || s === ''))) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `dnsServers` to be an array of non-empty strings', { details: { key: 'dnsServers' } });
+  }
+  const dispatcher = given.dispatcher;
+  if (dispatcher !== undefined && typeof (dispatcher as { dispatch?: unknown })?.dispatch !== 'function') {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `dispatcher` to be an undici Dispatcher', { details: { key: 'dispatcher' } });
+  }
+  return {
+    ...policy,
+    socket: objectOption<SocketOptions>(given.socket, 'socket') ?? {},
+    retryBudget: objectOption<RetryBudgetOptions>(given.retryBudget, 'retryBudget') ?? {},
+    circuit,
+    dnsServers,
+    resolve: given.resolve === undefined ? undefined : validateFunction<ResolveFn>(given.resolve, 'resolve'),
+    dispatcher,
+    layers: given.layers === undefined ? undefined : validateFunction<(d: Layer[]) => Layer[]>(given.layers, 'layers'),
+  };
+}

@@ -1,0 +1,48 @@
+/** Lower-case header name → value, the shape every Breakwater layer reads and writes. */
+export type HeaderRecord = Record<string, string | string[]>;
+
+const normalized = new WeakSet<object>();
+
+/**
+ * Dispatch options carry headers as a record, a flat `[k, v, k, v]` array, an
+ * array of pairs or an iterable (`Headers`, fetch's header list). Layers
+ * normalise once; a record already normalised by an outer layer is reused.
+ */
+export function toRecord(headers: unknown): HeaderRecord {
+  if (headers !== null && typeof headers === 'object' && normalized.has(headers)) return headers as HeaderRecord;
+  const out: HeaderRecord = {};
+  const add = (name: unknown, value: unknown) => {
+    if (value === undefined || value === null) return;
+    const key = String(name).toLowerCase();
+    const v = Array.isArray(value) ? value.map(String) : String(value);
+    const prev = out[key];
+    if (prev === undefined) out[key] = v;
+    else out[key] = [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(v) ? v : [v])];
+  };
+  if (headers === undefined || headers === null) {
+    // nothing
+  } else if (Array.isArray(headers)) {
+    if (headers.length > 0 && Array.isArray(headers[0])) for (const pair of headers as unknown[][]) add(pair[0], pair[1]);
+    else for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
+  } else if (typeof (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function') {
+    for (const pair of headers as Iterable<[unknown, unknown]>) add(pair[0], pair[1]);
+  } else if (typeof headers === 'object') {
+    for (const [k, v] of Object.entries(headers)) add(k, v);
+  }
+  normalized.add(out);
+  return out;
+}
+
+/** A normalised copy with `name` set (or removed when `value` is undefined). */
+export function withHeader(headers: HeaderRecord, name: string, value: string | undefined): HeaderRecord {
+  const copy: HeaderRecord = { ...headers };
+  if (value === undefined) delete copy[name];
+  else copy[name] = value;
+  normalized.add(copy);
+  return copy;
+}
+
+export function firstValue(value: string | string[] | undefined | Buffer | Buffer[]): string | undefined {
+  const v = Array.isArray(value) ? value[0] : value;
+  return v === undefined ? undefined : String(v);
+}

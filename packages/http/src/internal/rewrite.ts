@@ -1,0 +1,41 @@
+import net from 'node:net';
+import { toRecord, withHeader } from './headers.js';
+
+/** The hostname of `origin` when it is a name to resolve (not an IP literal); else undefined. */
+export function nameOf(origin: unknown): { url: URL; hostname: string } | undefined {
+  if (origin === undefined || origin === null) return undefined;
+  let url: URL;
+  try {
+    url = origin instanceof URL ? origin : new URL(String(origin));
+  } catch {
+    return undefined;
+  }
+  const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
+  if (net.isIP(hostname) !== 0) return undefined;
+  return { url, hostname };
+}
+
+/**
+ * Dispatch options aimed at `address` instead of the name: the Agent then keeps one pool per address,
+ * and the server still sees the name in `Host` (and TLS in SNI).
+ */
+export function aimAt<O extends { origin?: unknown; headers?: unknown }>(opts: O, url: URL, address: string): O {
+  const host = address.includes(':') ? `[${address}]` : address;
+  const port = url.port === '' ? '' : `:${url.port}`;
+  const headers = toRecord(opts.headers);
+  return {
+    ...opts,
+    origin: `${url.protocol}//${host}${port}`,
+    headers: headers.host === undefined ? withHeader(headers, 'host', url.host) : headers,
+    ...(url.protocol === 'https:' ? { servername: url.hostname } : {}),
+  };
+}
+
+/** Connection-level failures: the address (or the DNS answer) may be wrong. */
+export function isConnectionError(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return (
+    typeof code === 'string' &&
+    ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EHOSTDOWN'].includes(code)
+  );
+}

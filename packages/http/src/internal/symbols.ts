@@ -1,0 +1,6 @@
+/** Set by the deadline layer on dispatch options: the request's Deadline. */
+export const kDeadline = Symbol('breakwater.http.deadline');
+/** Set by the retry layer: send this attempt on a brand-new connection. */
+export const kFresh = Symbol('breakwater.http.fresh');
+/** Set by the connector on socket errors: the socket had carried an earlier exchange. */
+export const kReused = Symbol.for('breakwater.http.reusedSocket');

@@ -1,0 +1,113 @@
+import { publisher } from '@breakwater/core';
+import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
+import type { Resolver } from '../Resolver.js';
+import { handlerMethods } from './dns.js';
+import type { Handler, Layer } from './types.js';
+
+const publish = publisher('http');
+const UP = 0.5;
+const DOWN = 0.2;
+
+export interface BalanceOptions {
+  decayMs: number;
+  outlierFailures: number;
+  outlierEjectionMs: number;
+  random?: () => number;
+}
+
+interface Peer {
+  ewmaMs: number;
+  updatedAt: number;
+  pending: number;
+  failures: number;
+  ejectedUntil: number;
+}
+
+/**
+ * Power of two choices over an upstream's addresses, each scored by an EWMA (quicker upwards) of its
+ * time to response headers × (pending + 1) (after Finagle's P2C + PeakEWMA). A slow but "healthy" address
+ * (gray failure, FM-14) loses nearly all traffic; an idle score decays, so it is re-probed now and
+ * then. `outlierFailures` consecutive errors or 5xx eject an address for `outlierEjectionMs`.
+ */
+export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { peers: Map<string, Peer> } {
+  const peers = new Map<string, Peer>();
+  const random = o.random ?? Math.random;
+  const peerOf = (key: string) => {
+    let p = peers.get(key);
+    if (p === undefined) {
+      p = { ewmaMs: 0, updatedAt: performance.now(), pending: 0, failures: 0, ejectedUntil: 0 };
+      peers.set(key, p);
+    }
+    return p;
+  };
+  const cost = (p: Peer, now: number) => p.ewmaMs * Math.exp(-(now - p.updatedAt) / o.decayMs) * (p.pending + 1);
+  // Per-observation weights, faster upwards: a replica turning slow is noticed within a few requests,
+  // while one slow answer from a healthy replica (a GC pause) is forgotten within a few more. A
+  // time-weighted peak EWMA would keep such a spike for `decayMs` and push traffic to the slow one.
+  const observe = (p: Peer, rttMs: number, now: number) => {
+    p.ewmaMs = p.ewmaMs === 0 ? rttMs : p.ewmaMs + (rttMs > p.ewmaMs ? UP : DOWN) * (rttMs - p.ewmaMs);
+    p.updatedAt = now;
+  };
+  const choose = (port: string, addresses: { address: string }[]) => {
+    const now = performance.now();
+    let live = addresses.filter((a) => peerOf(`${a.address}:${port}`).ejectedUntil <= now);
+    if (live.length === 0) live = addresses; // never eject everything
+    if (live.length === 1) return live[0]!.address;
+    const i = Math.floor(random() * live.length);
+    let j = Math.floor(random() * (live.length - 1));
+    if (j >= i) j++;
+    const a = live[i]!.address;
+    const b = live[j]!.address;
+    return cost(peerOf(`${a}:${port}`), now) <= cost(peerOf(`${b}:${port}`), now) ? a : b;
+  };
+  return {
+    role: 'balance',
+    description: 'P2C + peak EWMA across the addresses of a name, with passive outlier ejection',
+    peers,
+    interceptor: (dispatch) => (opts, handler) => {
+      const name = nameOf(opts.origin);
+      if (name === undefined) return dispatch(opts, handler);
+      const port = name.url.port || (name.url.protocol === 'https:' ? '443' : '80');
+      const send = (addresses: { address: string }[]) => {
+        const address = choose(port, addresses);
+        const peer = peerOf(`${address}:${port}`);
+        const started = performance.now();
+        peer.pending++;
+        let done = false;
+        const finish = (failed: boolean) => {
+          if (done) return;
+          done = true;
+          peer.pending--;
+          const now = performance.now();
+          if (!failed) {
+            peer.failures = 0;
+            observe(peer, now - started, now);
+          } else if (++peer.failures >= o.outlierFailures && peer.ejectedUntil <= now) {
+            peer.ejectedUntil = now + o.outlierEjectionMs;
+            publish('ejected', { hostname: name.hostname, address, port, failures: peer.failures, forMs: o.outlierEjectionMs });
+          }
+        };
+        const wrapped: Handler = {
+          ...handlerMethods(handler),
+          onResponseStart: (c, s, h, m) => {
+            finish(s >= 500);
+            handler.onResponseStart?.(c, s, h, m);
+          },
+          onResponseError: (c, e) => {
+            finish(!c.aborted || isConnectionError(e));
+            if (isConnectionError(e)) resolver.invalidate(name.hostname);
+            handler.onResponseError?.(c, e);
+          },
+        };
+        dispatch(aimAt(opts, name.url, address), wrapped);
+      };
+      const cached = resolver.peek(name.hostname);
+      if (cached !== undefined) send(cached);
+      else
+        resolver
+          .lookup(name.hostname)
+          .then(send, (err: Error) => handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err));
+      return true;
+    },
+  };
+}

@@ -1,0 +1,15 @@
+import { channelName } from '@breakwater/core';
+
+/**
+ * diagnostics_channel names this package publishes on (`breakwater:http:<event>`), beside undici's own `undici:*`.
+ * `retried` { origin, attempt, delayMs, reason } · `staleRetried` { origin, attempt, error } · `gaveUp` { origin, reason, attempts }
+ * · `resolved` { hostname, addresses, ttlMs } · `servedStale` { hostname, error } · `ejected` { hostname, address, port, failures, forMs }
+ */
+export const HTTP_CHANNELS = Object.freeze({
+  retried: channelName('http', 'retried'),
+  staleRetried: channelName('http', 'staleRetried'),
+  gaveUp: channelName('http', 'gaveUp'),
+  resolved: channelName('http', 'resolved'),
+  servedStale: channelName('http', 'servedStale'),
+  ejected: channelName('http', 'ejected'),
+});
