@@ -1,0 +1,20 @@
+export { type CliCommand, type CliOption, EXIT } from './commands/Command.js';
+export { COMMANDS } from './commands/index.js';
+export {
+  DOCTOR_DEFAULTS,
+  type DoctorOptions,
+  PROBE_DEFAULTS,
+  type ProbeOptions,
+  type ResolvedDoctorOptions,
+  type ResolvedProbeOptions,
+  resolveDoctorOptions,
+  resolveProbeOptions,
+} from './defaults.js';
+export { formatDoctor } from './doctor/format.js';
+export { DOCTOR_CHECKS, runDoctor } from './doctor/runDoctor.js';
+export type { DoctorReport, Finding, Fix, Severity, Skipped } from './doctor/types.js';
+export { main } from './main.js';
+export { colorEnabled, type Io } from './output.js';
+export { formatProbe } from './probe/format.js';
+export { type AddressResult, type EchoResult, type ProbeReport, parseTarget, probe } from './probe/probe.js';
+export { decodeTcpInfo, TCP_INFO_OFFSETS, type TcpInfo } from './probe/tcpInfo.js';
