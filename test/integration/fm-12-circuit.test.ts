@@ -7,13 +7,13 @@ import { CircuitBreaker } from '../../packages/circuit/src/index.js';
 import { BreakwaterError } from '../../packages/core/src/index.js';
 
 // FM-12, cascading failure into a dead dependency: a loopback backend goes
-// down (closed: ECONNREFUSED) for 2 s — the catalogue's 5 s, shortened — then
+// down (closed: ECONNREFUSED) for 5 s, as in the catalogue, then
 // comes back. Naively every call goes to the network and waits for its
 // failure. With the breaker, calls while open fail in microseconds without
 // touching the network, one probe at a time checks the backend, and the
 // breaker closes on the first probe after the backend is back.
 
-const DOWN_MS = 2_000;
+const DOWN_MS = 5_000;
 const OPTIONS = { key: 'backend', volumeThreshold: 5, resetTimeoutMs: 500, maxResetTimeoutMs: 1_000, probeTimeoutMs: 500, attemptTimeoutMs: 1_000 };
 
 let server: http.Server | undefined;
