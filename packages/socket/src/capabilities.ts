@@ -31,7 +31,8 @@ export function capabilities(): Capabilities {
   const reason = nativeUnavailableReason();
   const native = reason === undefined;
   const nodeInterval = net.Socket.prototype.setKeepAlive.length >= 4;
-  const linux = process.platform === 'linux';
+  // Linux: TCP_USER_TIMEOUT; macOS: TCP_RXT_CONNDROPTIME (whole seconds).
+  const linux = process.platform === 'linux' || process.platform === 'darwin';
   const keepAliveTuning: Support = nodeInterval ? 'node' : native ? 'native' : 'libuv-default';
   return {
     platform: process.platform,

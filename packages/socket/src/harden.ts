@@ -1,7 +1,7 @@
 import type net from 'node:net';
 import { publisher } from '@breakwater/core';
 import { type ResolvedSocketOptions, resolveSocketOptions, type SocketOptions } from './defaults.js';
-import { LINUX, nativeUnavailableReason, setTcpOption } from './internal/native.js';
+import { DARWIN, LINUX, nativeUnavailableReason, setTcpOption } from './internal/native.js';
 import { StallWatchdog } from './StallWatchdog.js';
 
 const publish = publisher('socket');
@@ -64,10 +64,11 @@ function applyKeepAlive(socket: net.Socket, o: ResolvedSocketOptions, connected:
   socket.setKeepAlive(true, o.keepAliveIdleMs);
   if (!connected)
     return { mechanism: 'pending', idleMs: o.keepAliveIdleMs, intervalMs: o.keepAliveIntervalMs, count: o.keepAliveCount, detectWithinMs: Number.NaN };
+  const names = process.platform === 'darwin' ? DARWIN : LINUX;
   if (
     o.native &&
-    setTcpOption(socket, LINUX.TCP_KEEPINTVL, Math.round(o.keepAliveIntervalMs / 1000)) &&
-    setTcpOption(socket, LINUX.TCP_KEEPCNT, o.keepAliveCount)
+    setTcpOption(socket, names.TCP_KEEPINTVL, Math.round(o.keepAliveIntervalMs / 1000)) &&
+    setTcpOption(socket, names.TCP_KEEPCNT, o.keepAliveCount)
   ) {
     return {
       mechanism: 'native',
@@ -91,6 +92,11 @@ function applyUserTimeout(socket: net.Socket, o: ResolvedSocketOptions, connecte
   if (!connected) return { mechanism: 'pending', timeoutMs: o.userTimeoutMs };
   if (o.native && process.platform === 'linux' && setTcpOption(socket, LINUX.TCP_USER_TIMEOUT, o.userTimeoutMs)) {
     return { mechanism: 'native', timeoutMs: o.userTimeoutMs };
+  }
+  // macOS: whole seconds of retransmission before the drop, the nearest thing.
+  const seconds = Math.max(1, Math.ceil(o.userTimeoutMs / 1000));
+  if (o.native && process.platform === 'darwin' && setTcpOption(socket, DARWIN.TCP_RXT_CONNDROPTIME, seconds)) {
+    return { mechanism: 'native', timeoutMs: seconds * 1000 };
   }
   return { mechanism: o.stallTimeoutMs > 0 ? 'emulated' : 'disabled', timeoutMs: o.stallTimeoutMs };
 }

@@ -10,7 +10,20 @@ import type net from 'node:net';
  */
 
 const IPPROTO_TCP = 6;
-const SOL_SOCKET_LINUX = 1;
+const SOL_SOCKET: Partial<Record<NodeJS.Platform, number>> = { linux: 1, darwin: 0xffff };
+const LIBC: Partial<Record<NodeJS.Platform, string>> = { linux: 'libc.so.6', darwin: 'libSystem.B.dylib' };
+
+/**
+ * macOS option numbers (netinet/tcp.h). There is no TCP_USER_TIMEOUT; the
+ * nearest is TCP_RXT_CONNDROPTIME: seconds of retransmission before the
+ * connection is dropped. Not exercised by CI (Linux only).
+ */
+export const DARWIN = Object.freeze({
+  TCP_KEEPALIVE: 0x10,
+  TCP_RXT_CONNDROPTIME: 0x80,
+  TCP_KEEPINTVL: 0x101,
+  TCP_KEEPCNT: 0x102,
+});
 
 /** Linux option numbers (include/uapi/linux/tcp.h, asm-generic/socket.h). */
 export const LINUX = Object.freeze({
@@ -38,8 +51,9 @@ let loadError: string | undefined;
 function load(): Binding | null {
   if (binding !== undefined) return binding;
   binding = null;
-  if (process.platform !== 'linux') {
-    loadError = `native socket options are implemented for Linux only (this is ${process.platform})`;
+  const library = LIBC[process.platform];
+  if (library === undefined) {
+    loadError = `native socket options are implemented for Linux and macOS only (this is ${process.platform})`;
     return binding;
   }
   if (process.env.BREAKWATER_NATIVE === '0') {
@@ -51,7 +65,7 @@ function load(): Binding | null {
     const koffi = require('koffi') as {
       load(path: string): { func(signature: string): (...args: unknown[]) => unknown };
     };
-    const libc = koffi.load('libc.so.6');
+    const libc = koffi.load(library);
     binding = {
       setsockopt: libc.func('int setsockopt(int fd, int level, int name, const void *val, uint32_t len)') as SetSockOpt,
       getsockopt: libc.func('int getsockopt(int fd, int level, int name, _Out_ void *val, _Inout_ uint32_t *len)') as GetSockOpt,
@@ -93,7 +107,8 @@ export function setTcpOption(socket: net.Socket, name: number, value: number): b
 }
 
 export function setSocketOption(socket: net.Socket, name: number, value: number): boolean {
-  return setInt(fdOf(socket), SOL_SOCKET_LINUX, name, value);
+  const level = SOL_SOCKET[process.platform];
+  return level !== undefined && setInt(fdOf(socket), level, name, value);
 }
 
 /** getsockopt(IPPROTO_TCP, name) as an int, or undefined. */
