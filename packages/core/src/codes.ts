@@ -82,6 +82,11 @@ export const ERROR_CODES = Object.freeze({
     summary: 'The peer application did not acknowledge the message in time.',
     hint: 'The peer process is frozen, overloaded or gone while its kernel may still ACK (half-open, FM-09).',
   },
+  BW_ERR_NACKED: {
+    retryable: false,
+    summary: 'The peer application received the message and rejected it (NACK): its handler failed.',
+    hint: "The server's handler threw or rejected. Retrying helps only if the handler's failure was transient; `retryable` carries what the server said.",
+  },
   BW_ERR_BACKPRESSURE: {
     retryable: true,
     summary: 'The send window or queue is full and the overflow policy rejects.',
