@@ -1,0 +1,155 @@
+import { BreakwaterError, validateNumber } from '@breakwater/core';
+import { type Frame, FrameType, HEADER_BYTES, MAX_REASON_BYTES, PROTOCOL_VERSION, SESSION_BYTES } from './frames.js';
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+const TWO_32 = 0x1_0000_0000;
+
+/**
+ * Turns a byte stream into frames. Pure: no sockets, no timers, no state
+ * beyond the bytes of an unfinished frame, so connection state machines stay
+ * free of parsing and the parser can be fuzzed on its own.
+ *
+ * Every violation — wrong version, unknown type, a body of the wrong size, an
+ * id above 2^53 − 1, a frame over `maxFrameBytes` (checked from the length
+ * field, before the body is buffered) — throws `BW_ERR_PROTOCOL`, and the
+ * decoder stays failed: the caller closes the connection.
+ *
+ * Memory: at most one frame (≤ `maxFrameBytes`) plus the chunk that completed it.
+ *
+ * @example
+ * const decoder = new FrameDecoder({ maxFrameBytes: 1_048_576 });
+ * socket.on('data', (chunk) => { for (const frame of decoder.push(chunk)) handle(frame); });
+ */
+export class FrameDecoder {
+  readonly maxFrameBytes: number;
+  #chunks: Buffer[] = [];
+  #buffered = 0;
+  /** Bytes the frame at the head needs in total (prefix included); 0 while unknown. */
+  #need = 0;
+  #failure: BreakwaterError | undefined;
+
+  constructor(options: { maxFrameBytes?: number } = {}) {
+    this.maxFrameBytes = validateNumber(options.maxFrameBytes ?? 1_048_576, 'maxFrameBytes', { min: 64, max: 0x7fff_ffff, integer: true });
+  }
+
+  /** Bytes held for an unfinished frame. */
+  get bufferedBytes(): number {
+    return this.#buffered;
+  }
+
+  /** Feeds bytes; returns every frame they complete, in order. */
+  push(chunk: Uint8Array): Frame[] {
+    if (this.#failure !== undefined) throw this.#failure;
+    if (chunk.length === 0) return [];
+    this.#chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
+    this.#buffered += chunk.length;
+    const frames: Frame[] = [];
+    try {
+      for (;;) {
+        if (this.#need === 0) {
+          if (this.#buffered < 4) break;
+          const head = this.#chunks[0]!.length >= 4 ? this.#chunks[0]! : this.#flatten();
+          const length = head.readUInt32BE(0);
+          if (length < 2) throw protocolError(`frame length ${length} is shorter than its version and type bytes`);
+          if (length + 4 > this.maxFrameBytes) {
+            throw protocolError(`frame of ${length + 4} bytes exceeds \`maxFrameBytes\` (${this.maxFrameBytes})`, { frameBytes: length + 4 });
+          }
+          this.#need = length + 4;
+        }
+        if (this.#buffered < this.#need) break;
+        // Parse every complete frame of the flattened buffer in one pass.
+        const buf = this.#flatten();
+        let offset = 0;
+        while (buf.length - offset >= 4) {
+          const length = buf.readUInt32BE(offset);
+          if (length < 2) throw protocolError(`frame length ${length} is shorter than its version and type bytes`);
+          if (length + 4 > this.maxFrameBytes) {
+            throw protocolError(`frame of ${length + 4} bytes exceeds \`maxFrameBytes\` (${this.maxFrameBytes})`, { frameBytes: length + 4 });
+          }
+          if (buf.length - offset < length + 4) break;
+          frames.push(parseFrame(buf.subarray(offset + 4, offset + 4 + length)));
+          offset += length + 4;
+        }
+        const rest = buf.subarray(offset);
+        this.#chunks = rest.length === 0 ? [] : [rest];
+        this.#buffered = rest.length;
+        this.#need = 0;
+      }
+    } catch (error) {
+      this.#failure = error instanceof BreakwaterError ? error : protocolError('undecodable frame', {}, error);
+      this.#chunks = [];
+      this.#buffered = 0;
+      throw this.#failure;
+    }
+    return frames;
+  }
+
+  #flatten(): Buffer {
+    if (this.#chunks.length > 1) this.#chunks = [Buffer.concat(this.#chunks, this.#buffered)];
+    return this.#chunks[0]!;
+  }
+}
+
+function protocolError(message: string, details: Record<string, unknown> = {}, cause?: unknown): BreakwaterError {
+  return new BreakwaterError('BW_ERR_PROTOCOL', `ack protocol: ${message}`, { details, cause });
+}
+
+function readId(body: Buffer, offset: number, what: string): number {
+  const high = body.readUInt32BE(offset);
+  const low = body.readUInt32BE(offset + 4);
+  const value = high * TWO_32 + low;
+  if (!Number.isSafeInteger(value)) throw protocolError(`${what} above 2^53 - 1`);
+  return value;
+}
+
+function expectBody(body: Buffer, exact: number, name: string): void {
+  if (body.length !== exact) throw protocolError(`${name} body of ${body.length} bytes, expected ${exact}`);
+}
+
+/** Parses one frame without its length prefix: version, type, body. */
+function parseFrame(frame: Buffer): Frame {
+  const version = frame[0];
+  if (version !== PROTOCOL_VERSION) throw protocolError(`unsupported version ${version} (this side speaks ${PROTOCOL_VERSION})`, { version });
+  const type = frame[1];
+  const body = frame.subarray(HEADER_BYTES - 4);
+  switch (type) {
+    case FrameType.HELLO: {
+      expectBody(body, SESSION_BYTES + 4, 'HELLO');
+      const window = body.readUInt32BE(SESSION_BYTES);
+      if (window === 0) throw protocolError('HELLO with a window of 0');
+      // Copied: the session outlives the chunk it arrived in.
+      return { type: 'hello', session: Buffer.from(body.subarray(0, SESSION_BYTES)), window };
+    }
+    case FrameType.DATA: {
+      if (body.length < 16) throw protocolError(`DATA body of ${body.length} bytes, expected at least 16`);
+      const id = readId(body, 0, 'DATA id');
+      const floor = readId(body, 8, 'DATA floor');
+      if (id === 0 || floor === 0 || floor > id) throw protocolError(`DATA id ${id} with floor ${floor}: ids start at 1 and the floor never passes the id`);
+      return { type: 'data', id, floor, payload: body.subarray(16) };
+    }
+    case FrameType.ACK:
+      expectBody(body, 8, 'ACK');
+      return { type: 'ack', id: readId(body, 0, 'ACK id') };
+    case FrameType.NACK: {
+      if (body.length < 9 || body.length > 9 + MAX_REASON_BYTES)
+        throw protocolError(`NACK body of ${body.length} bytes, expected 9 to ${9 + MAX_REASON_BYTES}`);
+      const flags = body[8]!;
+      if (flags > 1) throw protocolError(`NACK flags ${flags}: only bit 0 (retryable) is defined`);
+      let reason: string;
+      try {
+        reason = utf8.decode(body.subarray(9));
+      } catch (error) {
+        throw protocolError('NACK reason is not valid UTF-8', {}, error);
+      }
+      return { type: 'nack', id: readId(body, 0, 'NACK id'), retryable: flags === 1, reason };
+    }
+    case FrameType.PING:
+      expectBody(body, 8, 'PING');
+      return { type: 'ping', token: readId(body, 0, 'PING token') };
+    case FrameType.PONG:
+      expectBody(body, 8, 'PONG');
+      return { type: 'pong', token: readId(body, 0, 'PONG token') };
+    default:
+      throw protocolError(`unknown frame type ${type}`, { frameType: type });
+  }
+}

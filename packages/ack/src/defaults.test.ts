@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { formatDefault, readmeDefaults } from '../../../test/support/defaultsTable.js';
+import { ACK_CLIENT_DEFAULTS, ACK_SERVER_DEFAULTS, resolveAckClientOptions, resolveAckServerOptions } from './defaults.js';
+
+const invalid = (key: string) => expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: expect.objectContaining({ key }) });
+const handler = () => {};
+
+describe('ack defaults', () => {
+  it('are documented in the README exactly', () => {
+    const table = readmeDefaults(new URL('../README.md', import.meta.url));
+    const all = { ...ACK_CLIENT_DEFAULTS, ...ACK_SERVER_DEFAULTS };
+    // Options both sides have must agree, or one README row could not describe them.
+    for (const key of Object.keys(ACK_SERVER_DEFAULTS)) {
+      if (key in ACK_CLIENT_DEFAULTS) expect(ACK_SERVER_DEFAULTS[key as keyof typeof ACK_SERVER_DEFAULTS]).toBe(all[key as keyof typeof all]);
+    }
+    for (const [key, value] of Object.entries(all)) expect(table.get(key), `README row for \`${key}\``).toBe(formatDefault(value));
+    expect(table.size).toBe(Object.keys(all).length);
+  });
+
+  it('resolve to the defaults and are frozen', () => {
+    const c = resolveAckClientOptions({ port: 1 });
+    for (const [k, v] of Object.entries(ACK_CLIENT_DEFAULTS)) expect(c[k as keyof typeof c]).toBe(v);
+    expect(c.endpoints).toEqual([{ host: '127.0.0.1', port: 1 }]);
+    const s = resolveAckServerOptions({ handler });
+    for (const [k, v] of Object.entries(ACK_SERVER_DEFAULTS)) expect(s[k as keyof typeof s]).toBe(v);
+    expect(Object.isFrozen(ACK_CLIENT_DEFAULTS) && Object.isFrozen(ACK_SERVER_DEFAULTS)).toBe(true);
+  });
+
+  it('keep the send deadline below the dedup horizon, so no retransmit outlives the server memory', () => {
+    expect(ACK_CLIENT_DEFAULTS.sendTimeoutMs).toBeLessThan(ACK_SERVER_DEFAULTS.dedupHorizonMs);
+    expect(ACK_CLIENT_DEFAULTS.maxInFlight).toBeLessThanOrEqual(ACK_SERVER_DEFAULTS.maxWindow);
+  });
+
+  it('reject bad options naming the key', () => {
+    expect(() => resolveAckClientOptions({ port: 1, maxInFlight: 0 })).toThrow(invalid('maxInFlight'));
+    expect(() => resolveAckClientOptions({ port: 1, ackTimeoutMs: -1 })).toThrow(invalid('ackTimeoutMs'));
+    expect(() => resolveAckClientOptions({ port: 1, overflowPolicy: 'drop' as never })).toThrow(invalid('overflowPolicy'));
+    expect(() => resolveAckClientOptions({ port: 1, nackPolicy: 'ignore' as never })).toThrow(invalid('nackPolicy'));
+    expect(() => resolveAckClientOptions({ port: 1, maxFrameBytes: 10 })).toThrow(invalid('maxFrameBytes'));
+    expect(() => resolveAckClientOptions({ port: 1, reconnectBaseDelayMs: 500, reconnectMaxDelayMs: 100 })).toThrow(invalid('reconnectMaxDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, ackTimeout: 5 } as never)).toThrow(invalid('ackTimeout'));
+    expect(() => resolveAckClientOptions({})).toThrow(invalid('port'));
+    expect(() => resolveAckClientOptions({ port: 70_000 })).toThrow(invalid('port'));
+    expect(() => resolveAckClientOptions({ endpoints: [] })).toThrow(invalid('endpoints'));
+    expect(() => resolveAckClientOptions({ endpoints: [{ host: 'a', port: 1 }], port: 2 })).toThrow(invalid('endpoints'));
+    expect(() => resolveAckClientOptions({ endpoints: [{ host: 'a', port: -1 }] })).toThrow(invalid('endpoints[0].port'));
+    expect(() => resolveAckClientOptions({ port: 1, tls: 'yes' as never })).toThrow(invalid('tls'));
+    expect(() => resolveAckClientOptions({ port: 1, retryBudget: {} as never })).toThrow(invalid('retryBudget'));
+    expect(() => resolveAckClientOptions({ port: 1, clock: {} as never })).toThrow(invalid('clock'));
+    expect(() => resolveAckServerOptions({} as never)).toThrow(invalid('handler'));
+    expect(() => resolveAckServerOptions({ handler, maxWindow: 0 })).toThrow(invalid('maxWindow'));
+    expect(() => resolveAckServerOptions({ handler, dedupHorizonMs: 1.5 })).toThrow(invalid('dedupHorizonMs'));
+    expect(() => resolveAckServerOptions({ handler, tls: 1 as never })).toThrow(invalid('tls'));
+  });
+});

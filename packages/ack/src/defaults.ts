@@ -1,0 +1,278 @@
+import type tls from 'node:tls';
+import {
+  BreakwaterError,
+  type Clock,
+  monotonicClock,
+  resolveOptions,
+  validateFunction,
+  validateNumber,
+  validateOneOf,
+  validateOptionsObject,
+  validatePort,
+  validateString,
+} from '@breakwater/core';
+import type { RetryBudget } from '@breakwater/retry';
+import type { SocketOptions } from '@breakwater/socket';
+
+/** What `send()` does when the window and the queue are full (FM-10). */
+export type OverflowPolicy = 'wait' | 'reject';
+/** What the client does with a NACK (the peer's handler failed). */
+export type NackPolicy = 'reject' | 'retry';
+
+/** Tunables of {@link createAckClient}; every one is in the README defaults table. */
+export interface AckClientTunables {
+  /**
+   * Messages written and not yet acknowledged. A sliding window over ids, as
+   * in TCP: id `n` is sent only once every id below `n − maxInFlight` is
+   * settled, which is what bounds the server's dedup state per session.
+   * @defaultValue 64 @example 256
+   */
+  maxInFlight?: number;
+  /** Messages accepted by `send()` and waiting for the window. @defaultValue 1_024 @example 10_000 */
+  maxQueuedMessages?: number;
+  /**
+   * Payload bytes the client holds, queued and in flight together (kept for
+   * retransmission). The bound of FM-10: more and `send()` waits or rejects.
+   * @defaultValue 8_388_608 (8 MiB) @example 67_108_864
+   */
+  maxBufferedBytes?: number;
+  /** `wait`: `send()` waits for room (within its deadline); `reject`: it fails at once with BW_ERR_BACKPRESSURE. @defaultValue 'wait' */
+  overflowPolicy?: OverflowPolicy;
+  /** Largest frame sent or accepted, length prefix included, in bytes. @defaultValue 1_048_576 @example 16_777_216 */
+  maxFrameBytes?: number;
+  /**
+   * No ACK for this long after a message was written: the client probes the
+   * peer with a PING; if the peer answers, the message is retransmitted on
+   * the same connection (the dedup window makes that harmless), otherwise the
+   * connection is dropped and every unacked message goes out again on the
+   * next one. @defaultValue 5_000 @example 30_000
+   */
+  ackTimeoutMs?: number;
+  /** A PING is sent after this long without any frame from the peer. @defaultValue 2_000 @example 10_000 */
+  heartbeatIntervalMs?: number;
+  /** A PING unanswered for this long means the peer process is gone or frozen (FM-09): reconnect. @defaultValue 3_000 @example 10_000 */
+  heartbeatTimeoutMs?: number;
+  /** Deadline of a `send()` given none. Keep it below the server's `dedupHorizonMs`. @defaultValue 30_000 @example 5_000 */
+  sendTimeoutMs?: number;
+  /** `reject`: a NACK fails the send; `retry`: NACKs marked retryable are resent with backoff (through the budget) until the deadline. @defaultValue 'reject' */
+  nackPolicy?: NackPolicy;
+  /** Base of the full-jitter reconnect backoff, in ms. @defaultValue 100 @example 50 */
+  reconnectBaseDelayMs?: number;
+  /** Cap of the reconnect backoff, in ms. @defaultValue 5_000 @example 30_000 */
+  reconnectMaxDelayMs?: number;
+  /** Whole connect phase per attempt (DNS, TCP, TLS), in ms. @defaultValue 3_000 @example 1_000 */
+  connectTimeoutMs?: number;
+  /** Injected for tests. @defaultValue the monotonic clock */
+  clock?: Clock;
+}
+
+export interface AckEndpoint {
+  host: string;
+  port: number;
+}
+
+export interface AckClientOptions extends AckClientTunables {
+  /** Servers, tried in order; on failure the client moves to the next (failover). */
+  endpoints?: readonly AckEndpoint[];
+  /** One server (instead of `endpoints`). @defaultValue '127.0.0.1' */
+  host?: string;
+  port?: number;
+  /** Passed to `@breakwater/socket` `connect()`: `true` or TLS options. @defaultValue false */
+  tls?: boolean | tls.ConnectionOptions;
+  /** Socket hardening (keepalive, TCP_USER_TIMEOUT, stall watchdog) passed to `connect()`. @defaultValue the socket package's defaults */
+  socket?: Omit<SocketOptions, 'clock' | 'connectTimeoutMs' | 'expectResponseAfterWrite'>;
+  /** Budget every reconnect is drawn from (each `send()` deposits). @defaultValue a budget per client */
+  retryBudget?: RetryBudget;
+  /**
+   * SQLite file (node:sqlite) of a durable outbox: admitted messages survive
+   * a crash and are resent on restart under the same session and ids.
+   * @defaultValue none (messages live in memory only)
+   * @example '/var/lib/orders/ack-outbox.sqlite'
+   */
+  outboxPath?: string;
+}
+
+export const ACK_CLIENT_DEFAULTS = Object.freeze({
+  maxInFlight: 64,
+  maxQueuedMessages: 1_024,
+  maxBufferedBytes: 8_388_608,
+  overflowPolicy: 'wait' as OverflowPolicy,
+  maxFrameBytes: 1_048_576,
+  ackTimeoutMs: 5_000,
+  heartbeatIntervalMs: 2_000,
+  heartbeatTimeoutMs: 3_000,
+  sendTimeoutMs: 30_000,
+  nackPolicy: 'reject' as NackPolicy,
+  reconnectBaseDelayMs: 100,
+  reconnectMaxDelayMs: 5_000,
+  connectTimeoutMs: 3_000,
+  clock: monotonicClock,
+}) satisfies Required<AckClientTunables>;
+
+/** Tunables of {@link createAckServer}. */
+export interface AckServerTunables {
+  /** Largest frame accepted or sent, length prefix included, in bytes. @defaultValue 1_048_576 */
+  maxFrameBytes?: number;
+  /**
+   * Largest client window (`maxInFlight`) accepted; also the most dedup
+   * entries one session can hold. @defaultValue 1_024
+   */
+  maxWindow?: number;
+  /** Sessions remembered for dedup; the least recently active idle one is forgotten first. @defaultValue 4_096 */
+  maxSessions?: number;
+  /**
+   * A session idle this long (no connection, no frame) is forgotten: a
+   * retransmit arriving later could run the handler again. Keep clients'
+   * `sendTimeoutMs` below it. @defaultValue 300_000 @example 3_600_000
+   */
+  dedupHorizonMs?: number;
+  /** Handlers running at once per connection; above it the server stops reading (TCP pushes back). @defaultValue 64 */
+  maxConcurrency?: number;
+  /** A connection silent this long is closed (clients PING every `heartbeatIntervalMs` when idle). @defaultValue 30_000 */
+  idleTimeoutMs?: number;
+  /** Injected for tests. @defaultValue the monotonic clock */
+  clock?: Clock;
+}
+
+/** Runs once per message (per session + id); resolve → ACK, throw → NACK with the error's message. */
+export type AckHandler = (payload: Buffer, context: { id: number; session: string }) => unknown;
+
+export interface AckServerOptions extends AckServerTunables {
+  handler: AckHandler;
+  /** TLS server options (key, cert, ca, requestCert…): the server speaks TLS. @defaultValue plain TCP */
+  tls?: tls.TlsOptions;
+}
+
+export const ACK_SERVER_DEFAULTS = Object.freeze({
+  maxFrameBytes: 1_048_576,
+  maxWindow: 1_024,
+  maxSessions: 4_096,
+  dedupHorizonMs: 300_000,
+  maxConcurrency: 64,
+  idleTimeoutMs: 30_000,
+  clock: monotonicClock,
+}) satisfies Required<AckServerTunables>;
+
+const int = (min: number, max: number) => (v: unknown, k: string) => validateNumber(v, k, { min, max, integer: true });
+const MAX_TIMER = 2_147_483_647;
+
+function validateClock(v: unknown, k: string): Clock {
+  const c = v as Partial<Clock> | null;
+  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock (now, setTimeout, clearTimeout)`, { details: { key: k } });
+  }
+  return v as Clock;
+}
+
+const frameBytes = int(64, 0x7fff_ffff);
+
+export type ResolvedAckClientOptions = Required<AckClientTunables> & {
+  endpoints: readonly AckEndpoint[];
+  tls: boolean | tls.ConnectionOptions | undefined;
+  socket: AckClientOptions['socket'];
+  retryBudget: RetryBudget | undefined;
+  outboxPath: string | undefined;
+};
+
+const CLIENT_KEYS = [...Object.keys(ACK_CLIENT_DEFAULTS), 'endpoints', 'host', 'port', 'tls', 'socket', 'retryBudget', 'outboxPath'];
+
+/** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
+export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckClientOptions {
+  const given = validateOptionsObject<AckClientOptions>(options, 'createAckClient()', CLIENT_KEYS) as AckClientOptions;
+  const tunables: Record<string, unknown> = {};
+  for (const k of Object.keys(ACK_CLIENT_DEFAULTS)) tunables[k] = (given as unknown as Record<string, unknown>)[k];
+  const o = resolveOptions<Required<AckClientTunables>>(tunables, 'createAckClient()', ACK_CLIENT_DEFAULTS, {
+    maxInFlight: int(1, 65_536),
+    maxQueuedMessages: int(0, 10_000_000),
+    maxBufferedBytes: int(1, Number.MAX_SAFE_INTEGER),
+    overflowPolicy: (v, k) => validateOneOf(v, k, ['wait', 'reject'] as const),
+    maxFrameBytes: frameBytes,
+    ackTimeoutMs: int(1, MAX_TIMER),
+    heartbeatIntervalMs: int(1, MAX_TIMER),
+    heartbeatTimeoutMs: int(1, MAX_TIMER),
+    sendTimeoutMs: int(1, MAX_TIMER),
+    nackPolicy: (v, k) => validateOneOf(v, k, ['reject', 'retry'] as const),
+    reconnectBaseDelayMs: int(0, MAX_TIMER),
+    reconnectMaxDelayMs: int(0, MAX_TIMER),
+    connectTimeoutMs: int(1, 600_000),
+    clock: validateClock,
+  });
+  if (o.reconnectMaxDelayMs < o.reconnectBaseDelayMs) {
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `Expected \`reconnectMaxDelayMs\` to be >= \`reconnectBaseDelayMs\` (${o.reconnectBaseDelayMs}), got ${o.reconnectMaxDelayMs}`,
+      {
+        details: { key: 'reconnectMaxDelayMs' },
+      },
+    );
+  }
+  return {
+    ...o,
+    endpoints: resolveEndpoints(given),
+    tls: resolveTls(given.tls),
+    socket: resolveObject(given.socket, 'socket'),
+    retryBudget: resolveBudget(given.retryBudget),
+    outboxPath: given.outboxPath === undefined ? undefined : validateString(given.outboxPath, 'outboxPath'),
+  };
+}
+
+function resolveEndpoints(given: AckClientOptions): AckEndpoint[] {
+  if (given.endpoints !== undefined) {
+    if (given.host !== undefined || given.port !== undefined) {
+      throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected either `endpoints` or `host`/`port`, not both', { details: { key: 'endpoints' } });
+    }
+    if (!Array.isArray(given.endpoints) || given.endpoints.length === 0) {
+      throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `endpoints` to be a non-empty array of { host, port }', { details: { key: 'endpoints' } });
+    }
+    return given.endpoints.map((e, i) => {
+      const ep = validateOptionsObject<AckEndpoint>(e, `\`endpoints[${i}]\``, ['host', 'port']);
+      return { host: validateString(ep.host ?? '127.0.0.1', `endpoints[${i}].host`), port: validatePort(ep.port, `endpoints[${i}].port`) };
+    });
+  }
+  if (given.port === undefined) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `port` (or `endpoints`) to say where the server listens, got undefined', {
+      details: { key: 'port' },
+    });
+  }
+  return [{ host: validateString(given.host ?? '127.0.0.1', 'host'), port: validatePort(given.port) }];
+}
+
+function resolveTls(v: unknown): boolean | tls.ConnectionOptions | undefined {
+  if (v === undefined || typeof v === 'boolean' || (typeof v === 'object' && v !== null && !Array.isArray(v)))
+    return v as boolean | tls.ConnectionOptions | undefined;
+  throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `tls` to be a boolean or TLS options', { details: { key: 'tls' } });
+}
+
+function resolveObject<T>(v: unknown, key: string): T | undefined {
+  if (v === undefined || (typeof v === 'object' && v !== null && !Array.isArray(v))) return v as T | undefined;
+  throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${key}\` to be an options object`, { details: { key } });
+}
+
+function resolveBudget(v: unknown): RetryBudget | undefined {
+  if (v === undefined) return undefined;
+  const b = v as Partial<RetryBudget>;
+  if (typeof b !== 'object' || b === null || typeof b.tryRetry !== 'function' || typeof b.recordRequest !== 'function') {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `retryBudget` to be a RetryBudget', { details: { key: 'retryBudget' } });
+  }
+  return v as RetryBudget;
+}
+
+export type ResolvedAckServerOptions = Required<AckServerTunables> & { handler: AckHandler; tls: tls.TlsOptions | undefined };
+
+/** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
+export function resolveAckServerOptions(options: AckServerOptions): ResolvedAckServerOptions {
+  const keys = [...Object.keys(ACK_SERVER_DEFAULTS), 'handler', 'tls'];
+  const given = validateOptionsObject<AckServerOptions>(options, 'createAckServer()', keys) as AckServerOptions;
+  const tunables: Record<string, unknown> = {};
+  for (const k of Object.keys(ACK_SERVER_DEFAULTS)) tunables[k] = (given as unknown as Record<string, unknown>)[k];
+  const o = resolveOptions<Required<AckServerTunables>>(tunables, 'createAckServer()', ACK_SERVER_DEFAULTS, {
+    maxFrameBytes: frameBytes,
+    maxWindow: int(1, 65_536),
+    maxSessions: int(1, 10_000_000),
+    dedupHorizonMs: int(1, MAX_TIMER),
+    maxConcurrency: int(1, 65_536),
+    idleTimeoutMs: int(1, MAX_TIMER),
+    clock: validateClock,
+  });
+  return { ...o, handler: validateFunction<AckHandler>(given.handler, 'handler'), tls: resolveObject<tls.TlsOptions>(given.tls, 'tls') };
+}

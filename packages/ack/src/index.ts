@@ -1,0 +1,33 @@
+export { type Ack, AckClient, type AckClientEvents, type AckClientStats, createAckClient, type SendOptions } from './AckClient.js';
+export { AckServer, type AckServerEvents, type AckServerStats, createAckServer } from './AckServer.js';
+export { DedupWindow } from './DedupWindow.js';
+export {
+  ACK_CLIENT_DEFAULTS,
+  ACK_SERVER_DEFAULTS,
+  type AckClientOptions,
+  type AckClientTunables,
+  type AckEndpoint,
+  type AckHandler,
+  type AckServerOptions,
+  type AckServerTunables,
+  type NackPolicy,
+  type OverflowPolicy,
+  resolveAckClientOptions,
+  resolveAckServerOptions,
+} from './defaults.js';
+export { FrameDecoder } from './FrameDecoder.js';
+export {
+  type AckFrame,
+  type DataFrame,
+  encodeFrame,
+  type Frame,
+  FrameType,
+  type HelloFrame,
+  MAX_REASON_BYTES,
+  type NackFrame,
+  type PingFrame,
+  type PongFrame,
+  PROTOCOL_VERSION,
+} from './frames.js';
+export { isNack } from './isNack.js';
+export { type OutboxContents, SqliteOutbox } from './SqliteOutbox.js';
