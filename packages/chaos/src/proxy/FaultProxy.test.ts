@@ -1,101 +1,14 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import { once } from 'node:events';
 import net from 'node:net';
-import { type Clock, isBreakwaterError, monotonicClock, type TimerHandle } from '@breakwater/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFaultProxy, type FaultProxy } from './FaultProxy.js';
+import { isBreakwaterError } from '@breakwater/core';
+import { describe, expect, it } from 'vitest';
+import { countingClock, nextEvent, useProxyHarness } from '../../test/proxyHarness.js';
+import { createFaultProxy } from './FaultProxy.js';
 
 // Real sockets on 127.0.0.1:0. Every server, client and proxy is registered
 // for cleanup so a failing test cannot leak into the next.
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-interface TestServer {
-  port: number;
-  /** Server-side sockets, including closed ones. */
-  sockets: net.Socket[];
-}
-
-async function startServer(onConnection: (socket: net.Socket) => void = (s) => s.on('data', (d) => s.write(d))): Promise<TestServer> {
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => {});
-    onConnection(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as net.AddressInfo).port, sockets };
-}
-
-async function proxyTo(port: number, extra: Omit<Parameters<typeof createFaultProxy>[0], 'target'> = {}): Promise<FaultProxy> {
-  const proxy = await createFaultProxy({ target: { host: '127.0.0.1', port }, ...extra });
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
-
-async function connect(proxy: FaultProxy): Promise<net.Socket> {
-  const socket = net.connect({ host: proxy.host, port: proxy.port });
-  socket.on('error', () => {});
-  cleanups.push(() => socket.destroy());
-  await once(socket, 'connect');
-  return socket;
-}
-
-/** What happens next on `socket`: data, an error code, end, or nothing within `ms`. */
-function nextEvent(socket: net.Socket, ms = 1_000): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (what: string) => {
-      clearTimeout(timer);
-      socket.off('data', onData).off('error', onError).off('end', onEnd);
-      resolve(what);
-    };
-    const onData = (d: Buffer) => done(`data:${d.toString()}`);
-    const onError = (e: NodeJS.ErrnoException) => done(`error:${e.code}`);
-    const onEnd = () => done('end');
-    const timer = setTimeout(() => done('timeout'), ms);
-    socket.on('data', onData).on('error', onError).on('end', onEnd);
-  });
-}
-
-function waitUntil(predicate: () => boolean, ms = 2_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
-
-/** The real clock, keeping count of the timers not yet fired or cleared. */
-function countingClock(): { clock: Clock; live: Set<TimerHandle> } {
-  const live = new Set<TimerHandle>();
-  const clock: Clock = {
-    now: () => monotonicClock.now(),
-    setTimeout(callback, delayMs) {
-      const handle = monotonicClock.setTimeout(() => {
-        live.delete(handle);
-        callback();
-      }, delayMs);
-      live.add(handle);
-      return handle;
-    },
-    clearTimeout(handle) {
-      if (handle !== undefined) live.delete(handle);
-      monotonicClock.clearTimeout(handle);
-    },
-  };
-  return { clock, live };
-}
+const { cleanups, startServer, proxyTo, connect, waitUntil } = useProxyHarness();
 
 describe('createFaultProxy', () => {
   it('forwards both ways and counts bytes and connections', async () => {

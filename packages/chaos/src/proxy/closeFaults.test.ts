@@ -1,83 +1,14 @@
 import { once } from 'node:events';
 import http from 'node:http';
-import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFaultProxy, type FaultProxy } from './FaultProxy.js';
-import type { FaultSpec } from './faults.js';
+import type net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { nextEvent, sleep, useProxyHarness } from '../../test/proxyHarness.js';
+import { createFaultProxy } from './FaultProxy.js';
 
 // Faults that close, reset or half-close connections, on real sockets on
 // 127.0.0.1:0. Timing bounds are the fault's own (lower bounds with a few ms
 // of timer slack; upper bounds generous), never speed claims.
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-interface TestServer {
-  port: number;
-  sockets: net.Socket[];
-  /** Everything the server received, in order. */
-  received: Buffer[];
-}
-
-async function startServer(onConnection: (socket: net.Socket) => void = (s) => s.on('data', (d) => s.write(d))): Promise<TestServer> {
-  const sockets: net.Socket[] = [];
-  const received: Buffer[] = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => received.push(d));
-    onConnection(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as net.AddressInfo).port, sockets, received };
-}
-
-async function setup(faults: FaultSpec[], onConnection?: (socket: net.Socket) => void, clientOptions: { allowHalfOpen?: boolean } = {}) {
-  const server = await startServer(onConnection);
-  const proxy: FaultProxy = await createFaultProxy({ target: { port: server.port }, faults });
-  cleanups.push(() => proxy.close());
-  const client = net.connect({ host: proxy.host, port: proxy.port, ...clientOptions });
-  client.on('error', () => {});
-  cleanups.push(() => client.destroy());
-  await once(client, 'connect');
-  return { server, proxy, client };
-}
-
-function waitUntil(predicate: () => boolean, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** What happens next on `socket`: data, an error code, end, or nothing within `ms`. */
-function nextEvent(socket: net.Socket, ms = 1_000): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (what: string) => {
-      clearTimeout(timer);
-      socket.off('data', onData).off('error', onError).off('end', onEnd);
-      resolve(what);
-    };
-    const onData = (d: Buffer) => done(`data:${d.toString()}`);
-    const onError = (e: NodeJS.ErrnoException) => done(`error:${e.code}`);
-    const onEnd = () => done('end');
-    const timer = setTimeout(() => done('timeout'), ms);
-    socket.on('data', onData).on('error', onError).on('end', onEnd);
-  });
-}
+const { cleanups, setup, waitUntil } = useProxyHarness({ waitMs: 3_000, pollMs: 2 });
 
 async function exchange(client: net.Socket, message: string): Promise<string> {
   const event = nextEvent(client);

@@ -1,78 +1,11 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFaultProxy, type FaultProxy } from './FaultProxy.js';
+import { describe, expect, it } from 'vitest';
+import { nextEvent, useProxyHarness } from '../../test/proxyHarness.js';
 
 // Switching faults on live connections, several faults at once, and seeded
 // probabilities; real sockets on 127.0.0.1:0, everything closed after each test.
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-interface TestServer {
-  port: number;
-  /** Server-side sockets, including closed ones. */
-  sockets: net.Socket[];
-}
-
-async function startServer(onConnection: (socket: net.Socket) => void = (s) => s.on('data', (d) => s.write(d))): Promise<TestServer> {
-  const sockets: net.Socket[] = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => {});
-    onConnection(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as net.AddressInfo).port, sockets };
-}
-
-async function proxyTo(port: number, extra: Omit<Parameters<typeof createFaultProxy>[0], 'target'> = {}): Promise<FaultProxy> {
-  const proxy = await createFaultProxy({ target: { host: '127.0.0.1', port }, ...extra });
-  cleanups.push(() => proxy.close());
-  return proxy;
-}
-
-async function connect(proxy: FaultProxy): Promise<net.Socket> {
-  const socket = net.connect({ host: proxy.host, port: proxy.port });
-  socket.on('error', () => {});
-  cleanups.push(() => socket.destroy());
-  await once(socket, 'connect');
-  return socket;
-}
-
-/** What happens next on `socket`: data, an error code, end, or nothing within `ms`. */
-function nextEvent(socket: net.Socket, ms = 1_000): Promise<string> {
-  return new Promise((resolve) => {
-    const done = (what: string) => {
-      clearTimeout(timer);
-      socket.off('data', onData).off('error', onError).off('end', onEnd);
-      resolve(what);
-    };
-    const onData = (d: Buffer) => done(`data:${d.toString()}`);
-    const onError = (e: NodeJS.ErrnoException) => done(`error:${e.code}`);
-    const onEnd = () => done('end');
-    const timer = setTimeout(() => done('timeout'), ms);
-    socket.on('data', onData).on('error', onError).on('end', onEnd);
-  });
-}
-
-function waitUntil(predicate: () => boolean, ms = 2_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 5);
-    };
-    tick();
-  });
-}
+const { cleanups, startServer, proxyTo, connect, waitUntil } = useProxyHarness();
 
 describe('switching faults at run time', () => {
   it('adds and removes a blackhole on a live connection', async () => {

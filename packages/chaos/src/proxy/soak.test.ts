@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import net from 'node:net';
-import { type Clock, monotonicClock, type TimerHandle } from '@breakwater/core';
-import { afterEach, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
+import { countingClock, sleep, useProxyHarness } from '../../test/proxyHarness.js';
 import { Rng } from '../internal/rng.js';
 import { createFaultProxy } from './FaultProxy.js';
 
@@ -10,32 +10,7 @@ import { createFaultProxy } from './FaultProxy.js';
 // teardown paths: no unhandled 'error', no connection or timer left behind.
 // It found a Node/libuv quirk: resetAndDestroy() during an in-flight shutdown
 // emits EINVAL and never closes the socket.
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function countingClock(): { clock: Clock; live: Set<TimerHandle> } {
-  const live = new Set<TimerHandle>();
-  const clock: Clock = {
-    now: () => monotonicClock.now(),
-    setTimeout(callback, delayMs) {
-      const handle = monotonicClock.setTimeout(() => {
-        live.delete(handle);
-        callback();
-      }, delayMs);
-      live.add(handle);
-      return handle;
-    },
-    clearTimeout(handle) {
-      if (handle !== undefined) live.delete(handle);
-      monotonicClock.clearTimeout(handle);
-    },
-  };
-  return { clock, live };
-}
+const { cleanups } = useProxyHarness();
 
 it('leaves no connection, socket or timer behind under random faults', async () => {
   const rng = new Rng(20_240_601);

@@ -1,52 +1,12 @@
 import { once } from 'node:events';
-import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createFaultProxy, type FaultProxy } from './FaultProxy.js';
-import type { FaultSpec } from './faults.js';
+import type net from 'node:net';
+import { describe, expect, it } from 'vitest';
+import { sleep, useProxyHarness } from '../../test/proxyHarness.js';
 
 // Faults that reshape or swallow the byte stream, on real sockets on
 // 127.0.0.1:0. Timing bounds are the fault's own (lower bounds with a few ms
 // of timer slack; upper bounds generous), never speed claims.
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-interface TestServer {
-  port: number;
-  sockets: net.Socket[];
-  /** Everything the server received, in order. */
-  received: Buffer[];
-}
-
-async function startServer(onConnection: (socket: net.Socket) => void = (s) => s.on('data', (d) => s.write(d))): Promise<TestServer> {
-  const sockets: net.Socket[] = [];
-  const received: Buffer[] = [];
-  const server = net.createServer((socket) => {
-    sockets.push(socket);
-    socket.on('error', () => {});
-    socket.on('data', (d: Buffer) => received.push(d));
-    onConnection(socket);
-  });
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  cleanups.push(() => {
-    for (const s of sockets) s.destroy();
-    return new Promise((resolve) => server.close(resolve));
-  });
-  return { port: (server.address() as net.AddressInfo).port, sockets, received };
-}
-
-async function setup(faults: FaultSpec[], onConnection?: (socket: net.Socket) => void) {
-  const server = await startServer(onConnection);
-  const proxy: FaultProxy = await createFaultProxy({ target: { port: server.port }, faults });
-  cleanups.push(() => proxy.close());
-  const client = net.connect({ host: proxy.host, port: proxy.port });
-  client.on('error', () => {});
-  cleanups.push(() => client.destroy());
-  await once(client, 'connect');
-  return { server, proxy, client };
-}
+const { setup, waitUntil } = useProxyHarness({ waitMs: 3_000, pollMs: 2 });
 
 /** Resolves with the first `n` bytes read from `socket`. */
 function readBytes(socket: net.Socket, n: number): Promise<Buffer> {
@@ -65,19 +25,6 @@ function readBytes(socket: net.Socket, n: number): Promise<Buffer> {
   });
 }
 
-function waitUntil(predicate: () => boolean, ms = 3_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tick = () => {
-      if (predicate()) resolve();
-      else if (Date.now() > deadline) reject(new Error('condition not met in time'));
-      else setTimeout(tick, 2);
-    };
-    tick();
-  });
-}
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const total = (parts: Buffer[]) => parts.reduce((n, p) => n + p.length, 0);
 
 async function roundTripMs(client: net.Socket, message = 'ping'): Promise<number> {
