@@ -42,6 +42,16 @@ export function withHeader(headers: HeaderRecord, name: string, value: string | 
   return copy;
 }
 
+/**
+ * `record` (from `toRecord(original)`) with `name` set: in place when toRecord made it just now (nobody
+ * else holds it), else a copy, as `withHeader`. Saves one copy of every header per request.
+ */
+export function setHeader(record: HeaderRecord, original: unknown, name: string, value: string): HeaderRecord {
+  if (record === original) return withHeader(record, name, value);
+  record[name] = value;
+  return record;
+}
+
 export function firstValue(value: string | string[] | undefined | Buffer | Buffer[]): string | undefined {
   const v = Array.isArray(value) ? value[0] : value;
   return v === undefined ? undefined : String(v);

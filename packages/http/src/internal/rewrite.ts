@@ -1,8 +1,24 @@
 import net from 'node:net';
 import { toRecord, withHeader } from './headers.js';
 
+export type OriginName = { readonly url: URL; readonly hostname: string };
+
+// Parsed origins: a client talks to a handful, and a URL parse per request per layer adds up. Bounded,
+// so a client fed many distinct origins does not grow it without limit. Nobody mutates the cached URLs.
+const names = new Map<string, OriginName | undefined>();
+const MAX_NAMES = 1_024;
+
 /** The hostname of `origin` when it is a name to resolve (not an IP literal); else undefined. */
-export function nameOf(origin: unknown): { url: URL; hostname: string } | undefined {
+export function nameOf(origin: unknown): OriginName | undefined {
+  if (typeof origin !== 'string') return parseName(origin);
+  if (names.has(origin)) return names.get(origin);
+  const name = parseName(origin);
+  if (names.size >= MAX_NAMES) names.clear();
+  names.set(origin, name);
+  return name;
+}
+
+function parseName(origin: unknown): OriginName | undefined {
   if (origin === undefined || origin === null) return undefined;
   let url: URL;
   try {

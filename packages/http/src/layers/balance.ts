@@ -1,8 +1,8 @@
 import { publisher } from '@breakwater/core';
 import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
 import type { Resolver } from '../Resolver.js';
-import { handlerMethods } from './dns.js';
-import type { Handler, Layer } from './types.js';
+import { ForwardingHandler } from './dns.js';
+import type { Controller, Handler, Layer } from './types.js';
 
 const publish = publisher('http');
 const UP = 0.5;
@@ -49,6 +49,8 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
     p.updatedAt = now;
   };
   const choose = (port: string, addresses: { address: string }[]) => {
+    // One address: nothing to choose, ejected or not (never eject everything).
+    if (addresses.length === 1) return addresses[0]!.address;
     const now = performance.now();
     let live = addresses.filter((a) => peerOf(`${a.address}:${port}`).ejectedUntil <= now);
     if (live.length === 0) live = addresses; // never eject everything
@@ -59,6 +61,19 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
     const a = live[i]!.address;
     const b = live[j]!.address;
     return cost(peerOf(`${a}:${port}`), now) <= cost(peerOf(`${b}:${port}`), now) ? a : b;
+  };
+  // Shared by every call (no closure per request): the attempt's outcome and latency, once.
+  const settle = (a: BalancedCall, failed: boolean) => {
+    const peer = a.peer;
+    peer.pending--;
+    const now = performance.now();
+    if (!failed) {
+      peer.failures = 0;
+      observe(peer, now - a.startedAt, now);
+    } else if (++peer.failures >= o.outlierFailures && peer.ejectedUntil <= now) {
+      peer.ejectedUntil = now + o.outlierEjectionMs;
+      publish('ejected', { hostname: a.hostname, address: a.address, port: a.port, failures: peer.failures, forMs: o.outlierEjectionMs });
+    }
   };
   return {
     role: 'balance',
@@ -71,35 +86,9 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
       const send = (addresses: { address: string }[]) => {
         const address = choose(port, addresses);
         const peer = peerOf(`${address}:${port}`);
-        const started = performance.now();
+        const call = new BalancedCall(handler, settle, resolver, peer, name.hostname, address, port);
         peer.pending++;
-        let done = false;
-        const finish = (failed: boolean) => {
-          if (done) return;
-          done = true;
-          peer.pending--;
-          const now = performance.now();
-          if (!failed) {
-            peer.failures = 0;
-            observe(peer, now - started, now);
-          } else if (++peer.failures >= o.outlierFailures && peer.ejectedUntil <= now) {
-            peer.ejectedUntil = now + o.outlierEjectionMs;
-            publish('ejected', { hostname: name.hostname, address, port, failures: peer.failures, forMs: o.outlierEjectionMs });
-          }
-        };
-        const wrapped: Handler = {
-          ...handlerMethods(handler),
-          onResponseStart: (c, s, h, m) => {
-            finish(s >= 500);
-            handler.onResponseStart?.(c, s, h, m);
-          },
-          onResponseError: (c, e) => {
-            finish(!c.aborted || isConnectionError(e));
-            if (isConnectionError(e)) resolver.invalidate(name.hostname);
-            handler.onResponseError?.(c, e);
-          },
-        };
-        dispatch(aimAt(opts, name.url, address), wrapped);
+        dispatch(aimAt(opts, name.url, address), call);
       };
       const cached = resolver.peek(name.hostname);
       if (cached !== undefined) send(cached);
@@ -110,4 +99,44 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
       return true;
     },
   };
+}
+
+/** One attempt to one address: reports its outcome to the balancer at the response's start or its error. */
+class BalancedCall extends ForwardingHandler {
+  readonly startedAt = performance.now();
+  #done = false;
+
+  constructor(
+    next: Handler,
+    readonly settle: (call: BalancedCall, failed: boolean) => void,
+    readonly resolver: Resolver,
+    readonly peer: Peer,
+    readonly hostname: string,
+    readonly address: string,
+    readonly port: string,
+  ) {
+    super(next);
+  }
+
+  #finish(failed: boolean): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.settle(this, failed);
+  }
+
+  override onResponseStart(
+    controller: Controller,
+    statusCode: number,
+    headers: Parameters<NonNullable<Handler['onResponseStart']>>[2],
+    message?: string,
+  ): void {
+    this.#finish(statusCode >= 500);
+    this.next.onResponseStart?.(controller, statusCode, headers, message);
+  }
+
+  override onResponseError(controller: Controller, err: Error): void {
+    this.#finish(!controller.aborted || isConnectionError(err));
+    if (isConnectionError(err)) this.resolver.invalidate(this.hostname);
+    this.next.onResponseError?.(controller, err);
+  }
 }

@@ -1,5 +1,5 @@
 import { type CircuitPolicyOptions, CircuitRegistry } from '@breakwater/circuit';
-import type { Controller, Handler, Layer } from './types.js';
+import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
 
 const noController: Controller = {
   aborted: true,
@@ -22,6 +22,10 @@ class ServerFailure {
  * One breaker per origin (@breakwater/circuit): 5xx responses and connection errors count, 4xx do not.
  * While open, requests fail at once with BW_ERR_CIRCUIT_OPEN, which the retry layer above never retries
  * (FM-12). The call is settled at the response's start, so a slow body never holds the breaker.
+ *
+ * Every call still goes through the breaker's `run()`: @breakwater/circuit exposes no way to record an
+ * outcome without it, and skipping it while closed would drop its counts, events and rolling window.
+ * What this layer adds per request is kept to one handler object and one promise.
  */
 export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegistry = new CircuitRegistry()): Layer & { registry: CircuitRegistry } {
   const options = { attemptTimeoutMs: 0, ...policy };
@@ -30,52 +34,89 @@ export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegi
     description: 'a breaker per origin: 5xx and connection errors count; fail fast while open',
     registry,
     interceptor: (dispatch) => (opts, handler) => {
-      const key = String(opts.origin ?? '');
-      const breaker = registry.circuitFor(key, undefined, options);
-      let started = false;
-      breaker
-        .run(
-          () =>
-            new Promise<unknown>((resolve, reject) => {
-              started = true;
-              let settled = false;
-              const settle = (fn: () => void) => {
-                if (!settled) {
-                  settled = true;
-                  fn();
-                }
-              };
-              const wrapped: Handler = {
-                onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
-                onRequestUpgrade: (c, s, h, sock) => {
-                  settle(() => resolve(s));
-                  handler.onRequestUpgrade?.(c, s, h, sock);
-                },
-                onResponseStart: (c, s, h, m) => {
-                  settle(() => (s >= 500 ? reject(new ServerFailure(s)) : resolve(s)));
-                  handler.onResponseStart?.(c, s, h, m);
-                },
-                onResponseData: (c, d) => handler.onResponseData?.(c, d),
-                onResponseEnd: (c, t) => handler.onResponseEnd?.(c, t),
-                onResponseError: (c, e) => {
-                  settle(() => reject(e));
-                  handler.onResponseError?.(c, e);
-                },
-              };
-              try {
-                dispatch(opts, wrapped);
-              } catch (err) {
-                wrapped.onResponseError?.(noController, err as Error);
-              }
-            }),
-        )
-        .catch((err: unknown) => {
-          // Rejected by the breaker before dispatching: tell the caller. Other outcomes were delivered already.
-          if (!started) handler.onResponseError?.(noController, err as Error);
-        });
+      const call = new CircuitCall(dispatch, opts as DispatchOptions, handler);
+      registry
+        .circuitFor(String(opts.origin ?? ''), undefined, options)
+        .run(call.run)
+        .catch(call.rejected);
       return true;
     },
   };
+}
+
+/** One call through the breaker: the handler undici sees, and the action the breaker runs. */
+class CircuitCall implements Handler {
+  readonly #dispatch: Dispatch;
+  readonly #opts: DispatchOptions;
+  readonly #next: Handler;
+  #started = false;
+  #settled = false;
+  #resolve: ((v: unknown) => void) | undefined;
+  #reject: ((e: unknown) => void) | undefined;
+
+  constructor(dispatch: Dispatch, opts: DispatchOptions, next: Handler) {
+    this.#dispatch = dispatch;
+    this.#opts = opts;
+    this.#next = next;
+  }
+
+  /** The breaker's action: dispatches, and settles at the response's start (or its error). */
+  readonly run = (): Promise<unknown> =>
+    new Promise<unknown>((resolve, reject) => {
+      this.#started = true;
+      this.#resolve = resolve;
+      this.#reject = reject;
+      try {
+        this.#dispatch(this.#opts, this);
+      } catch (err) {
+        this.onResponseError(noController, err as Error);
+      }
+    });
+
+  /** Rejected by the breaker before dispatching: tell the caller. Other outcomes were delivered already. */
+  readonly rejected = (err: unknown): void => {
+    if (!this.#started) this.#next.onResponseError?.(noController, err as Error);
+  };
+
+  #succeed(statusCode: number): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#resolve?.(statusCode);
+  }
+
+  #fail(reason: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#reject?.(reason);
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#next.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+    this.#succeed(statusCode);
+    this.#next.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+    if (statusCode >= 500) this.#fail(new ServerFailure(statusCode));
+    else this.#succeed(statusCode);
+    this.#next.onResponseStart?.(controller, statusCode, headers, message);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#next.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
+    this.#next.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Controller, err: Error): void {
+    this.#fail(err);
+    this.#next.onResponseError?.(controller, err);
+  }
 }
 
 /** For the breaker's `isFailure`: a thrown ServerFailure counts like a 5xx result. */

@@ -1,5 +1,5 @@
 import { BreakwaterError, classify, Deadline } from '@breakwater/core';
-import { firstValue, toRecord, withHeader } from '../internal/headers.js';
+import { firstValue, setHeader, toRecord } from '../internal/headers.js';
 import { kDeadline } from '../internal/symbols.js';
 import type { Controller, DispatchOptions, Handler, Layer } from './types.js';
 
@@ -24,7 +24,7 @@ export function deadlineLayer(defaultMs: number): Layer {
       const origin = String(o.origin ?? '');
       if (!(ms > 0)) return dispatch({ ...o, headers }, classifying(handler, origin));
       const deadline = Deadline.after(ms, { label: `${o.method} ${origin}${o.path}`, ...(o.signal instanceof AbortSignal ? { parent: o.signal } : {}) });
-      const next = { ...o, headers: withHeader(headers, DEADLINE_HEADER, String(Math.round(ms))), [kDeadline]: deadline };
+      const next = { ...o, headers: setHeader(headers, o.headers, DEADLINE_HEADER, String(Math.round(ms))), [kDeadline]: deadline };
       return dispatch(next, new DeadlineHandler(handler, deadline, origin));
     },
   };
@@ -56,7 +56,8 @@ class DeadlineHandler implements Handler {
   readonly #next: Handler;
   readonly #deadline: Deadline;
   readonly #origin: string;
-  #unlink: (() => void) | undefined;
+  /** The controller to abort when the deadline fires; set while this handler listens on its signal. */
+  #controller: Controller | undefined;
 
   constructor(next: Handler, deadline: Deadline, origin: string) {
     this.#next = next;
@@ -68,11 +69,16 @@ class DeadlineHandler implements Handler {
     const signal = this.#deadline.signal;
     if (signal.aborted) controller.abort(signal.reason);
     else {
-      const onAbort = () => controller.abort(signal.reason);
-      signal.addEventListener('abort', onAbort, { once: true });
-      this.#unlink = () => signal.removeEventListener('abort', onAbort);
+      // The handler itself is the listener (handleEvent): no closures per request.
+      this.#controller = controller;
+      signal.addEventListener('abort', this, { once: true });
     }
     this.#next.onRequestStart?.(controller, context);
+  }
+
+  /** The deadline's signal aborted: abort the request in flight. */
+  handleEvent(): void {
+    this.#controller?.abort(this.#deadline.signal.reason);
   }
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
@@ -101,8 +107,10 @@ class DeadlineHandler implements Handler {
   }
 
   #done(): void {
-    this.#unlink?.();
-    this.#unlink = undefined;
+    if (this.#controller !== undefined) {
+      this.#deadline.signal.removeEventListener('abort', this);
+      this.#controller = undefined;
+    }
     this.#deadline.dispose();
   }
 }

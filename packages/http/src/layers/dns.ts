@@ -1,6 +1,6 @@
 import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
 import type { Resolver } from '../Resolver.js';
-import type { Handler, Layer } from './types.js';
+import type { Controller, Handler, Layer } from './types.js';
 
 /**
  * Resolves the origin's name through Breakwater's cache (TTL honoured and capped, negative answers capped,
@@ -17,14 +17,7 @@ export function dnsLayer(resolver: Resolver): Layer {
       if (name === undefined) return dispatch(opts, handler);
       const send = (addresses: { address: string }[]) => {
         const pick = addresses[turn++ % addresses.length]!;
-        const wrapped: Handler = {
-          ...handlerMethods(handler),
-          onResponseError: (c, e) => {
-            if (isConnectionError(e)) resolver.invalidate(name.hostname);
-            handler.onResponseError?.(c, e);
-          },
-        };
-        dispatch(aimAt(opts, name.url, pick.address), wrapped);
+        dispatch(aimAt(opts, name.url, pick.address), new ResolvedCall(handler, resolver, name.hostname));
       };
       const cached = resolver.peek(name.hostname);
       if (cached !== undefined) send(cached);
@@ -37,14 +30,52 @@ export function dnsLayer(resolver: Resolver): Layer {
   };
 }
 
-/** All of `handler`'s methods bound, to spread into a wrapper that overrides some. */
-export function handlerMethods(handler: Handler): Handler {
-  return {
-    onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
-    onRequestUpgrade: (c, s, h, sock) => handler.onRequestUpgrade?.(c, s, h, sock),
-    onResponseStart: (c, s, h, m) => handler.onResponseStart?.(c, s, h, m),
-    onResponseData: (c, d) => handler.onResponseData?.(c, d),
-    onResponseEnd: (c, t) => handler.onResponseEnd?.(c, t),
-    onResponseError: (c, e) => handler.onResponseError?.(c, e),
-  };
+/** Forwards every callback to `next`; subclasses override the ones they watch. No closures per request. */
+export class ForwardingHandler implements Handler {
+  protected readonly next: Handler;
+
+  constructor(next: Handler) {
+    this.next = next;
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.next.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+    this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+    this.next.onResponseStart?.(controller, statusCode, headers, message);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.next.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
+    this.next.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Controller, err: Error): void {
+    this.next.onResponseError?.(controller, err);
+  }
+}
+
+/** After a connection error the name is resolved again on the next attempt. */
+class ResolvedCall extends ForwardingHandler {
+  readonly #resolver: Resolver;
+  readonly #hostname: string;
+
+  constructor(next: Handler, resolver: Resolver, hostname: string) {
+    super(next);
+    this.#resolver = resolver;
+    this.#hostname = hostname;
+  }
+
+  override onResponseError(controller: Controller, err: Error): void {
+    if (isConnectionError(err)) this.#resolver.invalidate(this.#hostname);
+    this.next.onResponseError?.(controller, err);
+  }
 }

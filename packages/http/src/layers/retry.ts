@@ -42,7 +42,8 @@ export function retryLayer(o: RetryLayerOptions): Layer {
       const idempotent = IDEMPOTENT.has(method) || headers['idempotency-key'] !== undefined;
       const origin = String(opts.origin ?? '');
       const budget = o.budgetFor(origin);
-      const forwarded = isRetryRequest(headers);
+      // The record is normalised (lower-case names): without the marker's key there is nothing to parse.
+      const forwarded = headers[RETRY_MARKER_HEADER] !== undefined && isRetryRequest(headers);
       // A forwarded retry is retry traffic, not new demand: it is charged to this tier's budget, so the
       // retries leaving any tier stay within one budget wherever they started (FM-11).
       if (!forwarded) budget.recordRequest();
@@ -71,7 +72,7 @@ class RetryRun implements Handler {
   #timer: NodeJS.Timeout | undefined;
   #aborted: Error | undefined;
   #startedUp = false;
-  readonly #backoff: ReturnType<typeof createBackoff>;
+  #backoff: ReturnType<typeof createBackoff> | undefined;
   readonly #proxy: Controller;
 
   readonly dispatch: Dispatch;
@@ -90,30 +91,38 @@ class RetryRun implements Handler {
     this.budget = budget;
     this.idempotent = idempotent;
     this.maxAttempts = maxAttempts;
-    this.#backoff = createBackoff({ jitter: 'full', baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs, ...(o.random ? { random: o.random } : {}) });
-    const run = this;
-    this.#proxy = {
-      get aborted() {
-        return run.#aborted !== undefined || (run.#current?.aborted ?? false);
-      },
-      get paused() {
-        return run.#current?.paused ?? false;
-      },
-      get reason() {
-        return run.#aborted ?? run.#current?.reason ?? null;
-      },
-      abort(reason: Error) {
-        if (run.#aborted !== undefined) return;
-        run.#aborted = reason;
-        if (run.#timer !== undefined) {
-          clearTimeout(run.#timer);
-          run.#timer = undefined;
-          run.#fail(reason);
-        } else run.#current?.abort(reason);
-      },
-      pause: () => run.#current?.pause(),
-      resume: () => run.#current?.resume(),
-    };
+    this.#proxy = new RunController(this);
+  }
+
+  // What the caller's controller sees: this run as a whole, whichever attempt is in flight.
+  get aborted(): boolean {
+    return this.#aborted !== undefined || (this.#current?.aborted ?? false);
+  }
+
+  get paused(): boolean {
+    return this.#current?.paused ?? false;
+  }
+
+  get reason(): Error | null {
+    return this.#aborted ?? this.#current?.reason ?? null;
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted !== undefined) return;
+    this.#aborted = reason;
+    if (this.#timer !== undefined) {
+      clearTimeout(this.#timer);
+      this.#timer = undefined;
+      this.#fail(reason);
+    } else this.#current?.abort(reason);
+  }
+
+  pause(): void {
+    this.#current?.pause();
+  }
+
+  resume(): void {
+    this.#current?.resume();
   }
 
   get #deadline(): Deadline | undefined {
@@ -128,6 +137,7 @@ class RetryRun implements Handler {
     const deadline = this.#deadline;
     if (deadline !== undefined && this.attempt > 1) headers = withHeader(headers, DEADLINE_HEADER, String(Math.round(deadline.remainingMs())));
     try {
+      // A copy per attempt: some dispatchers (undici's ProxyAgent) rewrite the options they are given.
       this.dispatch({ ...this.opts, headers, ...(fresh ? { [kFresh]: true } : {}) }, this);
     } catch (err) {
       this.onResponseError(this.#current as Controller, err as Error);
@@ -202,6 +212,9 @@ class RetryRun implements Handler {
       publish('gaveUp', { origin: this.opts.origin, reason: 'budget', attempts: this.attempt });
       return undefined;
     }
+    // Created on the first retry: most requests never need one.
+    const o = this.o;
+    this.#backoff ??= createBackoff({ jitter: 'full', baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs, ...(o.random ? { random: o.random } : {}) });
     const delayMs = Math.max(this.#backoff.next(available - 1), retryAfterMs ?? 0);
     publish('retried', { origin: this.opts.origin, attempt: this.attempt + 1, delayMs, reason });
     return delayMs;
@@ -228,5 +241,38 @@ class RetryRun implements Handler {
       details: { ...bw.details, attempts: this.attempt, retryDelayMs: this.retryDelayMs },
     });
     this.next.onResponseError?.(this.#proxy, annotated);
+  }
+}
+
+/** The controller handed to the caller: one small object per request, its methods on the prototype. */
+class RunController implements Controller {
+  readonly #run: RetryRun;
+
+  constructor(run: RetryRun) {
+    this.#run = run;
+  }
+
+  get aborted(): boolean {
+    return this.#run.aborted;
+  }
+
+  get paused(): boolean {
+    return this.#run.paused;
+  }
+
+  get reason(): Error | null {
+    return this.#run.reason;
+  }
+
+  abort(reason: Error): void {
+    this.#run.abort(reason);
+  }
+
+  pause(): void {
+    this.#run.pause();
+  }
+
+  resume(): void {
+    this.#run.resume();
   }
 }
