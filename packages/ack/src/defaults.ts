@@ -12,7 +12,7 @@ import {
   validateString,
 } from '@breakwater/core';
 import type { RetryBudget } from '@breakwater/retry';
-import type { SocketOptions } from '@breakwater/socket';
+import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 
 /** What `send()` does when the window and the queue are full (FM-10). */
 export type OverflowPolicy = 'wait' | 'reject';
@@ -105,7 +105,8 @@ export const ACK_CLIENT_DEFAULTS = Object.freeze({
   nackPolicy: 'reject' as NackPolicy,
   reconnectBaseDelayMs: 100,
   reconnectMaxDelayMs: 5_000,
-  connectTimeoutMs: 3_000,
+  // The number lives in @breakwater/socket; this package only passes it on.
+  connectTimeoutMs: SOCKET_DEFAULTS.connectTimeoutMs,
   clock: monotonicClock,
 }) satisfies Required<AckClientTunables>;
 

@@ -1,4 +1,5 @@
 import { resolveOptions, validateNumber, validateString } from '@breakwater/core';
+import { SOCKET_DEFAULTS } from '@breakwater/socket';
 
 export interface DoctorOptions {
   /** Where procfs is mounted; point it at a fixture tree in tests. @defaultValue '/proc' */
@@ -81,7 +82,8 @@ export interface ProbeOptions {
 export type ResolvedProbeOptions = Required<ProbeOptions>;
 
 export const PROBE_DEFAULTS = Object.freeze({
-  connectTimeoutMs: 3_000,
+  // The number lives in @breakwater/socket; this package only passes it on.
+  connectTimeoutMs: SOCKET_DEFAULTS.connectTimeoutMs,
   echoBytes: 0,
   echoTimeoutMs: 5_000,
 }) satisfies ResolvedProbeOptions;

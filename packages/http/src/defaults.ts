@@ -1,7 +1,7 @@
 import type { CircuitPolicyOptions } from '@breakwater/circuit';
 import { BreakwaterError, resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
 import type { RetryBudgetOptions } from '@breakwater/retry';
-import type { SocketOptions } from '@breakwater/socket';
+import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
 import type { ResolveFn } from './Resolver.js';
@@ -67,7 +67,8 @@ export const HTTP_DEFAULTS = Object.freeze({
   connections: 32,
   keepAliveTimeoutMs: 4_000,
   keepAliveTimeoutThresholdMs: 1_000,
-  connectTimeoutMs: 3_000,
+  // The number lives in @breakwater/socket; this package only passes it on.
+  connectTimeoutMs: SOCKET_DEFAULTS.connectTimeoutMs,
   headersTimeoutMs: 30_000,
   bodyTimeoutMs: 30_000,
   allowH2: false,
