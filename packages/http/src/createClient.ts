@@ -1,5 +1,5 @@
 import { CircuitRegistry } from '@breakwater/circuit';
-import { BreakwaterError } from '@breakwater/core';
+import { BreakwaterError, channel } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnector } from './connector.js';
@@ -8,6 +8,32 @@ import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { kFresh } from './internal/symbols.js';
 import type { Interceptor, Layer } from './layers/types.js';
 import { Resolver } from './Resolver.js';
+
+const completed = channel('http', 'completed');
+
+/** Publishes `breakwater:http:completed` when `call` settles; costs one property read when nobody subscribes. */
+function observed<T extends { status?: number; statusCode?: number }>(url: unknown, method: string | undefined, call: () => Promise<T>): Promise<T> {
+  if (!completed.hasSubscribers) return call();
+  const started = performance.now();
+  // A fetch Request from either undici copy (Node's global one or ours): duck-typed, not instanceof.
+  const req =
+    typeof url === 'object' && url !== null && typeof (url as { url?: unknown }).url === 'string' ? (url as { url: string; method?: string }) : undefined;
+  let origin = '';
+  try {
+    origin = new URL(req?.url ?? String(url)).origin;
+  } catch {}
+  const m = (method ?? req?.method ?? 'GET').toUpperCase();
+  return call().then(
+    (res) => {
+      completed.publish({ origin, method: m, statusCode: res.statusCode ?? res.status, durationMs: performance.now() - started });
+      return res;
+    },
+    (error: unknown) => {
+      completed.publish({ origin, method: m, error, durationMs: performance.now() - started });
+      throw error;
+    },
+  );
+}
 
 type UndiciRequestOptions = NonNullable<Parameters<typeof undiciRequest>[1]>;
 /** undici's `request` options (without `dispatcher`), plus a per-request deadline. */
@@ -90,8 +116,9 @@ export function createClient(options?: HttpClientOptions): HttpClient {
   const dispatcher = base.compose([freshRoute, ...[...layers].reverse().map((l) => l.interceptor)]);
   let closed: Promise<void> | undefined;
   return {
-    request: (url, options) => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions),
-    fetch: (input, init) => undiciFetch(input, { ...init, dispatcher }),
+    request: (url, options) =>
+      observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>,
+    fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher })),
     dispatcher,
     layers: Object.freeze([...layers]),
     close() {

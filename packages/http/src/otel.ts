@@ -1,0 +1,71 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+// Types only: erased at build time, so this entry point loads without @opentelemetry/api installed.
+import type { Attributes, Meter } from '@opentelemetry/api';
+import { HTTP_CHANNELS } from './telemetry.js';
+
+type Message = Record<string, unknown>;
+
+/** The instrument names this bridge creates, all prefixed `breakwater.http.`. */
+export const HTTP_METRICS = Object.freeze({
+  requests: 'breakwater.http.requests',
+  duration: 'breakwater.http.request.duration',
+  retries: 'breakwater.http.retries',
+  staleRetried: 'breakwater.http.stale_retries',
+  gaveUp: 'breakwater.http.gave_up',
+  ejected: 'breakwater.http.ejections',
+  servedStale: 'breakwater.http.dns.served_stale',
+});
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
+function outcome(m: Message): string {
+  if (typeof m.statusCode === 'number') return m.statusCode >= 500 ? '5xx' : m.statusCode >= 400 ? '4xx' : 'ok';
+  // fetch rejects with TypeError('fetch failed') whose cause is the BreakwaterError.
+  const error = m.error as { code?: unknown; cause?: { code?: unknown } } | undefined;
+  const code = error?.code ?? error?.cause?.code;
+  return typeof code === 'string' ? code : 'error';
+}
+
+/**
+ * Records the `breakwater:http:*` diagnostics channels as OpenTelemetry metrics on `meter`, for every
+ * client in the process. Attributes stay low-cardinality: origin, method, outcome, reason, hostname.
+ * Returns a function that unsubscribes (the instruments stay, with no further data points).
+ * @example
+ * import { metrics } from '@opentelemetry/api';
+ * import { instrumentHttpMetrics } from '@breakwater/http/otel';
+ * const stop = instrumentHttpMetrics(metrics.getMeter('checkout'));
+ */
+export function instrumentHttpMetrics(meter: Meter): () => void {
+  const requests = meter.createCounter(HTTP_METRICS.requests, { description: 'Requests through client.request()/fetch(), by outcome' });
+  // Seconds, as OpenTelemetry's http.client.request.duration; every attempt and backoff included.
+  const duration = meter.createHistogram(HTTP_METRICS.duration, { description: 'Time to response headers or failure', unit: 's' });
+  const retries = meter.createCounter(HTTP_METRICS.retries, { description: 'Retries (after backoff), by reason' });
+  const staleRetried = meter.createCounter(HTTP_METRICS.staleRetried, { description: 'Resends after a reset on a reused connection (FM-07)' });
+  const gaveUp = meter.createCounter(HTTP_METRICS.gaveUp, { description: 'Requests that stopped retrying, by reason' });
+  const ejected = meter.createCounter(HTTP_METRICS.ejected, { description: 'Addresses ejected from balancing' });
+  const servedStale = meter.createCounter(HTTP_METRICS.servedStale, { description: 'Expired DNS answers served while the resolver failed' });
+
+  const listeners: [string, (m: unknown) => void][] = [
+    [
+      HTTP_CHANNELS.completed,
+      (m) => {
+        const msg = m as Message;
+        const attrs: Attributes = { origin: str(msg.origin) ?? '', method: str(msg.method) ?? '', outcome: outcome(msg) };
+        requests.add(1, attrs);
+        if (typeof msg.durationMs === 'number') duration.record(msg.durationMs / 1_000, attrs);
+      },
+    ],
+    [HTTP_CHANNELS.retried, (m) => retries.add(1, { origin: str((m as Message).origin) ?? '', reason: str((m as Message).reason) ?? '' })],
+    [HTTP_CHANNELS.staleRetried, (m) => staleRetried.add(1, { origin: str((m as Message).origin) ?? '' })],
+    [HTTP_CHANNELS.gaveUp, (m) => gaveUp.add(1, { origin: str((m as Message).origin) ?? '', reason: str((m as Message).reason) ?? '' })],
+    [HTTP_CHANNELS.ejected, (m) => ejected.add(1, { hostname: str((m as Message).hostname) ?? '' })],
+    [HTTP_CHANNELS.servedStale, (m) => servedStale.add(1, { hostname: str((m as Message).hostname) ?? '' })],
+  ];
+  for (const [name, fn] of listeners) subscribe(name, fn);
+  let done = false;
+  return () => {
+    if (done) return;
+    done = true;
+    for (const [name, fn] of listeners) unsubscribe(name, fn);
+  };
+}
