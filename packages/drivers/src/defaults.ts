@@ -1,0 +1,64 @@
+import { resolveOptions, validateNumber, validateOptionsObject } from '@breakwater/core';
+import { clientIdleCeilingMs, type PresetConfig, resolvePreset } from '@breakwater/presets';
+import type { SocketOptions } from '@breakwater/socket';
+
+/** Options shared by `createPgPool()` and `createRedis()`; every field has a safe default. */
+export interface DriverOptions {
+  /**
+   * The path's numbers: `pool` (size, idle limit, acquire wait) and `socket`
+   * (keepalive, TCP_USER_TIMEOUT, stall watchdog) sections are used.
+   * @defaultValue resolvePreset({ infra: 'direct' })
+   * @example { preset: resolvePreset({ infra: 'aws-nlb', env: 'production' }) }
+   */
+  preset?: PresetConfig;
+  /** Overrides of the preset's `socket` section for this driver. @defaultValue {} */
+  socket?: SocketOptions;
+  /**
+   * How long one query or command may wait for its answer, in ms (pg
+   * `query_timeout` and `statement_timeout`, ioredis `commandTimeout`): a frozen
+   * server fails the caller with BW_ERR_DEADLINE instead of hanging it. 0 disables.
+   * @defaultValue 5_000
+   * @example { queryTimeoutMs: 2_000 }
+   */
+  queryTimeoutMs?: number;
+  /**
+   * The server's own idle limit, in ms (PostgreSQL `idle_session_timeout`,
+   * Redis `timeout`): pooled pg connections are closed, and an idle Redis
+   * connection is pinged, at least max(1 s, 10 %) before it. 0: the server has none.
+   * @defaultValue 0
+   * @example { serverIdleTimeoutMs: 300_000 }
+   */
+  serverIdleTimeoutMs?: number;
+}
+
+export const DRIVER_DEFAULTS: Readonly<{ queryTimeoutMs: number; serverIdleTimeoutMs: number }> = Object.freeze({
+  queryTimeoutMs: 5_000,
+  serverIdleTimeoutMs: 0,
+});
+
+export interface ResolvedDriverOptions {
+  queryTimeoutMs: number;
+  serverIdleTimeoutMs: number;
+  preset: PresetConfig;
+  /** The preset's socket section with the overrides applied. */
+  socket: SocketOptions;
+  /** Close (pg) or ping (Redis) a connection idle this long: below the path's and the server's idle limits. */
+  idleTimeoutMs: number;
+}
+
+const ms = (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 2_147_483_647, integer: true });
+const RULES = { queryTimeoutMs: ms, serverIdleTimeoutMs: ms };
+const KEYS = ['preset', 'socket', 'queryTimeoutMs', 'serverIdleTimeoutMs'] as const;
+
+let directPreset: PresetConfig | undefined;
+
+export function resolveDriverOptions(options: DriverOptions = {}, where = 'options'): ResolvedDriverOptions {
+  const given = validateOptionsObject<DriverOptions>(options, where, KEYS);
+  const { preset: presetGiven, socket: socketGiven, ...numbers } = given;
+  const resolved = resolveOptions<{ queryTimeoutMs: number; serverIdleTimeoutMs: number }>(numbers, where, DRIVER_DEFAULTS, RULES);
+  directPreset ??= resolvePreset({ infra: 'direct' });
+  const preset = presetGiven ?? directPreset;
+  const serverCeiling = resolved.serverIdleTimeoutMs === 0 ? Number.POSITIVE_INFINITY : clientIdleCeilingMs(resolved.serverIdleTimeoutMs);
+  const idleTimeoutMs = Math.max(1, Math.min(preset.pool.idleTimeoutMs, serverCeiling));
+  return { ...resolved, preset, socket: { ...preset.socket, ...socketGiven }, idleTimeoutMs };
+}

@@ -1,0 +1,1 @@
+export { DRIVER_DEFAULTS, type DriverOptions, type ResolvedDriverOptions, resolveDriverOptions } from './defaults.js';

@@ -1,0 +1,28 @@
+import { BreakwaterError } from '@breakwater/core';
+import { describe, expect, it } from 'vitest';
+import { classifyDriverError } from './classifyDriverError.js';
+
+const ctx = { host: 'db', port: 5432, driver: 'pg' as const };
+
+describe('classifyDriverError()', () => {
+  it.each([
+    [new Error('Query read timeout'), 'BW_ERR_DEADLINE'],
+    [new Error('Command timed out'), 'BW_ERR_DEADLINE'],
+    [new Error('Connection terminated unexpectedly'), 'BW_ERR_PEER_CLOSED'],
+    [new Error('Connection terminated due to connection timeout'), 'BW_ERR_CONNECT_TIMEOUT'],
+    [Object.assign(new Error('terminating connection due to idle-session timeout'), { code: '57P05', severity: 'FATAL' }), 'BW_ERR_PEER_CLOSED'],
+    [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'BW_ERR_CONNECT_REFUSED'],
+  ])('maps %s to %s with the original as cause', (error, code) => {
+    const mapped = classifyDriverError(error, ctx);
+    expect(mapped).toBeInstanceOf(BreakwaterError);
+    expect(mapped).toMatchObject({ code });
+    expect((mapped as Error).cause).toBe(error);
+  });
+
+  it('passes SQL errors and Redis replies through unchanged', () => {
+    const sql = Object.assign(new Error('relation "x" does not exist'), { code: '42P01', severity: 'ERROR' });
+    const reply = Object.assign(new Error('WRONGTYPE'), { name: 'ReplyError' });
+    expect(classifyDriverError(sql, ctx)).toBe(sql);
+    expect(classifyDriverError(reply, { ...ctx, driver: 'ioredis' })).toBe(reply);
+  });
+});

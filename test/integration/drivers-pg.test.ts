@@ -1,0 +1,132 @@
+import type net from 'node:net';
+import { BreakwaterError } from '@breakwater/core';
+import { guardOf } from '@breakwater/socket';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPgPool } from '../../packages/drivers/src/pg.js';
+import { pg } from '../../packages/drivers/test/unwrapped.js';
+import { getTcpOption, LINUX } from '../../packages/socket/src/internal/native.js';
+import { type PostgresServer, postgresUnavailable, startPostgres } from '../support/servers/postgres.js';
+import { establishedTimer } from '../support/servers/ss.js';
+
+const unavailable = postgresUnavailable();
+const required = process.env.BREAKWATER_REQUIRE_NETNS === '1';
+if (unavailable !== undefined && !required) console.log(`[drivers-pg] skipped: ${unavailable}`);
+
+const SERVER_IDLE_MS = 2_000;
+const QUERY_TIMEOUT_MS = 2_000;
+const TCP_NODELAY = 1;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const streamOf = (client: pg.PoolClient) => (client as unknown as { connection: { stream: net.Socket } }).connection.stream;
+
+describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/pg against a real PostgreSQL', () => {
+  let server: PostgresServer;
+  let connection: pg.PoolConfig;
+
+  beforeAll(async () => {
+    expect(unavailable, 'BREAKWATER_REQUIRE_NETNS=1: PostgreSQL must be installed (apt-get install postgresql)').toBeUndefined();
+    server = await startPostgres({ idle_session_timeout: SERVER_IDLE_MS });
+    connection = { host: server.host, port: server.port, user: 'postgres', database: 'postgres' };
+  }, 60_000);
+  afterAll(async () => {
+    await server?.stop();
+  }, 30_000);
+
+  /** Opens `n` connections at once, leaves them idle past the server's limit, then queries again. */
+  async function idleKill(pool: pg.Pool, n: number) {
+    const errors: unknown[] = [];
+    pool.on('error', (e) => errors.push(e));
+    const burst = () =>
+      Promise.all(
+        Array.from({ length: n }, () =>
+          pool.query('SELECT pg_sleep(0.05)').then(
+            () => undefined,
+            (e: unknown) => e,
+          ),
+        ),
+      );
+    await burst();
+    await sleep(SERVER_IDLE_MS + 1_000);
+    const failures = (await burst()).filter((e) => e !== undefined);
+    await pool.end();
+    return { staleErrors: errors.length, failedQueries: failures.length, errors };
+  }
+
+  it('server idle kill: no stale-connection errors, while a default pg.Pool sees the server kill its idle clients', async () => {
+    const hardened = await idleKill(createPgPool(connection, { serverIdleTimeoutMs: SERVER_IDLE_MS }), 4);
+    const plain = await idleKill(new pg.Pool(connection), 4);
+    console.log(`[drivers-pg] idle kill after ${SERVER_IDLE_MS + 1_000} ms: breakwater ${hardened.staleErrors} stale errors, pg.Pool ${plain.staleErrors}`);
+    expect(hardened).toMatchObject({ staleErrors: 0, failedQueries: 0 });
+    expect(plain.staleErrors).toBeGreaterThanOrEqual(1);
+    expect(String((plain.errors[0] as Error).message)).toMatch(/idle-session timeout|terminat/);
+  }, 30_000);
+
+  it('frozen server: each query fails typed within its deadline, while pg.Pool is still waiting', async () => {
+    const pool = createPgPool(connection, { queryTimeoutMs: QUERY_TIMEOUT_MS, serverIdleTimeoutMs: SERVER_IDLE_MS });
+    const plain = new pg.Pool(connection);
+    pool.on('error', () => {});
+    plain.on('error', () => {});
+    // Three warm connections each, then freeze the postmaster and every backend.
+    await Promise.all([1, 2, 3].map(() => pool.query('SELECT pg_sleep(0.05)')));
+    await plain.query('SELECT 1');
+    server.freeze();
+    try {
+      const started = performance.now();
+      const results = await Promise.all(
+        [1, 2, 3].map(() =>
+          pool.query('SELECT 1').then(
+            () => ({ error: undefined, ms: performance.now() - started }),
+            (error: unknown) => ({ error, ms: performance.now() - started }),
+          ),
+        ),
+      );
+      const pending = Symbol('pending');
+      const plainStarted = performance.now();
+      const plainQuery = plain.query('SELECT 1').catch((e: unknown) => e);
+      const plainOutcome = await Promise.race([plainQuery, sleep(5_000).then(() => pending)]);
+      const plainWaitedMs = performance.now() - plainStarted;
+      console.log(
+        `[drivers-pg] frozen: breakwater failed after ${results.map((r) => Math.round(r.ms)).join(', ')} ms (${results.map((r) => (r.error as BreakwaterError)?.code).join(', ')}); pg.Pool still waiting after ${Math.round(plainWaitedMs)} ms`,
+      );
+      for (const { error, ms } of results) {
+        expect(error).toBeInstanceOf(BreakwaterError);
+        expect(error).toMatchObject({ code: 'BW_ERR_DEADLINE' });
+        expect((error as Error).cause).toBeInstanceOf(Error);
+        expect(ms).toBeGreaterThanOrEqual(QUERY_TIMEOUT_MS - 50);
+        expect(ms).toBeLessThan(QUERY_TIMEOUT_MS + 1_000);
+      }
+      expect(plainOutcome).toBe(pending);
+    } finally {
+      server.resume();
+    }
+    await pool.end();
+    await plain.end();
+  }, 30_000);
+
+  it('sockets: NODELAY and keepalive as hardened, while pg leaves keepalive off', async () => {
+    const pool = createPgPool(connection);
+    const plain = new pg.Pool(connection);
+    const client = await pool.connect();
+    const plainClient = await plain.connect();
+    try {
+      const socket = streamOf(client);
+      const applied = guardOf(socket)?.applied;
+      expect(applied?.noDelay).toBe(true);
+      expect(applied?.keepAlive).toMatchObject({ idleMs: 5_000 });
+      expect(guardOf(streamOf(plainClient))).toBeUndefined();
+      const [info, plainInfo] = await Promise.all([establishedTimer(socket), establishedTimer(streamOf(plainClient))]);
+      console.log(`[drivers-pg] ss timer: breakwater "${info}", pg.Pool "${plainInfo}"`);
+      expect(info).toMatch(/^keepalive/);
+      expect(plainInfo).toBe('');
+      const idle = getTcpOption(socket, LINUX.TCP_KEEPIDLE);
+      if (idle !== undefined) {
+        expect(getTcpOption(socket, TCP_NODELAY)).toBe(1);
+        expect(idle).toBe(5);
+      }
+    } finally {
+      client.release();
+      plainClient.release();
+      await pool.end();
+      await plain.end();
+    }
+  });
+});

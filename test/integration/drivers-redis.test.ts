@@ -1,0 +1,124 @@
+import type net from 'node:net';
+import { BreakwaterError } from '@breakwater/core';
+import { guardOf } from '@breakwater/socket';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createRedis } from '../../packages/drivers/src/ioredis.js';
+import { Redis } from '../../packages/drivers/test/unwrapped.js';
+import { getTcpOption, LINUX } from '../../packages/socket/src/internal/native.js';
+import { type RedisServer, redisUnavailable, startRedis } from '../support/servers/redis.js';
+import { establishedTimer } from '../support/servers/ss.js';
+
+const unavailable = redisUnavailable();
+const required = process.env.BREAKWATER_REQUIRE_NETNS === '1';
+if (unavailable !== undefined && !required) console.log(`[drivers-redis] skipped: ${unavailable}`);
+
+const SERVER_IDLE_MS = 2_000;
+const COMMAND_TIMEOUT_MS = 2_000;
+const TCP_NODELAY = 1;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const streamOf = (client: Redis) => (client as unknown as { stream: net.Socket }).stream;
+
+/** Connection losses the client went through: each one fails or delays the commands in flight. */
+function countDisconnects(client: Redis): { closes: number } {
+  const counts = { closes: 0 };
+  client.on('close', () => {
+    counts.closes += 1;
+  });
+  client.on('error', () => {});
+  return counts;
+}
+
+describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/ioredis against a real Redis', () => {
+  let server: RedisServer;
+  let target: { host: string; port: number };
+
+  beforeAll(async () => {
+    expect(unavailable, 'BREAKWATER_REQUIRE_NETNS=1: Redis must be installed (apt-get install redis-server)').toBeUndefined();
+    server = await startRedis({ timeout: SERVER_IDLE_MS / 1_000 });
+    target = { host: server.host, port: server.port };
+  }, 30_000);
+  afterAll(async () => {
+    await server?.stop();
+  }, 30_000);
+
+  it('server idle kill: the connection survives `timeout 2`, while plain ioredis is disconnected', async () => {
+    const client = createRedis(target, { serverIdleTimeoutMs: SERVER_IDLE_MS });
+    const plain = new Redis(target);
+    const [hardened, naive] = [countDisconnects(client), countDisconnects(plain)];
+    try {
+      await Promise.all([client.set('k', 'v'), plain.set('k', 'v')]);
+      await sleep(SERVER_IDLE_MS + 1_500);
+      expect(await client.get('k')).toBe('v');
+      console.log(`[drivers-redis] idle ${SERVER_IDLE_MS + 1_500} ms: breakwater ${hardened.closes} disconnects, ioredis ${naive.closes}`);
+      expect(hardened.closes).toBe(0);
+      expect(naive.closes).toBeGreaterThanOrEqual(1);
+    } finally {
+      client.disconnect();
+      plain.disconnect();
+    }
+  }, 20_000);
+
+  it('frozen server: each command fails typed within its deadline, while plain ioredis is still waiting', async () => {
+    const client = createRedis(target, { queryTimeoutMs: COMMAND_TIMEOUT_MS });
+    const plain = new Redis(target);
+    client.on('error', () => {});
+    plain.on('error', () => {});
+    await Promise.all([client.ping(), plain.ping()]);
+    server.freeze();
+    try {
+      const started = performance.now();
+      const results = await Promise.all(
+        ['GET', 'SET', 'INCR'].map((_, i) =>
+          (i === 0 ? client.get('k') : i === 1 ? client.set('k', 'w') : client.incr('n')).then(
+            () => ({ error: undefined, ms: performance.now() - started }),
+            (error: unknown) => ({ error, ms: performance.now() - started }),
+          ),
+        ),
+      );
+      const pending = Symbol('pending');
+      const plainStarted = performance.now();
+      const plainOutcome = await Promise.race([plain.get('k').catch((e: unknown) => e), sleep(5_000).then(() => pending)]);
+      const plainWaitedMs = performance.now() - plainStarted;
+      console.log(
+        `[drivers-redis] frozen: breakwater failed after ${results.map((r) => Math.round(r.ms)).join(', ')} ms (${results.map((r) => (r.error as BreakwaterError)?.code).join(', ')}); ioredis still waiting after ${Math.round(plainWaitedMs)} ms`,
+      );
+      for (const { error, ms } of results) {
+        expect(error).toBeInstanceOf(BreakwaterError);
+        expect(error).toMatchObject({ code: 'BW_ERR_DEADLINE' });
+        expect((error as Error).cause).toBeInstanceOf(Error);
+        expect(ms).toBeGreaterThanOrEqual(COMMAND_TIMEOUT_MS - 50);
+        expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS + 1_000);
+      }
+      expect(plainOutcome).toBe(pending);
+    } finally {
+      server.resume();
+      client.disconnect();
+      plain.disconnect();
+    }
+  }, 20_000);
+
+  it('sockets: NODELAY and keepalive as hardened (ioredis 6 alone: 30 s keepalive idle)', async () => {
+    const client = createRedis(target);
+    const plain = new Redis(target);
+    try {
+      await Promise.all([client.ping(), plain.ping()]);
+      const socket = streamOf(client);
+      const applied = guardOf(socket)?.applied;
+      expect(applied?.noDelay).toBe(true);
+      expect(applied?.keepAlive).toMatchObject({ idleMs: 5_000 });
+      expect(guardOf(streamOf(plain))).toBeUndefined();
+      const [info, plainInfo] = await Promise.all([establishedTimer(socket), establishedTimer(streamOf(plain))]);
+      console.log(`[drivers-redis] ss timer: breakwater "${info}", ioredis "${plainInfo}"`);
+      expect(info).toMatch(/^keepalive/);
+      const idle = getTcpOption(socket, LINUX.TCP_KEEPIDLE);
+      if (idle !== undefined) {
+        expect(getTcpOption(socket, TCP_NODELAY)).toBe(1);
+        expect(idle).toBe(5);
+        expect(getTcpOption(streamOf(plain), LINUX.TCP_KEEPIDLE)).toBe(30);
+      }
+    } finally {
+      client.disconnect();
+      plain.disconnect();
+    }
+  });
+});

@@ -1,0 +1,101 @@
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exited, findBinary, freePort, processTree, signalAll, spawnUntil } from './process.js';
+
+/** A throw-away PostgreSQL on 127.0.0.1, trust auth, user `postgres`, database `postgres`. */
+export interface PostgresServer {
+  readonly host: '127.0.0.1';
+  readonly port: number;
+  /** SIGSTOP the postmaster and every backend: the server freezes without closing a socket. */
+  freeze(): void;
+  /** SIGCONT what `freeze()` stopped. */
+  resume(): void;
+  stop(): Promise<void>;
+}
+
+function binDir(): string | undefined {
+  const root = '/usr/lib/postgresql';
+  let versions: string[] = [];
+  try {
+    versions = readdirSync(root).sort((a, b) => Number(b) - Number(a));
+  } catch {
+    // Not the Debian layout: rely on PATH.
+  }
+  const initdb = findBinary(
+    'initdb',
+    versions.map((v) => `${root}/${v}/bin`),
+  );
+  return initdb?.slice(0, -'/initdb'.length);
+}
+
+/** Why PostgreSQL tests cannot run here, or undefined when they can. */
+export function postgresUnavailable(): string | undefined {
+  if (binDir() === undefined) return 'no initdb/postgres binaries (apt-get install postgresql)';
+  if (process.getuid?.() === 0 && findBinary('runuser', ['/usr/sbin', '/sbin']) === undefined) return 'running as root without runuser';
+  return undefined;
+}
+
+/**
+ * initdb into a temp dir and start `postgres` as a child process. As root
+ * (initdb refuses to run as root) both run as the `postgres` user through
+ * runuser, in a temp dir that user owns. `settings` become `-c key=value`.
+ */
+export async function startPostgres(settings: Record<string, string | number> = {}): Promise<PostgresServer> {
+  const bin = binDir();
+  if (bin === undefined) throw new Error(postgresUnavailable());
+  const dir = mkdtempSync(join(tmpdir(), 'bw-pg-'));
+  const asRoot = process.getuid?.() === 0;
+  const asPostgres = (file: string, args: string[]): [string, string[]] => (asRoot ? ['runuser', ['-u', 'postgres', '--', file, ...args]] : [file, args]);
+  if (asRoot) {
+    const { uid, gid } = postgresIds();
+    chownSync(dir, uid, gid);
+  }
+  const data = join(dir, 'data');
+  const [initCmd, initArgs] = asPostgres(`${bin}/initdb`, ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
+  execFileSync(initCmd, initArgs, { stdio: 'pipe' });
+
+  const port = await freePort();
+  const config = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', log_min_messages: 'warning', ...settings };
+  const args = ['-D', data, '-p', String(port), ...Object.entries(config).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
+  const [cmd, cmdArgs] = asPostgres(`${bin}/postgres`, args);
+  let child: ChildProcess;
+  try {
+    child = await spawnUntil(cmd, cmdArgs, /ready to accept connections/);
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let frozen: number[] = [];
+  const resume = () => {
+    signalAll(frozen, 'SIGCONT');
+    frozen = [];
+  };
+  return {
+    host: '127.0.0.1',
+    port,
+    freeze() {
+      frozen = processTree(postmaster);
+      signalAll(frozen, 'SIGSTOP');
+    },
+    resume,
+    async stop() {
+      resume();
+      // Fast shutdown: aborts open sessions and exits.
+      signalAll([postmaster], 'SIGINT');
+      await exited(child);
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function postgresIds(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('postgres:'));
+  if (line === undefined) throw new Error('no `postgres` user to run initdb as (apt-get install postgresql creates it)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
