@@ -129,4 +129,45 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/pg 
       await plain.end();
     }
   });
+
+  /** Warms `n` idle connections, restarts the server on the same port (no query in flight), then runs `n * 3` idempotent reads. */
+  async function restartThenRead(pool: pg.Pool, n: number) {
+    const ownErrorListeners = pool.listenerCount('error');
+    const errors: unknown[] = [];
+    pool.on('error', (e) => errors.push(e));
+    await Promise.all(Array.from({ length: n }, () => pool.query('SELECT pg_sleep(0.05)')));
+    const idleBefore = pool.idleCount;
+    await server.restart();
+    const outcomes = await Promise.all(
+      Array.from({ length: n * 3 }, () =>
+        pool.query('SELECT 1 AS one').then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
+      ),
+    );
+    const failures = outcomes.filter((e) => e !== undefined);
+    await pool.end();
+    return { idleBefore, ownErrorListeners, failedQueries: failures.length, idleErrors: errors.length, errors };
+  }
+
+  // Measured: the fast shutdown sends each idle backend's client a FATAL 57P01 and a FIN before the new
+  // server is up, and pg.Pool itself drops errored idle clients, so pg.Pool hands out no dead connection
+  // here either (0 failed both sides). What differs is the 'error' event per dropped idle client:
+  // pg.Pool has no listener of its own, so without one in the application each is an uncaught exception.
+  it('server restart: 0 failed idempotent queries after the restart; pg.Pool would crash on the idle-client errors', async () => {
+    const hardened = await restartThenRead(createPgPool(connection, { serverIdleTimeoutMs: SERVER_IDLE_MS }), 4);
+    const plain = await restartThenRead(new pg.Pool(connection), 4);
+    console.log(
+      `[drivers-pg] restart with ${hardened.idleBefore}/${plain.idleBefore} idle: breakwater ${hardened.failedQueries} failed of 12 (${hardened.idleErrors} idle-client errors), pg.Pool ${plain.failedQueries} failed of 12 (${plain.idleErrors} idle-client errors)`,
+    );
+    expect(hardened.idleBefore).toBe(4);
+    expect(hardened.failedQueries).toBe(0);
+    expect(plain.idleBefore).toBe(4);
+    expect(plain.failedQueries).toBe(0);
+    expect(hardened.ownErrorListeners).toBeGreaterThanOrEqual(1);
+    expect(plain.ownErrorListeners).toBe(0);
+    expect(plain.idleErrors).toBe(4);
+    expect(String((plain.errors[0] as Error).message)).toMatch(/terminat/);
+  }, 60_000);
 });

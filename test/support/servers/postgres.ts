@@ -12,6 +12,8 @@ export interface PostgresServer {
   freeze(): void;
   /** SIGCONT what `freeze()` stopped. */
   resume(): void;
+  /** Fast shutdown (open sessions are aborted), then start again on the same port and data dir. */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -67,9 +69,12 @@ export async function startPostgres(settings: Record<string, string | number> = 
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
-  const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  let postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   let frozen: number[] = [];
   const resume = () => {
+    // As root, runuser stops itself when its child (the postmaster) stops, and stays stopped, never
+    // reaping the postmaster, until it gets a SIGCONT of its own.
+    if (frozen.length > 0 && asRoot && child.pid !== undefined) signalAll([child.pid], 'SIGCONT');
     signalAll(frozen, 'SIGCONT');
     frozen = [];
   };
@@ -81,6 +86,13 @@ export async function startPostgres(settings: Record<string, string | number> = 
       signalAll(frozen, 'SIGSTOP');
     },
     resume,
+    async restart() {
+      resume();
+      signalAll([postmaster], 'SIGINT');
+      await exited(child);
+      child = await spawnUntil(cmd, cmdArgs, /ready to accept connections/);
+      postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+    },
     async stop() {
       resume();
       // Fast shutdown: aborts open sessions and exits.

@@ -8,6 +8,8 @@ export interface RedisServer {
   /** SIGSTOP the server: connections stay open, nothing answers. */
   freeze(): void;
   resume(): void;
+  /** SIGTERM, then start again on the same port (no persistence: the data is gone). */
+  restart(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -25,13 +27,20 @@ export async function startRedis(config: Record<string, string | number> = {}): 
   const port = await freePort();
   const settings = { port, bind: '127.0.0.1', save: '', appendonly: 'no', daemonize: 'no', dir: '/tmp', ...config };
   const args = Object.entries(settings).flatMap(([k, v]) => [`--${k}`, String(v)]);
-  const child: ChildProcess = await spawnUntil(file, args, /Ready to accept connections/);
-  const pid = child.pid as number;
+  let child: ChildProcess = await spawnUntil(file, args, /Ready to accept connections/);
+  let pid = child.pid as number;
   return {
     host: '127.0.0.1',
     port,
     freeze: () => signalAll([pid], 'SIGSTOP'),
     resume: () => signalAll([pid], 'SIGCONT'),
+    async restart() {
+      signalAll([pid], 'SIGCONT');
+      signalAll([pid], 'SIGTERM');
+      await exited(child);
+      child = await spawnUntil(file, args, /Ready to accept connections/);
+      pid = child.pid as number;
+    },
     async stop() {
       signalAll([pid], 'SIGCONT');
       signalAll([pid], 'SIGTERM');
