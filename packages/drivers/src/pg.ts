@@ -8,6 +8,7 @@ import { classifyDriverError } from './internal/classifyDriverError.js';
 export type { DriverOptions } from './defaults.js';
 
 const idleClientError = channel('drivers', 'idleClientError');
+const clientError = channel('drivers', 'clientError');
 
 type Rethrow = (err: unknown) => unknown;
 
@@ -40,9 +41,11 @@ function wrapQuery<T extends { query: (...args: never[]) => unknown }>(target: T
  * and whose connection-level errors are BreakwaterErrors (the pg error as
  * `cause`; SQL errors pass through unchanged).
  *
- * An idle client killed by the server no longer crashes a process that has
- * no `'error'` listener: the error is published on
- * `breakwater:drivers:idleClientError` and the client is dropped.
+ * A client killed by the server no longer crashes a process that has no
+ * `'error'` listener: the error is published on
+ * `breakwater:drivers:idleClientError` (idle in the pool) or
+ * `breakwater:drivers:clientError` (any client, also one the pool already
+ * let go) and the client is dropped.
  *
  * @example
  * const pool = createPgPool({ host: 'db', database: 'app' }, { preset, serverIdleTimeoutMs: 300_000 });
@@ -69,7 +72,15 @@ export function createPgPool(config: pg.PoolConfig = {}, options: DriverOptions 
   const where = { host: config.host ?? 'localhost', ...(config.port === undefined ? {} : { port: config.port }) };
   const map: Rethrow = (err) => classifyDriverError(err, { ...where, driver: 'pg' });
   wrapQuery(pool, map);
-  pool.on('connect', (client) => wrapQuery(client, map));
+  pool.on('connect', (client) => {
+    wrapQuery(client, map);
+    // A client the pool already let go (a timed-out query makes pg end it)
+    // has no listener left; the server's later FATAL (shutdown, restart,
+    // idle kill) must not become an uncaught exception.
+    client.on('error', (err) => {
+      if (clientError.hasSubscribers) clientError.publish({ error: map(err) });
+    });
+  });
   pool.on('error', (err) => {
     if (idleClientError.hasSubscribers) idleClientError.publish({ error: map(err) });
   });
