@@ -1,7 +1,7 @@
 import { publisher } from '@breakwater/core';
 import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
 import type { Resolver } from '../Resolver.js';
-import { ForwardingHandler } from './dns.js';
+import { ForwardingHandler, withAddresses } from './dns.js';
 import type { Controller, Handler, Layer } from './types.js';
 
 const publish = publisher('http');
@@ -90,12 +90,7 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
         peer.pending++;
         dispatch(aimAt(opts, name.url, address), call);
       };
-      const cached = resolver.peek(name.hostname);
-      if (cached !== undefined) send(cached);
-      else
-        resolver
-          .lookup(name.hostname)
-          .then(send, (err: Error) => handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err));
+      withAddresses(resolver, name.hostname, handler, send);
       return true;
     },
   };

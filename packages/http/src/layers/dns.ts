@@ -1,5 +1,5 @@
 import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
-import type { Resolver } from '../Resolver.js';
+import type { ResolvedAddress, Resolver } from '../Resolver.js';
 import type { Controller, Handler, Layer } from './types.js';
 
 /**
@@ -19,18 +19,27 @@ export function dnsLayer(resolver: Resolver): Layer {
         const pick = addresses[turn++ % addresses.length]!;
         dispatch(aimAt(opts, name.url, pick.address), new ResolvedCall(handler, resolver, name.hostname));
       };
-      const cached = resolver.peek(name.hostname);
-      if (cached !== undefined) send(cached);
-      else
-        resolver
-          .lookup(name.hostname)
-          .then(send, (err: Error) => handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err));
+      withAddresses(resolver, name.hostname, handler, send);
       return true;
     },
   };
 }
 
 /** Forwards every callback to `next`; subclasses override the ones they watch. No closures per request. */
+/**
+ * Calls `send` with the host's addresses: synchronously from the cache (the
+ * hot path), or after a lookup whose failure goes to the handler as the
+ * request's error. Shared by the dns and balance layers.
+ */
+export function withAddresses(resolver: Resolver, hostname: string, handler: Handler, send: (addresses: ResolvedAddress[]) => void): void {
+  const cached = resolver.peek(hostname);
+  if (cached !== undefined) send(cached);
+  else
+    resolver
+      .lookup(hostname)
+      .then(send, (err: Error) => handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err));
+}
+
 export class ForwardingHandler implements Handler {
   protected readonly next: Handler;
 
