@@ -58,6 +58,34 @@ describe('DedupWindow', () => {
       }),
       { numRuns: 300 },
     );
+    // The counterexample CI found once (entries admitted out of id order).
+    fc.assert(
+      fc.property(
+        fc.constant([
+          [13, false],
+          [18, false],
+          [0, false],
+          [0, true],
+          [15, true],
+          [3, true],
+          [0, false],
+          [0, true],
+          [2, true],
+          [3, false],
+        ] as [number, boolean][]),
+        (steps) => {
+          const w = make(new FakeClock(), { maxWindow: 8 });
+          const s = w.open('a');
+          let floor = 1;
+          for (const [delta, advance] of steps) {
+            if (advance) floor += 1;
+            const id = floor + (delta % 8);
+            if (w.admit(s, id, floor, noop) === 'run') w.complete(s, id, { ok: true });
+            expect(s.entries.size).toBeLessThanOrEqual(8 + 1);
+          }
+        },
+      ),
+    );
   });
 
   it('forgets idle sessions after the horizon and the least recently seen beyond maxSessions', () => {

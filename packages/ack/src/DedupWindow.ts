@@ -128,14 +128,11 @@ export class DedupWindow {
 
   #raiseFloor(session: Session, floor: number): void {
     session.floor = floor;
-    // Entries arrive in id order almost always: drop from the front until the first id at or above the floor.
+    // Ids may arrive out of order (retransmits, several connections), so scan
+    // every entry: the map holds at most about maxWindow of them.
     for (const [id, entry] of session.entries) {
-      if (id >= floor) break;
       // A running handler keeps its entry until it completes (its waiters still need the outcome).
-      if (entry.done) session.entries.delete(id);
-    }
-    if (session.entries.size > 2 * this.#maxWindow) {
-      for (const [id, entry] of session.entries) if (id < floor && entry.done) session.entries.delete(id);
+      if (id < floor && entry.done) session.entries.delete(id);
     }
   }
 
