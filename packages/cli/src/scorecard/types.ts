@@ -65,6 +65,11 @@ export interface Scenario {
   programs?: readonly string[];
   /** Hard upper bound on wall time; the runner aborts the scenario after it. Keep the sum under 5 minutes. */
   budgetMs: number;
+  /**
+   * Timing-sensitive (latency percentiles, timer accuracy): the runner runs
+   * it alone, never beside another scenario. Others run concurrently.
+   */
+  exclusive?: boolean;
   run(ctx: ScenarioContext): Promise<ScenarioResult>;
 }
 
