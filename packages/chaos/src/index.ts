@@ -20,6 +20,7 @@ export {
   type Topology,
   type TopologyOptions,
 } from './netns/index.js';
+export { ECHO_SERVER, REQUEST_CLIENT, SIZED_RESPONSE_SERVER } from './programs/index.js';
 export {
   type ActiveFault,
   type BandwidthFault,
@@ -44,3 +45,15 @@ export {
   type SlicerFault,
   type SlowCloseFault,
 } from './proxy/index.js';
+export {
+  connectWatched,
+  echoRoundTrip,
+  failureWithin,
+  QUIET_EVENTS,
+  quietFor,
+  type SocketEvent,
+  type SocketEventType,
+  SocketWatch,
+  type TcpInfo,
+  tcpInfo,
+} from './watch/index.js';
