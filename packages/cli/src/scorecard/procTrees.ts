@@ -1,6 +1,7 @@
 /**
  * Fixture /proc and /etc trees for the doctor, written into a temp dir by
- * the tests (symlinks and unreadable files do not survive git well).
+ * the tests and by the scorecard's FM-18 scenario (symlinks and unreadable
+ * files do not survive git well, nor an npm tarball).
  * `FOOTGUNS` has every host footgun the doctor knows; `CLEAN` has none.
  */
 import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';

@@ -1,0 +1,178 @@
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { Deadline } from '@breakwater/core';
+import { connect } from '@breakwater/socket';
+import type { Scenario, ScenarioContext } from '../types.js';
+
+/**
+ * FM-15, wall-clock jumps (an NTP step, a VM resumed, `date -s`): the wall
+ * clock jumps ±1 h a third of the way into 600 ms timeouts. The naive
+ * timeout is computed from Date.now(), as hand-written code often is; it
+ * fires an hour early on +1 h and not at all on −1 h. Breakwater's Deadline,
+ * connect timeout and stall watchdog read the monotonic clock only and
+ * must fire on time.
+ *
+ * The jump is made to this process's wall clock (`Date`), the way
+ * CLOCK_REALTIME moves after `date -s`; the host's clock is never touched
+ * (that would disturb everything else on the machine, and a time namespace
+ * cannot move CLOCK_REALTIME). Replacing `Date` is process-wide, so the
+ * scenario is exclusive: nothing else runs beside it.
+ */
+
+const TIMEOUT_MS = 600;
+/** Late by more than this is "late": timer slack on a loaded machine, not a clock jump. */
+const TOLERANCE_MS = 300;
+/** The naive timeout is given up on after this long (on −1 h it would fire an hour late). */
+const NAIVE_GIVE_UP_MS = TIMEOUT_MS * 3;
+
+/** Swaps `Date` for one whose now() and `new Date()` are shifted by a settable offset. */
+function shiftableWallClock(): { jump(ms: number): void; restore(): void } {
+  const RealDate = globalThis.Date;
+  let offset = 0;
+  class ShiftedDate extends RealDate {
+    constructor(...args: unknown[]) {
+      if (args.length === 0) super(RealDate.now() + offset);
+      else super(...(args as [string | number]));
+    }
+    static override now(): number {
+      return RealDate.now() + offset;
+    }
+  }
+  globalThis.Date = ShiftedDate as DateConstructor;
+  return {
+    jump: (ms) => {
+      offset += ms;
+    },
+    restore: () => {
+      globalThis.Date = RealDate;
+    },
+  };
+}
+
+interface JumpResult {
+  /** When the Date.now() timeout fired, or NAIVE_GIVE_UP_MS when it had not. */
+  naiveMs: number;
+  naiveFired: boolean;
+  /** Deadline, connect timeout, stall watchdog. */
+  breakwaterMs: [number, number, number];
+}
+
+const elapsed = (started: number) => performance.now() - started;
+
+async function oneJump(ctx: ScenarioContext, jumpMs: number, port: number): Promise<JumpResult> {
+  const clock = shiftableWallClock();
+  const timers: NodeJS.Timeout[] = [];
+  const cleanups: (() => void)[] = [];
+  ctx.defer(() => clock.restore());
+  try {
+    const silent = await connect({ host: '127.0.0.1', port, stallTimeoutMs: TIMEOUT_MS });
+    cleanups.push(() => silent.destroy());
+    const started = performance.now();
+    timers.push(setTimeout(() => clock.jump(jumpMs), TIMEOUT_MS / 3));
+
+    const wallDeadline = Date.now() + TIMEOUT_MS;
+    const naive = new Promise<{ ms: number; fired: boolean }>((resolve) => {
+      const poll = setInterval(() => {
+        const fired = Date.now() >= wallDeadline;
+        if (fired || elapsed(started) >= NAIVE_GIVE_UP_MS) {
+          clearInterval(poll);
+          resolve({ ms: elapsed(started), fired });
+        }
+      }, 5);
+      cleanups.push(() => clearInterval(poll));
+    });
+    const deadline = Deadline.after(TIMEOUT_MS);
+    cleanups.push(() => deadline[Symbol.dispose]());
+    const deadlineFired = new Promise<number>((resolve) => deadline.signal.addEventListener('abort', () => resolve(elapsed(started))));
+    const connectTimedOut = connect({ host: 'hang.invalid', port, connectTimeoutMs: TIMEOUT_MS, lookup: () => new Promise(() => {}) }).then(
+      (s) => {
+        s.destroy();
+        throw new Error('connect to a name that never resolves succeeded');
+      },
+      (err: { code?: string }) => {
+        if (err.code !== 'BW_ERR_CONNECT_TIMEOUT') throw new Error(`connect failed with ${err.code ?? String(err)}, not BW_ERR_CONNECT_TIMEOUT`);
+        return elapsed(started);
+      },
+    );
+    const stalled = new Promise<number>((resolve, reject) => {
+      silent.once('error', (err: { code?: string }) =>
+        err.code === 'BW_ERR_STALLED' ? resolve(elapsed(started)) : reject(new Error(`the silent socket failed with ${err.code}, not BW_ERR_STALLED`)),
+      );
+      silent.write('a request nobody answers');
+    });
+    const aborted = new Promise<never>((_, reject) => {
+      ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
+    });
+    aborted.catch(() => {});
+    const [n, ...bw] = await Promise.race([Promise.all([naive, deadlineFired, connectTimedOut, stalled]), aborted]);
+    return { naiveMs: n.ms, naiveFired: n.fired, breakwaterMs: bw as [number, number, number] };
+  } finally {
+    for (const t of timers) clearTimeout(t);
+    for (const c of cleanups) c();
+    clock.restore();
+  }
+}
+
+const sign = (jumpMs: number) => (jumpMs > 0 ? '+1 h' : '−1 h');
+
+export const fm15: Scenario = {
+  id: 'FM-15',
+  title: 'Clock skew / wall-clock jumps',
+  bound: `no timer fires early or late: each ${TIMEOUT_MS} ms timeout within −5…+${TOLERANCE_MS} ms with the wall clock jumped ±1 h mid-wait`,
+  naiveExpectation: 'a Date.now() timeout fires early on +1 h and not on time on −1 h',
+  requires: [],
+  budgetMs: 15_000,
+  exclusive: true,
+  async run(ctx) {
+    const accepted = new Set<net.Socket>();
+    const server = net.createServer((s) => {
+      accepted.add(s);
+      s.on('error', () => {});
+    });
+    ctx.defer(
+      () =>
+        new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const s of accepted) s.destroy();
+        }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as net.AddressInfo;
+
+    const results = new Map<number, JumpResult>();
+    for (const jumpMs of [3_600_000, -3_600_000]) {
+      ctx.progress(`wall clock ${sign(jumpMs)} during ${TIMEOUT_MS} ms timeouts`);
+      results.set(jumpMs, await oneJump(ctx, jumpMs, port));
+    }
+    const forward = results.get(3_600_000)!;
+    const backward = results.get(-3_600_000)!;
+    const fired = [...forward.breakwaterMs, ...backward.breakwaterMs];
+    const errors = fired.map((ms) => ms - TIMEOUT_MS);
+    const worst = errors.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0);
+    const naiveEarly = TIMEOUT_MS - forward.naiveMs;
+    const naiveOk = forward.naiveFired && forward.naiveMs < TIMEOUT_MS / 2 && backward.naiveMs > TIMEOUT_MS * 2;
+    return {
+      naive: {
+        value: Math.round(Math.max(naiveEarly, backward.naiveMs - TIMEOUT_MS)),
+        unit: 'ms',
+        text: `+1 h: fired ${Math.round(naiveEarly)} ms early; −1 h: ${backward.naiveFired ? `fired after ${Math.round(backward.naiveMs)} ms` : `not fired after ${Math.round(backward.naiveMs)} ms`}`,
+        ok: naiveOk,
+        series: {
+          label: `Date.now() timeout fired after (ms), +1 h then −1 h (${TIMEOUT_MS} ms asked)`,
+          unit: 'ms',
+          points: [forward.naiveMs, backward.naiveMs].map(Math.round),
+        },
+      },
+      breakwater: {
+        value: Math.round(Math.abs(worst)),
+        unit: 'ms',
+        text: `all 6 timers within ${Math.round(Math.abs(worst))} ms of ${TIMEOUT_MS} ms`,
+        ok: errors.every((e) => e >= -5 && e <= TOLERANCE_MS),
+        series: { label: 'Deadline, connect, stall fired after (ms), +1 h then −1 h', unit: 'ms', points: fired.map(Math.round) },
+      },
+      notes: [
+        `the wall clock was moved inside this process only (Date); the host clock was not touched. On −1 h the naive timeout would fire an hour late; it was given up on after ${NAIVE_GIVE_UP_MS} ms.`,
+      ],
+    };
+  },
+};
