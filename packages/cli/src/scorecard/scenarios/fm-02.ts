@@ -1,0 +1,67 @@
+import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, SocketWatch, tcpInfo } from '@breakwater/chaos';
+import { connect, SOCKET_DEFAULTS } from '@breakwater/socket';
+import type { Scenario } from '../types.js';
+import { codeOf, progressEvery, readyPort, scenarioTopology, seconds } from './kernel-support.js';
+
+// FM-02, the 15-minute hang: the peer vanishes while written data is still
+// unacknowledged; the kernel retransmits until tcp_retries2 (≈ 924 s) and
+// says nothing before. One topology, both clients on the same echo server:
+// the port is blackholed, then each writes 64 KB. Naive: net.connect.
+// Breakwater: connect() defaults (TCP_USER_TIMEOUT 10 s natively, the 10 s
+// stall watchdog otherwise; whichever fires first).
+
+const PAYLOAD_BYTES = 64 * 1024;
+/** Past the Breakwater bound (≤ 11 s) with a margin. */
+const NAIVE_WINDOW_MS = 20_000;
+const BOUND_MS = Math.min(SOCKET_DEFAULTS.userTimeoutMs || Number.POSITIVE_INFINITY, SOCKET_DEFAULTS.stallTimeoutMs) + 1_000;
+
+export const FM_02: Scenario = {
+  id: 'FM-02',
+  title: 'Write into a blackhole (data in flight, peer gone)',
+  bound: 'error ≤ user timeout + 1 s',
+  naiveExpectation: `no error in ${seconds(NAIVE_WINDOW_MS)} s with data unacknowledged`,
+  requires: ['netns'],
+  budgetMs: 40_000,
+  async run(ctx) {
+    const topo = await scenarioTopology(ctx);
+    const server = topo.server.spawnNode(ECHO_SERVER);
+    const port = await readyPort(ctx, server.ready);
+
+    const naive = await connectWatched(topo.server.address, port);
+    ctx.defer(() => naive.socket.destroy());
+    const hardened = new SocketWatch(await connect({ host: topo.server.address, port }));
+    ctx.defer(() => hardened.socket.destroy());
+    await Promise.all([echoRoundTrip(naive, 'hello'), echoRoundTrip(hardened, 'hello')]);
+
+    naive.mark();
+    await topo.server.nft.blackholePort(port);
+    for (const watch of [naive, hardened]) watch.socket.write(Buffer.alloc(PAYLOAD_BYTES, 0x62));
+    progressEvery(ctx, (s) => `${PAYLOAD_BYTES / 1024} KB written into a blackhole: watching both clients (${s} s of ${seconds(NAIVE_WINDOW_MS)})`);
+    const [naiveEvent, failure] = await Promise.all([
+      quietFor([naive], NAIVE_WINDOW_MS, undefined, ctx.signal),
+      failureWithin(hardened, NAIVE_WINDOW_MS, ctx.signal),
+    ]);
+    ctx.signal.throwIfAborted();
+    const info = naiveEvent === undefined ? await tcpInfo(naive.socket) : undefined;
+
+    const code = failure?.error === undefined ? 'close' : codeOf(failure.error);
+    return {
+      naive: {
+        value: Number(seconds(naiveEvent?.atMs ?? NAIVE_WINDOW_MS)),
+        unit: 's',
+        text: naiveEvent === undefined ? `no error after ${seconds(NAIVE_WINDOW_MS)} s` : `${naiveEvent.type} after ${seconds(naiveEvent.atMs)} s`,
+        ok: naiveEvent === undefined,
+      },
+      breakwater: {
+        value: Number(seconds(failure?.atMs ?? NAIVE_WINDOW_MS)),
+        unit: 's',
+        text: failure === undefined ? `no error after ${seconds(NAIVE_WINDOW_MS)} s` : `${code} after ${seconds(failure.atMs)} s`,
+        ok: failure !== undefined && failure.atMs <= BOUND_MS && (code === 'BW_ERR_PEER_TIMEOUT' || code === 'BW_ERR_STALLED'),
+      },
+      notes: [
+        `naive after ${seconds(NAIVE_WINDOW_MS)} s: ${info?.state ?? '?'}, ${info?.unacked ?? '?'} segments unacknowledged, ${info?.retransmits ?? '?'} retransmissions; the kernel gives up after ≈ 924 s (tcp_retries2 = 15)`,
+        `breakwater: connect() defaults (userTimeoutMs ${SOCKET_DEFAULTS.userTimeoutMs}, stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}): bound ${seconds(BOUND_MS)} s`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,70 @@
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { ECHO_SERVER, quietFor, SocketWatch, tcpInfo } from '@breakwater/chaos';
+import { connect, SOCKET_DEFAULTS } from '@breakwater/socket';
+import type { Scenario } from '../types.js';
+import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAborted } from './kernel-support.js';
+
+// FM-05, silent SYN drop: a firewall, a full conntrack table or a full accept
+// queue drops the SYN without answering. net.connect has no connect timeout:
+// only the kernel's SYN retries end it (≈ 127 s, 131 s on Linux ≥ 6.5). Both
+// clients connect at the same moment to a port whose SYNs are dropped.
+
+/** Past the Breakwater bound (connect timeout + 0.5 s = 3.5 s) with a wide margin. */
+const NAIVE_WINDOW_MS = 10_000;
+const BOUND_MS = SOCKET_DEFAULTS.connectTimeoutMs + 500;
+
+export const FM_05: Scenario = {
+  id: 'FM-05',
+  title: 'Silent SYN drop (firewall, conntrack, backlog full)',
+  bound: 'error ≤ connect timeout + 0.5 s',
+  naiveExpectation: `connect still pending after ${seconds(NAIVE_WINDOW_MS)} s`,
+  requires: ['netns'],
+  budgetMs: 30_000,
+  async run(ctx) {
+    const topo = await scenarioTopology(ctx);
+    const port = await readyPort(ctx, topo.server.spawnNode(ECHO_SERVER).ready);
+    await topo.server.nft.dropSyn(port);
+
+    const naive = new SocketWatch(net.connect({ host: topo.server.address, port }));
+    ctx.defer(() => naive.socket.destroy());
+    const started = performance.now();
+    const hardened = connect({ host: topo.server.address, port }).then(
+      (socket) => {
+        // Not expected: the SYN was not dropped. Close it; the result says so.
+        socket.destroy();
+        return { atMs: performance.now() - started, code: 'connected' };
+      },
+      (error: unknown) => ({ atMs: performance.now() - started, code: codeOf(error) }),
+    );
+    progressEvery(ctx, (s) => `SYNs dropped: both clients connecting (${s} s of ${seconds(NAIVE_WINDOW_MS)})`);
+    const [naiveEvent, outcome] = await Promise.all([
+      quietFor([naive], NAIVE_WINDOW_MS, ['connect', 'error', 'close'], ctx.signal),
+      untilAborted(ctx, hardened),
+    ]);
+    ctx.signal.throwIfAborted();
+    const info = naiveEvent === undefined ? await tcpInfo(naive.socket, topo.server.address) : undefined;
+    const pending = naiveEvent === undefined && naive.socket.connecting;
+
+    return {
+      naive: {
+        value: Number(seconds(naiveEvent?.atMs ?? NAIVE_WINDOW_MS)),
+        unit: 's',
+        text: pending
+          ? `still connecting after ${seconds(NAIVE_WINDOW_MS)} s, no error`
+          : `${naiveEvent?.type ?? 'settled'} after ${seconds(naiveEvent?.atMs ?? 0)} s`,
+        ok: pending,
+      },
+      breakwater: {
+        value: Number(seconds(outcome.atMs)),
+        unit: 's',
+        text: `${outcome.code} after ${seconds(outcome.atMs)} s`,
+        ok: outcome.code === 'BW_ERR_CONNECT_TIMEOUT' && outcome.atMs <= BOUND_MS,
+      },
+      notes: [
+        `naive: net.connect, ${info?.state ?? '?'} with ${info?.retransmits ?? '?'} SYN retransmissions after ${seconds(NAIVE_WINDOW_MS)} s; the kernel reports ETIMEDOUT after ≈ 127 s (tcp_syn_retries = 6)`,
+        `breakwater: connect() defaults (connectTimeoutMs ${SOCKET_DEFAULTS.connectTimeoutMs}): bound ${seconds(BOUND_MS)} s`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,115 @@
+import { performance } from 'node:perf_hooks';
+import { expect, it } from 'vitest';
+import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
+import { KERNEL_SCENARIOS } from '../../packages/cli/src/scorecard/scenarios/kernel.js';
+import type { Scenario, ScenarioResult } from '../../packages/cli/src/scorecard/types.js';
+import { describeNetns } from '../support/netns.js';
+
+/**
+ * The scorecard's kernel scenarios (FM-01, 02, 03, 05, 06, 08), each run the
+ * way `breakwater scorecard` runs it: a signal aborted at the budget, defers
+ * run last first on every path. Each must show the naive failure and the
+ * Breakwater bound, and an abort mid-run must leave no namespace, veth, nft
+ * table or child process of this worker behind.
+ */
+
+interface Run {
+  result?: ScenarioResult;
+  error?: unknown;
+  durationMs: number;
+  progress: string[];
+}
+
+/** A runner in miniature: budget, abort, defers (last first, every one, even when one throws). */
+async function runScenario(scenario: Scenario, abortAfterMs = scenario.budgetMs): Promise<Run> {
+  const controller = new AbortController();
+  const defers: (() => unknown)[] = [];
+  const progress: string[] = [];
+  const timer = setTimeout(() => controller.abort(new Error(`aborted after ${abortAfterMs} ms`)), abortAfterMs);
+  const started = performance.now();
+  const run: Run = { durationMs: 0, progress };
+  try {
+    run.result = await scenario.run({ signal: controller.signal, defer: (fn) => defers.push(fn), progress: (text) => progress.push(text) });
+  } catch (error) {
+    run.error = error;
+  } finally {
+    clearTimeout(timer);
+    for (let fn = defers.pop(); fn !== undefined; fn = defers.pop()) {
+      try {
+        await fn();
+      } catch (error) {
+        run.error ??= error;
+      }
+    }
+    run.durationMs = performance.now() - started;
+  }
+  return run;
+}
+
+const mine = async () => (await listNetnsResources()).filter((r) => r.ownerPid === process.pid);
+
+/** What each row must show beyond `ok`: the numbers against FAILURE-MODES.md. */
+const BOUNDS: Record<string, (r: ScenarioResult) => void> = {
+  'FM-01': (r) => {
+    expect(r.naive).toMatchObject({ value: 20, unit: 's', text: 'no error after 20.0 s' });
+    expect(r.breakwater.value).toBeLessThanOrEqual(17);
+  },
+  'FM-02': (r) => {
+    expect(r.naive).toMatchObject({ value: 20, unit: 's' });
+    expect(r.breakwater.value).toBeLessThanOrEqual(11);
+  },
+  'FM-03': (r) => {
+    expect(r.naive.unit).toBe('errors');
+    expect(r.naive.value).toBeGreaterThanOrEqual(250);
+    expect(r.breakwater).toMatchObject({ value: 0, unit: 'errors' });
+    expect(r.naive.series?.points.length).toBeGreaterThan(1);
+  },
+  'FM-05': (r) => {
+    expect(r.naive).toMatchObject({ value: 10, unit: 's' });
+    expect(r.breakwater.value).toBeLessThanOrEqual(3.5);
+  },
+  'FM-06': (r) => {
+    expect(r.naive.value).toBeLessThan(100 * 1024);
+    expect(r.breakwater.value).toBeLessThanOrEqual(11);
+    expect(r.naive.series?.points.length).toBeGreaterThan(5);
+  },
+  'FM-08': (r) => {
+    expect(r.breakwater.value).toBeLessThanOrEqual(5);
+  },
+};
+
+describeNetns('scorecard: kernel scenarios (naive vs Breakwater defaults)', () => {
+  it('lists FM-01, 02, 03, 05, 06 and 08, each within a 45 s budget', () => {
+    expect(KERNEL_SCENARIOS.map((s) => s.id)).toEqual(['FM-01', 'FM-02', 'FM-03', 'FM-05', 'FM-06', 'FM-08']);
+    for (const s of KERNEL_SCENARIOS) {
+      expect(s.requires).toContain('netns');
+      expect(s.budgetMs).toBeLessThanOrEqual(45_000);
+    }
+  });
+
+  for (const scenario of KERNEL_SCENARIOS) {
+    it.concurrent(`${scenario.id}: naive shows the failure, Breakwater meets its bound`, async () => {
+      const run = await runScenario(scenario);
+      if (run.error !== undefined) throw run.error;
+      const result = run.result as ScenarioResult;
+      console.log(`[scorecard ${scenario.id}] naive: ${result.naive.text} | breakwater: ${result.breakwater.text} (${(run.durationMs / 1000).toFixed(1)} s)`);
+      expect(result.naive.ok, `naive did not reproduce the failure: ${result.naive.text}`).toBe(true);
+      expect(result.breakwater.ok, `breakwater missed the bound: ${result.breakwater.text}`).toBe(true);
+      BOUNDS[scenario.id]?.(result);
+      for (const m of [result.naive, result.breakwater]) expect(m.series?.points.length ?? 0).toBeLessThanOrEqual(200);
+      expect(run.durationMs).toBeLessThan(scenario.budgetMs);
+    });
+  }
+});
+
+describeNetns('scorecard: kernel scenarios aborted mid-run', () => {
+  for (const scenario of KERNEL_SCENARIOS) {
+    it(`${scenario.id}: an abort after 2 s rejects and leaves nothing behind`, async () => {
+      const before = await mine();
+      const run = await runScenario(scenario, 2_000);
+      expect(run.error, `${scenario.id} settled without noticing the abort`).toBeDefined();
+      expect(run.durationMs).toBeLessThan(2_000 + 5_000);
+      expect((await mine()).filter((r) => !before.some((b) => b.name === r.name))).toEqual([]);
+    });
+  }
+});
