@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type MariadbServer, mariadbUnavailable, startMariadb } from '../support/servers/mariadb.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../support/servers/postgres.js';
 import { type RedisServer, redisUnavailable, startRedis } from '../support/servers/redis.js';
 
@@ -12,6 +13,8 @@ const noPostgres = postgresUnavailable();
 const noRedis = redisUnavailable();
 if (noPostgres !== undefined && !required) console.log(`[drivers-examples] pg skipped: ${noPostgres}`);
 if (noRedis !== undefined && !required) console.log(`[drivers-examples] redis skipped: ${noRedis}`);
+const noMariadb = mariadbUnavailable();
+if (noMariadb !== undefined && !required) console.log(`[drivers-examples] mysql skipped: ${noMariadb}`);
 
 describe.skipIf(noPostgres !== undefined && !required)('examples/drivers-pg', () => {
   let server: PostgresServer;
@@ -40,5 +43,20 @@ describe.skipIf(noRedis !== undefined && !required)('examples/drivers-redis', ()
     const { stdout, stderr } = await run(process.execPath, ['examples/drivers-redis/example.mjs'], { cwd: root, env, timeout: 20_000 });
     expect(stderr).toBe('');
     expect(stdout.trim().split('\n')).toEqual(['GET breakwater:example -> hello', 'reply error WRONGTYPE (BreakwaterError: false)']);
+  }, 30_000);
+});
+
+describe.skipIf(noMariadb !== undefined && !required)('examples/drivers-mysql', () => {
+  let server: MariadbServer;
+  beforeAll(async () => {
+    server = await startMariadb();
+  }, 60_000);
+  afterAll(() => server?.stop(), 30_000);
+
+  it('queries through a hardened mysql2 pool; SQL errors keep their code', async () => {
+    const env = { ...process.env, MYSQL_HOST: server.host, MYSQL_PORT: String(server.port) };
+    const { stdout, stderr } = await run(process.execPath, ['examples/drivers-mysql/example.mjs'], { cwd: root, env, timeout: 20_000 });
+    expect(stderr).toBe('');
+    expect(stdout.trim().split('\n')).toEqual(['SELECT 1 + 1 -> 2', 'SQL error ER_NO_SUCH_TABLE (BreakwaterError: false)', 'idleTimeout 29000']);
   }, 30_000);
 });

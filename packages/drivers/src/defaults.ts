@@ -2,7 +2,7 @@ import { resolveOptions, validateNumber, validateOptionsObject } from '@breakwat
 import { clientIdleCeilingMs, type PresetConfig, resolvePreset } from '@breakwater/presets';
 import type { SocketOptions } from '@breakwater/socket';
 
-/** Options shared by `createPgPool()` and `createRedis()`; every field has a safe default. */
+/** Options shared by `createPgPool()`, `createRedis()` and `createMysqlPool()`; every field has a safe default. */
 export interface DriverOptions {
   /**
    * The path's numbers: `pool` (size, idle limit, acquire wait) and `socket`
@@ -15,7 +15,8 @@ export interface DriverOptions {
   socket?: SocketOptions;
   /**
    * How long one query or command may wait for its answer, in ms (pg
-   * `query_timeout` and `statement_timeout`, ioredis `commandTimeout`): a frozen
+   * `query_timeout` and `statement_timeout`, ioredis `commandTimeout`, mysql2:
+   * every attempt and retry of a statement): a frozen
    * server fails the caller with BW_ERR_DEADLINE instead of hanging it. 0 disables.
    * @defaultValue 5_000
    * @example { queryTimeoutMs: 2_000 }
@@ -23,7 +24,7 @@ export interface DriverOptions {
   queryTimeoutMs?: number;
   /**
    * The server's own idle limit, in ms (PostgreSQL `idle_session_timeout`,
-   * Redis `timeout`): pooled pg connections are closed, and an idle Redis
+   * Redis `timeout`, MySQL `wait_timeout`): pooled pg and mysql2 connections are closed, and an idle Redis
    * connection is pinged, at least max(1 s, 10 %) before it. 0: the server has none.
    * @defaultValue 0
    * @example { serverIdleTimeoutMs: 300_000 }

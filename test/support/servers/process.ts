@@ -90,3 +90,8 @@ export function exited(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
     });
   });
 }
+
+/** `[command, args]`, run inside network namespace `namespace` when one is given (`ip netns exec` execs the command: same pid). */
+export function inNamespace(namespace: string | undefined, command: string, args: readonly string[]): [string, string[]] {
+  return namespace === undefined ? [command, [...args]] : ['ip', ['netns', 'exec', namespace, command, ...args]];
+}

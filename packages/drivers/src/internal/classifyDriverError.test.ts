@@ -12,6 +12,11 @@ describe('classifyDriverError()', () => {
     [new Error('Connection terminated due to connection timeout'), 'BW_ERR_CONNECT_TIMEOUT'],
     [Object.assign(new Error('terminating connection due to idle-session timeout'), { code: '57P05', severity: 'FATAL' }), 'BW_ERR_PEER_CLOSED'],
     [Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'BW_ERR_CONNECT_REFUSED'],
+    [Object.assign(new Error('Connection lost: The server closed the connection.'), { code: 'PROTOCOL_CONNECTION_LOST', fatal: true }), 'BW_ERR_PEER_CLOSED'],
+    [Object.assign(new Error("Can't add new command when connection is in closed state"), { fatal: true }), 'BW_ERR_PEER_CLOSED'],
+    [Object.assign(new Error('Query inactivity timeout'), { code: 'PROTOCOL_SEQUENCE_TIMEOUT' }), 'BW_ERR_DEADLINE'],
+    [Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT', syscall: 'connect', fatal: true }), 'BW_ERR_CONNECT_TIMEOUT'],
+    [Object.assign(new Error('Server shutdown in progress'), { code: 'ER_SERVER_SHUTDOWN', errno: 1053, sqlState: '08S01' }), 'BW_ERR_PEER_CLOSED'],
   ])('maps %s to %s with the original as cause', (error, code) => {
     const mapped = classifyDriverError(error, ctx);
     expect(mapped).toBeInstanceOf(BreakwaterError);
@@ -24,5 +29,7 @@ describe('classifyDriverError()', () => {
     const reply = Object.assign(new Error('WRONGTYPE'), { name: 'ReplyError' });
     expect(classifyDriverError(sql, ctx)).toBe(sql);
     expect(classifyDriverError(reply, { ...ctx, driver: 'ioredis' })).toBe(reply);
+    const mysqlSql = Object.assign(new Error("Table 'x' doesn't exist"), { code: 'ER_NO_SUCH_TABLE', errno: 1146, sqlState: '42S02' });
+    expect(classifyDriverError(mysqlSql, { ...ctx, driver: 'mysql2' })).toBe(mysqlSql);
   });
 });

@@ -1,0 +1,134 @@
+import { type ChildProcess, execFileSync } from 'node:child_process';
+import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exited, findBinary, freePort, inNamespace, signalAll, spawnUntil } from './process.js';
+
+/** A throw-away MariaDB: `--skip-grant-tables` (any user, no password, no default database). */
+export interface MariadbServer {
+  readonly host: string;
+  readonly port: number;
+  /** SIGSTOP mariadbd (one process, all threads): connections stay open, nothing answers. */
+  freeze(): void;
+  resume(): void;
+  /** SIGKILL: no shutdown, but the kernel still closes every socket (FIN/RST) unless the port is blackholed. */
+  kill(): Promise<void>;
+  /** Starts mariadbd again on the same port and data dir (after `kill()`). */
+  start(): Promise<void>;
+  /** Normal shutdown (SIGTERM: sessions are closed), then start again on the same port and data dir. */
+  restart(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export interface StartMariadbOptions {
+  /** Address to bind. @defaultValue '127.0.0.1' */
+  host?: string;
+  /** Run mariadbd inside this network namespace (`ip netns exec`). */
+  namespace?: string;
+}
+
+const SBIN = ['/usr/sbin', '/usr/bin', '/usr/local/sbin', '/usr/local/bin'];
+const READY = /ready for connections/;
+// Small redo log and buffer pool: 22 MB on disk, about a second to initialise.
+const SMALL = ['--innodb-log-file-size=4M', '--innodb-buffer-pool-size=16M'];
+
+/** Why MariaDB tests cannot run here, or undefined when they can. */
+export function mariadbUnavailable(): string | undefined {
+  if (findBinary('mariadbd', SBIN) === undefined || findBinary('mariadb-install-db', SBIN) === undefined) {
+    return 'no mariadbd/mariadb-install-db binaries (apt-get install mariadb-server)';
+  }
+  return undefined;
+}
+
+/**
+ * mariadb-install-db into a temp dir, then `mariadbd` as a child process
+ * (never the packaged service). As root it runs as the `mysql` user, in a
+ * temp dir that user owns. `settings` become `--key=value` (e.g.
+ * `{ 'wait-timeout': 2 }`).
+ */
+export async function startMariadb(settings: Record<string, string | number> = {}, options: StartMariadbOptions = {}): Promise<MariadbServer> {
+  const server = findBinary('mariadbd', SBIN);
+  const installDb = findBinary('mariadb-install-db', SBIN);
+  if (server === undefined || installDb === undefined) throw new Error(mariadbUnavailable());
+  const host = options.host ?? '127.0.0.1';
+  const dir = mkdtempSync(join(tmpdir(), 'bw-mariadb-'));
+  const asRoot = process.getuid?.() === 0;
+  const user = asRoot ? ['--user=mysql'] : [];
+  const data = join(dir, 'data');
+  try {
+    if (asRoot) {
+      const { uid, gid } = mysqlIds();
+      chownSync(dir, uid, gid);
+    }
+    execFileSync(
+      installDb,
+      ['--no-defaults', `--datadir=${data}`, ...user, '--auth-root-authentication-method=normal', '--skip-test-db', '--skip-name-resolve', ...SMALL],
+      {
+        stdio: 'pipe',
+      },
+    );
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  const port = await freePort();
+  const args = [
+    '--no-defaults',
+    `--datadir=${data}`,
+    `--port=${port}`,
+    `--bind-address=${host}`,
+    `--socket=${join(dir, 'mariadb.sock')}`,
+    `--pid-file=${join(dir, 'mariadb.pid')}`,
+    ...user,
+    '--skip-grant-tables',
+    '--skip-name-resolve',
+    '--skip-log-bin',
+    ...SMALL,
+    ...Object.entries(settings).map(([k, v]) => `--${k}=${v}`),
+  ];
+  const [cmd, cmdArgs] = inNamespace(options.namespace, server, args);
+  let child: ChildProcess | undefined;
+  const spawn = async () => {
+    child = await spawnUntil(cmd, cmdArgs, READY);
+  };
+  try {
+    await spawn();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  // `ip netns exec` execs mariadbd itself: the child's pid is the server's.
+  const pid = () => child?.pid as number;
+  const halt = async (signal: NodeJS.Signals) => {
+    if (child === undefined) return;
+    signalAll([pid()], 'SIGCONT');
+    signalAll([pid()], signal);
+    await exited(child, 20_000);
+    child = undefined;
+  };
+  return {
+    host,
+    port,
+    freeze: () => signalAll([pid()], 'SIGSTOP'),
+    resume: () => signalAll([pid()], 'SIGCONT'),
+    kill: () => halt('SIGKILL'),
+    start: spawn,
+    async restart() {
+      await halt('SIGTERM');
+      await spawn();
+    },
+    async stop() {
+      await halt('SIGTERM');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function mysqlIds(): { uid: number; gid: number } {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('mysql:'));
+  if (line === undefined) throw new Error('no `mysql` user to run mariadbd as (apt-get install mariadb-server creates it)');
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
