@@ -1,0 +1,108 @@
+import http from 'node:http';
+import { createFaultProxy } from '@breakwater/chaos';
+import { createClient } from '@breakwater/http';
+import { Agent, request } from 'undici';
+import type { Scenario, ScenarioContext } from '../types.js';
+import { listen, pause, seeded } from './transport-support.js';
+
+/**
+ * FM-07, stale pooled connection: a load balancer (the chaos proxy's
+ * `idleReset`) resets any connection reused after T of silence, so the
+ * request meets the LB's close in flight. Waves of concurrent GETs spaced
+ * 0.6 T … 1.4 T apart. undici's defaults keep idle sockets 4 s (> T) and
+ * never resend; Breakwater's createClient() resends a request that died on a
+ * reused connection once, on a fresh one.
+ */
+
+const T_MS = 500;
+const WAVES = 20;
+const WAVE = 50;
+const TOTAL = WAVES * WAVE;
+
+type Get = () => Promise<void>;
+
+/** Runs the waves; failures per wave, and the error codes seen. */
+async function waves(ctx: ScenarioContext, side: string, get: Get): Promise<{ perWave: number[]; codes: Map<string, number> }> {
+  const rand = seeded(1);
+  const perWave: number[] = [];
+  const codes = new Map<string, number>();
+  for (let w = 0; w < WAVES; w++) {
+    ctx.signal.throwIfAborted();
+    const results = await Promise.allSettled(Array.from({ length: WAVE }, get));
+    let failed = 0;
+    for (const r of results) {
+      if (r.status === 'fulfilled') continue;
+      failed++;
+      const code = (r.reason as { code?: string }).code ?? String(r.reason);
+      codes.set(code, (codes.get(code) ?? 0) + 1);
+    }
+    perWave.push(failed);
+    if (side === 'naive') ctx.progress(`wave ${w + 1}/${WAVES}`);
+    await pause(T_MS * (0.6 + 0.8 * rand()), ctx.signal);
+  }
+  return { perWave, codes };
+}
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const show = (codes: Map<string, number>) => [...codes].map(([code, n]) => `${code} ×${n}`).join(', ');
+
+export const fm07: Scenario = {
+  id: 'FM-07',
+  title: 'Stale pooled connection after server/LB idle close',
+  bound: `0 failed requests over ${TOTAL.toLocaleString('en-US')} spaced around the LB idle T`,
+  naiveExpectation: 'some requests fail',
+  requires: [],
+  budgetMs: 30_000,
+  async run(ctx) {
+    const backend = http.createServer((_req, res) => res.end('ok'));
+    backend.keepAliveTimeout = 60_000;
+    const port = await listen(ctx, backend);
+    const lb = async () => {
+      const proxy = await createFaultProxy({ target: { host: '127.0.0.1', port }, faults: [{ type: 'idleReset', idleMs: T_MS }] });
+      ctx.defer(() => proxy.close());
+      return proxy;
+    };
+    const [naiveLb, bwLb] = [await lb(), await lb()];
+
+    const naive = new Agent();
+    ctx.defer(() => naive.destroy());
+    const bw = createClient();
+    ctx.defer(() => bw.close());
+
+    const naiveGet: Get = async () => {
+      const res = await request(`http://127.0.0.1:${naiveLb.port}/`, { dispatcher: naive, signal: ctx.signal });
+      await res.body.text();
+    };
+    const bwGet: Get = async () => {
+      const res = await bw.request(`http://127.0.0.1:${bwLb.port}/`, { signal: ctx.signal });
+      await res.body.text();
+      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+    };
+    const [before, after] = await Promise.all([waves(ctx, 'naive', naiveGet), waves(ctx, 'breakwater', bwGet)]);
+    const naiveFailed = sum(before.perWave);
+    const bwFailed = sum(after.perWave);
+    const resets = { naive: naiveLb.stats().faultsApplied.idleReset ?? 0, breakwater: bwLb.stats().faultsApplied.idleReset ?? 0 };
+
+    return {
+      naive: {
+        value: naiveFailed,
+        unit: 'errors',
+        text: `${naiveFailed}/${TOTAL} failed${naiveFailed > 0 ? ` (${show(before.codes)})` : ''}`,
+        ok: naiveFailed > 0,
+        series: { label: 'naive failures per wave', unit: 'errors', points: before.perWave },
+      },
+      breakwater: {
+        value: bwFailed,
+        unit: 'errors',
+        text: `${bwFailed}/${TOTAL} failed${bwFailed > 0 ? ` (${show(after.codes)})` : ''}`,
+        ok: bwFailed === 0,
+        series: { label: 'Breakwater failures per wave', unit: 'errors', points: after.perWave },
+      },
+      notes: [
+        `A proxy resets any connection reused after ≥ ${T_MS} ms idle; ${WAVES} waves of ${WAVE} GETs spaced ${0.6 * T_MS}–${1.4 * T_MS} ms. ` +
+          `Naive: undici Agent() defaults (idle sockets kept 4 s, no resend); Breakwater: createClient() defaults (a request reset on a reused connection is resent once on a fresh one). ` +
+          `Idle resets applied: naive ${resets.naive}, Breakwater ${resets.breakwater}.`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,165 @@
+import dgram from 'node:dgram';
+import dns from 'node:dns';
+import http from 'node:http';
+import { createClient } from '@breakwater/http';
+import { Agent, request } from 'undici';
+import type { Scenario, ScenarioContext } from '../types.js';
+import { listen, pause, seconds } from './transport-support.js';
+
+/**
+ * FM-13, DNS caching forever / negative caching: a tiny authoritative DNS
+ * server on loopback whose record moves from 127.0.0.2 to 127.0.0.3 (two
+ * HTTP servers on the same port answer with their address). Naive: undici's
+ * Agent resolving through that same server at connect time keeps its pooled
+ * connection to the old address as long as traffic flows. Breakwater
+ * re-resolves when the TTL ends, and forgets an NXDOMAIN within its cap.
+ */
+
+const TTL_S = 1;
+/** Breakwater's default cap on caching NXDOMAIN (`dnsNegativeTtlMs`). */
+const NEGATIVE_CAP_MS = 2_000;
+/** The record changes this long after the answer was cached, the name is created this long after the NXDOMAIN: any moment within the TTL. */
+const CHANGE_AFTER_MS = 300;
+/** Naive traffic is watched this long after the change. */
+const WINDOW_MS = 2 * TTL_S * 1_000;
+const OLD = '127.0.0.2';
+const NEW = '127.0.0.3';
+
+type Zone = Map<string, string>;
+
+/** An A answer (or NXDOMAIN) for the single question in `query`. */
+function answer(query: Buffer, zone: Zone): Buffer {
+  let i = 12;
+  const labels: string[] = [];
+  for (let len = query[i]!; len !== 0; len = query[i]!) {
+    labels.push(query.subarray(i + 1, i + 1 + len).toString());
+    i += len + 1;
+  }
+  const address = zone.get(labels.join('.').toLowerCase());
+  const answers = address !== undefined && query.readUInt16BE(i + 1) === 1 ? 1 : 0;
+  const header = Buffer.alloc(12);
+  query.copy(header, 0, 0, 2);
+  header.writeUInt16BE(0x8180 | (address === undefined ? 3 : 0), 2);
+  header.writeUInt16BE(1, 4);
+  header.writeUInt16BE(answers, 6);
+  const record = Buffer.alloc(answers * 16);
+  if (answers === 1) {
+    record.writeUInt16BE(0xc00c, 0); // name: the question's
+    record.writeUInt16BE(1, 2); // A
+    record.writeUInt16BE(1, 4); // IN
+    record.writeUInt32BE(TTL_S, 6);
+    record.writeUInt16BE(4, 10);
+    for (const [k, octet] of address!.split('.').entries()) record.writeUInt8(Number(octet), 12 + k);
+  }
+  return Buffer.concat([header, query.subarray(12, i + 5), record]);
+}
+
+async function dnsServer(ctx: ScenarioContext, zone: Zone): Promise<string> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, peer) => socket.send(answer(msg, zone), peer.port, peer.address));
+  ctx.defer(() => socket.close());
+  await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
+  return `127.0.0.1:${socket.address().port}`;
+}
+
+/** undici's own connect-time lookup, pointed at the scenario's DNS server. */
+function naiveAgent(server: string): Agent {
+  const resolver = new dns.Resolver({ timeout: 500, tries: 1 });
+  resolver.setServers([server]);
+  return new Agent({
+    connect: {
+      lookup: (hostname, options, callback) =>
+        resolver.resolve4(hostname, (err, addresses) => {
+          if ((options as { all?: boolean }).all)
+            (callback as (e: unknown, a: unknown) => void)(
+              err,
+              (addresses ?? []).map((address) => ({ address, family: 4 })),
+            );
+          else callback(err, addresses?.[0] ?? '', 4);
+        }),
+    },
+  });
+}
+
+export const fm13: Scenario = {
+  id: 'FM-13',
+  title: 'DNS caching forever / negative caching',
+  bound: `new address used within its TTL (${TTL_S} s); NXDOMAIN cached ≤ the cap (${seconds(NEGATIVE_CAP_MS)})`,
+  naiveExpectation: `still on the old address ${seconds(WINDOW_MS)} after the change`,
+  requires: [],
+  budgetMs: 15_000,
+  async run(ctx) {
+    const zone: Zone = new Map([['svc.test', OLD]]);
+    const server = await dnsServer(ctx, zone);
+    // Two backends, one port, each answering with its address: the reply says which address was used.
+    let port = 0;
+    for (const address of [OLD, NEW]) {
+      const backend = http.createServer((req, res) => res.end(req.socket.localAddress));
+      backend.keepAliveTimeout = 60_000;
+      port = await listen(ctx, backend, address, port);
+    }
+
+    const naive = naiveAgent(server);
+    ctx.defer(() => naive.destroy());
+    const bw = createClient({ dnsServers: [server] });
+    ctx.defer(() => bw.close());
+    const naiveGet = async () => (await request(`http://svc.test:${port}/`, { dispatcher: naive, signal: ctx.signal })).body.text();
+    const bwGet = async (name = 'svc.test') => (await bw.request(`http://${name}:${port}/`, { signal: ctx.signal })).body.text();
+
+    ctx.progress('record change');
+    const first = [await naiveGet(), await bwGet()];
+    if (first.some((a) => a !== OLD)) throw new Error(`expected both sides on ${OLD} first, got ${first.join(', ')}`);
+    await pause(CHANGE_AFTER_MS, ctx.signal);
+    zone.set('svc.test', NEW);
+    const changedAt = performance.now();
+    let bwMovedMs: number | undefined;
+    let naiveLast = OLD;
+    const naiveSeen: number[] = [];
+    while (performance.now() - changedAt < WINDOW_MS) {
+      naiveLast = await naiveGet();
+      naiveSeen.push(naiveLast === OLD ? 0 : 1);
+      if (bwMovedMs === undefined && (await bwGet()) === NEW) bwMovedMs = performance.now() - changedAt;
+      await pause(50, ctx.signal);
+    }
+
+    ctx.progress('NXDOMAIN, then the name is created');
+    const missing = await bwGet('new.test').then(
+      () => 'resolved',
+      (error: { code?: string }) => error.code ?? 'error',
+    );
+    await pause(CHANGE_AFTER_MS, ctx.signal);
+    zone.set('new.test', OLD);
+    const createdAt = performance.now();
+    let foundMs: number | undefined;
+    // 250 ms apart: a handful of failures, below the circuit breaker's volume threshold.
+    while (foundMs === undefined && performance.now() - createdAt < NEGATIVE_CAP_MS + 1_000) {
+      if ((await bwGet('new.test').catch(() => '')) === OLD) foundMs = performance.now() - createdAt;
+      else await pause(250, ctx.signal);
+    }
+
+    const moved = bwMovedMs !== undefined && bwMovedMs <= TTL_S * 1_000;
+    const forgot = missing === 'BW_ERR_DNS' && foundMs !== undefined && foundMs <= NEGATIVE_CAP_MS;
+    return {
+      naive: {
+        value: Math.round(WINDOW_MS),
+        unit: 'ms',
+        text: naiveLast === OLD ? `still on the old address after ${seconds(WINDOW_MS)} (TTL ${TTL_S} s)` : `moved to the new address`,
+        ok: naiveLast === OLD,
+        series: { label: 'naive on the new address (1) after the change', unit: 'count', points: naiveSeen.slice(0, 200) },
+      },
+      breakwater: {
+        value: Math.round(bwMovedMs ?? WINDOW_MS),
+        unit: 'ms',
+        text:
+          `${bwMovedMs === undefined ? `old address after ${seconds(WINDOW_MS)}` : `new address after ${seconds(bwMovedMs)}`} (TTL ${TTL_S} s); ` +
+          `${missing !== 'BW_ERR_DNS' ? `NXDOMAIN gave ${missing}` : foundMs === undefined ? 'new name never resolved' : `new name resolved after ${seconds(foundMs)}`} (cap ${seconds(NEGATIVE_CAP_MS)})`,
+        ok: moved && forgot,
+      },
+      notes: [
+        `Authoritative DNS server on 127.0.0.1 (UDP), A record TTL ${TTL_S} s moved from ${OLD} to ${NEW} ${CHANGE_AFTER_MS} ms after it was cached, GETs every 50 ms; ` +
+          `naive: undici Agent() with a connect-time lookup through the same server; Breakwater: createClient({ dnsServers }) defaults. ` +
+          `A name answered NXDOMAIN was created ${CHANGE_AFTER_MS} ms later. Needs 127.0.0.2 and 127.0.0.3 on the loopback interface (Linux has all of 127/8).`,
+      ],
+    };
+  },
+};

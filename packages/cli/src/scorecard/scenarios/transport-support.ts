@@ -1,0 +1,170 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ScenarioContext } from '../types.js';
+
+/** Helpers shared by the transport scenarios (FM-04, 07, 13, 16, 17), and the HAProxy launcher test/support re-exports. */
+
+/** Nearest-rank percentile; NaN for no values. */
+export function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? Number.NaN;
+}
+
+/** A seeded LCG in [0, 1): the same spacing every run, so two sides (and two runs) see the same load. */
+export function seeded(seed: number): () => number {
+  let x = seed;
+  return () => {
+    x = (x * 1_103_515_245 + 12_345) % 2 ** 31;
+    return x / 2 ** 31;
+  };
+}
+
+/** At most `max` evenly picked points, rounded to 0.01: what a chart needs. */
+export function thin(points: readonly number[], max = 200): number[] {
+  const step = Math.max(1, points.length / max);
+  const picked: number[] = [];
+  for (let i = 0; i < points.length && picked.length < max; i += step) picked.push(Math.round(points[Math.floor(i)]! * 100) / 100);
+  return picked;
+}
+
+/** `1.23 s` */
+export const seconds = (ms: number): string => `${(ms / 1_000).toFixed(ms < 10_000 ? 2 : 1)} s`;
+
+/** Aborts with the scenario: rejects instead of waiting out the delay. */
+export const pause = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal });
+
+/**
+ * Listens on `host:port` (an ephemeral port by default) and registers the
+ * close, connections included (a keep-alive or pooled connection would keep
+ * `close()` waiting), with `ctx.defer`. Resolves the port.
+ */
+export async function listen(ctx: ScenarioContext, server: net.Server, host = '127.0.0.1', port = 0): Promise<number> {
+  const sockets = new Set<net.Socket>();
+  server.on('connection', (socket: net.Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  ctx.defer(
+    () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        if (!server.listening) return resolve();
+        server.close(() => resolve());
+      }),
+  );
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  return (server.address() as net.AddressInfo).port;
+}
+
+// --- HAProxy (FM-07's and FM-16's integration tests use it too, through test/support/haproxy.ts) ---
+
+/** The haproxy binary on PATH (or in /usr/sbin, where Debian puts it), or undefined. */
+export function haproxyBinary(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin'];
+  for (const dir of dirs) {
+    if (dir === '') continue;
+    const file = join(dir, 'haproxy');
+    try {
+      accessSync(file, constants.X_OK);
+      return file;
+    } catch {}
+  }
+  return undefined;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; HAProxy cannot report the port it picked). */
+export async function freePort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+export interface Haproxy {
+  readonly pid: number | undefined;
+  /** stdout and stderr so far (warnings, alerts). */
+  output(): string;
+  /** Stops the process (SIGTERM, then SIGKILL after 2 s) and removes its temp dir; idempotent. */
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+let exitHookInstalled = false;
+/** Installed on the first start, not at import: importing the CLI must not touch `process`. */
+function killOnExit(child: ChildProcess): void {
+  running.add(child);
+  if (exitHookInstalled) return;
+  exitHookInstalled = true;
+  process.once('exit', () => {
+    for (const c of running) c.kill('SIGKILL');
+  });
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Writes `config` to a temp dir and runs `haproxy -f <cfg> -db` (foreground)
+ * as a child process; resolves once every port in `ports` accepts
+ * connections. An abort through `signal` stops it and rejects.
+ */
+export async function startHaproxy(binary: string, config: string, ports: readonly number[], timeoutMs = 5_000, signal?: AbortSignal): Promise<Haproxy> {
+  signal?.throwIfAborted();
+  const dir = mkdtempSync(join(tmpdir(), 'bw-haproxy-'));
+  const cfg = join(dir, 'haproxy.cfg');
+  writeFileSync(cfg, config);
+  const child = spawn(binary, ['-f', cfg, '-db'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  killOnExit(child);
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d));
+  child.stderr?.on('data', (d: Buffer) => (out += d));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let stopped: Promise<void> | undefined;
+  const haproxy: Haproxy = {
+    pid: child.pid,
+    output: () => out,
+    stop: () => {
+      stopped ??= (async () => {
+        if (child.exitCode === null && child.signalCode === null) {
+          child.kill('SIGTERM');
+          const timer = setTimeout(() => child.kill('SIGKILL'), 2_000);
+          await exited;
+          clearTimeout(timer);
+        }
+        running.delete(child);
+        rmSync(dir, { recursive: true, force: true });
+      })();
+      return stopped;
+    },
+  };
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (signal?.aborted) {
+      await haproxy.stop();
+      signal.throwIfAborted();
+    }
+    if (child.exitCode !== null || child.signalCode !== null) {
+      await haproxy.stop();
+      throw new Error(`haproxy exited (${child.exitCode ?? child.signalCode}) before listening:\n${out}`);
+    }
+    if ((await Promise.all(ports.map(accepts))).every(Boolean)) return haproxy;
+    if (performance.now() > deadline) {
+      await haproxy.stop();
+      throw new Error(`haproxy did not listen on ${ports.join(', ')} within ${timeoutMs} ms:\n${out}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
