@@ -1,7 +1,7 @@
 import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, SocketWatch, tcpInfo } from '@breakwater/chaos';
 import { connect, SOCKET_DEFAULTS } from '@breakwater/socket';
 import type { Scenario } from '../types.js';
-import { codeOf, progressEvery, readyPort, scenarioTopology, seconds } from './kernel-support.js';
+import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence } from './kernel-support.js';
 
 // FM-02, the 15-minute hang: the peer vanishes while written data is still
 // unacknowledged; the kernel retransmits until tcp_retries2 (≈ 924 s) and
@@ -44,20 +44,9 @@ export const FM_02: Scenario = {
     ctx.signal.throwIfAborted();
     const info = naiveEvent === undefined ? await tcpInfo(naive.socket) : undefined;
 
-    const code = failure?.error === undefined ? 'close' : codeOf(failure.error);
     return {
-      naive: {
-        value: Number(seconds(naiveEvent?.atMs ?? NAIVE_WINDOW_MS)),
-        unit: 's',
-        text: naiveEvent === undefined ? `no error after ${seconds(NAIVE_WINDOW_MS)} s` : `${naiveEvent.type} after ${seconds(naiveEvent.atMs)} s`,
-        ok: naiveEvent === undefined,
-      },
-      breakwater: {
-        value: Number(seconds(failure?.atMs ?? NAIVE_WINDOW_MS)),
-        unit: 's',
-        text: failure === undefined ? `no error after ${seconds(NAIVE_WINDOW_MS)} s` : `${code} after ${seconds(failure.atMs)} s`,
-        ok: failure !== undefined && failure.atMs <= BOUND_MS && (code === 'BW_ERR_PEER_TIMEOUT' || code === 'BW_ERR_STALLED'),
-      },
+      naive: silence(naiveEvent, NAIVE_WINDOW_MS),
+      breakwater: failedInTime(failure, NAIVE_WINDOW_MS, BOUND_MS, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']),
       notes: [
         `naive after ${seconds(NAIVE_WINDOW_MS)} s: ${info?.state ?? '?'}, ${info?.unacked ?? '?'} segments unacknowledged, ${info?.retransmits ?? '?'} retransmissions; the kernel gives up after ≈ 924 s (tcp_retries2 = 15)`,
         `breakwater: connect() defaults (userTimeoutMs ${SOCKET_DEFAULTS.userTimeoutMs}, stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}): bound ${seconds(BOUND_MS)} s`,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { SocketEvent } from '@breakwater/chaos';
 import { createTopology, type Topology, type TopologyOptions } from '@breakwater/chaos';
-import type { ScenarioContext } from '../types.js';
+import type { Measurement, ScenarioContext } from '../types.js';
 
 /** Helpers shared by the kernel scenarios (FM-01, 02, 03, 05, 06, 08). */
 
@@ -69,4 +70,25 @@ export function progressEvery(ctx: ScenarioContext, text: (elapsedS: number) => 
   const timer = setInterval(() => ctx.progress(text(Math.round((performance.now() - started) / 1000))), 1_000);
   timer.unref();
   ctx.defer(() => clearInterval(timer));
+}
+
+/** The naive side of a "silence for `windowMs`" row: ok when nothing happened. */
+export function silence(event: SocketEvent | undefined, windowMs: number): Measurement {
+  return {
+    value: Number(seconds(event?.atMs ?? windowMs)),
+    unit: 's',
+    text: event === undefined ? `no error after ${seconds(windowMs)} s` : `${event.type} after ${seconds(event.atMs)} s`,
+    ok: event === undefined,
+  };
+}
+
+/** The Breakwater side of a "fails within `boundMs`" row: ok when the error came in time with one of `codes`. */
+export function failedInTime(failure: { atMs: number; error?: Error } | undefined, windowMs: number, boundMs: number, codes: readonly string[]): Measurement {
+  const code = failure?.error === undefined ? 'close' : codeOf(failure.error);
+  return {
+    value: Number(seconds(failure?.atMs ?? windowMs)),
+    unit: 's',
+    text: failure === undefined ? `no error after ${seconds(windowMs)} s` : `${code} after ${seconds(failure.atMs)} s`,
+    ok: failure !== undefined && failure.atMs <= boundMs && codes.includes(code),
+  };
 }
