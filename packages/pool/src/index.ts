@@ -1,4 +1,4 @@
-export { ConnectionPool, type ReleaseOptions } from './ConnectionPool.js';
+export { ConnectionPool, type ReleaseOptions, type UseFn, type UseOptions } from './ConnectionPool.js';
 export { createPool } from './createPool.js';
 export {
   COMMON_PATH_IDLE_MS,

@@ -44,6 +44,8 @@ export class Entry {
   dead = false;
   /** Bytes arrived while nobody had borrowed it. */
   unsolicited = false;
+  /** Aborts the signal of the `use()` holding it (drain() calls it before destroying a stranded loan). */
+  abortUse: ((reason: unknown) => void) | undefined;
   /** Why the pool removed it, once it did. */
   reason: EvictReason | undefined;
   readonly closed: Promise<void>;

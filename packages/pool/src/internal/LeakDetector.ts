@@ -56,3 +56,10 @@ export class LeakDetector {
     }
   }
 }
+
+/** The borrower's stack, captured above `above` (the leak event reports it). */
+export function captureStack(above: Function): { stack?: string } {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, above);
+  return holder;
+}

@@ -1,0 +1,68 @@
+import type net from 'node:net';
+import { type Clock, Deadline, validateFunction, validateNumber, validateSignal } from '@breakwater/core';
+import { entryOf } from './Entry.js';
+import { isConnectionLevel } from './Health.js';
+
+/** `use()`'s second argument: the caller's signal, or these options. */
+export interface UseOptions {
+  /** Cancels the acquire and aborts the signal handed to `fn`. */
+  signal?: AbortSignal;
+  /** Time for the whole use, acquire included; then `fn`'s signal aborts with `BW_ERR_DEADLINE`. @defaultValue no limit */
+  timeoutMs?: number;
+}
+
+/** A function run with a borrowed connection and a signal to stop on. */
+export type UseFn<T> = (conn: net.Socket, signal: AbortSignal) => T | Promise<T>;
+
+interface Lender {
+  acquire(signal?: AbortSignal): Promise<net.Socket>;
+  release(conn: net.Socket, options?: { failed?: boolean; error?: unknown }): void;
+  destroy(conn: net.Socket): void;
+}
+
+/**
+ * acquire → fn(conn, signal) → release. `signal` aborts when the caller's
+ * signal does, when `timeoutMs` runs out, or when drain() gives up waiting
+ * and destroys the connection (`BW_ERR_CLOSED`). A connection whose use was
+ * aborted is destroyed, not returned: its protocol state is unknown (a reply
+ * may still be on its way), and that is not the endpoint's fault.
+ */
+export async function useConnection<T>(pool: Lender, owner: object, clock: Clock, fn: UseFn<T>, options: AbortSignal | UseOptions = {}): Promise<T> {
+  validateFunction(fn, 'fn');
+  const given = options instanceof AbortSignal ? { signal: options } : options;
+  const parent = validateSignal(given.signal);
+  if (given.timeoutMs !== undefined) validateNumber(given.timeoutMs, 'timeoutMs', { min: 0 });
+  const deadline = given.timeoutMs === undefined ? undefined : Deadline.after(given.timeoutMs, { clock, parent, label: 'pool.use()' });
+  const outer = deadline?.signal ?? parent;
+  try {
+    const conn = await pool.acquire(outer);
+    const controller = new AbortController();
+    const onAbort = () => controller.abort(outer!.reason);
+    outer?.addEventListener('abort', onAbort, { once: true });
+    const entry = entryOf(conn)!;
+    entry.abortUse = (reason) => controller.abort(reason);
+    let result: T;
+    try {
+      result = await fn(conn, controller.signal);
+    } catch (error) {
+      settle(pool, conn, owner, controller.signal, true, error);
+      throw error;
+    } finally {
+      outer?.removeEventListener('abort', onAbort);
+      entry.abortUse = undefined;
+    }
+    settle(pool, conn, owner, controller.signal, false);
+    return result;
+  } finally {
+    deadline?.dispose();
+  }
+}
+
+function settle(pool: Lender, conn: net.Socket, owner: object, signal: AbortSignal, threw: boolean, error?: unknown): void {
+  const entry = entryOf(conn);
+  // fn may have released or destroyed it itself, or drain() may have.
+  if (entry === undefined || entry.owner !== owner || entry.state !== 'borrowed') return;
+  if (signal.aborted) pool.destroy(conn);
+  else if (threw && isConnectionLevel(error)) pool.release(conn, { failed: true, error });
+  else pool.release(conn);
+}
