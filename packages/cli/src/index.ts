@@ -7,8 +7,12 @@ export {
   type ProbeOptions,
   type ResolvedDoctorOptions,
   type ResolvedProbeOptions,
+  type ResolvedScorecardOptions,
   resolveDoctorOptions,
   resolveProbeOptions,
+  resolveScorecardOptions,
+  SCORECARD_DEFAULTS,
+  type ScorecardOptions,
 } from './defaults.js';
 export { formatDoctor } from './doctor/format.js';
 export { DOCTOR_CHECKS, runDoctor } from './doctor/runDoctor.js';
@@ -18,3 +22,25 @@ export { colorEnabled, type Io } from './output.js';
 export { formatProbe } from './probe/format.js';
 export { type AddressResult, type EchoResult, type ProbeReport, parseTarget, probe } from './probe/probe.js';
 export { decodeTcpInfo, TCP_INFO_OFFSETS, type TcpInfo } from './probe/tcpInfo.js';
+export { formatScorecard } from './scorecard/format.js';
+export { escapeHtml, HTML_COLORS, renderHtml } from './scorecard/html.js';
+export type { HostSupport } from './scorecard/requirements.js';
+export {
+  type RunnerEvent,
+  type RunScorecardOptions,
+  runScorecard,
+  type ScorecardHost,
+  type ScorecardReport,
+  type ScorecardSummary,
+} from './scorecard/runner.js';
+export { SCENARIOS } from './scorecard/scenarios/index.js';
+export type {
+  Measurement,
+  Requirement,
+  Scenario,
+  ScenarioContext,
+  ScenarioResult,
+  ScorecardRow,
+  Unit,
+  Verdict,
+} from './scorecard/types.js';

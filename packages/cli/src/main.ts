@@ -42,7 +42,8 @@ function register(program: Command, spec: CliCommand, io: Io, setExit: (code: nu
 
 /**
  * Runs `breakwater <command> …` and resolves to the exit code: 0 ok,
- * 1 findings, 2 usage error, 3 could not run. Never calls process.exit.
+ * 1 findings (or a failed scorecard row), 2 usage error, 3 could not run,
+ * 130 interrupted. Never calls process.exit.
  *
  * @example
  * process.exitCode = await main(['doctor', '--json'], processIo());
@@ -50,7 +51,7 @@ function register(program: Command, spec: CliCommand, io: Io, setExit: (code: nu
 export async function main(argv: readonly string[], io: Io): Promise<number> {
   let exitCode: number = EXIT.ok;
   const program = new Command('breakwater')
-    .description('Diagnose the host and the path before blaming the network code')
+    .description('Diagnose the host and the path before blaming the network code, and reproduce each failure mode naive vs Breakwater')
     .version(version)
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (text, write) => write(paint(io, 'red', text)) })

@@ -4,11 +4,13 @@ import type { Io } from '../output.js';
 /** Exit codes, the same for every command. */
 export const EXIT = Object.freeze({
   ok: 0,
-  /** doctor: findings at or above `--fail-on`; probe: an address failed or stalled. */
+  /** doctor: findings at or above `--fail-on`; probe: an address failed or stalled; scorecard: a row failed or errored. */
   findings: 1,
   usage: 2,
-  /** The command could not run at all: no procfs, DNS failure, an unexpected error. */
+  /** The command could not run at all: no procfs, DNS failure, no scorecard scenario runnable here, an unexpected error. */
   couldNotRun: 3,
+  /** Stopped by Ctrl-C (128 + SIGINT, as shells report it) after cleaning up. */
+  interrupted: 130,
 });
 
 export interface CliOption {
@@ -21,7 +23,7 @@ export interface CliOption {
 
 /**
  * One `breakwater <name>` subcommand. The CLI is built from
- * {@link COMMANDS}: adding a command (the coming `scorecard`) is one file
+ * {@link COMMANDS}: adding a command is one file
  * and one entry there. Every command gets `--json` added for it.
  */
 export interface CliCommand {

@@ -1,0 +1,57 @@
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../main.js';
+import type { Io } from '../output.js';
+
+const tmp = mkdtempSync(path.join(os.tmpdir(), 'bw-scorecard-cmd-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = { out: (t) => void out.push(t), err: (t) => void err.push(t), color: false };
+  const code = await main(argv, io);
+  return { code, out: out.join(''), err: err.join('') };
+}
+
+// FM-18 is the fastest real scenario (the doctor on fixture trees): the command is under test here.
+describe('breakwater scorecard (in-process)', () => {
+  it('--json prints {rows, summary, host} with a row per selected scenario, and writes the HTML', async () => {
+    const html = path.join(tmp, 'report.html');
+    const { code, out, err } = await run(['scorecard', '--only', 'fm-18', '--json', '--html', html]);
+    expect(code).toBe(0);
+    const report = JSON.parse(out);
+    expect(Object.keys(report)).toEqual(['rows', 'summary', 'host']);
+    expect(Object.keys(report.summary)).toEqual(['passed', 'failed', 'skipped', 'errors', 'durationMs']);
+    expect(Object.keys(report.host).sort()).toEqual(['arch', 'cpus', 'hostname', 'netns', 'node', 'platform', 'release', 'startedAt', 'uid']);
+    expect(report.rows).toHaveLength(1);
+    expect(report.rows[0]).toMatchObject({
+      id: 'FM-18',
+      verdict: 'pass',
+      naive: { value: 0, unit: 'findings', ok: true },
+      breakwater: { unit: 'findings', ok: true },
+    });
+    expect(report.rows[0].breakwater.value).toBeGreaterThan(10);
+    expect(err).toContain('[FM-18] started: Host tuning footguns');
+    expect(err).toContain('[FM-18] pass in');
+    expect(err).toContain(`HTML report: ${html}`);
+    expect(readFileSync(html, 'utf8')).toContain('<tr class="row-pass" id="FM-18">');
+  });
+
+  it('prints the table and summary without --json', async () => {
+    const { code, out } = await run(['scorecard', '--only', 'FM-18']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/^FM-18 {2}Host tuning footguns.*pass$/m);
+    expect(out).toMatch(/1 passed, 0 failed, 0 skipped, 0 errors in [\d.]+ s\n$/);
+  });
+
+  it('exits 2 on an unknown id or a bad --concurrency', async () => {
+    const unknown = await run(['scorecard', '--only', 'FM-99', '--json']);
+    expect(unknown.code).toBe(2);
+    expect(JSON.parse(unknown.out).error.message).toMatch(/^Expected `--only` to list registered scenario ids \(.*FM-18.*\), got "FM-99"$/);
+    expect((await run(['scorecard', '--concurrency', '0', '--only', 'FM-18'])).code).toBe(2);
+    expect((await run(['scorecard', '--concurrency', 'many'])).code).toBe(2);
+  });
+});

@@ -1,0 +1,106 @@
+import { rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { BreakwaterError } from '@breakwater/core';
+import { type Io, paint, writeJson } from '../output.js';
+import { formatScorecard } from '../scorecard/format.js';
+import { renderHtml } from '../scorecard/html.js';
+import { createProgress } from '../scorecard/progress.js';
+import type { ScorecardReport } from '../scorecard/runner.js';
+import type { Scenario } from '../scorecard/types.js';
+import { type CliCommand, EXIT, number } from './Command.js';
+
+/** An {@link Io} that may say whether stderr is a terminal (the real one does; test captures do not). */
+export type ScorecardIo = Io & { errTty?: boolean; columns?: number };
+
+function select(only: unknown, registered: readonly Scenario[]): readonly Scenario[] {
+  if (only === undefined) return registered;
+  const ids = String(only)
+    .split(',')
+    .map((s) => s.trim().toUpperCase())
+    .filter((s) => s !== '');
+  const known = new Set(registered.map((s) => s.id));
+  const unknown = ids.filter((id) => !known.has(id));
+  if (ids.length === 0 || unknown.length > 0) {
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `Expected \`--only\` to list registered scenario ids (${[...known].join(', ') || 'none registered'}), got ${JSON.stringify(String(only))}`,
+      { details: { option: 'only' } },
+    );
+  }
+  return registered.filter((s) => ids.includes(s.id));
+}
+
+async function writeHtmlAtomically(file: string, html: string): Promise<string> {
+  const target = path.resolve(file);
+  const tmp = `${target}.${process.pid}.html.tmp`;
+  await writeFile(tmp, html);
+  await rename(tmp, target);
+  return target;
+}
+
+/** Aborts on the first Ctrl-C (scenarios clean up), exits at once on the second. */
+function interruptOnSigint(io: Io): { signal: AbortSignal; dispose(): void } {
+  const controller = new AbortController();
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(130);
+    io.err(`\n${paint(io, 'yellow', 'interrupted:')} stopping the running scenarios and cleaning up (Ctrl-C again to quit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+}
+
+export const scorecardCommand: CliCommand = {
+  name: 'scorecard',
+  summary: 'Reproduce every failure mode for real, naive vs Breakwater, and print the scorecard (and an HTML report)',
+  arguments: [],
+  options: [
+    { flags: '--only <ids>', description: 'comma-separated FM ids to run, e.g. FM-01,FM-04 (default: all registered)' },
+    { flags: '--concurrency <n>', description: 'scenarios run side by side; exclusive ones always run alone (default: 4)', parse: number('integer') },
+    { flags: '--html <file>', description: 'also write a self-contained HTML report with charts' },
+  ],
+  help: `
+Kernel-level scenarios need root, ip and nft (network namespaces); without
+them they are skipped with the reason, or are errors with
+BREAKWATER_REQUIRE_NETNS=1. A row passes when the naive side shows the
+failure and Breakwater meets its bound.
+
+Exit codes: 0 every scenario that ran passed, 1 one failed or errored, 2 usage error,
+3 nothing could run, 130 interrupted (Ctrl-C).
+
+Examples:
+  $ sudo breakwater scorecard --html scorecard.html
+  $ breakwater scorecard --only FM-15,FM-18 --json`,
+  async run(_args, flags, io: ScorecardIo) {
+    // Loaded here, not at startup: the scenarios pull in every package (and
+    // the netns harness), which `doctor` and `probe` never need.
+    const [{ SCENARIOS }, { runScorecard }] = await Promise.all([import('../scorecard/scenarios/index.js'), import('../scorecard/runner.js')]);
+    const scenarios = select(flags.only, SCENARIOS);
+    if (scenarios.length === 0) throw new BreakwaterError('BW_ERR_UNSUPPORTED', 'no scorecard scenarios are registered');
+    const progress = createProgress(
+      { write: io.err, color: io.color, tty: io.errTty === true, ...(io.columns === undefined ? {} : { columns: io.columns }) },
+      scenarios.length,
+    );
+    const interrupt = interruptOnSigint(io);
+    let report: ScorecardReport;
+    try {
+      report = await runScorecard(scenarios, {
+        ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency as number }),
+        signal: interrupt.signal,
+        onEvent: progress.onEvent,
+      });
+    } finally {
+      progress.stop();
+      interrupt.dispose();
+    }
+    const htmlFile = flags.html === undefined ? undefined : await writeHtmlAtomically(String(flags.html), renderHtml(report));
+    if (flags.json === true) {
+      writeJson(io, report);
+      if (htmlFile !== undefined) io.err(`HTML report: ${htmlFile}\n`);
+    } else io.out(formatScorecard(report, io, htmlFile));
+    if (interrupt.signal.aborted) return EXIT.interrupted;
+    const s = report.summary;
+    if (s.failed + s.errors > 0) return EXIT.findings;
+    return s.passed === 0 ? EXIT.couldNotRun : EXIT.ok;
+  },
+};
