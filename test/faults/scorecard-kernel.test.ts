@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import { expect, it } from 'vitest';
 import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
+import { runScorecard } from '../../packages/cli/src/scorecard/runner.js';
 import { KERNEL_SCENARIOS } from '../../packages/cli/src/scorecard/scenarios/kernel.js';
 import type { Scenario, ScenarioResult } from '../../packages/cli/src/scorecard/types.js';
 import { describeNetns } from '../support/netns.js';
@@ -112,4 +113,19 @@ describeNetns('scorecard: kernel scenarios aborted mid-run', () => {
       expect((await mine()).filter((r) => !before.some((b) => b.name === r.name))).toEqual([]);
     });
   }
+});
+
+describeNetns('scorecard: a kernel scenario through the real runner', () => {
+  it('FM-05 becomes a passing row, and an interrupted run leaves nothing behind', async () => {
+    const fm05 = KERNEL_SCENARIOS.filter((s) => s.id === 'FM-05');
+    const report = await runScorecard(fm05, { requireNetns: true });
+    expect(report.rows[0]).toMatchObject({ id: 'FM-05', verdict: 'pass', naive: { ok: true }, breakwater: { ok: true } });
+
+    const before = await mine();
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 1_500);
+    const interrupted = await runScorecard(fm05, { requireNetns: true, signal: controller.signal });
+    expect(interrupted.rows[0]?.verdict).toBe('error');
+    expect((await mine()).filter((r) => !before.some((b) => b.name === r.name))).toEqual([]);
+  });
 });
