@@ -52,6 +52,17 @@ class FailedResult {
 type Job = { run: () => Promise<unknown>; counts: (error: unknown) => boolean };
 
 /**
+ * Proof that a call was admitted while the breaker was closed (see
+ * {@link CircuitBreaker.admit}). One object per rolling window, shared by the
+ * calls admitted in it: admitting allocates nothing.
+ */
+export interface CircuitTicket {
+  readonly key: string;
+}
+
+const NO_ARGS: readonly unknown[] = Object.freeze([]);
+
+/**
  * A circuit breaker for one upstream, on opossum. opossum counts calls over
  * its rolling window and decides when to open; Breakwater adds what network
  * calls need and opossum gets wrong (each guarded by a test):
@@ -73,6 +84,8 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
   readonly #isFailure: (outcome: unknown, info: { threw: boolean }) => boolean;
   readonly #rotation = new EventEmitter();
   #breaker: OpossumBreaker<[Job], unknown>;
+  /** The ticket of the current opossum instance (a new one on every close, with the fresh window). */
+  #ticket: CircuitTicket;
   #state: CircuitState = 'closed';
   #shutdown = false;
   #failedProbes = 0;
@@ -91,6 +104,7 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     this.#action = action;
     this.#isFailure = this.#o.isFailure ?? defaultIsFailure;
     this.#breaker = this.#newBreaker();
+    this.#ticket = Object.freeze({ key: this.key });
     this.#rotate();
   }
 
@@ -132,6 +146,55 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     } finally {
       call.dispose();
     }
+  }
+
+  /**
+   * The closed-state fast path, for callers that observe each call's outcome
+   * themselves (an HTTP interceptor sees the response start): while closed,
+   * counts the call and returns a ticket; report the outcome with
+   * {@link CircuitBreaker.record}. Otherwise (open, half-open, shut down)
+   * returns undefined: call `run()`, which fails fast or runs the single
+   * half-open probe.
+   *
+   * The call gets no per-call time limit or signal from the breaker (use
+   * `run()` for those: `attemptTimeoutMs` applies only there). Everything
+   * else is as with `run()`: the rolling window, the `succeeded`/`failed`
+   * events, the totals, and opening on the same threshold.
+   */
+  admit(): CircuitTicket | undefined {
+    if (this.#state !== 'closed' || this.#shutdown) return undefined;
+    this.#totals.calls++;
+    this.#breaker.emit('fire', NO_ARGS);
+    return this.#ticket;
+  }
+
+  /**
+   * Reports the outcome of a call admitted by {@link CircuitBreaker.admit}:
+   * `threw` says whether `outcome` is an error or a result; `isFailure`
+   * decides whether it counts. A ticket from before the breaker last opened
+   * (the window it was counted in is gone) changes nothing.
+   */
+  record(ticket: CircuitTicket, outcome: unknown, threw: boolean): void {
+    const counts = this.#isFailure(outcome, { threw });
+    if (counts) {
+      this.#totals.failed++;
+      this.#emit('failed', threw ? { key: this.key, probe: false, error: outcome } : { key: this.key, probe: false, result: outcome });
+    } else if (!threw) {
+      this.#totals.succeeded++;
+      this.#emit('succeeded', { key: this.key, probe: false });
+    }
+    if (ticket !== this.#ticket || this.#state !== 'closed' || this.#shutdown) return;
+    const b = this.#breaker;
+    if (!counts) {
+      // What opossum does for a result, and for an error its errorFilter lets through.
+      b.emit('success', undefined, 0);
+      return;
+    }
+    // opossum 10's fail() (lib/circuit.js), which is not exported: count, then open on the threshold.
+    b.emit('failure', outcome, 0, NO_ARGS);
+    const w = b.stats;
+    if (w.fires < this.#o.volumeThreshold) return;
+    if ((w.failures / w.fires) * 100 > this.#o.errorThresholdPercentage) b.open();
   }
 
   stats(): CircuitStats {
@@ -271,6 +334,7 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     // A fresh rolling window: the outage's failures must not re-open the breaker on the next error.
     this.#breaker.shutdown();
     this.#breaker = this.#newBreaker();
+    this.#ticket = Object.freeze({ key: this.key });
     this.#emit('closed', { key: this.key });
   }
 

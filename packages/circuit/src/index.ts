@@ -1,4 +1,12 @@
-export { type Action, type CallContext, CircuitBreaker, type CircuitEvents, type CircuitState, type CircuitStats } from './CircuitBreaker.js';
+export {
+  type Action,
+  type CallContext,
+  CircuitBreaker,
+  type CircuitEvents,
+  type CircuitState,
+  type CircuitStats,
+  type CircuitTicket,
+} from './CircuitBreaker.js';
 export {
   CIRCUIT_DEFAULTS,
   type CircuitOptions,

@@ -1,4 +1,4 @@
-import { type CircuitPolicyOptions, CircuitRegistry } from '@breakwater/circuit';
+import { type CircuitBreaker, type CircuitPolicyOptions, CircuitRegistry, type CircuitTicket } from '@breakwater/circuit';
 import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
 
 const noController: Controller = {
@@ -23,9 +23,11 @@ class ServerFailure {
  * While open, requests fail at once with BW_ERR_CIRCUIT_OPEN, which the retry layer above never retries
  * (FM-12). The call is settled at the response's start, so a slow body never holds the breaker.
  *
- * Every call still goes through the breaker's `run()`: @breakwater/circuit exposes no way to record an
- * outcome without it, and skipping it while closed would drop its counts, events and rolling window.
- * What this layer adds per request is kept to one handler object and one promise.
+ * While the breaker is closed (nearly always), a request is admitted with `admit()` and its outcome
+ * reported with `record()`: the same counts, events and rolling window as `run()`, without a promise,
+ * an AbortSignal and opossum's `fire()` per request (the layer applies no per-attempt time limit anyway:
+ * `attemptTimeoutMs` is 0 here, the deadline layer bounds the request). Open or half-open, the request
+ * goes through `run()`, which fails fast or makes it the single probe.
  */
 export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegistry = new CircuitRegistry()): Layer & { registry: CircuitRegistry } {
   const options = { attemptTimeoutMs: 0, ...policy };
@@ -34,17 +36,74 @@ export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegi
     description: 'a breaker per origin: 5xx and connection errors count; fail fast while open',
     registry,
     interceptor: (dispatch) => (opts, handler) => {
+      const breaker = registry.circuitFor(String(opts.origin ?? ''), undefined, options);
+      const ticket = breaker.admit();
+      if (ticket !== undefined) {
+        const recording = new RecordingHandler(breaker, ticket, handler);
+        try {
+          return dispatch(opts as DispatchOptions, recording);
+        } catch (err) {
+          recording.onResponseError(noController, err as Error);
+          return true;
+        }
+      }
       const call = new CircuitCall(dispatch, opts as DispatchOptions, handler);
-      registry
-        .circuitFor(String(opts.origin ?? ''), undefined, options)
-        .run(call.run)
-        .catch(call.rejected);
+      breaker.run(call.run).catch(call.rejected);
       return true;
     },
   };
 }
 
-/** One call through the breaker: the handler undici sees, and the action the breaker runs. */
+/** A request admitted while the breaker was closed: reports its outcome at the response's start (or its error). */
+class RecordingHandler implements Handler {
+  readonly #breaker: CircuitBreaker;
+  readonly #ticket: CircuitTicket;
+  readonly #next: Handler;
+  #settled = false;
+
+  constructor(breaker: CircuitBreaker, ticket: CircuitTicket, next: Handler) {
+    this.#breaker = breaker;
+    this.#ticket = ticket;
+    this.#next = next;
+  }
+
+  #record(outcome: unknown, threw: boolean): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#breaker.record(this.#ticket, outcome, threw);
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#next.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+    this.#record(statusCode, false);
+    this.#next.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+    // As run() sees it: a 5xx is thrown to the breaker (it counts), anything else is a result.
+    if (statusCode >= 500) this.#record(new ServerFailure(statusCode), true);
+    else this.#record(statusCode, false);
+    this.#next.onResponseStart?.(controller, statusCode, headers, message);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#next.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
+    this.#next.onResponseEnd?.(controller, trailers);
+  }
+
+  onResponseError(controller: Controller, err: Error): void {
+    this.#record(err, true);
+    this.#next.onResponseError?.(controller, err);
+  }
+}
+
+/** One call through the breaker (open or half-open): the handler undici sees, and the action the breaker runs. */
 class CircuitCall implements Handler {
   readonly #dispatch: Dispatch;
   readonly #opts: DispatchOptions;
