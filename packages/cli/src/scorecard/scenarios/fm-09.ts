@@ -1,0 +1,141 @@
+import net from 'node:net';
+import { type Ack, createAckClient } from '@breakwater/ack';
+import { BreakwaterError } from '@breakwater/core';
+import type { Scenario, ScenarioContext } from '../types.js';
+import { type Child, childImport, spawnChild, thin, wait } from './resilience-support.js';
+
+// FM-09, half-open: the server process is frozen with SIGSTOP mid-stream. Its
+// kernel keeps ACKing and buffering, so a plain socket's write() callbacks all
+// report success while nothing is processed. The ack client (defaults) hears
+// no answer to its heartbeat, fails over to the second server and
+// retransmits. Servers are child processes so that SIGSTOP is real.
+
+const NAIVE_WRITES = 100;
+const MESSAGES = 200;
+const FREEZE_AFTER = 50;
+
+/** Prints {"port"}, then {"h": index} for each message it handles (before its ACK). A 2 ms handler keeps messages in flight. */
+const ACK_SERVER = `
+const { createAckServer } = await import(process.argv[1]);
+const server = createAckServer({ handler: async (p) => {
+  await new Promise((r) => setTimeout(r, 2));
+  console.log(JSON.stringify({ h: p.readUInt32BE(0) }));
+} });
+const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
+console.log(JSON.stringify({ port }));
+`;
+
+/** The naive receiver: prints {"bytes": n} for every chunk its application reads. */
+const NAIVE_SERVER = `
+import net from 'node:net';
+const server = net.createServer((s) => s.on('error', () => {}).on('data', (c) => console.log(JSON.stringify({ bytes: c.length }))));
+server.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: server.address().port })));
+`;
+
+/** 64 bytes, the index first. */
+function frame(i: number): Buffer {
+  const b = Buffer.alloc(64);
+  b.writeUInt32BE(i, 0);
+  return b;
+}
+
+const handled = (c: Child) => c.lines.flatMap((l) => (typeof l.h === 'number' ? [l.h] : []));
+const portOf = async (c: Child) => (await c.ready).port as number;
+
+async function naive(ctx: ScenarioContext) {
+  const server = spawnChild(ctx, NAIVE_SERVER);
+  const port = await portOf(server);
+  const socket = net.connect(port, '127.0.0.1');
+  ctx.defer(() => socket.destroy());
+  socket.on('error', () => {});
+  await new Promise((r) => socket.once('connect', r));
+  process.kill(server.pid, 'SIGSTOP');
+  await wait(ctx, 100);
+  const ok = await Promise.all(
+    Array.from({ length: NAIVE_WRITES }, (_, i) => new Promise<boolean>((resolve) => socket.write(frame(1_000_000 + i), (err) => resolve(!err)))),
+  );
+  await wait(ctx, 500);
+  const bytes = server.lines.reduce((n, l) => n + (typeof l.bytes === 'number' ? l.bytes : 0), 0);
+  return { writesOk: ok.filter(Boolean).length, processed: Math.floor(bytes / 64) };
+}
+
+async function breakwater(ctx: ScenarioContext) {
+  const [a, b] = [spawnChild(ctx, ACK_SERVER, [childImport('@breakwater/ack')]), spawnChild(ctx, ACK_SERVER, [childImport('@breakwater/ack')])];
+  const [portA, portB] = await Promise.all([portOf(a), portOf(b)]);
+  const client = createAckClient({
+    endpoints: [
+      { host: '127.0.0.1', port: portA },
+      { host: '127.0.0.1', port: portB },
+    ],
+  });
+  ctx.defer(() => client.destroy());
+  const disconnects: string[] = [];
+  client.on('disconnected', ({ error }) => disconnects.push((error as { code?: string } | undefined)?.code ?? 'closed'));
+  const outcomes: { i: number; ack?: Ack; error?: unknown; ms: number }[] = [];
+  let next = 0;
+  const producers = Array.from({ length: 16 }, async () => {
+    while (next < MESSAGES && !ctx.signal.aborted) {
+      const i = next++;
+      const t = performance.now();
+      await client.send(frame(i), { signal: ctx.signal }).then(
+        (ack) => outcomes.push({ i, ack, ms: performance.now() - t }),
+        (error: unknown) => outcomes.push({ i, error, ms: performance.now() - t }),
+      );
+    }
+  });
+  while (outcomes.length < FREEZE_AFTER) await wait(ctx, 2);
+  process.kill(a.pid, 'SIGSTOP');
+  const frozeAt = performance.now();
+  await Promise.all(producers);
+  const settledMs = performance.now() - frozeAt;
+  ctx.signal.throwIfAborted();
+  await wait(ctx, 300); // the last stdout lines of B
+  return { outcomes, seenA: handled(a), seenB: handled(b), portB, disconnects, settledMs, retransmits: client.stats().retransmits };
+}
+
+export const FM_09: Scenario = {
+  id: 'FM-09',
+  title: 'Half-open connection: write() succeeded, nobody received',
+  bound: 'every message acked or reported failed; exactly-once delivery to the handler across reconnects',
+  naiveExpectation: 'write() callbacks report success for messages the frozen server never processes',
+  requires: [],
+  budgetMs: 30_000,
+  async run(ctx) {
+    ctx.progress('naive: plain writes to a SIGSTOPped server');
+    const plain = await naive(ctx);
+    ctx.progress(`breakwater: ${MESSAGES} acked sends, server frozen after ${FREEZE_AFTER}`);
+    const r = await breakwater(ctx);
+
+    const acked = r.outcomes.filter((o) => o.ack !== undefined);
+    const typed = r.outcomes.filter((o) => o.error instanceof BreakwaterError);
+    const unreported = MESSAGES - acked.length - typed.length;
+    // Acked means handled by the server that acknowledged it.
+    const lost = acked.filter((o) => !(Number(o.ack?.endpoint.split(':').pop()) === r.portB ? r.seenB : r.seenA).includes(o.i)).length;
+    const twiceByOne = [r.seenA, r.seenB].reduce((n, seen) => n + seen.length - new Set(seen).size, 0);
+    const again = r.seenA.filter((i) => r.seenB.includes(i)).length;
+    const byB = acked.filter((o) => Number(o.ack?.endpoint.split(':').pop()) === r.portB).length;
+    const bad = lost + unreported + twiceByOne;
+    const latencies = [...r.outcomes].sort((x, y) => x.i - y.i).map((o) => Math.round(o.ms));
+    const notes = [
+      `${NAIVE_WRITES} plain writes and ${MESSAGES} acked sends (the test suite: 100 and 400, also with SIGKILL); ack client defaults (heartbeat 2 s + 3 s), two servers on loopback`,
+    ];
+    if (again > 0)
+      notes.push(`${again} handled by the frozen server before its ACK left, then again by the second (dedup is per server process: see the ack README)`);
+    return {
+      naive: {
+        value: plain.writesOk - plain.processed,
+        unit: 'count',
+        text: `${plain.writesOk}/${NAIVE_WRITES} writes "succeeded", ${plain.processed} processed`,
+        ok: plain.writesOk === NAIVE_WRITES && plain.processed === 0,
+      },
+      breakwater: {
+        value: bad,
+        unit: 'count',
+        text: `${acked.length}/${MESSAGES} acked (${byB} after failover), ${typed.length} typed errors, ${bad} lost or duplicated; settled ${(r.settledMs / 1000).toFixed(1)} s after the freeze`,
+        ok: bad === 0 && r.disconnects.length > 0,
+        series: { label: 'send latency by message (ms)', unit: 'ms', points: thin(latencies) },
+      },
+      notes: [...notes, `disconnects: ${r.disconnects.join(', ') || 'none'}; ${r.retransmits} retransmits`],
+    };
+  },
+};

@@ -1,0 +1,132 @@
+import { ACK_CLIENT_DEFAULTS, createAckServer } from '@breakwater/ack';
+import { createFaultProxy } from '@breakwater/chaos';
+import type { Scenario, ScenarioContext } from '../types.js';
+import { aborted, childImport, round, spawnChild } from './resilience-support.js';
+
+// FM-10, slow reader: the server reads 1 KB/s (the chaos proxy's bandwidth
+// fault on client → server) while the client offers 100 MB in 64 KB messages
+// for 4 s. Each client runs in its own process so its RSS is its own.
+// Naive: socket.write() ignoring its return value — the whole offer lands in
+// user space. The ack client with its defaults holds at most
+// maxBufferedBytes (8 MiB); send() waits for room or fails with a typed error.
+
+const OFFER_MB = 100;
+const OFFER_MS = 4_000;
+const BOUND_BYTES = ACK_CLIENT_DEFAULTS.maxBufferedBytes;
+/** RSS is more than buffers: the heap, the code, allocator slack. The test suite allows the same 20 MB. */
+const SLACK_BYTES = 20 * 1024 * 1024;
+const MB = 1024 * 1024;
+
+// Both children print {"rss": growth in bytes} every 100 ms, then one {"done": …} line.
+const SAMPLER = `
+globalThis.gc?.();
+const base = process.memoryUsage().rss;
+const sampler = setInterval(() => console.log(JSON.stringify({ rss: process.memoryUsage().rss - base })), 100);
+const until = (ms) => new Promise((r) => setTimeout(r, ms));
+`;
+
+const NAIVE_CLIENT = `
+import net from 'node:net';
+const socket = net.connect(Number(process.argv[1]), '127.0.0.1');
+socket.on('error', () => {});
+await new Promise((r) => socket.once('connect', r));
+${SAMPLER}
+for (let sent = 0; sent < ${OFFER_MB * MB}; sent += 65536) socket.write(Buffer.alloc(65536, 1));
+const buffered = socket.writableLength;
+await until(${OFFER_MS});
+clearInterval(sampler);
+console.log(JSON.stringify({ done: { buffered } }));
+socket.destroy();
+`;
+
+const ACK_CLIENT = `
+const { createAckClient } = await import(process.argv[2]);
+const client = createAckClient({ port: Number(process.argv[1]) });
+await new Promise((r) => client.once('connected', r));
+${SAMPLER}
+let peakBuffered = 0, waiting = 0, offered = 0, stop = false;
+const errors = {};
+const watch = setInterval(() => {
+  const s = client.stats();
+  peakBuffered = Math.max(peakBuffered, s.bufferedBytes);
+  waiting = Math.max(waiting, s.waiting);
+}, 20);
+// More producers than the bound holds messages (8 MiB / 64 KB = 128): some must wait.
+const producers = Array.from({ length: 256 }, async () => {
+  while (!stop && offered < ${OFFER_MB * MB}) {
+    offered += 65536;
+    // Errors after the offer ends are our own destroy(): not counted.
+    await client.send(Buffer.alloc(65536, 2)).catch((e) => { if (!stop) errors[e.code ?? e.name] = (errors[e.code ?? e.name] ?? 0) + 1; });
+  }
+});
+await until(${OFFER_MS});
+stop = true;
+clearInterval(sampler);
+clearInterval(watch);
+client.destroy();
+await Promise.all(producers);
+console.log(JSON.stringify({ done: { peakBuffered, waiting, errors } }));
+`;
+
+async function runClient(ctx: ScenarioContext, source: string, args: string[]) {
+  const child = spawnChild(ctx, source, args, ['--expose-gc']);
+  await Promise.race([child.exited, aborted(ctx)]);
+  const done = child.lines.find((l) => 'done' in l)?.done as Record<string, unknown> | undefined;
+  if (done === undefined) throw new Error('the client process exited without a result');
+  const rss = child.lines.flatMap((l) => (typeof l.rss === 'number' ? [l.rss] : []));
+  return { done, rss, peakRss: Math.max(0, ...rss) };
+}
+
+const mb = (bytes: number) => round(bytes / MB);
+
+export const FM_10: Scenario = {
+  id: 'FM-10',
+  title: 'Slow reader / backpressure',
+  bound: 'client memory stays under the bound; sender waits or gets a typed error',
+  naiveExpectation: 'the whole offer piles up in user-space buffers',
+  requires: [],
+  budgetMs: 30_000,
+  async run(ctx) {
+    const server = createAckServer({ handler: () => {} });
+    ctx.defer(() => server.close());
+    const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
+    ctx.signal.throwIfAborted();
+    const proxy = await createFaultProxy({ target: { port }, faults: [{ type: 'bandwidth', bytesPerSecond: 1_024, direction: 'upstream' }] });
+    ctx.defer(() => proxy.close());
+
+    ctx.progress(`naive: ${OFFER_MB} MB of socket.write() to a 1 KB/s reader`);
+    const naive = await runClient(ctx, NAIVE_CLIENT, [String(proxy.port)]);
+    ctx.progress(`breakwater: ${OFFER_MB} MB offered through the ack client for ${OFFER_MS / 1000} s`);
+    const bw = await runClient(ctx, ACK_CLIENT, [String(proxy.port), childImport('@breakwater/ack')]);
+
+    const naiveBuffered = naive.done.buffered as number;
+    const peakBuffered = bw.done.peakBuffered as number;
+    const waiting = bw.done.waiting as number;
+    const errors = bw.done.errors as Record<string, number>;
+    // Typed errors are the other acceptable answer; anything without a BW_ERR_ code is not.
+    const untyped = Object.keys(errors).filter((code) => !code.startsWith('BW_ERR_'));
+    const errorText = Object.entries(errors)
+      .map(([code, n]) => `${n} × ${code}`)
+      .join(', ');
+    return {
+      naive: {
+        value: mb(naive.peakRss),
+        unit: 'MB',
+        text: `RSS +${mb(naive.peakRss)} MB, ${mb(naiveBuffered)} MB in writableLength`,
+        // More than Breakwater is allowed to hold, in the socket's buffer and in RSS.
+        ok: naiveBuffered > BOUND_BYTES + SLACK_BYTES && naive.peakRss > BOUND_BYTES + SLACK_BYTES,
+        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: naive.rss.map(mb) },
+      },
+      breakwater: {
+        value: mb(bw.peakRss),
+        unit: 'MB',
+        text: `RSS +${mb(bw.peakRss)} MB, buffered ≤ ${mb(peakBuffered)} of ${mb(BOUND_BYTES)} MB; ${waiting} sends waited${errorText ? `, ${errorText}` : ''}`,
+        ok: peakBuffered <= BOUND_BYTES && bw.peakRss < BOUND_BYTES + SLACK_BYTES && (waiting > 0 || Object.keys(errors).length > 0) && untyped.length === 0,
+        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: bw.rss.map(mb) },
+      },
+      notes: [
+        `${OFFER_MB} MB offered for ${OFFER_MS / 1000} s (the test suite: the same); reader at 1 KB/s through the chaos proxy; ack client defaults (maxBufferedBytes 8 MiB, overflowPolicy 'wait'); RSS bound = 8 MiB + 20 MB for heap and allocator`,
+      ],
+    };
+  },
+};

@@ -1,0 +1,96 @@
+import type http from 'node:http';
+import { createClient, propagationHeaders } from '@breakwater/http';
+import pRetry from 'p-retry';
+import type { Scenario, ScenarioContext } from '../types.js';
+import { httpGet, keepAliveAgent, listen, round } from './resilience-support.js';
+
+// FM-11, retry storm: client → A → B → C on loopback, C answers 503 to
+// everything. Naively every caller retries (p-retry, 3 attempts) and the
+// attempts multiply: 3 × 3 × 3 = 27 requests at C per request sent to A.
+// With createClient() (defaults) in every tier, forwarding the retry marker
+// and the deadline (propagationHeaders), each tier has a retry budget and a
+// breaker per upstream, and only the tier nearest the failure retries.
+
+const REQUESTS = 100;
+
+/** How a caller reaches `next` while serving `incoming` (undefined: the outside client). */
+type Call = (next: number, incoming: http.IncomingMessage | undefined) => Promise<number>;
+
+const httpError = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
+
+function naiveCaller(ctx: ScenarioContext): Call {
+  const agent = keepAliveAgent(ctx);
+  // p-retry as commonly configured (retries: 2, i.e. 3 attempts); its own
+  // default of 10 retries would make 11³ = 1,331 requests. Delays shortened
+  // from 1 s: they do not change the count.
+  return (next) =>
+    pRetry(
+      async () => {
+        const status = await httpGet(next, { agent, signal: ctx.signal });
+        if (status >= 500) throw httpError(status);
+        return status;
+      },
+      { retries: 2, minTimeout: 2, factor: 2, signal: ctx.signal },
+    );
+}
+
+function breakwaterCaller(ctx: ScenarioContext): Call {
+  const client = createClient();
+  ctx.defer(() => client.close());
+  return async (next, incoming) => {
+    const res = await client.request(`http://127.0.0.1:${next}/`, { headers: incoming === undefined ? {} : propagationHeaders(incoming), signal: ctx.signal });
+    await res.body.dump();
+    return res.statusCode;
+  };
+}
+
+/** Builds C ← B ← A and sends REQUESTS to A at once; returns the requests each tier received. */
+async function storm(ctx: ScenarioContext, make: (ctx: ScenarioContext) => Call): Promise<{ a: number; b: number; c: number }> {
+  const hits = { a: 0, b: 0, c: 0 };
+  const { port: c } = await listen(ctx, (_req, res) => {
+    hits.c++;
+    res.writeHead(503).end();
+  });
+  const tier = async (name: 'a' | 'b', next: number) => {
+    const call = make(ctx);
+    const { port } = await listen(ctx, (req, res) => {
+      hits[name]++;
+      call(next, req).then(
+        (status) => res.writeHead(status).end(),
+        () => res.writeHead(503).end(),
+      );
+    });
+    return port;
+  };
+  const a = await tier('a', await tier('b', c));
+  const client = make(ctx);
+  await Promise.all(Array.from({ length: REQUESTS }, () => client(a, undefined).catch(() => 503)));
+  ctx.signal.throwIfAborted();
+  return hits;
+}
+
+const perTier = (h: { a: number; b: number; c: number }) => `A ${h.a}, B ${h.b}, C ${h.c} requests for ${REQUESTS}`;
+
+export const FM_11: Scenario = {
+  id: 'FM-11',
+  title: 'Retry storm (3 layers × 3 retries)',
+  bound: 'amplification ≤ 1.3× at the bottom',
+  naiveExpectation: 'amplification ≥ 27× at the bottom',
+  requires: [],
+  budgetMs: 20_000,
+  async run(ctx) {
+    ctx.progress('naive: p-retry in each of 3 tiers, bottom fails 100%');
+    const naive = await storm(ctx, naiveCaller);
+    ctx.progress('breakwater: createClient() in each of 3 tiers');
+    const bw = await storm(ctx, breakwaterCaller);
+    const [naiveX, bwX] = [naive.c / REQUESTS, bw.c / REQUESTS];
+    return {
+      naive: { value: round(naiveX), unit: '×', text: `${round(naiveX)}× at the bottom (${perTier(naive)})`, ok: naiveX >= 27 },
+      breakwater: { value: round(bwX, 2), unit: '×', text: `${round(bwX, 2)}× at the bottom (${perTier(bw)})`, ok: bwX <= 1.3 },
+      notes: [
+        `${REQUESTS} requests sent at once to the top of client → A → B → C (the test suites: the same); C answers 503 to all`,
+        `naive: p-retry with retries: 2 (3 attempts; its default of 10 would be 1,331×), delays shortened to 2 ms; Breakwater: createClient() defaults in every tier, forwarding propagationHeaders(); the budget stops the retries and each tier's breaker opens after its first failures, so later requests are shed (503 at once) instead of reaching C`,
+      ],
+    };
+  },
+};
