@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from './codes.js';
 
@@ -15,5 +15,35 @@ describe('docs/errors.md', () => {
     expect(cells?.[2]).toBe(spec.retryable ? 'yes' : 'no');
     expect(cells?.[3]).toBe(spec.summary);
     expect(cells?.[4]).toBe(spec.hint);
+  });
+});
+
+// docs/failure-modes.md: a section per FM id with every part the issue asks for, test paths that
+// exist, and the markers the scorecard's table is pasted between.
+describe('docs/failure-modes.md', () => {
+  const root = new URL('../../../', import.meta.url);
+  const doc = readFileSync(new URL('docs/failure-modes.md', root), 'utf8');
+  const ids = Array.from({ length: 18 }, (_, i) => `FM-${String(i + 1).padStart(2, '0')}`);
+
+  it.each(ids)('has a section for %s with symptom, cause, defence, knobs, test and numbers', (id) => {
+    const start = doc.indexOf(`\n## ${id} `);
+    expect(start, `no "## ${id} …" heading`).toBeGreaterThan(-1);
+    const end = doc.indexOf('\n## ', start + 1);
+    const section = doc.slice(start, end === -1 ? undefined : end);
+    for (const part of ['Symptom', 'Cause', 'Breakwater', 'Knobs', 'Test', 'Numbers']) expect(section).toContain(`- **${part}**:`);
+  });
+
+  it('names only test files that exist', () => {
+    const paths = [...doc.matchAll(/`((?:test|packages)\/[\w./-]+\.test\.ts)`/g)].map((m) => m[1] as string);
+    expect(paths.length).toBeGreaterThanOrEqual(18);
+    for (const path of paths) expect(existsSync(new URL(path, root)), path).toBe(true);
+  });
+
+  it('keeps one scorecard marker pair, start before end', () => {
+    const start = doc.indexOf('<!-- scorecard:start -->');
+    const end = doc.indexOf('<!-- scorecard:end -->');
+    expect(start).toBeGreaterThan(-1);
+    expect(end).toBeGreaterThan(start);
+    expect(doc.split('<!-- scorecard:start -->').length).toBe(2);
   });
 });
