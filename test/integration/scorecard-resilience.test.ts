@@ -55,16 +55,21 @@ describe('scorecard: resilience scenarios (FM-09, 10, 11, 12, 14)', () => {
     const servers = await listeningServers();
     const controller = new AbortController();
     let seen: string[] = [];
+    let serversAtAbort = 0;
     // Interrupt once FM-09 has frozen a server (SIGSTOP: state T); FM-10 has its proxy and a client child up by then.
     const poll = setInterval(() => {
       if (controller.signal.aborted) return;
       seen = children();
-      if (seen.length >= 2 && seen.some((c) => c.split(' ')[1]?.startsWith('T'))) controller.abort();
+      if (seen.length >= 2 && seen.some((c) => c.split(' ')[1]?.startsWith('T'))) {
+        serversAtAbort = process.getActiveResourcesInfo().filter((r) => r === 'TCPServerWrap').length;
+        controller.abort();
+      }
     }, 100);
     const scenarios = RESILIENCE_SCENARIOS.filter((s) => s.id === 'FM-09' || s.id === 'FM-10');
     const report = await runScorecard(scenarios, { concurrency: 2, signal: controller.signal }).finally(() => clearInterval(poll));
     expect(seen.filter((c) => c.split(' ')[1]?.startsWith('T'))).toHaveLength(1);
     expect(seen.length).toBeGreaterThanOrEqual(2);
+    expect(serversAtAbort).toBeGreaterThan(servers); // FM-10's ack server and fault proxy
     for (const row of report.rows) expect({ id: row.id, verdict: row.verdict }).toEqual({ id: row.id, verdict: 'error' });
     expect(children()).toEqual([]);
     expect(await listeningServers()).toBe(servers);

@@ -1,7 +1,7 @@
 import { ACK_CLIENT_DEFAULTS, createAckServer } from '@breakwater/ack';
 import { createFaultProxy } from '@breakwater/chaos';
 import type { Scenario, ScenarioContext } from '../types.js';
-import { aborted, childImport, round, spawnChild } from './resilience-support.js';
+import { aborted, childImport, round, spawnChild, thin } from './resilience-support.js';
 
 // FM-10, slow reader: the server reads 1 KB/s (the chaos proxy's bandwidth
 // fault on client → server) while the client offers 100 MB in 64 KB messages
@@ -115,14 +115,14 @@ export const FM_10: Scenario = {
         text: `RSS +${mb(naive.peakRss)} MB, ${mb(naiveBuffered)} MB in writableLength`,
         // More than Breakwater is allowed to hold, in the socket's buffer and in RSS.
         ok: naiveBuffered > BOUND_BYTES + SLACK_BYTES && naive.peakRss > BOUND_BYTES + SLACK_BYTES,
-        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: naive.rss.map(mb) },
+        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(naive.rss.map(mb)) },
       },
       breakwater: {
         value: mb(bw.peakRss),
         unit: 'MB',
-        text: `RSS +${mb(bw.peakRss)} MB, buffered ≤ ${mb(peakBuffered)} of ${mb(BOUND_BYTES)} MB; ${waiting} sends waited${errorText ? `, ${errorText}` : ''}`,
+        text: `RSS +${mb(bw.peakRss)} MB, buffered ≤ ${mb(peakBuffered)} of ${mb(BOUND_BYTES)} MB; up to ${waiting} sends waiting for room${errorText ? `, ${errorText}` : ''}`,
         ok: peakBuffered <= BOUND_BYTES && bw.peakRss < BOUND_BYTES + SLACK_BYTES && (waiting > 0 || Object.keys(errors).length > 0) && untyped.length === 0,
-        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: bw.rss.map(mb) },
+        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(bw.rss.map(mb)) },
       },
       notes: [
         `${OFFER_MB} MB offered for ${OFFER_MS / 1000} s (the test suite: the same); reader at 1 KB/s through the chaos proxy; ack client defaults (maxBufferedBytes 8 MiB, overflowPolicy 'wait'); RSS bound = 8 MiB + 20 MB for heap and allocator`,
