@@ -1,5 +1,6 @@
 import { BreakwaterError } from './BreakwaterError.js';
 import { type Clock, monotonicClock, type TimerHandle } from './Clock.js';
+import { DEADLINE_TICK_MS, deadlineWheel, kExpire, type WheelEntry } from './DeadlineWheel.js';
 import { validateNumber } from './validate.js';
 
 export interface DeadlineOptions {
@@ -7,9 +8,12 @@ export interface DeadlineOptions {
   clock?: Clock;
   /** A parent deadline or caller signal: when it aborts, so does this deadline. */
   parent?: Deadline | AbortSignal;
-  /** Named in the BW_ERR_DEADLINE message, e.g. `GET /users`. */
-  label?: string;
+  /** Named in the BW_ERR_DEADLINE message, e.g. `GET /users`; a function is called only if the deadline fires. */
+  label?: string | (() => string);
 }
+
+/** Called once with the abort reason; see {@link Deadline.onAbort}. */
+export type DeadlineListener = (reason: unknown) => void;
 
 /**
  * A point in monotonic time after which an operation is pointless, exposed as
@@ -20,45 +24,58 @@ export interface DeadlineOptions {
  * Call {@link Deadline.dispose} (or use `using`) when the operation ends so
  * the timer and listeners are released.
  *
+ * Cheap enough for one per request: on the monotonic clock every deadline
+ * shares one timer (it fires within {@link DEADLINE_TICK_MS} ms after
+ * `expiresAt`, never before), and the `AbortSignal` is only created when
+ * `signal` is read; {@link Deadline.onAbort} needs none.
+ *
  * @example
  * using d = Deadline.after(2_000, { parent: req.signal });
  * const attempt = d.child(500); // min(500 ms, what is left)
  */
-export class Deadline implements Disposable {
-  readonly signal: AbortSignal;
+export class Deadline implements Disposable, WheelEntry {
   /** Monotonic time (clock.now() scale) at which the deadline fires; Infinity for none. */
   readonly expiresAt: number;
   readonly #clock: Clock;
-  readonly #controller = new AbortController();
+  readonly #label: string | (() => string) | undefined;
+  readonly #budgetMs: number;
+  #controller: AbortController | undefined;
+  #aborted = false;
+  #reason: unknown;
+  #listeners: DeadlineListener | DeadlineListener[] | undefined;
+  /** The wheel tick (monotonic clock) or the clock's timer (any other clock). */
+  #tick: number | undefined;
   #timer: TimerHandle | undefined;
   #unlinkParent: (() => void) | undefined;
 
-  private constructor(expiresAt: number, options: DeadlineOptions) {
-    this.#clock = options.clock ?? monotonicClock;
+  private constructor(expiresAt: number, now: number, options: DeadlineOptions, clock: Clock) {
+    this.#clock = clock;
     this.expiresAt = expiresAt;
-    this.signal = this.#controller.signal;
-    const parentSignal = options.parent instanceof Deadline ? options.parent.signal : options.parent;
-    if (parentSignal?.aborted) {
-      this.#controller.abort(parentSignal.reason);
-      return;
-    }
-    if (parentSignal !== undefined) {
-      const onAbort = () => this.#abort(parentSignal.reason);
-      parentSignal.addEventListener('abort', onAbort, { once: true });
-      this.#unlinkParent = () => parentSignal.removeEventListener('abort', onAbort);
+    this.#label = options.label;
+    this.#budgetMs = Math.round(expiresAt - now);
+    const parent = options.parent;
+    if (parent instanceof Deadline) {
+      if (parent.expired) {
+        this.#abort(parent.#reason);
+        return;
+      }
+      const onAbort = (reason: unknown) => this.#abort(reason);
+      parent.onAbort(onAbort);
+      this.#unlinkParent = () => parent.offAbort(onAbort);
+    } else if (parent !== undefined) {
+      if (parent.aborted) {
+        this.#abort(parent.reason);
+        return;
+      }
+      const onAbort = () => this.#abort(parent.reason);
+      parent.addEventListener('abort', onAbort, { once: true });
+      this.#unlinkParent = () => parent.removeEventListener('abort', onAbort);
     }
     if (Number.isFinite(expiresAt)) {
-      const label = options.label === undefined ? '' : ` for ${options.label}`;
-      const budget = Math.round(expiresAt - this.#clock.now());
-      const fire = () =>
-        this.#abort(
-          new BreakwaterError('BW_ERR_DEADLINE', `deadline${label} exceeded (${budget} ms)`, {
-            details: { budgetMs: budget, ...(options.label === undefined ? {} : { label: options.label }) },
-          }),
-        );
-      const delay = expiresAt - this.#clock.now();
-      if (delay <= 0) fire();
-      else this.#timer = this.#clock.setTimeout(fire, delay);
+      const delay = expiresAt - now;
+      if (delay <= 0) this[kExpire]();
+      else if (clock === monotonicClock) this.#tick = deadlineWheel.add(this);
+      else this.#timer = clock.setTimeout(() => this[kExpire](), delay);
     }
   }
 
@@ -66,25 +83,35 @@ export class Deadline implements Disposable {
   static after(ms: number, options: DeadlineOptions = {}): Deadline {
     validateNumber(ms, 'ms', { min: 0, allowInfinity: true });
     const clock = options.clock ?? monotonicClock;
-    const own = clock.now() + ms;
+    const now = clock.now();
     const parentAt = options.parent instanceof Deadline ? options.parent.expiresAt : Number.POSITIVE_INFINITY;
-    return new Deadline(Math.min(own, parentAt), { ...options, clock });
+    return new Deadline(Math.min(now + ms, parentAt), now, options, clock);
   }
 
   /** No time limit; still cancellable through `parent`. */
   static none(options: DeadlineOptions = {}): Deadline {
+    const clock = options.clock ?? monotonicClock;
     const parentAt = options.parent instanceof Deadline ? options.parent.expiresAt : Number.POSITIVE_INFINITY;
-    return new Deadline(parentAt, options);
+    return new Deadline(parentAt, Number.isFinite(parentAt) ? clock.now() : 0, options, clock);
+  }
+
+  /** Aborted with BW_ERR_DEADLINE when time runs out, or with the parent's reason. Created on first read. */
+  get signal(): AbortSignal {
+    if (this.#controller === undefined) {
+      this.#controller = new AbortController();
+      if (this.#aborted) this.#controller.abort(this.#reason);
+    }
+    return this.#controller.signal;
   }
 
   /** Milliseconds left, 0 when expired or aborted; Infinity for none. */
   remainingMs(): number {
-    if (this.signal.aborted) return 0;
+    if (this.#aborted) return 0;
     return Math.max(0, this.expiresAt - this.#clock.now());
   }
 
   get expired(): boolean {
-    return this.signal.aborted;
+    return this.#aborted;
   }
 
   /** Whether an operation expected to take `ms` can still finish in time. */
@@ -99,13 +126,45 @@ export class Deadline implements Disposable {
 
   /** Throws the abort reason (BW_ERR_DEADLINE, or the caller's) when expired. */
   throwIfExpired(): void {
-    if (this.signal.aborted) throw this.signal.reason;
+    if (this.#aborted) throw this.#reason;
+  }
+
+  /**
+   * Calls `listener` once with the reason when this deadline aborts (after
+   * the signal's own listeners), unless {@link Deadline.offAbort} comes
+   * first; at once if it has aborted already. Cheaper than listening on
+   * `signal`, which it does not create.
+   */
+  onAbort(listener: DeadlineListener): void {
+    if (this.#aborted) {
+      listener(this.#reason);
+      return;
+    }
+    const l = this.#listeners;
+    if (l === undefined) this.#listeners = listener;
+    else if (typeof l === 'function') this.#listeners = [l, listener];
+    else l.push(listener);
+  }
+
+  offAbort(listener: DeadlineListener): void {
+    const l = this.#listeners;
+    if (l === listener) this.#listeners = undefined;
+    else if (Array.isArray(l)) {
+      const i = l.indexOf(listener);
+      if (i !== -1) l.splice(i, 1);
+    }
   }
 
   /** Releases the timer and the parent listener. Safe to call twice. */
   dispose(): void {
-    this.#clock.clearTimeout(this.#timer);
-    this.#timer = undefined;
+    if (this.#tick !== undefined) {
+      deadlineWheel.remove(this, this.#tick);
+      this.#tick = undefined;
+    }
+    if (this.#timer !== undefined) {
+      this.#clock.clearTimeout(this.#timer);
+      this.#timer = undefined;
+    }
     this.#unlinkParent?.();
     this.#unlinkParent = undefined;
   }
@@ -114,8 +173,29 @@ export class Deadline implements Disposable {
     this.dispose();
   }
 
+  /** The time ran out (called by the wheel or the clock's timer). */
+  [kExpire](): void {
+    this.#tick = undefined;
+    this.#timer = undefined;
+    const given = this.#label;
+    const label = typeof given === 'function' ? given() : given;
+    const budgetMs = this.#budgetMs;
+    this.#abort(
+      new BreakwaterError('BW_ERR_DEADLINE', `deadline${label === undefined ? '' : ` for ${label}`} exceeded (${budgetMs} ms)`, {
+        details: { budgetMs, ...(label === undefined ? {} : { label }) },
+      }),
+    );
+  }
+
   #abort(reason: unknown): void {
     this.dispose();
-    if (!this.#controller.signal.aborted) this.#controller.abort(reason);
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason;
+    this.#controller?.abort(reason);
+    const l = this.#listeners;
+    this.#listeners = undefined;
+    if (typeof l === 'function') l(reason);
+    else if (l !== undefined) for (const listener of l) listener(reason);
   }
 }

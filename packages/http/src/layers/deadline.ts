@@ -23,7 +23,8 @@ export function deadlineLayer(defaultMs: number): Layer {
       if (Number.isFinite(incoming) && incoming >= 0) ms = ms > 0 ? Math.min(ms, incoming) : incoming;
       const origin = String(o.origin ?? '');
       if (!(ms > 0)) return dispatch({ ...o, headers }, classifying(handler, origin));
-      const deadline = Deadline.after(ms, { label: `${o.method} ${origin}${o.path}`, ...(o.signal instanceof AbortSignal ? { parent: o.signal } : {}) });
+      // The label is built only if the deadline fires; no AbortSignal is created unless someone reads it.
+      const deadline = Deadline.after(ms, { label: () => `${o.method} ${origin}${o.path}`, ...(o.signal instanceof AbortSignal ? { parent: o.signal } : {}) });
       const next = { ...o, headers: setHeader(headers, o.headers, DEADLINE_HEADER, String(Math.round(ms))), [kDeadline]: deadline };
       return dispatch(next, new DeadlineHandler(handler, deadline, origin));
     },
@@ -66,20 +67,18 @@ class DeadlineHandler implements Handler {
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
-    const signal = this.#deadline.signal;
-    if (signal.aborted) controller.abort(signal.reason);
-    else {
-      // The handler itself is the listener (handleEvent): no closures per request.
+    if (this.#controller === undefined) {
       this.#controller = controller;
-      signal.addEventListener('abort', this, { once: true });
-    }
+      // Called at once if the deadline has passed already.
+      this.#deadline.onAbort(this.#onAbort);
+    } else this.#controller = controller;
     this.#next.onRequestStart?.(controller, context);
   }
 
-  /** The deadline's signal aborted: abort the request in flight. */
-  handleEvent(): void {
-    this.#controller?.abort(this.#deadline.signal.reason);
-  }
+  /** The deadline aborted: abort the request in flight. */
+  readonly #onAbort = (reason: unknown): void => {
+    this.#controller?.abort(reason as Error);
+  };
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
     this.#done();
@@ -108,7 +107,7 @@ class DeadlineHandler implements Handler {
 
   #done(): void {
     if (this.#controller !== undefined) {
-      this.#deadline.signal.removeEventListener('abort', this);
+      this.#deadline.offAbort(this.#onAbort);
       this.#controller = undefined;
     }
     this.#deadline.dispose();
