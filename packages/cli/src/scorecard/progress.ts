@@ -31,7 +31,8 @@ export function createProgress(sink: ProgressSink, total: number): { onEvent(eve
   const draw = () => {
     const active = [...running].map(([id, r]) => `${id}${r.text === '' ? '' : `: ${r.text}`} (${seconds(r.startedAt)})`).join(' · ');
     const text = `${FRAMES[frame++ % FRAMES.length]} ${done}/${total} done${active === '' ? '' : ` · ${active}`}`;
-    const width = Math.max(20, (sink.columns ?? 100) - 1);
+    // A pty without a size (script, some CI runners) reports 0 columns.
+    const width = Math.max(20, (sink.columns !== undefined && sink.columns > 0 ? sink.columns : 100) - 1);
     clear();
     sink.write(text.length > width ? `${text.slice(0, width - 1)}…` : text);
     drawn = true;
