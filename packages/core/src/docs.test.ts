@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ERROR_CODES } from './codes.js';
 
@@ -45,5 +45,36 @@ describe('docs/failure-modes.md', () => {
     expect(start).toBeGreaterThan(-1);
     expect(end).toBeGreaterThan(start);
     expect(doc.split('<!-- scorecard:start -->').length).toBe(2);
+  });
+});
+
+// docs/architecture.md: the dependency graph and the table say what each package.json says.
+describe('docs/architecture.md', () => {
+  const root = new URL('../../../', import.meta.url);
+  const doc = readFileSync(new URL('docs/architecture.md', root), 'utf8');
+  const packages = readdirSync(new URL('packages/', root)).filter((d) => existsSync(new URL(`packages/${d}/package.json`, root)));
+  const dependsOn = (dir: string) => {
+    const pkg = JSON.parse(readFileSync(new URL(`packages/${dir}/package.json`, root), 'utf8'));
+    return Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })
+      .filter((n) => n.startsWith('@breakwater/'))
+      .map((n) => n.slice('@breakwater/'.length))
+      .sort();
+  };
+  const mermaid = doc.slice(doc.indexOf('```mermaid'), doc.indexOf('```', doc.indexOf('```mermaid') + 3));
+  const edges = [...mermaid.matchAll(/^\s*(\w+) --> (\w+)$/gm)].map((m) => [m[1], m[2]] as const);
+
+  it.each(packages)('the graph and the table list the runtime dependencies of %s', (dir) => {
+    const graph = edges
+      .filter(([from]) => from === dir)
+      .map(([, to]) => to)
+      .sort();
+    expect(graph).toEqual(dependsOn(dir));
+    const row = doc
+      .split('\n')
+      .map((l) => l.split('|').map((c) => c.trim()))
+      .find((c) => c[1] === `\`${dir}\``);
+    expect(row, `a table row for ${dir}`).toBeDefined();
+    const listed = row?.[3] === '—' ? [] : (row?.[3] ?? '').split(',').map((s) => s.trim());
+    expect(listed.sort()).toEqual(dependsOn(dir));
   });
 });
