@@ -2,7 +2,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@breakwater/socket';
 import type { Scenario, ScenarioContext } from '../types.js';
-import { listen, pause, percentile, thin } from './transport-support.js';
+import { listen, pause, percentile, settleBeforeCleanup, thin } from './transport-support.js';
 
 /**
  * FM-04, Nagle + delayed ACK, on plain loopback: the client sends a header
@@ -82,7 +82,7 @@ export const fm04: Scenario = {
   requires: [],
   budgetMs: 20_000,
   exclusive: true,
-  async run(ctx) {
+  run: settleBeforeCleanup(async (ctx) => {
     const port = await listen(ctx, messageServer());
 
     ctx.progress(`naive: ${NAIVE_EXCHANGES} exchanges on net.connect()`);
@@ -120,7 +120,7 @@ export const fm04: Scenario = {
           `Breakwater: @breakwater/socket connect() defaults (TCP_NODELAY), ${BW_EXCHANGES} exchanges, best of ${rounds} round${rounds === 1 ? '' : 's'} (a busy CPU is not Nagle).`,
       ],
     };
-  },
+  }),
 };
 
 const round = (ms: number) => Math.round(ms * 1_000) / 1_000;

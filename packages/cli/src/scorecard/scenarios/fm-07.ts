@@ -3,7 +3,7 @@ import { createFaultProxy } from '@breakwater/chaos';
 import { createClient } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Scenario, ScenarioContext } from '../types.js';
-import { listen, pause, seeded } from './transport-support.js';
+import { listen, pause, seeded, settleBeforeCleanup } from './transport-support.js';
 
 /**
  * FM-07, stale pooled connection: a load balancer (the chaos proxy's
@@ -53,7 +53,7 @@ export const fm07: Scenario = {
   naiveExpectation: 'some requests fail',
   requires: [],
   budgetMs: 30_000,
-  async run(ctx) {
+  run: settleBeforeCleanup(async (ctx) => {
     const backend = http.createServer((_req, res) => res.end('ok'));
     backend.keepAliveTimeout = 60_000;
     const port = await listen(ctx, backend);
@@ -104,5 +104,5 @@ export const fm07: Scenario = {
           `Idle resets applied: naive ${resets.naive}, Breakwater ${resets.breakwater}.`,
       ],
     };
-  },
+  }),
 };

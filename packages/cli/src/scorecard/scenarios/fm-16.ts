@@ -2,7 +2,7 @@ import http from 'node:http';
 import { createFaultProxy } from '@breakwater/chaos';
 import { hardenServer, resolvePreset } from '@breakwater/presets';
 import type { Scenario, ScenarioContext } from '../types.js';
-import { freePort, haproxyBinary, listen, pause, startHaproxy } from './transport-support.js';
+import { freePort, haproxyBinary, listen, pause, settleBeforeCleanup, startHaproxy } from './transport-support.js';
 
 /**
  * FM-16, the ALB 502: client → HAProxy (`http-reuse always`) → latency on
@@ -82,7 +82,7 @@ export const fm16: Scenario = {
   requires: ['program'],
   programs: ['haproxy'],
   budgetMs: 35_000,
-  async run(ctx) {
+  run: settleBeforeCleanup(async (ctx) => {
     const binary = haproxyBinary();
     if (binary === undefined) throw new Error('haproxy is not on PATH or in /usr/sbin (apt-get install haproxy)');
     const preset = resolvePreset({
@@ -150,5 +150,5 @@ export const fm16: Scenario = {
           `keepAliveTimeout ${applied.keepAliveTimeoutMs} ms, headersTimeout ${applied.headersTimeoutMs} ms.`,
       ],
     };
-  },
+  }),
 };

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createPool } from '@breakwater/pool';
 import type { Scenario, ScenarioContext } from '../types.js';
-import { listen, pause } from './transport-support.js';
+import { listen, pause, settleBeforeCleanup } from './transport-support.js';
 
 /**
  * FM-17, CLOSE_WAIT leaks: the server closes idle connections after a
@@ -57,7 +57,7 @@ export const fm17: Scenario = {
   naiveExpectation: 'every idle pooled socket in CLOSE_WAIT',
   requires: [],
   budgetMs: 10_000,
-  async run(ctx) {
+  run: settleBeforeCleanup(async (ctx) => {
     const naiveSide = idleClosingServer();
     const bwSide = idleClosingServer();
     const [naivePort, bwPort] = [await listen(ctx, naiveSide.server), await listen(ctx, bwSide.server)];
@@ -103,5 +103,5 @@ export const fm17: Scenario = {
           `Naive: plain net.connect() sockets kept for reuse; Breakwater: createPool() defaults (evicted: ${stats.evicted.closed} closed, ${stats.evicted.invalid} invalid).`,
       ],
     };
-  },
+  }),
 };

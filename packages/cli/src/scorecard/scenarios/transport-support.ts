@@ -4,7 +4,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ScenarioContext } from '../types.js';
+import type { ScenarioContext, ScenarioResult } from '../types.js';
 
 /** Helpers shared by the transport scenarios (FM-04, 07, 13, 16, 17), and the HAProxy launcher test/support re-exports. */
 
@@ -37,6 +37,38 @@ export const seconds = (ms: number): string => `${(ms / 1_000).toFixed(ms < 10_0
 /** Aborts with the scenario: rejects instead of waiting out the delay. */
 export const pause = (ms: number, signal: AbortSignal): Promise<void> => sleep(ms, undefined, { signal });
 
+/** How long an aborted scenario may take to settle before its cleanups run anyway. */
+const SETTLE_AFTER_ABORT_MS = 3_000;
+
+/**
+ * Wraps a scenario's `run` so that its cleanups run only once it has
+ * settled. The runner does not wait for an aborted scenario: it runs the
+ * cleanups registered so far at once, and a server or proxy the scenario
+ * was opening at that moment would be registered after them and outlive
+ * the run. Here one cleanup is registered first, and it waits for the
+ * scenario (at most 3 s after the abort), then runs the scenario's own,
+ * last registered first.
+ */
+export function settleBeforeCleanup(run: (ctx: ScenarioContext) => Promise<ScenarioResult>): (ctx: ScenarioContext) => Promise<ScenarioResult> {
+  return (ctx) => {
+    const cleanups: (() => unknown)[] = [];
+    let result: Promise<ScenarioResult> | undefined;
+    ctx.defer(async () => {
+      const timer = new AbortController();
+      await Promise.race([result?.catch(() => {}), sleep(SETTLE_AFTER_ABORT_MS, undefined, { signal: timer.signal, ref: false }).catch(() => {})]);
+      timer.abort();
+      const errors: unknown[] = [];
+      for (let fn = cleanups.pop(); fn !== undefined; fn = cleanups.pop())
+        await Promise.resolve()
+          .then(fn)
+          .catch((error: unknown) => errors.push(error));
+      if (errors.length > 0) throw errors[0];
+    });
+    result = run({ ...ctx, defer: (fn) => void cleanups.push(fn) });
+    return result;
+  };
+}
+
 /**
  * Listens on `host:port` (an ephemeral port by default) and registers the
  * close, connections included (a keep-alive or pooled connection would keep
@@ -48,15 +80,13 @@ export async function listen(ctx: ScenarioContext, server: net.Server, host = '1
     sockets.add(socket);
     socket.once('close', () => sockets.delete(socket));
   });
-  ctx.defer(
-    () =>
-      new Promise<void>((resolve) => {
-        for (const socket of sockets) socket.destroy();
-        if (!server.listening) return resolve();
-        server.close(() => resolve());
-      }),
-  );
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  const listening = new Promise<void>((resolve, reject) => server.once('error', reject).listen(port, host, resolve));
+  ctx.defer(async () => {
+    await listening.catch(() => {});
+    for (const socket of sockets) socket.destroy();
+    if (server.listening) await new Promise((resolve) => server.close(resolve));
+  });
+  await listening;
   return (server.address() as net.AddressInfo).port;
 }
 
