@@ -52,7 +52,7 @@ export const fm07: Scenario = {
   bound: `0 failed requests over ${TOTAL.toLocaleString('en-US')} spaced around the LB idle T`,
   naiveExpectation: 'some requests fail',
   requires: [],
-  budgetMs: 30_000,
+  budgetMs: 35_000,
   run: settleBeforeCleanup(async (ctx) => {
     const backend = http.createServer((_req, res) => res.end('ok'));
     backend.keepAliveTimeout = 60_000;
