@@ -1,15 +1,15 @@
 import net from 'node:net';
-import { CircuitBreaker } from '@breakwater/circuit';
-import { channel, Deadline } from '@breakwater/core';
-import { retry } from '@breakwater/retry';
+import { channel } from '@breakwater/core';
 import { harden } from '@breakwater/socket';
 import mysql from 'mysql2';
 import type { Pool, PoolOptions } from 'mysql2/promise';
 import { type DriverOptions, resolveDriverOptions } from './defaults.js';
 import { classifyDriverError } from './internal/classifyDriverError.js';
-import { type CoreConnection, deadlineError, destroyHard, guardConnection, validate } from './internal/mysqlConnection.js';
+import { callPolicy, guardedCall, isIdempotentStatement } from './internal/guardedCall.js';
+import { type CoreConnection, destroyHard, guardConnection, validate } from './internal/mysqlConnection.js';
 
 export type { DriverOptions } from './defaults.js';
+export { isIdempotentStatement } from './internal/guardedCall.js';
 
 const clientError = channel('drivers', 'clientError');
 
@@ -20,24 +20,6 @@ interface CorePool {
   query(...args: unknown[]): unknown;
   execute(...args: unknown[]): unknown;
   on(event: 'connection' | 'release', listener: (connection: CoreConnection) => void): unknown;
-}
-
-// Statements that only read: retried after a connection-level failure. Locking
-// reads and SELECT … INTO are not, nor anything with a second statement.
-const READ = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*(?:SELECT|SHOW|DESCRIBE|DESC|EXPLAIN)\b/i;
-const NOT_READ = /\bFOR\s+UPDATE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bFOR\s+SHARE\b|\bINTO\b|;\s*\S/i;
-
-/**
- * Whether a pool-level statement may be sent again after a connection-level
- * failure: `{ sql, idempotent: true | false }` decides; otherwise plain reads are.
- * Pool-level statements each take their own connection, so none runs inside a
- * transaction (those go through `getConnection()` and are never retried).
- */
-export function isIdempotentStatement(statement: unknown): boolean {
-  const given = (statement as { idempotent?: unknown } | null)?.idempotent;
-  if (typeof given === 'boolean') return given;
-  const sql = typeof statement === 'string' ? statement : (statement as { sql?: unknown } | null)?.sql;
-  return typeof sql === 'string' && READ.test(sql) && !NOT_READ.test(sql);
 }
 
 /**
@@ -109,8 +91,7 @@ export function createMysqlPool(config: PoolOptions = {}, options: DriverOptions
     take(connectionLimit);
   };
 
-  const breaker = new CircuitBreaker(undefined, { ...o.preset.circuit, attemptTimeoutMs: 0, key: `mysql2 ${where.host}:${where.port}` });
-  const upstream = `mysql://${where.host}:${where.port}`;
+  const policy = callPolicy(o, 'mysql', where);
 
   /** One attempt on one pooled connection, ended by `signal` (the connection is then destroyed). */
   const attempt = (method: 'query' | 'execute', args: unknown[], signal: AbortSignal) =>
@@ -142,22 +123,10 @@ export function createMysqlPool(config: PoolOptions = {}, options: DriverOptions
     });
 
   const run = (method: 'query' | 'execute', args: unknown[], callback: Callback) => {
-    const deadline = o.queryTimeoutMs === 0 ? undefined : Deadline.after(o.queryTimeoutMs, { label: `mysql2 ${method}` });
-    const once = (signal: AbortSignal) => breaker.run(() => attempt(method, args, signal), { signal });
-    const outcome = isIdempotentStatement(args[0])
-      ? retry(({ signal }) => once(signal), {
-          ...o.preset.retry,
-          attemptTimeoutMs: 0,
-          idempotent: true,
-          upstream,
-          ...(deadline === undefined ? {} : { deadline }),
-        })
-      : once(deadline?.signal ?? new AbortController().signal);
-    outcome.then(
+    guardedCall(policy, isIdempotentStatement(args[0]), (signal) => attempt(method, args, signal)).then(
       (results) => callback(null, ...results),
-      (err: unknown) => callback(map(err === deadline?.signal.reason ? deadlineError(o.queryTimeoutMs, where, method) : err)),
+      (err: unknown) => callback(map(err)),
     );
-    outcome.finally(() => deadline?.dispose()).catch(() => {});
   };
 
   for (const method of ['query', 'execute'] as const) {

@@ -4,6 +4,7 @@ import { harden } from '@breakwater/socket';
 import pg from 'pg';
 import { type DriverOptions, resolveDriverOptions } from './defaults.js';
 import { classifyDriverError } from './internal/classifyDriverError.js';
+import { type CallPolicy, callPolicy, guardedCall, isIdempotentStatement } from './internal/guardedCall.js';
 
 export type { DriverOptions } from './defaults.js';
 
@@ -15,20 +16,30 @@ type Rethrow = (err: unknown) => unknown;
 /**
  * Rethrows classified errors from `query` (promise and callback forms) while
  * returning pg's own result objects. Submittables (cursors, streams) are
- * passed through: they report errors on themselves.
+ * passed through: they report errors on themselves. With a `policy` (the
+ * pool's own `query`: each call its own client, never in a transaction) the
+ * call goes through the breaker and reads are retried within the deadline.
  */
-function wrapQuery<T extends { query: (...args: never[]) => unknown }>(target: T, map: Rethrow): void {
+function wrapQuery<T extends { query: (...args: never[]) => unknown }>(target: T, map: Rethrow, policy?: CallPolicy): void {
   const original = target.query.bind(target) as (...args: unknown[]) => unknown;
-  const query = (...args: unknown[]): unknown => {
-    const last = args.at(-1);
-    if (typeof last === 'function') {
-      const callback = last as (err: unknown, res?: unknown) => void;
-      return original(...args.slice(0, -1), (err: unknown, res?: unknown) => callback(err ? map(err) : err, res));
-    }
-    if (typeof (args[0] as { submit?: unknown } | null)?.submit === 'function') return original(...args);
-    return (original(...args) as Promise<unknown>).catch((err: unknown) => {
+  const once = (args: unknown[]) =>
+    (original(...args) as Promise<unknown>).catch((err: unknown) => {
       throw map(err);
     });
+  const call = (args: unknown[]) =>
+    policy === undefined ? once(args) : guardedCall(policy, isIdempotentStatement(args[0]), () => once(args)).catch((err: unknown) => Promise.reject(map(err)));
+  const query = (...args: unknown[]): unknown => {
+    const last = args.at(-1);
+    if (typeof (args[0] as { submit?: unknown } | null)?.submit === 'function') return original(...args);
+    if (typeof last === 'function') {
+      const callback = last as (err: unknown, res?: unknown) => void;
+      call(args.slice(0, -1)).then(
+        (res) => callback(undefined, res),
+        (err: unknown) => callback(err),
+      );
+      return undefined;
+    }
+    return call(args);
   };
   (target as { query: unknown }).query = query;
 }
@@ -71,7 +82,7 @@ export function createPgPool(config: pg.PoolConfig = {}, options: DriverOptions 
   });
   const where = { host: config.host ?? 'localhost', ...(config.port === undefined ? {} : { port: config.port }) };
   const map: Rethrow = (err) => classifyDriverError(err, { ...where, driver: 'pg' });
-  wrapQuery(pool, map);
+  wrapQuery(pool, map, callPolicy(o, 'postgres', { host: where.host, port: config.port ?? 5432 }));
   pool.on('connect', (client) => {
     wrapQuery(client, map);
     // A client the pool already let go (a timed-out query makes pg end it)

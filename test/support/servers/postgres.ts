@@ -1,12 +1,12 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, findBinary, freePort, processTree, signalAll, spawnUntil } from './process.js';
+import { exited, findBinary, freePort, inNamespace, processTree, signalAll, spawnUntil } from './process.js';
 
-/** A throw-away PostgreSQL on 127.0.0.1, trust auth, user `postgres`, database `postgres`. */
+/** A throw-away PostgreSQL (127.0.0.1 unless told), trust auth, user `postgres`, database `postgres`. */
 export interface PostgresServer {
-  readonly host: '127.0.0.1';
+  readonly host: string;
   readonly port: number;
   /** SIGSTOP the postmaster and every backend: the server freezes without closing a socket. */
   freeze(): void;
@@ -14,6 +14,10 @@ export interface PostgresServer {
   resume(): void;
   /** Fast shutdown (open sessions are aborted), then start again on the same port and data dir. */
   restart(): Promise<void>;
+  /** SIGKILL the postmaster and every backend: no FATAL message; the kernel still sends FIN/RST unless the port is blackholed. */
+  kill(): Promise<void>;
+  /** Starts again on the same port and data dir (after `kill()`). */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -44,7 +48,10 @@ export function postgresUnavailable(): string | undefined {
  * (initdb refuses to run as root) both run as the `postgres` user through
  * runuser, in a temp dir that user owns. `settings` become `-c key=value`.
  */
-export async function startPostgres(settings: Record<string, string | number> = {}): Promise<PostgresServer> {
+export async function startPostgres(
+  settings: Record<string, string | number> = {},
+  options: { host?: string; namespace?: string } = {},
+): Promise<PostgresServer> {
   const bin = binDir();
   if (bin === undefined) throw new Error(postgresUnavailable());
   const dir = mkdtempSync(join(tmpdir(), 'bw-pg-'));
@@ -57,11 +64,14 @@ export async function startPostgres(settings: Record<string, string | number> = 
   const data = join(dir, 'data');
   const [initCmd, initArgs] = asPostgres(`${bin}/initdb`, ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
   execFileSync(initCmd, initArgs, { stdio: 'pipe' });
+  // initdb trusts local connections only; a server in a namespace is reached from another address.
+  if (options.host !== undefined) appendFileSync(join(data, 'pg_hba.conf'), 'host all all all trust\n');
 
   const port = await freePort();
-  const config = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', log_min_messages: 'warning', ...settings };
+  const host = options.host ?? '127.0.0.1';
+  const config = { listen_addresses: host, unix_socket_directories: dir, fsync: 'off', log_min_messages: 'warning', ...settings };
   const args = ['-D', data, '-p', String(port), ...Object.entries(config).flatMap(([k, v]) => ['-c', `${k}=${v}`])];
-  const [cmd, cmdArgs] = asPostgres(`${bin}/postgres`, args);
+  const [cmd, cmdArgs] = inNamespace(options.namespace, ...asPostgres(`${bin}/postgres`, args));
   let child: ChildProcess;
   try {
     child = await spawnUntil(cmd, cmdArgs, /ready to accept connections/);
@@ -70,6 +80,7 @@ export async function startPostgres(settings: Record<string, string | number> = 
     throw error;
   }
   let postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+
   let frozen: number[] = [];
   const resume = () => {
     // As root, runuser stops itself when its child (the postmaster) stops, and stays stopped, never
@@ -78,8 +89,9 @@ export async function startPostgres(settings: Record<string, string | number> = 
     signalAll(frozen, 'SIGCONT');
     frozen = [];
   };
+  const pidOf = () => Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
   return {
-    host: '127.0.0.1',
+    host,
     port,
     freeze() {
       frozen = processTree(postmaster);
@@ -91,7 +103,16 @@ export async function startPostgres(settings: Record<string, string | number> = 
       signalAll([postmaster], 'SIGINT');
       await exited(child);
       child = await spawnUntil(cmd, cmdArgs, /ready to accept connections/);
-      postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      postmaster = pidOf();
+    },
+    async kill() {
+      resume();
+      signalAll(processTree(postmaster), 'SIGKILL');
+      await exited(child);
+    },
+    async start() {
+      child = await spawnUntil(cmd, cmdArgs, /ready to accept connections/);
+      postmaster = pidOf();
     },
     async stop() {
       resume();

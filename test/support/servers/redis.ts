@@ -1,15 +1,19 @@
 import type { ChildProcess } from 'node:child_process';
-import { exited, findBinary, freePort, signalAll, spawnUntil } from './process.js';
+import { exited, findBinary, freePort, inNamespace, signalAll, spawnUntil } from './process.js';
 
-/** A throw-away Redis on 127.0.0.1: no persistence, a child process of the test. */
+/** A throw-away Redis (127.0.0.1 unless told): no persistence, a child process of the test. */
 export interface RedisServer {
-  readonly host: '127.0.0.1';
+  readonly host: string;
   readonly port: number;
   /** SIGSTOP the server: connections stay open, nothing answers. */
   freeze(): void;
   resume(): void;
   /** SIGTERM, then start again on the same port (no persistence: the data is gone). */
   restart(): Promise<void>;
+  /** SIGKILL: the kernel still sends FIN unless the port is blackholed. */
+  kill(): Promise<void>;
+  /** Starts again on the same port (after `kill()`). */
+  start(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -21,16 +25,23 @@ export function redisUnavailable(): string | undefined {
 }
 
 /** Starts `redis-server`; `config` become `--key value` (e.g. `{ timeout: 2 }`). */
-export async function startRedis(config: Record<string, string | number> = {}): Promise<RedisServer> {
-  const file = binary();
-  if (file === undefined) throw new Error(redisUnavailable());
+export async function startRedis(config: Record<string, string | number> = {}, options: { host?: string; namespace?: string } = {}): Promise<RedisServer> {
+  const found = binary();
+  if (found === undefined) throw new Error(redisUnavailable());
   const port = await freePort();
-  const settings = { port, bind: '127.0.0.1', save: '', appendonly: 'no', daemonize: 'no', dir: '/tmp', ...config };
-  const args = Object.entries(settings).flatMap(([k, v]) => [`--${k}`, String(v)]);
+  const host = options.host ?? '127.0.0.1';
+  // protected-mode refuses clients from other hosts (the test process, when Redis runs in a namespace).
+  const settings = { port, bind: host, 'protected-mode': 'no', save: '', appendonly: 'no', daemonize: 'no', dir: '/tmp', ...config };
+  const [file, args] = inNamespace(
+    options.namespace,
+    found,
+    Object.entries(settings).flatMap(([k, v]) => [`--${k}`, String(v)]),
+  );
+  // `ip netns exec` execs redis-server itself: the child's pid is the server's.
   let child: ChildProcess = await spawnUntil(file, args, /Ready to accept connections/);
   let pid = child.pid as number;
   return {
-    host: '127.0.0.1',
+    host,
     port,
     freeze: () => signalAll([pid], 'SIGSTOP'),
     resume: () => signalAll([pid], 'SIGCONT'),
@@ -38,6 +49,14 @@ export async function startRedis(config: Record<string, string | number> = {}): 
       signalAll([pid], 'SIGCONT');
       signalAll([pid], 'SIGTERM');
       await exited(child);
+      child = await spawnUntil(file, args, /Ready to accept connections/);
+      pid = child.pid as number;
+    },
+    async kill() {
+      signalAll([pid], 'SIGKILL');
+      await exited(child);
+    },
+    async start() {
       child = await spawnUntil(file, args, /Ready to accept connections/);
       pid = child.pid as number;
     },
