@@ -119,11 +119,15 @@ export const fm13: Scenario = {
     const changedAt = performance.now();
     let bwMovedMs: number | undefined;
     let naiveLast = OLD;
+    // Per poll after the change: 0 = the old address answered, 1 = the new one.
     const naiveSeen: number[] = [];
+    const bwSeen: number[] = [];
     while (performance.now() - changedAt < WINDOW_MS) {
       naiveLast = await naiveGet();
       naiveSeen.push(naiveLast === OLD ? 0 : 1);
-      if (bwMovedMs === undefined && (await bwGet()) === NEW) bwMovedMs = performance.now() - changedAt;
+      const bwNow = await bwGet();
+      bwSeen.push(bwNow === OLD ? 0 : 1);
+      if (bwMovedMs === undefined && bwNow === NEW) bwMovedMs = performance.now() - changedAt;
       await pause(50, ctx.signal);
     }
 
@@ -150,7 +154,7 @@ export const fm13: Scenario = {
         unit: 'ms',
         text: naiveLast === OLD ? `old address after ${seconds(WINDOW_MS)}` : 'moved to the new address',
         ok: naiveLast === OLD,
-        series: { label: 'naive on the new address (1) after the change', unit: 'count', points: naiveSeen.slice(0, 200) },
+        series: { label: 'naive: new address (1) or old (0), per poll after the change', unit: 'count', points: naiveSeen.slice(0, 200) },
       },
       breakwater: {
         value: Math.round(bwMovedMs ?? WINDOW_MS),
@@ -159,6 +163,7 @@ export const fm13: Scenario = {
           `${bwMovedMs === undefined ? `old address after ${seconds(WINDOW_MS)}` : `moved in ${seconds(bwMovedMs)}`}; ` +
           `${missing !== 'BW_ERR_DNS' ? `NXDOMAIN gave ${missing}` : foundMs === undefined ? 'new name never' : `new name in ${seconds(foundMs)}`}`,
         ok: moved && forgot,
+        series: { label: 'Breakwater: new address (1) or old (0), per poll after the change', unit: 'count', points: bwSeen.slice(0, 200) },
       },
       notes: [
         `Authoritative DNS server on 127.0.0.1 (UDP); an A record (TTL ${TTL_S} s) moved from ${OLD} to ${NEW} ${CHANGE_AFTER_MS} ms after it was cached, GETs every 50 ms; ` +
