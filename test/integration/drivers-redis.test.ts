@@ -14,6 +14,7 @@ if (unavailable !== undefined && !required) console.log(`[drivers-redis] skipped
 
 const SERVER_IDLE_MS = 2_000;
 const COMMAND_TIMEOUT_MS = 2_000;
+const NAIVE_WAIT_MS = 30_000;
 const TCP_NODELAY = 1;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const streamOf = (client: Redis) => (client as unknown as { stream: net.Socket }).stream;
@@ -58,7 +59,7 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/ior
     }
   }, 20_000);
 
-  it('frozen server: each command fails typed within its deadline, while plain ioredis is still waiting', async () => {
+  it('frozen server: each command fails typed within its deadline, while plain ioredis is still waiting after 30 s', async () => {
     const client = createRedis(target, { queryTimeoutMs: COMMAND_TIMEOUT_MS });
     const plain = new Redis(target);
     client.on('error', () => {});
@@ -66,19 +67,21 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/ior
     await Promise.all([client.ping(), plain.ping()]);
     server.freeze();
     try {
+      // Both sides at once: the naive one is watched for the issue's full 30 s.
       const started = performance.now();
-      const results = await Promise.all(
-        ['GET', 'SET', 'INCR'].map((_, i) =>
-          (i === 0 ? client.get('k') : i === 1 ? client.set('k', 'w') : client.incr('n')).then(
-            () => ({ error: undefined, ms: performance.now() - started }),
-            (error: unknown) => ({ error, ms: performance.now() - started }),
+      const pending = Symbol('pending');
+      const [results, plainOutcome] = await Promise.all([
+        Promise.all(
+          ['GET', 'SET', 'INCR'].map((_, i) =>
+            (i === 0 ? client.get('k') : i === 1 ? client.set('k', 'w') : client.incr('n')).then(
+              () => ({ error: undefined, ms: performance.now() - started }),
+              (error: unknown) => ({ error, ms: performance.now() - started }),
+            ),
           ),
         ),
-      );
-      const pending = Symbol('pending');
-      const plainStarted = performance.now();
-      const plainOutcome = await Promise.race([plain.get('k').catch((e: unknown) => e), sleep(5_000).then(() => pending)]);
-      const plainWaitedMs = performance.now() - plainStarted;
+        Promise.race([plain.get('k').catch((e: unknown) => e), sleep(NAIVE_WAIT_MS).then(() => pending)]),
+      ]);
+      const plainWaitedMs = performance.now() - started;
       console.log(
         `[drivers-redis] frozen: breakwater failed after ${results.map((r) => Math.round(r.ms)).join(', ')} ms (${results.map((r) => (r.error as BreakwaterError)?.code).join(', ')}); ioredis still waiting after ${Math.round(plainWaitedMs)} ms`,
       );
@@ -90,12 +93,13 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/ior
         expect(ms).toBeLessThan(COMMAND_TIMEOUT_MS + 1_000);
       }
       expect(plainOutcome).toBe(pending);
+      expect(plainWaitedMs).toBeGreaterThanOrEqual(NAIVE_WAIT_MS);
     } finally {
       server.resume();
       client.disconnect();
       plain.disconnect();
     }
-  }, 20_000);
+  }, 60_000);
 
   it('sockets: NODELAY and keepalive as hardened (ioredis 6 alone: 30 s keepalive idle)', async () => {
     const client = createRedis(target);
@@ -145,6 +149,8 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/ior
   // Measured: ioredis' own auto-reconnect (retryStrategy, offline queue) already rides out a restart
   // with no command in flight: both sides lose the connection once and fail 0 reads. Nothing
   // distinguishes the two here; the test pins that Breakwater's connector keeps ioredis' reconnect.
+  // Behind a blackhole (test/faults/drivers-blackhole.test.ts) too: ioredis resends the commands in
+  // flight after its reconnect (autoResendUnfulfilledCommands), 0 failed on both sides.
   it('server restart: 0 failed idempotent commands after the restart (ioredis reconnects on its own too)', async () => {
     const hardened = await restartThenRead(createRedis(target, { serverIdleTimeoutMs: SERVER_IDLE_MS }), 12);
     const plain = await restartThenRead(new Redis(target), 12);
