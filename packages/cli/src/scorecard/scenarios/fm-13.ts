@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import http from 'node:http';
-import { createClient } from '@breakwater/http';
+import { createClient, HTTP_DEFAULTS } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Scenario, ScenarioContext } from '../types.js';
 import { listen, pause, seconds, settleBeforeCleanup } from './transport-support.js';
@@ -16,8 +16,8 @@ import { listen, pause, seconds, settleBeforeCleanup } from './transport-support
  */
 
 const TTL_S = 1;
-/** Breakwater's default cap on caching NXDOMAIN (`dnsNegativeTtlMs`). */
-const NEGATIVE_CAP_MS = 2_000;
+/** Breakwater's default cap on caching NXDOMAIN. */
+const NEGATIVE_CAP_MS = HTTP_DEFAULTS.dnsNegativeTtlMs;
 /** The record changes this long after its answer was cached (any moment within the TTL would do; mid-TTL leaves room for a busy event loop). */
 const CHANGE_AFTER_MS = 500;
 /** The missing name is created this long after its NXDOMAIN was cached. */
