@@ -68,13 +68,13 @@ describe('docs/architecture.md', () => {
       .filter(([from]) => from === dir)
       .map(([, to]) => to)
       .sort();
-    expect(graph).toEqual(dependsOn(dir));
+    expect(graph, `update the mermaid graph in docs/architecture.md for packages/${dir}/package.json`).toEqual(dependsOn(dir));
     const row = doc
       .split('\n')
       .map((l) => l.split('|').map((c) => c.trim()))
       .find((c) => c[1] === `\`${dir}\``);
     expect(row, `a table row for ${dir}`).toBeDefined();
     const listed = row?.[3] === '—' ? [] : (row?.[3] ?? '').split(',').map((s) => s.trim());
-    expect(listed.sort()).toEqual(dependsOn(dir));
+    expect(listed.sort(), `update the "depends on" cell in docs/architecture.md for ${dir}`).toEqual(dependsOn(dir));
   });
 });
