@@ -1,4 +1,4 @@
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -177,6 +177,43 @@ describe('ack client and server on loopback', () => {
     expect(after.filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'Timeout').length).toBeLessThanOrEqual(
       before.filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap' || r === 'Timeout').length,
     );
+  });
+});
+
+describe('a script awaiting send()', () => {
+  // Every client timer is unref'd; without the client holding the event loop
+  // while a send is pending, Node exits with code 13 (unsettled top-level
+  // await) instead of reporting the deadline.
+  const script = `
+    import net from 'node:net';
+    import { createAckClient } from ${JSON.stringify(new URL('../../packages/ack/dist/index.js', import.meta.url).href)};
+    import { Deadline } from ${JSON.stringify(new URL('../../packages/core/dist/index.js', import.meta.url).href)};
+    const probe = net.createServer().listen(0, '127.0.0.1');
+    await new Promise((r) => probe.once('listening', r));
+    const { port } = probe.address();
+    await new Promise((r) => probe.close(r)); // nothing listens there now: every connect is refused
+    const client = createAckClient({ port });
+    client.on('error', () => {});
+    const started = performance.now();
+    const error = await client.send('hello', { deadline: Deadline.after(400) }).then(() => undefined, (e) => e);
+    console.log(JSON.stringify({ code: error?.code, ms: Math.round(performance.now() - started) }));
+    await client.destroy();
+  `;
+  const run = (source: string) => spawnSync(process.execPath, ['--input-type=module', '-e', source], { encoding: 'utf8', timeout: 10_000 });
+
+  it('settles by its deadline instead of the process exiting with the promise unsettled', () => {
+    const { status, stdout, stderr } = run(script);
+    expect(status, stderr).toBe(0);
+    const result = JSON.parse(stdout.trim()) as { code: string; ms: number };
+    expect(result.code).toBe('BW_ERR_DEADLINE');
+    expect(result.ms).toBeGreaterThanOrEqual(395);
+    expect(result.ms).toBeLessThan(2_000);
+  });
+
+  it("negative control: awaiting only unref'd timers ends the process with code 13 and no result", () => {
+    const { status, stdout } = run(`await new Promise((r) => setTimeout(r, 400).unref()); console.log('settled');`);
+    expect(status).toBe(13);
+    expect(stdout).toBe('');
   });
 });
 

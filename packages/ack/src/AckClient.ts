@@ -131,6 +131,9 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   readonly #expiries: Message[] = [];
   #expiryHead = 0;
   #expiryTimer: TimerHandle | undefined;
+  /** send() calls not yet settled; while > 0, {@link #keepAlive} holds the event loop open. */
+  #pendingSends = 0;
+  #keepAlive: NodeJS.Timeout | undefined;
 
   /** @internal Use {@link createAckClient}. */
   constructor(options: AckClientOptions) {
@@ -232,12 +235,42 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     // Fast path for a full client under 'reject': no timer, no listener, nothing to clean up.
     if (this.#o.overflowPolicy === 'reject' && (this.#waiters.length > 0 || !this.#hasRoom(buf.length))) return Promise.reject(this.#backpressureError());
     this.#budget.recordRequest();
+    this.#holdProcess();
+    const settled = () => this.#releaseProcess();
     return new Promise<Ack>((resolve, reject) => {
-      const m = this.#message(buf, resolve, reject);
+      const m = this.#message(
+        buf,
+        (ack) => {
+          settled();
+          resolve(ack);
+        },
+        (error) => {
+          settled();
+          reject(error);
+        },
+      );
       this.#watchExpiry(m, signal, deadline);
       if (this.#waiters.length === 0 && this.#hasRoom(buf.length)) return this.#admit(m);
       this.#waiters.push(m);
     });
+  }
+
+  /**
+   * Every timer of the client is unref'd, so a pending send alone would not
+   * keep Node running: `await client.send(m, { deadline })` at the end of a
+   * script would exit with an unsettled promise (code 13) instead of settling
+   * by its deadline. Like a socket with a request in flight, the client keeps
+   * the process alive exactly while a send() is pending.
+   */
+  #holdProcess(): void {
+    if (this.#pendingSends++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+  }
+
+  #releaseProcess(): void {
+    if (--this.#pendingSends === 0) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
   }
 
   #backpressureError(): BreakwaterError {
