@@ -1,4 +1,4 @@
-// The Quick start demo: a few real faults, injected by @breakwater/chaos,
+// `npm run demo:chaos`: a few real faults, injected by @breakwater/chaos,
 // against a plain `net.Socket` and against a socket from @breakwater/socket.
 // Runs in about half a minute; the kernel-level part needs root on Linux.
 import net from 'node:net';

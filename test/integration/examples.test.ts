@@ -10,7 +10,7 @@ const node = (file: string, env: Record<string, string> = {}) =>
   run(process.execPath, [file], { cwd: root, timeout: 30_000, env: { ...process.env, NODE_OPTIONS: '', ...env } });
 
 describe('examples', () => {
-  it('chaos-demo (the Quick start demo) shows each fault against plain Node and Breakwater', async () => {
+  it('chaos-demo (`npm run demo:chaos`) shows each fault against plain Node and Breakwater', async () => {
     const { stdout } = await run(process.execPath, ['examples/chaos-demo/demo.mjs'], { cwd: root, timeout: 60_000 });
     expect(stdout).toMatch(/blackhole.*still waiting \(hang\).*BW_ERR_STALLED/);
     expect(stdout).toMatch(/reset \(RST\).*ECONNRESET.*BW_ERR_PEER_RESET/);
