@@ -72,7 +72,10 @@ for (const pool of [bare, breakwater] as Lender[]) {
   for (const conn of conns) pool.release(conn);
 }
 
-const results: Record<string, { bareNs: number; breakwaterNs: number; ratio: number }> = {};
+const results: Record<string, { bareNs: number; breakwaterNs: number; ratio: number; ratioMin: number; ratioMax: number } | number> = {
+  rounds: ROUNDS,
+  ops: OPS,
+};
 for (const [scenario, callers] of [
   ['uncontended', CONNECTIONS],
   ['contended', 2 * CONNECTIONS],
@@ -92,7 +95,13 @@ for (const [scenario, callers] of [
     ratios.push(w / b);
   }
   const ratio = median(ratios);
-  results[scenario] = { bareNs: Math.round(median(bareNs)), breakwaterNs: Math.round(median(bwNs)), ratio: Number(ratio.toFixed(3)) };
+  results[scenario] = {
+    bareNs: Math.round(median(bareNs)),
+    breakwaterNs: Math.round(median(bwNs)),
+    ratio: Number(ratio.toFixed(3)),
+    ratioMin: Number(Math.min(...ratios).toFixed(3)),
+    ratioMax: Number(Math.max(...ratios).toFixed(3)),
+  };
   console.log(
     `${scenario.padEnd(12)} ${callers} callers on ${CONNECTIONS} connections: bare generic-pool ${median(bareNs).toFixed(0)} ns, ` +
       `@breakwater/pool ${median(bwNs).toFixed(0)} ns per acquire+release; ratio ${ratio.toFixed(3)} ` +
