@@ -125,20 +125,16 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     const { gp } = this.#inv;
     if (this.#borrowing.waiters.size >= this.#o.maxWaiting && gp.pool.available === 0) return Promise.reject(this.#exhausted('maxWaiting'));
     const stack = this.#o.leakWarningMs > 0 ? captureStack(this.acquire) : undefined;
-    const alone = gp.pool.pending === 0;
-    const promise = gp.pool.acquire();
-    const request = gp.lastRequest();
+    const request = gp.acquire();
     const now = this.#o.clock.now();
-    if (request.state === 'FULFILLED' && alone && !trial) {
-      // Fast path: generic-pool handed an idle connection over synchronously
-      // (and, nobody else queued, it is the one just taken off the idle list):
+    const entry = request.resource;
+    if (entry !== undefined && !trial) {
+      // Fast path: generic-pool handed an idle connection over synchronously:
       // no waiter, no timer, no extra promise hop.
-      const entry = gp.lastDispatched();
       entry.state = 'validating';
       if (this.#checks.passesFree(entry, now, now)) return Promise.resolve(this.#lend(entry, now, stack));
-      return this.#borrowing.obtain(signal, trial, now, stack, entry);
     }
-    return this.#borrowing.obtain(signal, trial, now, stack, undefined, promise, request);
+    return this.#borrowing.obtain(signal, trial, now, stack, entry, request);
   }
 
   /** Returns a borrowed connection; `{ failed: true }` destroys it and counts towards passive health. */

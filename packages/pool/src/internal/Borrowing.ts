@@ -4,7 +4,7 @@ import type { ResolvedPoolOptions } from '../defaults.js';
 import type { BorrowCheck } from './BorrowCheck.js';
 import type { Entry } from './Entry.js';
 import { closedError } from './errors.js';
-import type { ResourceRequest } from './genericPool.js';
+import type { Request } from './genericPool.js';
 import { isConnectionLevel } from './Health.js';
 import type { Inventory } from './Inventory.js';
 import { type Waiter, Waiters } from './Waiters.js';
@@ -62,34 +62,26 @@ export class Borrowing {
     trial: boolean,
     startedAt: number,
     stack: { stack?: string } | undefined,
-    entry?: Entry,
-    promise?: Promise<Entry>,
-    request?: ResourceRequest<Entry>,
+    entry: Entry | undefined,
+    request: Request<Entry>,
   ): Promise<net.Socket> {
     return new Promise<net.Socket>((resolve, reject) => {
       const deadline = startedAt + this.#o.acquireTimeoutMs;
       const b: Borrow = { startedAt, deadline, signal, trial, stack, resolve, reject, request: undefined, waiting: false, unlink: undefined };
       if (entry !== undefined) this.#check(b, entry);
-      else this.#next(b, promise, request);
+      else this.#next(b, request);
     });
   }
 
   /** Asks generic-pool for the next connection (or takes the request already made). */
-  #next(b: Borrow, promise?: Promise<Entry>, request?: ResourceRequest<Entry>): void {
+  #next(b: Borrow, request?: Request<Entry>): void {
     if (this.#h.closing() || b.signal?.aborted === true) {
       this.#fail(b, this.#h.closing() ? closedError() : classify(b.signal?.reason));
       return;
     }
-    const { gp } = this.#inv;
-    let alone = false;
-    if (promise === undefined || request === undefined) {
-      alone = gp.pool.pending === 0;
-      promise = gp.pool.acquire();
-      request = gp.lastRequest();
-    }
-    if (request.state !== 'FULFILLED') this.waiters.wait(b, request);
-    else if (alone) this.#check(b, gp.lastDispatched());
-    else promise.then((entry) => this.#check(b, entry));
+    request ??= this.#inv.gp.acquire();
+    if (request.resource !== undefined) this.#check(b, request.resource);
+    else this.waiters.wait(b, request);
   }
 
   /**

@@ -1,6 +1,6 @@
 import { type Clock, classify, type TimerHandle } from '@breakwater/core';
 import type { Entry } from './Entry.js';
-import type { ResourceRequest } from './genericPool.js';
+import type { Request, ResourceRequest } from './genericPool.js';
 
 /** A caller that may have to wait for a connection (the pool's borrow record). */
 export interface Waiter {
@@ -55,7 +55,7 @@ export class Waiters<W extends Waiter> {
   }
 
   /** Queues `waiter` until generic-pool fulfils `request`; then `deliver`, or `fail` on timeout/abort. */
-  wait(waiter: W, request: ResourceRequest<Entry>): void {
+  wait(waiter: W, request: Request<Entry>): void {
     waiter.request = request;
     waiter.waiting = true;
     this.#list.set(waiter, true);
@@ -66,14 +66,9 @@ export class Waiters<W extends Waiter> {
       signal.addEventListener('abort', onAbort, { once: true });
       waiter.unlink = () => signal.removeEventListener('abort', onAbort);
     }
-    // Intercepting the request's resolve() instead of awaiting its promise
-    // saves a promise reaction per wait: the connection reaches the caller in
-    // the same tick generic-pool dispatches it (as with bare generic-pool).
-    // (generic-pool's queue already handles the promise's rejection, which
-    // is how cancel() drops a request.)
-    const resolve = request.resolve;
-    request.resolve = (entry: Entry) => {
-      resolve.call(request, entry);
+    // The connection reaches the caller in the same tick generic-pool
+    // dispatches it (as with bare generic-pool), without a promise between.
+    request.onResolve = (entry) => {
       waiter.request = undefined;
       // Not reachable while giveUp() cancels the request first; kept as the
       // safety net, deferred because generic-pool is mid-dispatch here.

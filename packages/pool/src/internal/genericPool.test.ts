@@ -9,28 +9,40 @@ describe('generic-pool internals Breakwater relies on', () => {
     expect((require('generic-pool/package.json') as { version: string }).version).toBe('3.9.0');
     const gp = require('generic-pool') as Record<string, { prototype: Record<string, unknown> }>;
     expect(typeof gp.Pool?.prototype._evict).toBe('function');
-    expect(typeof gp.Deque?.prototype.shift).toBe('function');
     expect(typeof gp.PriorityQueue?.prototype.enqueue).toBe('function');
+    // Requests are Deferreds whose resolve() Breakwater replaces, keeping their `_state`.
+    const Deferred = require('generic-pool/lib/Deferred.js') as { prototype: Record<string, unknown>; PENDING: string };
+    expect(typeof Deferred.prototype.resolve).toBe('function');
+    expect(Deferred.PENDING).toBe('PENDING');
   });
 
-  it('hands out the resource it just took off the idle list, and cancels a waiting request', async () => {
+  it('hands a free resource over inside acquire() without a promise, a later one through onResolve, and cancels a waiting request', async () => {
     let n = 0;
     const built = buildGenericPool<{ id: number }>({ create: async () => ({ id: ++n }), destroy: async () => {} }, { max: 1, min: 0 }, () => false);
-    const first = await built.pool.acquire();
+    const created = built.acquire();
+    const first = await new Promise<{ id: number }>((resolve) => {
+      created.onResolve = resolve;
+    });
+    expect(created.resource).toBe(first);
     await built.pool.release(first);
-    const again = built.pool.acquire();
-    expect(built.lastRequest().state).toBe('FULFILLED');
-    expect(built.lastDispatched()).toBe(first);
-    expect(await again).toBe(first);
+    const again = built.acquire();
+    expect(again.state).toBe('FULFILLED');
+    expect(again.resource).toBe(first);
 
-    const waiting = built.pool.acquire();
-    const request = built.lastRequest();
+    const waiting = built.acquire();
+    expect(waiting.resource).toBeUndefined();
     expect(built.pool.pending).toBe(1);
-    built.cancel(request);
-    await expect(waiting).rejects.toMatchObject({ name: 'TimeoutError' });
+    built.cancel(waiting);
+    await expect(waiting.promise).rejects.toMatchObject({ name: 'TimeoutError' });
     expect(built.pool.pending).toBe(0);
     await built.pool.release(first);
     expect(built.pool.available).toBe(1); // not swallowed by the cancelled request
+
+    // A late cancel() of a request already served is a no-op.
+    const served = built.acquire();
+    built.cancel(served);
+    expect(served.state).toBe('FULFILLED');
+    await built.pool.release(first);
     await built.pool.drain();
     await built.pool.clear();
   });
@@ -39,7 +51,11 @@ describe('generic-pool internals Breakwater relies on', () => {
     let n = 0;
     const doomed = new Set<number>();
     const built = buildGenericPool<{ id: number }>({ create: async () => ({ id: ++n }), destroy: async () => {} }, { max: 5, min: 0 }, (r) => doomed.has(r.id));
-    const all = await Promise.all(Array.from({ length: 5 }, () => built.pool.acquire()));
+    const take = () => {
+      const request = built.acquire();
+      return request.resource !== undefined ? Promise.resolve(request.resource) : new Promise<{ id: number }>((resolve) => (request.onResolve = resolve));
+    };
+    const all = await Promise.all(Array.from({ length: 5 }, take));
     for (const r of all) await built.pool.release(r);
     for (const id of [2, 3, 5]) doomed.add(id);
     expect(built.evictIdle()).toBe(3);

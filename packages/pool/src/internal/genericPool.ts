@@ -94,40 +94,52 @@ class RequestCancelled extends Error {
   override readonly name = 'TimeoutError';
 }
 
+/**
+ * A request as Breakwater's queue sees it: generic-pool's resolve() is
+ * replaced, so its promise never settles (nobody awaits it; that saves a
+ * promise resolution and the reaction generic-pool's own queue attached to
+ * it). The resource lands in `resource`, and `onResolve` is called with it.
+ */
+export interface Request<T> extends ResourceRequest<T> {
+  /** Set once generic-pool has handed this request its resource (synchronously inside acquire() when one was idle). */
+  resource: T | undefined;
+  /** Called when the resource arrives later (a waiting caller). */
+  onResolve: ((resource: T) => void) | undefined;
+}
+
 export interface Built<T> {
   pool: GenericPool<T>;
-  /** The request the latest `pool.acquire()` enqueued (read it right after the call). */
-  lastRequest(): ResourceRequest<T>;
-  /**
-   * The resource generic-pool last took off its idle list to hand to a
-   * waiting request. Right after an `acquire()` made with no other request
-   * queued (`pending === 0`) that came back fulfilled, it is the one that
-   * request received.
-   */
-  lastDispatched(): T;
+  /** Makes a request; `request.resource` is set at once when an idle resource was free. */
+  acquire(): Request<T>;
   /** Drops a waiting request from generic-pool's queue; a no-op once it is settled. */
   cancel(request: ResourceRequest<T>): void;
   /** Runs the evictor until no idle resource matches `shouldEvict`; returns how many went. */
   evictIdle(): number;
 }
 
+/** Replaces Deferred.prototype.resolve on Breakwater's requests (`this` is the request). */
+function resolveInPlace<T>(this: Request<T> & { _state: string }, resource: T): void {
+  if (this._state !== 'PENDING') return;
+  this._state = 'FULFILLED';
+  this.resource = resource;
+  this.onResolve?.(resource);
+}
+
 /**
  * A generic-pool whose evictor asks `shouldEvict` (on Breakwater's clock, not
- * `Date.now()`) and whose waiting requests can be cancelled.
+ * `Date.now()`), whose requests hand their resource over without a promise,
+ * and whose waiting requests can be cancelled.
  */
 export function buildGenericPool<T>(factory: Factory<T>, options: GenericPoolOptions, shouldEvict: (resource: T) => boolean): Built<T> {
-  let last: ResourceRequest<T> | undefined;
-  let dispatched: PooledResource<T> | undefined;
+  let last: Request<T> | undefined;
   let evicted = 0;
-  class WatchedDeque extends gp.Deque<PooledResource<T>> {
-    override shift(): PooledResource<T> | undefined {
-      dispatched = super.shift();
-      return dispatched;
-    }
-  }
   class CancellableQueue extends gp.PriorityQueue {
     override enqueue(request: unknown, priority?: number): void {
-      last = request as ResourceRequest<T>;
+      const r = request as Request<T>;
+      r.resource = undefined;
+      r.onResolve = undefined;
+      r.resolve = resolveInPlace;
+      last = r;
       super.enqueue(request, priority);
     }
   }
@@ -138,7 +150,7 @@ export function buildGenericPool<T>(factory: Factory<T>, options: GenericPoolOpt
       return go;
     }
   }
-  const pool = new gp.Pool<T>(PoolEvictor, WatchedDeque, CancellableQueue, factory, {
+  const pool = new gp.Pool<T>(PoolEvictor, gp.Deque, CancellableQueue, factory, {
     fifo: true,
     autostart: true,
     ...options,
@@ -147,8 +159,17 @@ export function buildGenericPool<T>(factory: Factory<T>, options: GenericPoolOpt
   });
   return {
     pool,
-    lastRequest: () => last!,
-    lastDispatched: () => dispatched!.obj,
+    acquire() {
+      last = undefined;
+      // Its promise never settles (see Request); a cancel()'s rejection is handled by generic-pool's queue.
+      const promise = pool.acquire();
+      if (last === undefined) {
+        // Draining: generic-pool rejected without queueing (Breakwater checks before it gets here).
+        promise.catch(() => {});
+        throw new Error('generic-pool is draining');
+      }
+      return last;
+    },
     cancel(request) {
       request.reject(new RequestCancelled('acquire abandoned'));
     },
