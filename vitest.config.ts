@@ -10,7 +10,7 @@ const alias = readdirSync(packagesDir).map((name) => ({
   replacement: `${packagesDir}${name}/src/index.ts`,
 }));
 
-// One JSON report per run; .ci/run names them (node24, node22, node24-no-koffi).
+// One JSON report per run; .ci/run names them (node24, node22).
 const reportFile = `.reports/vitest-${process.env.BREAKWATER_REPORT ?? `node${process.versions.node.split('.')[0]}`}.json`;
 
 export default defineConfig({

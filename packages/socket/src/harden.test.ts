@@ -44,7 +44,7 @@ describe('harden()', () => {
     expect(guard.applied.noDelay).toBe(true);
     expect(guard.applied.keepAlive.detectWithinMs).toBe(15_000);
     expect(['node', 'native']).toContain(guard.applied.keepAlive.mechanism);
-    // CI also runs the suite without koffi: the native half applies only where it loads.
+    // The native half applies only where koffi loads (withoutKoffi.test.ts covers the rest).
     if (process.platform === 'linux' && process.env.BREAKWATER_EXPECT_NATIVE === '1') expect(native, `native binding: ${nativeUnavailableReason()}`).toBe(true);
     if (!native) return;
     expect(getTcpOption(s, TCP_NODELAY)).toBe(1);
