@@ -1,6 +1,6 @@
 import { BreakwaterError } from './BreakwaterError.js';
 import { type Clock, monotonicClock, type TimerHandle } from './Clock.js';
-import { DEADLINE_TICK_MS, deadlineWheel, kExpire, type WheelEntry } from './DeadlineWheel.js';
+import { DeadlineWheel } from './DeadlineWheel.js';
 import { validateNumber } from './validate.js';
 
 export interface DeadlineOptions {
@@ -12,8 +12,13 @@ export interface DeadlineOptions {
   label?: string | (() => string);
 }
 
-/** Called once with the abort reason; see {@link Deadline.onAbort}. */
-export type DeadlineListener = (reason: unknown) => void;
+type Listener = (reason: unknown) => void;
+
+/** Set in Deadline's static block: the wheel's way to a deadline's private expiry. */
+let expire: (d: Deadline) => void;
+
+/** The process's one timer for deadlines on the monotonic clock. */
+export const deadlineWheel = new DeadlineWheel<Deadline>((d) => expire(d));
 
 /**
  * A point in monotonic time after which an operation is pointless, exposed as
@@ -25,7 +30,7 @@ export type DeadlineListener = (reason: unknown) => void;
  * the timer and listeners are released.
  *
  * Cheap enough for one per request: on the monotonic clock every deadline
- * shares one timer (it fires within {@link DEADLINE_TICK_MS} ms after
+ * shares one timer (it fires within a 1 ms tick after
  * `expiresAt`, never before), and the `AbortSignal` is only created when
  * `signal` is read; {@link Deadline.onAbort} needs none.
  *
@@ -33,7 +38,7 @@ export type DeadlineListener = (reason: unknown) => void;
  * using d = Deadline.after(2_000, { parent: req.signal });
  * const attempt = d.child(500); // min(500 ms, what is left)
  */
-export class Deadline implements Disposable, WheelEntry {
+export class Deadline implements Disposable {
   /** Monotonic time (clock.now() scale) at which the deadline fires; Infinity for none. */
   readonly expiresAt: number;
   readonly #clock: Clock;
@@ -42,11 +47,15 @@ export class Deadline implements Disposable, WheelEntry {
   #controller: AbortController | undefined;
   #aborted = false;
   #reason: unknown;
-  #listeners: DeadlineListener | DeadlineListener[] | undefined;
+  #listeners: Listener | Listener[] | undefined;
   /** The wheel tick (monotonic clock) or the clock's timer (any other clock). */
   #tick: number | undefined;
   #timer: TimerHandle | undefined;
   #unlinkParent: (() => void) | undefined;
+
+  static {
+    expire = (d) => d.#expire();
+  }
 
   private constructor(expiresAt: number, now: number, options: DeadlineOptions, clock: Clock) {
     this.#clock = clock;
@@ -73,9 +82,9 @@ export class Deadline implements Disposable, WheelEntry {
     }
     if (Number.isFinite(expiresAt)) {
       const delay = expiresAt - now;
-      if (delay <= 0) this[kExpire]();
+      if (delay <= 0) this.#expire();
       else if (clock === monotonicClock) this.#tick = deadlineWheel.add(this);
-      else this.#timer = clock.setTimeout(() => this[kExpire](), delay);
+      else this.#timer = clock.setTimeout(() => this.#expire(), delay);
     }
   }
 
@@ -135,7 +144,7 @@ export class Deadline implements Disposable, WheelEntry {
    * first; at once if it has aborted already. Cheaper than listening on
    * `signal`, which it does not create.
    */
-  onAbort(listener: DeadlineListener): void {
+  onAbort(listener: (reason: unknown) => void): void {
     if (this.#aborted) {
       listener(this.#reason);
       return;
@@ -146,7 +155,7 @@ export class Deadline implements Disposable, WheelEntry {
     else l.push(listener);
   }
 
-  offAbort(listener: DeadlineListener): void {
+  offAbort(listener: (reason: unknown) => void): void {
     const l = this.#listeners;
     if (l === listener) this.#listeners = undefined;
     else if (Array.isArray(l)) {
@@ -174,7 +183,7 @@ export class Deadline implements Disposable, WheelEntry {
   }
 
   /** The time ran out (called by the wheel or the clock's timer). */
-  [kExpire](): void {
+  #expire(): void {
     this.#tick = undefined;
     this.#timer = undefined;
     const given = this.#label;

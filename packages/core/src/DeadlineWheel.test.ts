@@ -2,8 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { describe, expect, it } from 'vitest';
 import type { BreakwaterError } from './BreakwaterError.js';
 import { FakeClock } from './Clock.js';
-import { Deadline } from './Deadline.js';
-import { DEADLINE_TICK_MS, deadlineWheel } from './DeadlineWheel.js';
+import { Deadline, deadlineWheel } from './Deadline.js';
+import { DEADLINE_TICK_MS } from './DeadlineWheel.js';
 
 describe('Deadline on the monotonic clock: one shared timer', () => {
   it('fires never before expiresAt and within a tick (plus loop lag) after it, in order', async () => {

@@ -1,11 +1,8 @@
 import { monotonicClock, type TimerHandle } from './Clock.js';
 
-/** What the wheel calls when an entry's time comes. */
-export const kExpire = Symbol('breakwater.deadline.expire');
-
+/** What the wheel holds: anything with a monotonic expiry time. */
 export interface WheelEntry {
   readonly expiresAt: number;
-  [kExpire](): void;
 }
 
 /**
@@ -25,15 +22,21 @@ export const DEADLINE_TICK_MS = 1;
  * Times come from the monotonic clock only (FM-15): a wall-clock jump moves
  * no bucket.
  */
-class Wheel {
-  readonly #buckets = new Map<number, Set<WheelEntry>>();
+export class DeadlineWheel<E extends WheelEntry> {
+  readonly #buckets = new Map<number, Set<E>>();
+  readonly #expire: (entry: E) => void;
   /** Bucket ticks, a binary min-heap; a tick whose bucket emptied is skipped when it surfaces. */
   readonly #ticks: number[] = [];
   #timer: TimerHandle | undefined;
   #armedFor = Number.POSITIVE_INFINITY;
 
+  /** `expire` is called for each entry whose time came. */
+  constructor(expire: (entry: E) => void) {
+    this.#expire = expire;
+  }
+
   /** Schedules `entry`; returns the tick to pass to remove(). */
-  add(entry: WheelEntry): number {
+  add(entry: E): number {
     const tick = Math.ceil(entry.expiresAt / DEADLINE_TICK_MS);
     let bucket = this.#buckets.get(tick);
     if (bucket === undefined) {
@@ -46,7 +49,7 @@ class Wheel {
     return tick;
   }
 
-  remove(entry: WheelEntry, tick: number): void {
+  remove(entry: E, tick: number): void {
     const bucket = this.#buckets.get(tick);
     if (bucket === undefined) return;
     bucket.delete(entry);
@@ -84,7 +87,7 @@ class Wheel {
       this.#buckets.delete(tick);
       for (const entry of bucket) {
         try {
-          entry[kExpire]();
+          this.#expire(entry);
         } catch (error) {
           // A throwing abort listener must not strand the other deadlines: surface it like any uncaught error.
           queueMicrotask(() => {
@@ -124,6 +127,3 @@ class Wheel {
     h[i] = last;
   }
 }
-
-/** The process's wheel for deadlines on the monotonic clock. */
-export const deadlineWheel = new Wheel();
