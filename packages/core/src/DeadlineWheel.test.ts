@@ -27,6 +27,22 @@ describe('Deadline on the monotonic clock: one shared timer', () => {
     expect(deadlineWheel.size).toBe(0);
   });
 
+  it('a deadline beyond Node’s largest timer delay neither fires early nor spins', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    try {
+      const far = Deadline.after(40 * 24 * 3_600_000); // 40 days > 2^31-1 ms
+      await new Promise((r) => setTimeout(r, 20));
+      expect(far.expired).toBe(false);
+      far.dispose();
+      // An overflowing delay would have re-armed every millisecond, warning each time.
+      expect(warnings).not.toContain('TimeoutOverflowWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a disposed deadline leaves the wheel and never fires', async () => {
     const d = Deadline.after(5);
     let fired = false;

@@ -12,6 +12,9 @@ export interface WheelEntry {
  */
 export const DEADLINE_TICK_MS = 1;
 
+/** Node's largest timer delay. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
 /**
  * One Node timer for every Deadline on the monotonic clock, instead of a
  * setTimeout/clearTimeout pair per deadline: deadlines are put in buckets
@@ -67,7 +70,8 @@ export class DeadlineWheel<E extends WheelEntry> {
   #arm(tick: number): void {
     monotonicClock.clearTimeout(this.#timer);
     this.#armedFor = tick;
-    this.#timer = monotonicClock.setTimeout(() => this.#fire(), tick * DEADLINE_TICK_MS - monotonicClock.now());
+    // Node fires a delay above 2^31-1 ms after 1 ms: wait at most that long, then look again.
+    this.#timer = monotonicClock.setTimeout(() => this.#fire(), Math.min(MAX_TIMER_MS, tick * DEADLINE_TICK_MS - monotonicClock.now()));
   }
 
   #fire(): void {
