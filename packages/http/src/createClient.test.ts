@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { CircuitRegistry } from '@breakwater/circuit';
 import { BreakwaterError } from '@breakwater/core';
 import { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -102,6 +103,15 @@ describe('createClient() with an injected MockAgent', () => {
     for (let i = 0; i < 3; i++) await (await c.request('http://down.test/')).body.dump();
     const err = await c.request('http://down.test/').catch((e: unknown) => e);
     expect((err as BreakwaterError).code).toBe('BW_ERR_CIRCUIT_OPEN');
+  });
+
+  it('keeps a circuit.attemptTimeoutMs: such requests go through the breaker’s run(), which counts a slow one as timed out', async () => {
+    const agent = mock();
+    agent.get('http://slow.test').intercept({ path: '/' }).reply(200, 'late').delay(300);
+    const c = client({ dispatcher: agent, attempts: 1, circuit: { attemptTimeoutMs: 50 } });
+    await (await c.request('http://slow.test/')).body.dump();
+    const layer = c.layers.find((l) => l.role === 'circuit') as unknown as { registry: CircuitRegistry };
+    expect(layer.registry.get('http://slow.test')?.stats().totals).toMatchObject({ calls: 1, timedOut: 1, failed: 1 });
   });
 });
 

@@ -25,19 +25,22 @@ class ServerFailure {
  *
  * While the breaker is closed (nearly always), a request is admitted with `admit()` and its outcome
  * reported with `record()`: the same counts, events and rolling window as `run()`, without a promise,
- * an AbortSignal and opossum's `fire()` per request (the layer applies no per-attempt time limit anyway:
- * `attemptTimeoutMs` is 0 here, the deadline layer bounds the request). Open or half-open, the request
- * goes through `run()`, which fails fast or makes it the single probe.
+ * an AbortSignal and opossum's `fire()` per request (the layer applies no per-attempt time limit by
+ * default: `attemptTimeoutMs` is 0 here, the deadline layer bounds the request; a policy that sets one
+ * keeps every request on `run()`). Open or half-open, the request goes through `run()`, which fails fast
+ * or makes it the single probe.
  */
 export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegistry = new CircuitRegistry()): Layer & { registry: CircuitRegistry } {
   const options = { attemptTimeoutMs: 0, ...policy };
+  // A per-attempt limit (a user's `circuit.attemptTimeoutMs`) is enforced by run() only.
+  const fast = !(Number(options.attemptTimeoutMs) > 0);
   return {
     role: 'circuit',
     description: 'a breaker per origin: 5xx and connection errors count; fail fast while open',
     registry,
     interceptor: (dispatch) => (opts, handler) => {
       const breaker = registry.circuitFor(String(opts.origin ?? ''), undefined, options);
-      const ticket = breaker.admit();
+      const ticket = fast ? breaker.admit() : undefined;
       if (ticket !== undefined) {
         const recording = new RecordingHandler(breaker, ticket, handler);
         try {
