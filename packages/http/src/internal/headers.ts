@@ -1,7 +1,14 @@
 /** Lower-case header name → value, the shape every Breakwater layer reads and writes. */
 export type HeaderRecord = Record<string, string | string[]>;
 
-const normalized = new WeakSet<object>();
+/**
+ * Brands a record as normalised: a non-enumerable own property, invisible to undici (`Object.keys`),
+ * to spreads and to equality checks. Cheaper than a WeakSet, whose entries the GC must trace as
+ * ephemerons, one per request.
+ */
+const kNormalized = Symbol('breakwater.http.normalizedHeaders');
+const brand = (record: HeaderRecord): HeaderRecord => Object.defineProperty(record, kNormalized, { value: true });
+const isNormalized = (headers: object): boolean => (headers as { [kNormalized]?: boolean })[kNormalized] === true;
 
 /**
  * Dispatch options carry headers as a record, a flat `[k, v, k, v]` array, an
@@ -9,7 +16,7 @@ const normalized = new WeakSet<object>();
  * normalise once; a record already normalised by an outer layer is reused.
  */
 export function toRecord(headers: unknown): HeaderRecord {
-  if (headers !== null && typeof headers === 'object' && normalized.has(headers)) return headers as HeaderRecord;
+  if (headers !== null && typeof headers === 'object' && isNormalized(headers)) return headers as HeaderRecord;
   const out: HeaderRecord = {};
   const add = (name: unknown, value: unknown) => {
     if (value === undefined || value === null) return;
@@ -29,8 +36,7 @@ export function toRecord(headers: unknown): HeaderRecord {
   } else if (typeof headers === 'object') {
     for (const [k, v] of Object.entries(headers)) add(k, v);
   }
-  normalized.add(out);
-  return out;
+  return brand(out);
 }
 
 /** A normalised copy with `name` set (or removed when `value` is undefined). */
@@ -38,8 +44,7 @@ export function withHeader(headers: HeaderRecord, name: string, value: string | 
   const copy: HeaderRecord = { ...headers };
   if (value === undefined) delete copy[name];
   else copy[name] = value;
-  normalized.add(copy);
-  return copy;
+  return brand(copy);
 }
 
 /**
