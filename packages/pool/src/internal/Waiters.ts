@@ -68,15 +68,21 @@ export class Waiters<W extends Waiter> {
     }
     // The connection reaches the caller in the same tick generic-pool
     // dispatches it (as with bare generic-pool), without a promise between.
-    request.onResolve = (entry) => {
-      waiter.request = undefined;
-      // Not reachable while giveUp() cancels the request first; kept as the
-      // safety net, deferred because generic-pool is mid-dispatch here.
-      if (!waiter.waiting) return queueMicrotask(() => this.#hooks.returnUnused(entry));
-      this.#unlist(waiter);
-      this.#hooks.deliver(waiter, entry);
-    };
+    request.waiter = waiter;
+    request.onResolve = this.#resolved;
   }
+
+  /** Shared by every request (the waiter rides on the request): no closure per wait. */
+  readonly #resolved = (entry: Entry, request: Request<Entry>): void => {
+    const waiter = request.waiter as W;
+    request.waiter = undefined;
+    waiter.request = undefined;
+    // Not reachable while giveUp() cancels the request first; kept as the
+    // safety net, deferred because generic-pool is mid-dispatch here.
+    if (!waiter.waiting) return queueMicrotask(() => this.#hooks.returnUnused(entry));
+    this.#unlist(waiter);
+    this.#hooks.deliver(waiter, entry);
+  };
 
   /** Fails a waiting caller with `error` and cancels its request; a no-op unless it is queued. */
   giveUp(waiter: W, error: unknown): void {

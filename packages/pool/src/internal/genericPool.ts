@@ -104,7 +104,9 @@ export interface Request<T> extends ResourceRequest<T> {
   /** Set once generic-pool has handed this request its resource (synchronously inside acquire() when one was idle). */
   resource: T | undefined;
   /** Called when the resource arrives later (a waiting caller). */
-  onResolve: ((resource: T) => void) | undefined;
+  onResolve: ((resource: T, request: Request<T>) => void) | undefined;
+  /** Whoever waits on it (for a shared `onResolve`: no closure per request). */
+  waiter: unknown;
 }
 
 export interface Built<T> {
@@ -122,7 +124,7 @@ function resolveInPlace<T>(this: Request<T> & { _state: string }, resource: T): 
   if (this._state !== 'PENDING') return;
   this._state = 'FULFILLED';
   this.resource = resource;
-  this.onResolve?.(resource);
+  this.onResolve?.(resource, this);
 }
 
 /**
@@ -138,6 +140,7 @@ export function buildGenericPool<T>(factory: Factory<T>, options: GenericPoolOpt
       const r = request as Request<T>;
       r.resource = undefined;
       r.onResolve = undefined;
+      r.waiter = undefined;
       r.resolve = resolveInPlace;
       last = r;
       super.enqueue(request, priority);
