@@ -55,7 +55,8 @@ export function retryLayer(o: RetryLayerOptions): Layer {
         handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err);
         return true;
       }
-      const run = new RetryRun(dispatch, { ...(opts as DispatchOptions), headers }, handler, o, budget, idempotent, forwarded ? 1 : o.attempts);
+      // The caller's options as they are: start() copies them per attempt anyway, with these headers.
+      const run = new RetryRun(dispatch, opts as DispatchOptions, headers, handler, o, budget, idempotent, forwarded ? 1 : o.attempts);
       run.start();
       return true;
     },
@@ -77,15 +78,27 @@ class RetryRun implements Handler {
 
   readonly dispatch: Dispatch;
   readonly opts: DispatchOptions;
+  /** The request's headers, normalised (opts.headers is left as the caller gave it). */
+  readonly headers: Record<string, string | string[]>;
   readonly next: Handler;
   readonly o: RetryLayerOptions;
   readonly budget: RetryBudget;
   readonly idempotent: boolean;
   readonly maxAttempts: number;
 
-  constructor(dispatch: Dispatch, opts: DispatchOptions, next: Handler, o: RetryLayerOptions, budget: RetryBudget, idempotent: boolean, maxAttempts: number) {
+  constructor(
+    dispatch: Dispatch,
+    opts: DispatchOptions,
+    headers: Record<string, string | string[]>,
+    next: Handler,
+    o: RetryLayerOptions,
+    budget: RetryBudget,
+    idempotent: boolean,
+    maxAttempts: number,
+  ) {
     this.dispatch = dispatch;
     this.opts = opts;
+    this.headers = headers;
     this.next = next;
     this.o = o;
     this.budget = budget;
@@ -132,13 +145,15 @@ class RetryRun implements Handler {
   start(fresh = false): void {
     this.attempt++;
     this.#swallowing = undefined;
-    let headers = this.opts.headers as Record<string, string | string[]>;
+    let headers = this.headers;
     if (this.attempt > 1) headers = withHeader(headers, RETRY_MARKER_HEADER, String(this.attempt));
     const deadline = this.#deadline;
     if (deadline !== undefined && this.attempt > 1) headers = withHeader(headers, DEADLINE_HEADER, String(Math.round(deadline.remainingMs())));
     try {
       // A copy per attempt: some dispatchers (undici's ProxyAgent) rewrite the options they are given.
-      this.dispatch({ ...this.opts, headers, ...(fresh ? { [kFresh]: true } : {}) }, this);
+      const opts: DispatchOptions = { ...this.opts, headers };
+      if (fresh) (opts as Record<symbol, unknown>)[kFresh] = true;
+      this.dispatch(opts, this);
     } catch (err) {
       this.onResponseError(this.#current as Controller, err as Error);
     }
