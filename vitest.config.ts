@@ -13,6 +13,23 @@ const alias = readdirSync(packagesDir).map((name) => ({
 // One JSON report per run; .ci/run names them (node24, node22).
 const reportFile = `.reports/vitest-${process.env.BREAKWATER_REPORT ?? `node${process.versions.node.split('.')[0]}`}.json`;
 
+// Files that assert latency percentiles or timer accuracy: they run one at a
+// time in their own project (projects run one after another), while the
+// rest of integration and faults run side by side. FM-04 needs no root.
+const TIMING = [
+  'test/faults/fm-04-nagle.test.ts',
+  'test/integration/fm-07-stale-pooled.test.ts',
+  'test/integration/fm-12-circuit.test.ts',
+  'test/integration/fm-13-dns.test.ts',
+  'test/integration/fm-14-gray-failure.test.ts',
+  'test/integration/fm-15-clock-jump.test.ts',
+  'test/integration/scorecard-transport.test.ts',
+  'test/integration/scorecard-resilience.test.ts',
+];
+
+/** `breakwater scorecard --json --html` end to end, as root. */
+const SCORECARD = 'test/faults/scorecard.test.ts';
+
 export default defineConfig({
   resolve: { alias },
   test: {
@@ -24,6 +41,7 @@ export default defineConfig({
           name: 'unit',
           include: ['packages/*/src/**/*.test.ts'],
           testTimeout: 10_000,
+          maxWorkers: 2,
         },
       },
       {
@@ -31,7 +49,20 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: TIMING,
           testTimeout: 30_000,
+          // Mostly waiting on real servers and frozen processes: side by side.
+          maxWorkers: 4,
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'timing',
+          include: TIMING,
+          testTimeout: 30_000,
+          // Latency percentiles and timer accuracy: one file at a time, no neighbours.
+          maxWorkers: 1,
         },
       },
       {
@@ -39,11 +70,24 @@ export default defineConfig({
         test: {
           name: 'faults',
           include: ['test/faults/**/*.test.ts'],
+          exclude: [...TIMING, SCORECARD],
           // Kernel scenarios mostly wait on TCP timers: run them side by side.
           testTimeout: 120_000,
           hookTimeout: 60_000,
           maxWorkers: 8,
           globalSetup: ['test/faults/globalSetup.ts'],
+        },
+      },
+      {
+        extends: true,
+        test: {
+          name: 'scorecard',
+          include: [SCORECARD],
+          // The whole CLI scorecard (its own scenarios run concurrently, the
+          // timing-sensitive ones alone): no other test file beside it.
+          testTimeout: 360_000,
+          hookTimeout: 120_000,
+          maxWorkers: 1,
         },
       },
     ],
