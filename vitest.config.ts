@@ -14,8 +14,9 @@ const alias = readdirSync(packagesDir).map((name) => ({
 const reportFile = `.reports/vitest-${process.env.BREAKWATER_REPORT ?? `node${process.versions.node.split('.')[0]}`}.json`;
 
 // Files that assert latency percentiles or timer accuracy: they run one at a
-// time in their own project (projects run one after another), while the
-// rest of integration and faults run side by side. FM-04 needs no root.
+// time in their own project, while the rest of integration and faults run
+// side by side. Each project has its own sequence.groupOrder, so projects run
+// one after another (faults, scorecard, integration, timing, unit). FM-04 needs no root.
 const TIMING = [
   'test/faults/fm-04-nagle.test.ts',
   'test/integration/fm-07-stale-pooled.test.ts',
@@ -39,6 +40,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'unit',
+          sequence: { groupOrder: 4 },
           include: ['packages/*/src/**/*.test.ts'],
           testTimeout: 10_000,
           maxWorkers: 2,
@@ -48,6 +50,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'integration',
+          sequence: { groupOrder: 2 },
           include: ['test/integration/**/*.test.ts'],
           exclude: TIMING,
           testTimeout: 30_000,
@@ -59,6 +62,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'timing',
+          sequence: { groupOrder: 3 },
           include: TIMING,
           testTimeout: 30_000,
           // Latency percentiles and timer accuracy: one file at a time, no neighbours.
@@ -69,6 +73,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'faults',
+          sequence: { groupOrder: 0 },
           include: ['test/faults/**/*.test.ts'],
           exclude: [...TIMING, SCORECARD],
           // Kernel scenarios mostly wait on TCP timers: run them side by side.
@@ -82,6 +87,7 @@ export default defineConfig({
         extends: true,
         test: {
           name: 'scorecard',
+          sequence: { groupOrder: 1 },
           include: [SCORECARD],
           // The whole CLI scorecard (its own scenarios run concurrently, the
           // timing-sensitive ones alone): no other test file beside it.

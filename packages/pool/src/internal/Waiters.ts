@@ -79,7 +79,10 @@ export class Waiters<W extends Waiter> {
     waiter.request = undefined;
     // Not reachable while giveUp() cancels the request first; kept as the
     // safety net, deferred because generic-pool is mid-dispatch here.
-    if (!waiter.waiting) return queueMicrotask(() => this.#hooks.returnUnused(entry));
+    if (!waiter.waiting) {
+      queueMicrotask(() => this.#hooks.returnUnused(entry));
+      return;
+    }
     this.#unlist(waiter);
     this.#hooks.deliver(waiter, entry);
   };
