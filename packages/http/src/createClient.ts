@@ -116,8 +116,11 @@ export function createClient(options?: HttpClientOptions): HttpClient {
   const dispatcher = base.compose([freshRoute, ...[...layers].reverse().map((l) => l.interceptor)]);
   let closed: Promise<void> | undefined;
   return {
+    // Without a subscriber, no closure for observed() per request.
     request: (url, options) =>
-      observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>,
+      completed.hasSubscribers
+        ? (observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>)
+        : undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions),
     fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher })),
     dispatcher,
     layers: Object.freeze([...layers]),

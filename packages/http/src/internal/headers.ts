@@ -2,12 +2,14 @@
 export type HeaderRecord = Record<string, string | string[]>;
 
 /**
- * Brands a record as normalised: a non-enumerable own property, invisible to undici (`Object.keys`),
- * to spreads and to equality checks. Cheaper than a WeakSet, whose entries the GC must trace as
- * ephemerons, one per request.
+ * A normalised record is made with this prototype, which carries the brand as a non-enumerable
+ * property: invisible to undici (`Object.keys`), to spreads and to equality checks. Cheaper than a
+ * WeakSet, whose entries the GC must trace as ephemerons, one per request, and than an own property
+ * defined on each record (`Object.defineProperty` is a runtime call, twice per request).
  */
 const kNormalized = Symbol('breakwater.http.normalizedHeaders');
-const brand = (record: HeaderRecord): HeaderRecord => Object.defineProperty(record, kNormalized, { value: true });
+const normalizedProto: object = Object.create(Object.prototype, { [kNormalized]: { value: true } });
+const normalizedRecord = (): HeaderRecord => Object.create(normalizedProto) as HeaderRecord;
 const isNormalized = (headers: object): boolean => (headers as { [kNormalized]?: boolean })[kNormalized] === true;
 
 /**
@@ -17,7 +19,7 @@ const isNormalized = (headers: object): boolean => (headers as { [kNormalized]?:
  */
 export function toRecord(headers: unknown): HeaderRecord {
   if (headers !== null && typeof headers === 'object' && isNormalized(headers)) return headers as HeaderRecord;
-  const out: HeaderRecord = {};
+  const out = normalizedRecord();
   const add = (name: unknown, value: unknown) => {
     if (value === undefined || value === null) return;
     const key = String(name).toLowerCase();
@@ -36,15 +38,15 @@ export function toRecord(headers: unknown): HeaderRecord {
   } else if (typeof headers === 'object') {
     for (const [k, v] of Object.entries(headers)) add(k, v);
   }
-  return brand(out);
+  return out;
 }
 
 /** A normalised copy with `name` set (or removed when `value` is undefined). */
 export function withHeader(headers: HeaderRecord, name: string, value: string | undefined): HeaderRecord {
-  const copy: HeaderRecord = { ...headers };
+  const copy = Object.assign(normalizedRecord(), headers);
   if (value === undefined) delete copy[name];
   else copy[name] = value;
-  return brand(copy);
+  return copy;
 }
 
 /**

@@ -24,7 +24,8 @@ export function deadlineLayer(defaultMs: number): Layer {
       const origin = String(o.origin ?? '');
       if (!(ms > 0)) return dispatch({ ...o, headers }, classifying(handler, origin));
       // The label is built only if the deadline fires; no AbortSignal is created unless someone reads it.
-      const deadline = Deadline.after(ms, { label: () => `${o.method} ${origin}${o.path}`, ...(o.signal instanceof AbortSignal ? { parent: o.signal } : {}) });
+      const label = () => `${o.method} ${origin}${o.path}`;
+      const deadline = Deadline.after(ms, o.signal instanceof AbortSignal ? { label, parent: o.signal } : { label });
       const next = { ...o, headers: setHeader(headers, o.headers, DEADLINE_HEADER, String(Math.round(ms))), [kDeadline]: deadline };
       return dispatch(next, new DeadlineHandler(handler, deadline, origin));
     },

@@ -74,7 +74,8 @@ class RetryRun implements Handler {
   #aborted: Error | undefined;
   #startedUp = false;
   #backoff: ReturnType<typeof createBackoff> | undefined;
-  readonly #proxy: Controller;
+  /** What the caller's handler is given as its controller: this run (see the getters below). */
+  readonly #proxy: Controller = this;
 
   readonly dispatch: Dispatch;
   readonly opts: DispatchOptions;
@@ -104,10 +105,10 @@ class RetryRun implements Handler {
     this.budget = budget;
     this.idempotent = idempotent;
     this.maxAttempts = maxAttempts;
-    this.#proxy = new RunController(this);
   }
 
-  // What the caller's controller sees: this run as a whole, whichever attempt is in flight.
+  // What the caller's controller sees: this run as a whole, whichever attempt is in flight. The run is
+  // that controller itself (undici calls only these members on it), not one more object per request.
   get aborted(): boolean {
     return this.#aborted !== undefined || (this.#current?.aborted ?? false);
   }
@@ -256,38 +257,5 @@ class RetryRun implements Handler {
       details: { ...bw.details, attempts: this.attempt, retryDelayMs: this.retryDelayMs },
     });
     this.next.onResponseError?.(this.#proxy, annotated);
-  }
-}
-
-/** The controller handed to the caller: one small object per request, its methods on the prototype. */
-class RunController implements Controller {
-  readonly #run: RetryRun;
-
-  constructor(run: RetryRun) {
-    this.#run = run;
-  }
-
-  get aborted(): boolean {
-    return this.#run.aborted;
-  }
-
-  get paused(): boolean {
-    return this.#run.paused;
-  }
-
-  get reason(): Error | null {
-    return this.#run.reason;
-  }
-
-  abort(reason: Error): void {
-    this.#run.abort(reason);
-  }
-
-  pause(): void {
-    this.#run.pause();
-  }
-
-  resume(): void {
-    this.#run.resume();
   }
 }
