@@ -125,14 +125,34 @@ export interface Haproxy {
 
 const running = new Set<ChildProcess>();
 let exitHookInstalled = false;
-/** Installed on the first start, not at import: importing the CLI must not touch `process`. */
+const killRunning = () => {
+  for (const c of running) c.kill('SIGKILL');
+  running.clear();
+};
+/**
+ * HAProxy cannot notice that its parent died, so it dies with it: on exit,
+ * and on SIGTERM/SIGINT (CI cancelling the job, `kill`, Ctrl-C), after which
+ * the signal is raised again unless someone else (the scorecard's Ctrl-C
+ * handler) handles it. Only SIGKILL of the parent can still orphan it.
+ * Installed on the first start, not at import: importing the CLI must not
+ * touch `process`.
+ */
 function killOnExit(child: ChildProcess): void {
   running.add(child);
+  child.once('exit', () => running.delete(child));
   if (exitHookInstalled) return;
   exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const c of running) c.kill('SIGKILL');
-  });
+  process.once('exit', killRunning);
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    const onSignal = () => {
+      killRunning();
+      if (process.listenerCount(signal) === 1) {
+        process.off(signal, onSignal);
+        process.kill(process.pid, signal);
+      }
+    };
+    process.on(signal, onSignal);
+  }
 }
 
 function accepts(port: number): Promise<boolean> {
