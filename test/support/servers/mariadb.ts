@@ -1,8 +1,29 @@
 import { type ChildProcess, execFileSync } from 'node:child_process';
-import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exited, findBinary, freePort, inNamespace, signalAll, spawnUntil } from './process.js';
+
+/**
+ * SIGSTOP, then wait until every thread of `pid` is stopped. kill() returns
+ * before a multi-threaded process has finished its group stop (a thread in
+ * uninterruptible I/O stops only when that I/O ends), and once in CI a query
+ * sent right after the signal was still answered.
+ */
+function stopFully(pid: number | undefined): void {
+  if (pid === undefined) throw new Error('mariadbd is not running: nothing to freeze');
+  process.kill(pid, 'SIGSTOP');
+  const state = (task: string) => {
+    const stat = readFileSync(`/proc/${pid}/task/${task}/stat`, 'utf8');
+    return stat.charAt(stat.lastIndexOf(')') + 2);
+  };
+  const until = performance.now() + 2_000;
+  while (performance.now() < until) {
+    if (readdirSync(`/proc/${pid}/task`).every((task) => 'Tt'.includes(state(task)))) return;
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5);
+  }
+  throw new Error(`mariadbd (pid ${pid}) did not stop within 2 s of SIGSTOP`);
+}
 
 /** A throw-away MariaDB: `--skip-grant-tables` (any user, no password, no default database). */
 export interface MariadbServer {
@@ -109,7 +130,7 @@ export async function startMariadb(settings: Record<string, string | number> = {
   return {
     host,
     port,
-    freeze: () => signalAll([pid()], 'SIGSTOP'),
+    freeze: () => stopFully(pid()),
     resume: () => signalAll([pid()], 'SIGCONT'),
     kill: () => halt('SIGKILL'),
     start: spawn,
