@@ -9,11 +9,12 @@
  * fresh client: `heapUsed` after `gc()` before any request (baseline), once the
  * server has received all `n` requests (in flight), and after the server has
  * answered them all (idle: the connections stay pooled; the server's count of
- * open connections says how many). Per request = (in flight − baseline) ÷ n;
- * per idle connection = (idle − baseline) ÷ open connections; the request's
- * own state = (in flight − idle) ÷ n. Clients
- * alternate which goes first; a warm-up pass runs first (code and lazy state
- * that would otherwise land in the first measurement).
+ * open connections says how many; both clients keep idle connections
+ * `LONG_KEEP_ALIVE_MS`, so none closes while a big size is measured).
+ * Per request = (in flight − baseline) ÷ n; per idle connection = (idle −
+ * baseline) ÷ open connections; the request's own state = (in flight − idle)
+ * ÷ n. Clients alternate which goes first; a warm-up pass runs first (code
+ * and lazy state that would otherwise land in the first measurement).
  *
  *   scripts/bw pnpm exec tsc -b && scripts/bw node --expose-gc bench/http/heap.ts [--sizes 10,100,1000,10000]
  *
@@ -23,7 +24,7 @@
  */
 import { createClient } from '../../packages/http/dist/index.js';
 import { capRunTime, flags, printResult } from '../support/cli.ts';
-import { BENCH_HOST, LABELS, resolveToLoopback, undici } from '../support/clients.ts';
+import { BENCH_HOST, LABELS, LONG_KEEP_ALIVE_MS, resolveToLoopback, undici } from '../support/clients.ts';
 import { round3 } from '../support/rounds.ts';
 import { startServer } from '../support/server.ts';
 
@@ -45,11 +46,11 @@ interface Subject {
 }
 const subjects: Record<string, (connections: number) => Subject> = {
   [LABELS.breakwater]: (connections) => {
-    const bw = createClient({ resolve: resolveToLoopback, connections });
+    const bw = createClient({ resolve: resolveToLoopback, connections, keepAliveTimeoutMs: LONG_KEEP_ALIVE_MS });
     return { call: async () => (await bw.request(`http://${BENCH_HOST}:${port}/`)).body.arrayBuffer(), close: () => bw.close() };
   },
   [LABELS.agent]: (connections) => {
-    const agent = new undici.Agent({ connections });
+    const agent = new undici.Agent({ connections, keepAliveTimeout: LONG_KEEP_ALIVE_MS, keepAliveMaxTimeout: LONG_KEEP_ALIVE_MS });
     return { call: async () => (await undici.request(`http://127.0.0.1:${port}/`, { dispatcher: agent })).body.arrayBuffer(), close: () => agent.close() };
   },
 };

@@ -13,7 +13,8 @@
  * origin, round-robin over the origins; req/s and client CPU µs per request),
  * then the heap after `gc()` per origin over the baseline (each origin with
  * its idle connection). Both at `--concurrency` in flight. Clients alternate
- * which goes first; medians over `--rounds` rounds.
+ * which goes first; medians over `--rounds` rounds, after one warm-up pass
+ * on a few origins.
  *
  *   scripts/bw pnpm exec tsc -b && scripts/bw node --expose-gc bench/http/origins.ts [--sizes 1,10,100,1000,10000] [--rounds 3]
  */
@@ -21,7 +22,7 @@ import type { LookupAddress, LookupOptions } from 'node:dns';
 import type { LookupFunction } from 'node:net';
 import { createClient } from '../../packages/http/dist/index.js';
 import { capRunTime, flags, printResult } from '../support/cli.ts';
-import { LABELS, resolveToLoopback, undici } from '../support/clients.ts';
+import { LABELS, LONG_KEEP_ALIVE_MS, resolveToLoopback, undici } from '../support/clients.ts';
 import { interleave, median, round3 } from '../support/rounds.ts';
 import { startServer } from '../support/server.ts';
 
@@ -43,12 +44,12 @@ const lookup = ((_host: string, opts: LookupOptions, cb: (err: null, address: st
 
 const make: Record<string, () => { request: (url: string) => Promise<unknown>; close: () => Promise<void> }> = {
   [LABELS.breakwater]: () => {
-    const bw = createClient({ resolve: resolveToLoopback });
+    const bw = createClient({ resolve: resolveToLoopback, keepAliveTimeoutMs: LONG_KEEP_ALIVE_MS });
     return { request: async (url) => (await bw.request(url)).body.arrayBuffer(), close: () => bw.close() };
   },
   [LABELS.agent]: () => {
     // Breakwater's default connection limit per origin (undici's is none), so N = 1 compares like with like.
-    const agent = new undici.Agent({ connections: 32, connect: { lookup } });
+    const agent = new undici.Agent({ connections: 32, keepAliveTimeout: LONG_KEEP_ALIVE_MS, keepAliveMaxTimeout: LONG_KEEP_ALIVE_MS, connect: { lookup } });
     return { request: async (url) => (await undici.request(url, { dispatcher: agent })).body.arrayBuffer(), close: () => agent.close() };
   },
 };
@@ -90,9 +91,11 @@ async function one(name: string, n: number) {
   };
 }
 
+// One warm-up pass on a few origins (JIT, lazily created state), not one per size: at 10,000 that would double the run.
+for (const name of Object.keys(make)) await one(name, Math.min(10, Math.max(...o.sizes)));
 const sizes = [];
 for (const n of o.sizes) {
-  const rounds = await interleave(Object.keys(make), o.rounds, (name) => one(name, n));
+  const rounds = await interleave(Object.keys(make), o.rounds, (name) => one(name, n), false);
   const results = [...rounds].map(([client, rs]) => {
     const m = (k: keyof (typeof rs)[0]) => round3(median(rs.map((r) => r[k])));
     return {

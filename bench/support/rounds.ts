@@ -51,11 +51,12 @@ export async function measure(fn: Call, o: { runMs: number; concurrency: number;
 
 /**
  * Runs `one(name)` for every name, in interleaved rounds, after one warm-up
- * pass (JIT, connections) whose result is dropped. Returns each name's results in round order.
+ * pass (JIT, connections) whose result is dropped, unless `warmUp` is false.
+ * Returns each name's results in round order.
  */
-export async function interleave<T>(names: readonly string[], rounds: number, one: (name: string) => Promise<T>): Promise<Map<string, T[]>> {
+export async function interleave<T>(names: readonly string[], rounds: number, one: (name: string) => Promise<T>, warmUp = true): Promise<Map<string, T[]>> {
   const out = new Map<string, T[]>(names.map((n) => [n, []]));
-  for (const name of names) await one(name);
+  if (warmUp) for (const name of names) await one(name);
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) out.get(name)!.push(await one(name));
