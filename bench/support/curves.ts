@@ -62,6 +62,8 @@ export interface ConcurrencyRun {
 export function concurrencyBlock(run: ConcurrencyRun): Rendered {
   const rows = run.levels.map((l) => ({ x: l.concurrency, results: l.results }));
   const clients = run.levels[0]?.results.map((r) => r.client) ?? [];
+  const others = clients.filter((c) => c !== 'undici Pool');
+  const cpuRatio = (l: ConcurrencyRun['levels'][0], c: string) => f2(l.results.find((r) => r.client === c)!.cpuRatio);
   return {
     markdown: [
       `${run.rounds} interleaved rounds of ${run.runMs} ms per level, server: ${run.server} in its own process, ${run.node}; each client may open as many connections as requests in flight.`,
@@ -69,11 +71,11 @@ export function concurrencyBlock(run: ConcurrencyRun): Rendered {
       img('concurrency-throughput.svg', 'requests per second against requests in flight'),
       img('concurrency-cpu.svg', 'client CPU µs per request against requests in flight'),
       '',
-      `| in flight | ${clients.map((c) => `${c}: req/s · CPU µs/req`).join(' | ')} | ${clients.map((c) => `${c} ÷ undici Pool per CPU-s`).join(' | ')} |`,
-      `| ---: | ${clients.map(() => '---:').join(' | ')} | ${clients.map(() => '---:').join(' | ')} |`,
+      `| in flight | ${clients.map((c) => `${c}: req/s · CPU µs/req`).join(' | ')} | ${others.map((c) => `${c} ÷ undici Pool, per CPU-s`).join(' | ')} |`,
+      `| ---: | ${clients.map(() => '---:').join(' | ')} | ${others.map(() => '---:').join(' | ')} |`,
       ...run.levels.map(
         (l) =>
-          `| ${l.concurrency} | ${l.results.map((r) => `${r.reqPerSec} · ${f1(r.cpuUsPerRequest)}`).join(' | ')} | ${l.results.map((r) => f2(r.cpuRatio)).join(' | ')} |`,
+          `| ${l.concurrency} | ${l.results.map((r) => `${r.reqPerSec} · ${f1(r.cpuUsPerRequest)}`).join(' | ')} | ${others.map((c) => cpuRatio(l, c)).join(' | ')} |`,
       ),
     ].join('\n'),
     svgs: {

@@ -12,7 +12,7 @@ export interface Series {
 const COLOURS = ['#c0392b', '#2471a3', '#7d8c8d', '#27ae60', '#8e44ad', '#d68910'];
 const W = 640;
 const H = 360;
-const M = { left: 72, right: 16, top: 40, bottom: 56 };
+const M = { left: 72, right: 28, top: 40, bottom: 56 };
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const fmt = (n: number) =>
@@ -44,22 +44,33 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
     out.push(`<line x1="${M.left}" x2="${W - M.right}" y1="${py(y)}" y2="${py(y)}" stroke="#e5e5e5"/>`);
     out.push(`<text x="${M.left - 6}" y="${py(y) + 4}" text-anchor="end">${fmt(Number(y.toPrecision(6)))}</text>`);
   }
-  for (const x of xs) out.push(`<text x="${px(x)}" y="${H - M.bottom + 18}" text-anchor="middle">${fmt(x)}</text>`);
+  for (const x of xs) out.push(`<text x="${px(x)}" y="${H - M.bottom + 18}" text-anchor="middle">${x < 10_000 ? x : fmt(x)}</text>`);
   out.push(
     `<line x1="${M.left}" x2="${W - M.right}" y1="${py(0)}" y2="${py(0)}" stroke="#333"/>`,
     `<line x1="${M.left}" x2="${M.left}" y1="${M.top}" y2="${py(0)}" stroke="#333"/>`,
     `<text x="${(M.left + W - M.right) / 2}" y="${H - 14}" text-anchor="middle">${esc(o.xLabel)} (log scale)</text>`,
     `<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(o.yLabel)}</text>`,
   );
+  // The legend sits under the plot, entries side by side (wrapping), so it never covers a line.
+  let legendX = M.left;
+  let legendY = H + 8;
   o.series.forEach((s, i) => {
     const c = COLOURS[i % COLOURS.length];
     const pts = s.points.filter((p) => Number.isFinite(p[1]));
     out.push(`<polyline fill="none" stroke="${c}" stroke-width="2" points="${pts.map((p) => `${px(p[0]).toFixed(1)},${py(p[1]).toFixed(1)}`).join(' ')}"/>`);
     for (const p of pts) out.push(`<circle cx="${px(p[0]).toFixed(1)}" cy="${py(p[1]).toFixed(1)}" r="3" fill="${c}"/>`);
-    const ly = M.top + 4 + i * 16;
-    out.push(`<line x1="${M.left + 12}" x2="${M.left + 32}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"/>`);
-    out.push(`<text x="${M.left + 38}" y="${ly + 4}">${esc(s.name)}</text>`);
+    const width = 34 + s.name.length * 6.5 + 16;
+    if (legendX + width > W - M.right && legendX > M.left) {
+      legendX = M.left;
+      legendY += 18;
+    }
+    out.push(`<line x1="${legendX}" x2="${legendX + 20}" y1="${legendY}" y2="${legendY}" stroke="${c}" stroke-width="2"/>`);
+    out.push(`<text x="${legendX + 26}" y="${legendY + 4}">${esc(s.name)}</text>`);
+    legendX += width;
   });
+  const height = legendY + 14;
+  out[0] = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" font-family="sans-serif" font-size="12">`;
+  out[1] = `<rect width="${W}" height="${height}" fill="#fff"/>`;
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
