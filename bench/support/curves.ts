@@ -162,7 +162,7 @@ export function originsBlock(run: OriginsRun): Rendered {
   const clients = run.sizes[0]?.results.map((r) => r.client) ?? [];
   return {
     markdown: [
-      `${run.concurrency} in flight, ${run.rounds} rounds per size (medians), ${run.node}. Cold: one request to each origin (resolve, pool, connect). Warm: at least ${run.warmRequests} requests round-robin over the origins. Heap after \`gc()\` per origin, each with its idle connection.`,
+      `${run.concurrency} in flight, ${run.rounds} round${run.rounds === 1 ? '' : 's'} per size (medians), ${run.node}. Cold: one request to each origin (resolve, pool, connect). Warm: at least ${run.warmRequests} requests round-robin over the origins. Heap after \`gc()\` per origin, each with its idle connection.`,
       '',
       img('origins-cold-cpu.svg', 'client CPU per new origin against origins'),
       img('origins-warm-cpu.svg', 'client CPU per request against origins'),
