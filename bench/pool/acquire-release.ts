@@ -82,8 +82,9 @@ for (const [scenario, callers] of [
 ] as const) {
   const bareLoop = compile();
   const bwLoop = compile();
-  await bareLoop(bare, 50_000, callers); // let the JIT settle
-  await bwLoop(breakwater, 50_000, callers);
+  // Let the JIT settle (fewer when a smoke run asks for tiny sizes).
+  await bareLoop(bare, Math.min(50_000, OPS), callers);
+  await bwLoop(breakwater, Math.min(50_000, OPS), callers);
   const bareNs: number[] = [];
   const bwNs: number[] = [];
   const ratios: number[] = [];
