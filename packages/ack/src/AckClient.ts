@@ -53,6 +53,12 @@ export interface AckClientEvents {
   nacked: [{ id: number; reason: string; retryable: boolean }];
   /** A message recovered from the outbox at start settled (nobody awaits it: this is its outcome). */
   recovered: [{ id: number; ack: Ack | undefined; error: unknown }];
+  /**
+   * A settled message could not be deleted from the outbox (BW_ERR_OUTBOX_WRITE). Its send settled
+   * anyway; the row is retried with the next delete, and if it is still there at the next start it is
+   * resent, which the server answers from its dedup window within `dedupHorizonMs`.
+   */
+  outboxDeleteFailed: [{ id: number; error: BreakwaterError }];
   closed: [];
 }
 
@@ -139,11 +145,12 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   constructor(options: AckClientOptions) {
     super();
     this.#o = resolveAckClientOptions(options);
-    this.#outbox = this.#o.outboxPath === undefined ? undefined : new SqliteOutbox(this.#o.outboxPath);
+    this.#outbox = this.#o.outboxPath === undefined ? undefined : new SqliteOutbox(this.#o.outboxPath, { durability: this.#o.durability });
+    // With messages to resend, the outbox resumes their session (so the servers' dedup windows recognise
+    // them) and hands out ids above any it used before; with none, a fresh session.
     const saved = this.#outbox?.load();
-    // A restarted client resumes its session, so the servers' dedup windows recognise its retransmits.
-    this.#sessionBytes = saved?.session?.length === 16 ? saved.session : randomBytes(16);
-    if (saved !== undefined && saved.session === undefined) this.#outbox?.saveSession(this.#sessionBytes);
+    this.#sessionBytes = saved?.session ?? randomBytes(16);
+    this.#nextId = saved?.nextId ?? 1;
     this.session = this.#sessionBytes.toString('hex');
     this.#budget = this.#o.retryBudget ?? new RetryBudget({ clock: this.#o.clock });
     this.#backoff = createBackoff({ baseDelayMs: this.#o.reconnectBaseDelayMs, maxDelayMs: this.#o.reconnectMaxDelayMs });
@@ -390,12 +397,18 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #admit(m: Message): void {
+    // Durable before it can reach the socket: a crash from here on is recovered on restart. If the
+    // disk refuses, the send fails and nothing is transmitted (the id is not used either).
+    try {
+      this.#outbox?.put(this.#nextId, m.payload);
+    } catch (error) {
+      this.#settle(m, error as Error);
+      return;
+    }
     m.id = this.#nextId++;
     m.state = 'queued';
     this.#unsettled.set(m.id, m);
     this.#bufferedBytes += m.payload.length;
-    // Durable before it can reach the socket: a crash from here on is recovered on restart.
-    this.#outbox?.put(m.id, m.payload);
     this.#flush();
   }
 
@@ -406,7 +419,8 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   #settle(m: Message, outcome: Ack | Error): void {
     if (m.state === 'settled') return;
     const admitted = m.state !== 'waiting';
-    if (!admitted) this.#waiters.splice(this.#waiters.indexOf(m), 1);
+    const waiting = admitted ? -1 : this.#waiters.indexOf(m);
+    if (waiting >= 0) this.#waiters.splice(waiting, 1);
     m.state = 'settled';
     m.unlisten?.();
     this.#o.clock.clearTimeout(m.retryTimer);
@@ -414,7 +428,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
       this.#unsettled.delete(m.id);
       this.#inflight.delete(m.id);
       this.#bufferedBytes -= m.payload.length;
-      if (!this.#keepOutbox) this.#outbox?.delete(m.id);
+      if (!this.#keepOutbox) this.#forget(m.id);
     }
     m.payload = EMPTY;
     if (this.#expiries[this.#expiryHead] === m) this.#trimExpiries();
@@ -425,6 +439,16 @@ export class AckClient extends EventEmitter<AckClientEvents> {
       this.#flush();
     }
     this.#checkDrained();
+  }
+
+  #forget(id: number): void {
+    try {
+      this.#outbox?.delete(id);
+    } catch (error) {
+      const event = { id, error: error as BreakwaterError };
+      publish('outboxDeleteFailed', event);
+      this.emit('outboxDeleteFailed', event);
+    }
   }
 
   #checkDrained(): void {
