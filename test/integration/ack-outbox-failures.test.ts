@@ -136,6 +136,39 @@ it('a second client on the same outbox is refused with BW_ERR_OUTBOX_LOCKED; the
   expect([...seen.keys()]).toEqual(['still fine', 'next one']);
 });
 
+const HOLDING_CLIENT = `
+const { createAckClient } = await import('@breakwater/ack');
+const [port, outboxPath] = process.argv.slice(1);
+const client = createAckClient({ port: Number(port), outboxPath });
+await client.send('from-the-holder');
+client.send('left-behind').catch(() => {});
+console.log(JSON.stringify({ session: client.session }));
+setInterval(() => {}, 1000);
+`;
+
+it('another process holding the outbox: refused while it runs, free the moment it is SIGKILLed (no stale lock)', async () => {
+  const { port, seen } = await countingServer();
+  const outboxPath = join(dir(), 'outbox.sqlite');
+  const child = spawn(process.execPath, ['--import', HOOKS, '--input-type=module', '-e', HOLDING_CLIENT, '--', String(port), outboxPath], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  cleanups.push(() => child.kill('SIGKILL'));
+  const exited = new Promise((r) => child.once('exit', r));
+  const { session } = await new Promise<{ session: string }>((resolve, reject) => {
+    child.stdout.once('data', (c) => resolve(JSON.parse(String(c)) as { session: string }));
+    child.once('exit', (code) => reject(new Error(`holder exited early (${code})`)));
+  });
+  expect(() => createAckClient({ port, outboxPath })).toThrow(expect.objectContaining({ code: 'BW_ERR_OUTBOX_LOCKED', retryable: true }));
+  child.kill('SIGKILL');
+  await exited;
+  const next = client({ port, outboxPath });
+  // Whatever the holder had not seen acknowledged is resumed under its session.
+  if (next.session === session) await new Promise((r) => next.once('recovered', r));
+  await next.close();
+  expect(seen.get('from-the-holder')).toBe(1);
+  expect(seen.get('left-behind')).toBe(1);
+});
+
 it('hostile outbox paths: a missing directory, a foreign file, a directory; an odd but valid path works', async () => {
   const { port, seen } = await countingServer();
   const d = dir();

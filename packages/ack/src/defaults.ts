@@ -222,6 +222,12 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
       },
     );
   }
+  if (given.durability !== undefined && given.outboxPath === undefined) {
+    // Without a file there is nothing to sync: refuse rather than let a caller believe in durability it lacks.
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `outboxPath` beside `durability`: without an outbox, messages live in memory only', {
+      details: { key: 'durability' },
+    });
+  }
   return {
     ...o,
     endpoints: resolveEndpoints(given),
