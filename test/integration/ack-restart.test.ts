@@ -29,19 +29,37 @@ function outboxFile(): string {
   return join(dir, 'outbox.sqlite');
 }
 
-async function countingServer(options: { dedupHorizonMs?: number; handlerDelayMs?: number } = {}) {
+/**
+ * Counts every handler call by payload. With `gateAfter`, calls past that many
+ * are counted, then held until `release()`: handled, but not acknowledged yet.
+ */
+async function countingServer(options: { dedupHorizonMs?: number; gateAfter?: number } = {}) {
   const seen = new Map<string, number>();
-  const { handlerDelayMs = 0, ...rest } = options;
+  const { gateAfter = Number.POSITIVE_INFINITY, ...rest } = options;
+  let release!: () => void;
+  const gate = new Promise<void>((r) => {
+    release = r;
+  });
+  cleanups.push(() => release());
+  let calls = 0;
   const server = createAckServer({
     ...rest,
     handler: async (p) => {
-      if (handlerDelayMs > 0) await delay(handlerDelayMs);
       seen.set(p.toString(), (seen.get(p.toString()) ?? 0) + 1);
+      if (++calls > gateAfter) await gate;
     },
   });
   const { port } = await server.listen();
   cleanups.push(() => server.close());
-  return { server, port, seen };
+  return { server, port, seen, release };
+}
+
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 20_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not reached in 20 s');
+    await delay(5);
+  }
 }
 
 async function sendBatch(port: number, outboxPath: string, prefix: string): Promise<{ session: string; ids: number[] }> {
@@ -103,16 +121,26 @@ it('a restart after the dedup horizon (the server forgot the session): every mes
 });
 
 it('destroy() with messages in flight, then a restart: the rest is resent under the old session, new ids never collide', async () => {
-  const { port, seen } = await countingServer({ handlerDelayMs: 20 });
+  const { port, seen, release } = await countingServer({ gateAfter: 20 });
   const outboxPath = outboxFile();
   const a = createAckClient({ port, outboxPath, maxInFlight: 8 });
-  const sends = Array.from({ length: COUNT }, (_, i) => a.send(`old-${i}`).catch(() => undefined));
-  await new Promise<void>((resolve) => a.on('connected', () => setTimeout(resolve, 60)));
+  let resolved = 0;
+  const sends = Array.from({ length: COUNT }, (_, i) =>
+    a.send(`old-${i}`).then(
+      (ack) => {
+        resolved++;
+        return ack;
+      },
+      () => undefined,
+    ),
+  );
+  // 20 acknowledged, the next ones handled or running but not acknowledged, the rest queued.
+  await until(() => resolved === 20 && seen.size > 20);
   await a.destroy();
+  release();
   const oldAcks = (await Promise.all(sends)).filter((x) => x !== undefined);
   const acked = oldAcks.length;
-  expect(acked).toBeGreaterThan(0);
-  expect(acked).toBeLessThan(COUNT);
+  expect(acked).toBe(20);
 
   const b = createAckClient({ port, outboxPath, maxInFlight: 8 });
   cleanups.push(() => b.destroy());
@@ -137,7 +165,7 @@ console.log(JSON.stringify({ session: client.session }));
 
 it('SIGKILL mid-send, then a new client on the outbox: old and new messages each handled exactly once', async () => {
   const TOTAL = 300;
-  const { port, seen } = await countingServer({ handlerDelayMs: 5 });
+  const { server, port, seen, release } = await countingServer({ gateAfter: TOTAL / 3 });
   const outboxPath = outboxFile();
   const child = spawn(process.execPath, ['--import', HOOKS, '--input-type=module', '-e', CRASHING_CLIENT, '--', String(port), outboxPath, String(TOTAL)], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -148,13 +176,12 @@ it('SIGKILL mid-send, then a new client on the outbox: old and new messages each
     child.stdout.once('data', (c) => resolve(JSON.parse(String(c)) as { session: string }));
     child.once('exit', (code) => reject(new Error(`client exited early (${code})`)));
   });
-  // Killed mid-stream: some handled, some in flight (maybe handled, never acknowledged), the rest queued.
-  const until = Date.now() + 20_000;
-  while (seen.size < TOTAL / 3 && Date.now() < until) await delay(5);
+  // Killed mid-stream: 100 handled and acknowledged (or not yet), some handled and held, the rest queued.
+  await until(() => seen.size > TOTAL / 3);
   child.kill('SIGKILL');
   await exited;
+  release();
   const handledBeforeCrash = seen.size;
-  expect(handledBeforeCrash).toBeGreaterThanOrEqual(TOTAL / 3);
   expect(handledBeforeCrash).toBeLessThan(TOTAL);
 
   const check = new SqliteOutbox(outboxPath);
@@ -177,5 +204,7 @@ it('SIGKILL mid-send, then a new client on the outbox: old and new messages each
   await client.close();
   expect(recovered.filter((a) => a === undefined)).toEqual([]);
   exactlyOnce(seen, TOTAL + COUNT);
+  // Those held in the handler at the kill were handled, never acknowledged: resent, and answered from dedup.
+  expect(server.stats().duplicates).toBeGreaterThanOrEqual(handledBeforeCrash - TOTAL / 3);
   expect(fresh.every((a) => a.attempts === 1)).toBe(true);
 });
