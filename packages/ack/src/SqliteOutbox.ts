@@ -59,7 +59,7 @@ export class SqliteOutbox {
   readonly path: string;
   readonly durability: OutboxDurability;
   readonly #db: Database;
-  readonly #contents: OutboxContents;
+  #contents: OutboxContents;
   #reserved: number;
   #put!: Statement;
   #delete!: Statement;
@@ -98,9 +98,11 @@ export class SqliteOutbox {
     return this.durability === 'fsync' ? 'FULL' : 'NORMAL';
   }
 
-  /** The session, the messages to resend and the first new id, as decided at open. */
+  /** The session, the messages to resend and the first new id, as decided at open. The messages are handed over once (not kept in memory). */
   load(): OutboxContents {
-    return this.#contents;
+    const contents = this.#contents;
+    this.#contents = { ...contents, messages: [] };
+    return contents;
   }
 
   /**
