@@ -40,17 +40,20 @@ async function countingServer() {
 
 const LIMITED_CLIENT = `
 const { createAckClient } = await import('@breakwater/ack');
+const { subscribe } = await import('node:diagnostics_channel');
 const [port, outboxPath, count] = process.argv.slice(1);
 const client = createAckClient({ port: Number(port), outboxPath, maxInFlight: 256 });
 const deleteFailed = [];
 client.on('outboxDeleteFailed', ({ id, error }) => deleteFailed.push({ id, code: error.code }));
+const published = [];
+subscribe('breakwater:ack:outboxDeleteFailed', ({ id }) => published.push(id));
 const results = await Promise.all(
   Array.from({ length: Number(count) }, (_, i) =>
     client.send('msg-' + i).then((a) => ({ payload: 'msg-' + i, id: a.id }), (e) => ({ payload: 'msg-' + i, code: e.code })),
   ),
 );
 await client.close();
-console.log(JSON.stringify({ results, deleteFailed }));
+console.log(JSON.stringify({ results, deleteFailed, published }));
 `;
 
 type Result = { payload: string; id?: number; code?: string };
@@ -84,7 +87,7 @@ it('a full disk: send() rejects with BW_ERR_OUTBOX_WRITE and sends nothing; fail
   });
   const code = await new Promise((r) => child.once('exit', r));
   expect(code).toBe(0);
-  const { results, deleteFailed } = JSON.parse(out) as { results: Result[]; deleteFailed: { id: number; code: string }[] };
+  const { results, deleteFailed, published } = JSON.parse(out) as { results: Result[]; deleteFailed: { id: number; code: string }[]; published: number[] };
 
   const acked = results.filter((r) => r.id !== undefined);
   const refused = results.filter((r) => r.id === undefined);
@@ -97,6 +100,7 @@ it('a full disk: send() rejects with BW_ERR_OUTBOX_WRITE and sends nothing; fail
   // The disk stayed full, so the deletes after those ACKs failed too: each was reported, none failed its send.
   expect(deleteFailed.length).toBeGreaterThan(0);
   expect(deleteFailed.every((d) => d.code === 'BW_ERR_OUTBOX_WRITE' && acked.some((a) => a.id === d.id))).toBe(true);
+  expect(published).toEqual(deleteFailed.map((d) => d.id));
 
   // Restarted without the limit: the undeleted rows go out again and the server answers them from its dedup window.
   const check = new SqliteOutbox(outboxPath);

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { afterEach, expect, it } from 'vitest';
@@ -62,8 +63,8 @@ async function until(condition: () => boolean): Promise<void> {
   }
 }
 
-async function sendBatch(port: number, outboxPath: string, prefix: string): Promise<{ session: string; ids: number[] }> {
-  const client = createAckClient({ port, outboxPath });
+async function sendBatch(port: number, outboxPath: string, prefix: string, durability?: 'fsync'): Promise<{ session: string; ids: number[] }> {
+  const client = createAckClient({ port, outboxPath, ...(durability === undefined ? {} : { durability }) });
   const acks = await Promise.all(Array.from({ length: COUNT }, (_, i) => client.send(`${prefix}-${i}`)));
   await client.close();
   return { session: client.session, ids: acks.map((a) => a.id) };
@@ -110,12 +111,12 @@ it('a clean restart within the dedup horizon: every new message reaches the hand
   expect(server.stats()).toMatchObject({ handled: 2 * COUNT, duplicates: COUNT });
 });
 
-it('a restart after the dedup horizon (the server forgot the session): every message exactly once', async () => {
+it('a restart after the dedup horizon (the server forgot the session), with durability fsync: every message exactly once', async () => {
   const { server, port, seen } = await countingServer({ dedupHorizonMs: 100 });
   const outboxPath = outboxFile();
-  await sendBatch(port, outboxPath, 'before');
+  await sendBatch(port, outboxPath, 'before', 'fsync');
   await delay(300);
-  await sendBatch(port, outboxPath, 'after');
+  await sendBatch(port, outboxPath, 'after', 'fsync');
   exactlyOnce(seen, 2 * COUNT);
   expect(server.stats().duplicates).toBe(0);
 });
@@ -207,4 +208,29 @@ it('SIGKILL mid-send, then a new client on the outbox: old and new messages each
   // Those held in the handler at the kill were handled, never acknowledged: resent, and answered from dedup.
   expect(server.stats().duplicates).toBeGreaterThanOrEqual(handledBeforeCrash - TOTAL / 3);
   expect(fresh.every((a) => a.attempts === 1)).toBe(true);
+});
+
+it('an outbox left by 0.1.0 (no high-water mark) with a message stuck below acknowledged ones: migrated, no id reused', async () => {
+  const { server, port, seen } = await countingServer();
+  // What 0.1.0 left behind: session S, ids 1…50 sent and handled, only id 10 still unsettled in the file.
+  const session = Buffer.alloc(16, 0x5a);
+  expect(await replayIds(port, session.toString('hex'), 'v1')).toBe(COUNT);
+  const outboxPath = outboxFile();
+  const db = new DatabaseSync(outboxPath);
+  db.exec('CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL); CREATE TABLE outbox (id INTEGER PRIMARY KEY, payload BLOB NOT NULL);');
+  db.prepare("INSERT INTO meta (key, value) VALUES ('session', ?)").run(session);
+  db.prepare('INSERT INTO outbox (id, payload) VALUES (10, ?)').run(Buffer.from('v1-10'));
+  db.close();
+
+  const client = createAckClient({ port, outboxPath });
+  cleanups.push(() => client.destroy());
+  expect(client.session).toBe(session.toString('hex'));
+  const recovered = new Promise<{ ack: Ack | undefined }>((r) => client.once('recovered', r));
+  // 0.1.0 would have given these ids 11…60: 11…50 acknowledged as duplicates, never handled.
+  const fresh = await Promise.all(Array.from({ length: COUNT }, (_, i) => client.send(`new-${i}`)));
+  expect((await recovered).ack).toBeDefined();
+  await client.close();
+  expect(Math.min(...fresh.map((a) => a.id))).toBeGreaterThan(COUNT);
+  exactlyOnce(seen, 2 * COUNT);
+  expect(server.stats().duplicates).toBe(1);
 });
