@@ -152,6 +152,17 @@ describe('SqliteOutbox (node:sqlite, no flags)', () => {
     expect(() => new SqliteOutbox(path)).toThrow(error('BW_ERR_OUTBOX_INVALID'));
   });
 
+  it('refuses an outbox whose high-water mark was tampered with', () => {
+    const path = file();
+    const a = new SqliteOutbox(path);
+    a.put(1, Buffer.from('x'));
+    a.close();
+    const db = new DatabaseSync(path);
+    db.exec("UPDATE meta SET value = 'lots' WHERE key = 'reserved'");
+    db.close();
+    expect(() => new SqliteOutbox(path)).toThrow(error('BW_ERR_OUTBOX_INVALID'));
+  });
+
   it('syncs every commit with durability fsync, and keeps WAL + NORMAL by default', () => {
     expect(outbox(file()).settings()).toEqual({ journalMode: 'wal', synchronous: 1, lockingMode: 'exclusive' });
     const fsync = outbox(file(), 'fsync');

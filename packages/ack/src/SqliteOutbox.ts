@@ -213,6 +213,7 @@ export class SqliteOutbox {
     const highest = messages.at(-1)!.id;
     // Version 1 kept no high-water mark: no id at or above lowest + MAX_WINDOW can have been sent (the window).
     const saved = meta.has('reserved') ? Number(meta.get('reserved')) : lowest + MAX_WINDOW - 1;
+    if (!Number.isSafeInteger(saved) || saved < 0) throw invalid(this.path, `its high-water mark is not an id (${String(meta.get('reserved'))})`, {});
     const reserved = Math.max(saved, highest);
     setMeta.run('reserved', reserved);
     return { contents: { session: Buffer.from(session), messages, nextId: reserved + 1 }, reserved };
