@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -187,4 +187,45 @@ it('hostile outbox paths: a missing directory, a foreign file, a directory; an o
   await odd.send('odd path');
   await odd.close();
   expect(seen.get('odd path')).toBe(1);
+});
+
+const OPENING_CLIENT = `
+const { createAckClient } = await import('@breakwater/ack');
+const [outboxPath] = process.argv.slice(1);
+try {
+  await createAckClient({ port: 9, outboxPath }).destroy();
+  console.log(JSON.stringify({ opened: true }));
+} catch (e) {
+  console.log(JSON.stringify({ code: e.code, key: e.details?.key }));
+}
+`;
+
+it('a read-only outbox file, or a read-only directory (no room for its WAL): refused at start naming `outboxPath`', async () => {
+  const d = dir();
+  chmodSync(d, 0o755);
+  const open = async (path: string) => {
+    // Root ignores file modes: the child drops to nobody when the test runs as root.
+    const asNobody = process.getuid?.() === 0 ? { uid: 65_534, gid: 65_534 } : {};
+    const child = spawn(process.execPath, ['--import', HOOKS, '--input-type=module', '-e', OPENING_CLIENT, '--', path], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+      ...asNobody,
+    });
+    let out = '';
+    child.stdout.on('data', (c) => {
+      out += String(c);
+    });
+    await new Promise((r) => child.once('exit', r));
+    return JSON.parse(out) as { opened?: true; code?: string; key?: string };
+  };
+  const writable = join(d, 'writable');
+  mkdirSync(writable, { mode: 0o777 });
+  chmodSync(writable, 0o777);
+  // Healthy: the same child, a writable place.
+  expect(await open(join(writable, 'outbox.sqlite'))).toEqual({ opened: true });
+  chmodSync(join(writable, 'outbox.sqlite'), 0o444);
+  expect(await open(join(writable, 'outbox.sqlite'))).toEqual({ code: 'BW_ERR_INVALID_OPTION', key: 'outboxPath' });
+  chmodSync(join(writable, 'outbox.sqlite'), 0o666);
+  chmodSync(writable, 0o555);
+  expect(await open(join(writable, 'outbox.sqlite'))).toEqual({ code: 'BW_ERR_INVALID_OPTION', key: 'outboxPath' });
+  chmodSync(writable, 0o755);
 });

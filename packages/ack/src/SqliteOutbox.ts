@@ -264,7 +264,7 @@ function openError(path: string, error: unknown): BreakwaterError {
     return new BreakwaterError('BW_ERR_OUTBOX_LOCKED', `the outbox ${path} is open in another client`, { cause: error, details: { path } });
   }
   if (code === SQLITE_NOTADB || code === SQLITE_CORRUPT) return invalid(path, 'it is not a SQLite database, or it is corrupt', {}, error);
-  const missing = code === SQLITE_CANTOPEN ? ' (does its directory exist?)' : '';
+  const missing = code === SQLITE_CANTOPEN ? ' (does its directory exist, and may this process create files there?)' : '';
   return new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`outboxPath\` to be a writable SQLite file${missing}, got ${JSON.stringify(path)}`, {
     cause: error,
     details: { key: 'outboxPath' },
