@@ -1,13 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
 import { BreakwaterError, Deadline, publisher, type TimerHandle, validateOptionsObject, validateSignal } from '@breakwater/core';
 import { type Backoff, createBackoff, RetryBudget } from '@breakwater/retry';
 import { connect } from '@breakwater/socket';
+import { ClientSession } from './ClientSession.js';
 import { type AckClientOptions, type ResolvedAckClientOptions, resolveAckClientOptions } from './defaults.js';
 import { FrameDecoder } from './FrameDecoder.js';
 import { DATA_OVERHEAD_BYTES, encodeDataHeader, encodeHello, encodePing, type Frame } from './frames.js';
-import { SqliteOutbox } from './SqliteOutbox.js';
 
 const publish = publisher('ack');
 const EMPTY = Buffer.alloc(0);
@@ -53,6 +52,12 @@ export interface AckClientEvents {
   nacked: [{ id: number; reason: string; retryable: boolean }];
   /** A message recovered from the outbox at start settled (nobody awaits it: this is its outcome). */
   recovered: [{ id: number; ack: Ack | undefined; error: unknown }];
+  /**
+   * A settled message could not be deleted from the outbox (BW_ERR_OUTBOX_WRITE). Its send settled
+   * anyway; the row is retried with the next delete, and if it is still there at the next start it is
+   * resent, which the server answers from its dedup window within `dedupHorizonMs`.
+   */
+  outboxDeleteFailed: [{ id: number; error: BreakwaterError }];
   closed: [];
 }
 
@@ -102,10 +107,8 @@ interface Link {
 export class AckClient extends EventEmitter<AckClientEvents> {
   /** 16 random bytes (hex) naming this client's session on the servers' dedup windows. */
   readonly session: string;
-  readonly #sessionBytes: Buffer;
-  readonly #outbox: SqliteOutbox | undefined;
-  /** Set by destroy(): unsettled messages stay in the outbox for the next start. */
-  #keepOutbox = false;
+  /** The session, its ids and the outbox. */
+  readonly #ids: ClientSession;
   readonly #o: ResolvedAckClientOptions;
   readonly #budget: RetryBudget;
   readonly #backoff: Backoff;
@@ -115,7 +118,6 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   readonly #inflight = new Map<number, Message>();
   readonly #waiters: Message[] = [];
   readonly #stats = { acked: 0, retransmits: 0, reconnects: 0 };
-  #nextId = 1;
   #bufferedBytes = 0;
   #endpointIndex = 0;
   #link: Link | undefined;
@@ -139,15 +141,13 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   constructor(options: AckClientOptions) {
     super();
     this.#o = resolveAckClientOptions(options);
-    this.#outbox = this.#o.outboxPath === undefined ? undefined : new SqliteOutbox(this.#o.outboxPath);
-    const saved = this.#outbox?.load();
-    // A restarted client resumes its session, so the servers' dedup windows recognise its retransmits.
-    this.#sessionBytes = saved?.session?.length === 16 ? saved.session : randomBytes(16);
-    if (saved !== undefined && saved.session === undefined) this.#outbox?.saveSession(this.#sessionBytes);
-    this.session = this.#sessionBytes.toString('hex');
+    // With messages to resend, the outbox resumes their session (so the servers' dedup windows recognise
+    // them) and hands out ids above any it used before; with none, a fresh session.
+    this.#ids = new ClientSession(this.#o);
+    this.session = this.#ids.hex;
     this.#budget = this.#o.retryBudget ?? new RetryBudget({ clock: this.#o.clock });
     this.#backoff = createBackoff({ baseDelayMs: this.#o.reconnectBaseDelayMs, maxDelayMs: this.#o.reconnectMaxDelayMs });
-    for (const { id, payload } of saved?.messages ?? []) this.#recover(id, payload);
+    for (const { id, payload } of this.#ids.takeRecovered()) this.#recover(id, payload);
     this.#connect();
   }
 
@@ -160,7 +160,6 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     );
     m.id = id;
     m.state = 'queued';
-    this.#nextId = Math.max(this.#nextId, id + 1);
     this.#unsettled.set(id, m);
     this.#bufferedBytes += payload.length;
     this.#watchExpiry(m, undefined, undefined);
@@ -303,7 +302,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   /** Closes at once: every unsettled send rejects with BW_ERR_CLOSED (with an outbox, they stay there for the next start). */
   destroy(): Promise<void> {
     this.#closing = true;
-    this.#keepOutbox = true;
+    this.#ids.keep();
     const error = new BreakwaterError('BW_ERR_CLOSED', 'the ack client was destroyed before the message was acknowledged');
     for (const m of [...this.#waiters, ...this.#unsettled.values()]) this.#settle(m, error);
     this.#onDrained = undefined;
@@ -390,12 +389,17 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #admit(m: Message): void {
-    m.id = this.#nextId++;
+    // Durable before it can reach the socket: a crash from here on is recovered on restart. If the
+    // disk refuses, the send fails and nothing is transmitted (the id is not used either).
+    try {
+      m.id = this.#ids.admit(m.payload);
+    } catch (error) {
+      this.#settle(m, error as Error);
+      return;
+    }
     m.state = 'queued';
     this.#unsettled.set(m.id, m);
     this.#bufferedBytes += m.payload.length;
-    // Durable before it can reach the socket: a crash from here on is recovered on restart.
-    this.#outbox?.put(m.id, m.payload);
     this.#flush();
   }
 
@@ -406,7 +410,8 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   #settle(m: Message, outcome: Ack | Error): void {
     if (m.state === 'settled') return;
     const admitted = m.state !== 'waiting';
-    if (!admitted) this.#waiters.splice(this.#waiters.indexOf(m), 1);
+    const waiting = admitted ? -1 : this.#waiters.indexOf(m);
+    if (waiting >= 0) this.#waiters.splice(waiting, 1);
     m.state = 'settled';
     m.unlisten?.();
     this.#o.clock.clearTimeout(m.retryTimer);
@@ -414,7 +419,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
       this.#unsettled.delete(m.id);
       this.#inflight.delete(m.id);
       this.#bufferedBytes -= m.payload.length;
-      if (!this.#keepOutbox) this.#outbox?.delete(m.id);
+      this.#forget(m.id);
     }
     m.payload = EMPTY;
     if (this.#expiries[this.#expiryHead] === m) this.#trimExpiries();
@@ -427,13 +432,21 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.#checkDrained();
   }
 
+  #forget(id: number): void {
+    const error = this.#ids.settle(id);
+    if (error === undefined) return;
+    const event = { id, error };
+    publish('outboxDeleteFailed', event);
+    this.emit('outboxDeleteFailed', event);
+  }
+
   #checkDrained(): void {
     if (this.#closing && this.#unsettled.size === 0 && this.#waiters.length === 0) this.#onDrained?.();
   }
 
   #floor(): number {
     const first = this.#unsettled.keys().next();
-    return first.done === true ? this.#nextId : first.value;
+    return first.done === true ? this.#ids.nextId : first.value;
   }
 
   /** Writes queued messages that fit the window, until write() says the socket buffer is full (FM-10). */
@@ -533,7 +546,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
       link.failure ??= error;
     });
     socket.once('close', () => this.#onLinkClosed(link));
-    socket.write(encodeHello(this.#sessionBytes, this.#o.maxInFlight));
+    socket.write(encodeHello(this.#ids.bytes, this.#o.maxInFlight));
     this.#armTick(link);
   }
 
@@ -726,7 +739,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
         await closed;
       }
     }
-    this.#outbox?.close();
+    this.#ids.close();
     publish('closed', { session: this.session });
     this.emit('closed');
   }

@@ -47,6 +47,9 @@ describe('ack defaults', () => {
     expect(() => resolveAckClientOptions({ port: 1, tls: 'yes' as never })).toThrow(invalid('tls'));
     expect(() => resolveAckClientOptions({ port: 1, retryBudget: {} as never })).toThrow(invalid('retryBudget'));
     expect(() => resolveAckClientOptions({ port: 1, clock: {} as never })).toThrow(invalid('clock'));
+    expect(() => resolveAckClientOptions({ port: 1, durability: 'fsync' })).toThrow(invalid('durability'));
+    expect(() => resolveAckClientOptions({ port: 1, outboxPath: '/tmp/x', durability: 'paranoid' as never })).toThrow(invalid('durability'));
+    expect(resolveAckClientOptions({ port: 1, outboxPath: '/tmp/x', durability: 'fsync' }).durability).toBe('fsync');
     expect(() => resolveAckServerOptions({} as never)).toThrow(invalid('handler'));
     expect(() => resolveAckServerOptions({ handler, maxWindow: 0 })).toThrow(invalid('maxWindow'));
     expect(() => resolveAckServerOptions({ handler, dedupHorizonMs: 1.5 })).toThrow(invalid('dedupHorizonMs'));

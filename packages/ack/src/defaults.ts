@@ -18,6 +18,8 @@ import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 export type OverflowPolicy = 'wait' | 'reject';
 /** What the client does with a NACK (the peer's handler failed). */
 export type NackPolicy = 'reject' | 'retry';
+/** What an outbox write survives: `normal` a process crash, `fsync` a power loss too. */
+export type OutboxDurability = 'normal' | 'fsync';
 
 /** Tunables of {@link createAckClient}; every one is in the README defaults table. */
 export interface AckClientTunables {
@@ -62,6 +64,15 @@ export interface AckClientTunables {
   reconnectMaxDelayMs?: number;
   /** Whole connect phase per attempt (DNS, TCP, TLS), in ms. @defaultValue 3_000 @example 1_000 */
   connectTimeoutMs?: number;
+  /**
+   * With `outboxPath`: `normal` (SQLite WAL, `synchronous = NORMAL`) keeps
+   * every admitted message through a process crash (SIGKILL, OOM kill); a
+   * power loss or kernel panic may lose the last ones admitted. `fsync`
+   * (`synchronous = FULL`) syncs each one to disk before it is sent, at the
+   * cost of one fsync per message. Ids are never reused either way.
+   * @defaultValue 'normal' @example 'fsync'
+   */
+  durability?: OutboxDurability;
   /** Injected for tests. @defaultValue the monotonic clock */
   clock?: Clock;
 }
@@ -85,7 +96,9 @@ export interface AckClientOptions extends AckClientTunables {
   retryBudget?: RetryBudget;
   /**
    * SQLite file (node:sqlite) of a durable outbox: admitted messages survive
-   * a crash and are resent on restart under the same session and ids.
+   * a crash and are resent on restart under the same session and ids; new
+   * messages after a restart never reuse an id (see `durability`). One
+   * client per file (a second gets BW_ERR_OUTBOX_LOCKED).
    * @defaultValue none (messages live in memory only)
    * @example '/var/lib/orders/ack-outbox.sqlite'
    */
@@ -107,6 +120,7 @@ export const ACK_CLIENT_DEFAULTS = Object.freeze({
   reconnectMaxDelayMs: 5_000,
   // The number lives in @breakwater/socket; this package only passes it on.
   connectTimeoutMs: SOCKET_DEFAULTS.connectTimeoutMs,
+  durability: 'normal' as OutboxDurability,
   clock: monotonicClock,
 }) satisfies Required<AckClientTunables>;
 
@@ -196,6 +210,7 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
     reconnectBaseDelayMs: int(0, MAX_TIMER),
     reconnectMaxDelayMs: int(0, MAX_TIMER),
     connectTimeoutMs: int(1, 600_000),
+    durability: (v, k) => validateOneOf(v, k, ['normal', 'fsync'] as const),
     clock: validateClock,
   });
   if (o.reconnectMaxDelayMs < o.reconnectBaseDelayMs) {
@@ -206,6 +221,12 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
         details: { key: 'reconnectMaxDelayMs' },
       },
     );
+  }
+  if (given.durability !== undefined && given.outboxPath === undefined) {
+    // Without a file there is nothing to sync: refuse rather than let a caller believe in durability it lacks.
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `outboxPath` beside `durability`: without an outbox, messages live in memory only', {
+      details: { key: 'durability' },
+    });
   }
   return {
     ...o,

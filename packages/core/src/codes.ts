@@ -102,6 +102,22 @@ export const ERROR_CODES = Object.freeze({
     summary: 'The caller aborted the operation through its AbortSignal.',
     hint: 'An AbortSignal passed by the caller fired.',
   },
+  // Local durable state (the ack client's outbox)
+  BW_ERR_OUTBOX_LOCKED: {
+    retryable: true,
+    summary: 'Another client (in this process or another) has the outbox file open.',
+    hint: 'Two clients on one outbox would reuse each other’s session and ids. Give each client its own `outboxPath`, or start the new one after the old one closed or exited.',
+  },
+  BW_ERR_OUTBOX_INVALID: {
+    retryable: false,
+    summary: 'The outbox file is not a Breakwater outbox this version can use.',
+    hint: 'The path names another SQLite database, a corrupt or foreign file, or an outbox written by a newer Breakwater; the file was left untouched. Point `outboxPath` at a file of its own.',
+  },
+  BW_ERR_OUTBOX_WRITE: {
+    retryable: false,
+    summary: 'The outbox could not record the message, so it was not sent.',
+    hint: 'The disk is full, the file or its directory became read-only, or the storage failed (see `cause`). Free space or fix the storage, then send again.',
+  },
   // Input and protocol
   BW_ERR_INVALID_OPTION: {
     retryable: false,
