@@ -20,7 +20,7 @@ export type EvictReason =
   | 'unhealthy'
   /** The caller called `destroy(conn)`. */
   | 'destroyed'
-  /** `drain()` closed it. */
+  /** `close()` or `destroy()` closed the pool with it. */
   | 'drained';
 
 let nextId = 1;
@@ -57,7 +57,7 @@ export class Entry {
   dead = false;
   /** Bytes arrived while nobody had borrowed it. */
   unsolicited = false;
-  /** Aborts the signal of the `use()` holding it (drain() calls it before destroying a stranded loan). */
+  /** Aborts the signal of the `use()` holding it (close() calls it before destroying a stranded loan). */
   abortUse: ((reason: unknown) => void) | undefined;
   /** Why the pool removed it, once it did. */
   reason: EvictReason | undefined;
@@ -130,7 +130,7 @@ export class Entry {
     this.borrowedAt = now;
   }
 
-  /** borrowed → validating: the caller gave it back (release, destroy, or drain took it). */
+  /** borrowed → validating: the caller gave it back (release, discard, or close took it). */
   takeBack(): void {
     if (this.#state !== 'borrowed') throw illegal(this, 'takeBack');
     this.#state = 'validating';
