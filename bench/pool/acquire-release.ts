@@ -113,6 +113,6 @@ console.log(JSON.stringify(results));
 
 await bare.drain();
 await bare.clear();
-await breakwater.drain();
+await breakwater.close();
 for (const s of sockets) s.destroy();
 server.close();

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { BreakwaterError, classify, validateSignal } from '@breakwater/core';
+import { BreakwaterError, classify, validateNumber, validateSignal } from '@breakwater/core';
 import type { ResolvedPoolOptions } from './defaults.js';
 import { BorrowCheck } from './internal/BorrowCheck.js';
 import { Borrowing } from './internal/Borrowing.js';
@@ -40,10 +40,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   #borrowed = 0;
   #lastConnectError: { error: BreakwaterError; at: number } | undefined;
   #closing = false;
-  #drained: Promise<void> | undefined;
+  #closed: Promise<void> | undefined;
   #onReturned: (() => void) | undefined;
-  /** The instant of the release() in progress, so a waiter handed its connection does not read the clock again. */
-  #releasedAt: number | undefined;
+  /** Ends close()'s wait for borrowed connections early (destroy() calls it). */
+  #stopWaiting: (() => void) | undefined;
 
   constructor(options: ResolvedPoolOptions) {
     super();
@@ -74,6 +74,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         waiting: () => this.#borrowing.waiters.size,
         generation: () => this.#health.generation,
         closing: () => this.#closing,
+        offer: (entry, now) => this.#borrowing.offer(entry, now),
         onConnectFailure: (error, attempt, retryInMs) => {
           this.#counter.connectFailures++;
           this.#lastConnectError = { error, at: clock.now() };
@@ -94,10 +95,11 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     this.#borrowing = new Borrowing(o, this.#inv, this.#checks, {
       closing: () => this.#closing,
       lend: (entry, now, stack) => this.#lend(entry, now, stack),
-      releasedAt: () => this.#releasedAt,
       timeoutError: (b) => this.#timedOut(b),
       trialFailed: (error, connectionLevel) => this.#health.trialFailed(error, connectionLevel),
     });
+    // Opens `minIdle` connections.
+    this.#inv.fill();
   }
 
   /**
@@ -122,19 +124,15 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       if (verdict instanceof BreakwaterError) return Promise.reject(verdict);
       trial = verdict === 'trial';
     }
-    const { gp } = this.#inv;
-    if (this.#borrowing.waiters.size >= this.#o.maxWaiting && gp.pool.available === 0) return Promise.reject(this.#exhausted('maxWaiting'));
+    const inv = this.#inv;
+    if (this.#borrowing.waiters.size >= this.#o.maxWaiting && inv.idle.length === 0) return Promise.reject(this.#exhausted('maxWaiting'));
     const stack = this.#o.leakWarningMs > 0 ? captureStack(this.acquire) : undefined;
-    const request = gp.acquire();
     const now = this.#o.clock.now();
-    const entry = request.resource;
-    if (entry !== undefined && !trial) {
-      // Fast path: generic-pool handed an idle connection over synchronously:
-      // no waiter, no timer, no extra promise hop.
-      entry.state = 'validating';
-      if (this.#checks.passesFree(entry, now, now)) return Promise.resolve(this.#lend(entry, now, stack));
-    }
-    return this.#borrowing.obtain(signal, trial, now, stack, entry, request);
+    const entry = inv.takeIdle();
+    // Fast path: an idle connection that passes the free checks: no waiter,
+    // no timer, one promise (the caller's).
+    if (entry !== undefined && !trial && this.#checks.passesFree(entry, now, now)) return Promise.resolve(this.#lend(entry, now, stack));
+    return this.#borrowing.obtain(signal, trial, now, stack, entry);
   }
 
   /** Returns a borrowed connection; `{ failed: true }` destroys it and counts towards passive health. */
@@ -153,15 +151,30 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
       this.#inv.discard(entry, reason);
       return;
     }
-    // A waiting caller may get the connection inside putBack(): it checks it at this same instant.
-    this.#releasedAt = now;
-    this.#inv.putBack(entry, now);
-    this.#releasedAt = undefined;
+    // The oldest waiting caller gets it now, checked at this same instant.
+    this.#borrowing.offer(entry, now);
+  }
+
+  /** Closes the pool at once: like `close({ deadlineMs: 0 })` — waiting callers are rejected, borrowed connections destroyed. */
+  destroy(): Promise<void>;
+  /**
+   * Destroys a borrowed connection (its state is unknown, say after a timeout mid-response).
+   * @deprecated Use `discard(conn)`; `destroy()` without an argument closes the pool.
+   */
+  destroy(conn: net.Socket): void;
+  destroy(conn?: net.Socket): Promise<void> | undefined {
+    if (conn !== undefined) {
+      this.#inv.discard(this.#takeLoan(conn, 'destroy'), 'destroyed');
+      return undefined;
+    }
+    const closing = this.#shutdown(0);
+    this.#stopWaiting?.();
+    return closing;
   }
 
   /** Destroys a borrowed connection (its state is unknown, say after a timeout mid-response). */
-  destroy(conn: net.Socket): void {
-    this.#inv.discard(this.#takeLoan(conn, 'destroy'), 'destroyed');
+  discard(conn: net.Socket): void {
+    this.#inv.discard(this.#takeLoan(conn, 'discard'), 'destroyed');
   }
 
   /**
@@ -170,7 +183,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * stalled…) destroys the connection and counts towards passive health; any
    * other rejection (an application error) returns it. The rejection is
    * rethrown. `signal` aborts when the caller's signal does, when
-   * `timeoutMs` runs out (`BW_ERR_DEADLINE`), or when `drain()` stops waiting
+   * `timeoutMs` runs out (`BW_ERR_DEADLINE`), or when `close()` stops waiting
    * for this connection (`BW_ERR_CLOSED`); the connection of an aborted use
    * is destroyed, since its protocol state is unknown.
    */
@@ -179,10 +192,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   }
 
   stats(): PoolStats {
-    const { gp, connector } = this.#inv;
+    const { connector } = this.#inv;
     return this.#counter.snapshot({
-      size: gp.pool.size,
-      idle: gp.pool.available,
+      size: this.#inv.size,
+      idle: this.#inv.idle.length,
       borrowed: this.#borrowed,
       validating: this.#checks.validating,
       connecting: connector.inFlight,
@@ -196,17 +209,29 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   }
 
   /**
-   * Stops lending, rejects waiting callers with `BW_ERR_CLOSED`, waits up to
-   * `timeoutMs` for borrowed connections to come back, destroys the rest, and
-   * resolves when every socket has closed and every timer is cleared.
+   * Closes the pool gracefully: stops lending, rejects waiting callers with
+   * `BW_ERR_CLOSED`, waits up to `deadlineMs` (default `drainTimeoutMs`) for
+   * borrowed connections to come back, destroys the rest, and resolves when
+   * every socket has closed and every timer is cleared. Calling it again
+   * returns the same promise.
    */
+  close(options: { deadlineMs?: number } = {}): Promise<void> {
+    const deadlineMs = options.deadlineMs ?? this.#o.drainTimeoutMs;
+    try {
+      validateNumber(deadlineMs, 'deadlineMs', { min: 0, max: 2_147_483_647, integer: true });
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#shutdown(deadlineMs);
+  }
+
+  /** @deprecated Renamed `close({ deadlineMs })`; kept for one release. */
   drain(options: { timeoutMs?: number } = {}): Promise<void> {
-    this.#drained ??= this.#drain(options.timeoutMs ?? this.#o.drainTimeoutMs);
-    return this.#drained;
+    return this.close(options.timeoutMs === undefined ? {} : { deadlineMs: options.timeoutMs });
   }
 
   [Symbol.asyncDispose](): Promise<void> {
-    return this.drain();
+    return this.close();
   }
 
   #timedOut(waiter: Waiter): BreakwaterError {
@@ -220,8 +245,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   }
 
   #lend(entry: Entry, now: number, stack: { stack?: string } | undefined): net.Socket {
-    entry.state = 'borrowed';
-    entry.borrowedAt = now;
+    entry.lend(now);
     this.#borrowed++;
     if (stack !== undefined) {
       entry.borrowStack = stack;
@@ -237,7 +261,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
         details: { key: 'conn' },
       });
     }
-    entry.state = 'validating';
+    entry.takeBack();
     this.#borrowed--;
     if (entry.borrowStack !== undefined) this.#leaks.returned(entry);
     this.#onReturned?.();
@@ -252,20 +276,26 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     emitSafely(this, event, payload);
   }
 
-  async #drain(timeoutMs: number): Promise<void> {
+  #shutdown(deadlineMs: number): Promise<void> {
+    this.#closed ??= this.#teardown(deadlineMs);
+    return this.#closed;
+  }
+
+  async #teardown(deadlineMs: number): Promise<void> {
     const { clock } = this.#o;
     this.#closing = true;
-    const gpDrained = this.#inv.gp.pool.drain(); // no more `min` upkeep
     this.#close.abort(closedError()); // backoff sleeps, connects and probes stop
     this.#borrowing.waiters.rejectAll(closedError());
     this.#inv.stop();
-    if (this.#borrowed + this.#checks.validating > 0) {
+    if (deadlineMs > 0 && this.#borrowed + this.#checks.validating > 0) {
       await new Promise<void>((resolve) => {
         const done = () => {
           clock.clearTimeout(timer);
+          this.#stopWaiting = undefined;
           resolve();
         };
-        const timer = clock.setTimeout(done, timeoutMs);
+        const timer = clock.setTimeout(done, deadlineMs);
+        this.#stopWaiting = done;
         this.#onReturned = () => {
           if (this.#borrowed + this.#checks.validating === 0) done();
         };
@@ -275,8 +305,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
     const stranded = [...this.#inv.all].filter((e) => e.state === 'borrowed');
     // A use() still running learns through its signal, before its connection goes.
     for (const entry of stranded) entry.abortUse?.(closedError());
-    for (const entry of stranded) if (entry.state === 'borrowed') this.#inv.discard(this.#takeLoan(entry.socket, 'drain'), 'drained');
-    await gpDrained;
+    for (const entry of stranded) if (entry.state === 'borrowed') this.#inv.discard(this.#takeLoan(entry.socket, 'close'), 'drained');
     await this.#inv.closeAll();
     this.#leaks.stop();
     this.#emit('drained', { destroyedBorrowed: stranded.length });

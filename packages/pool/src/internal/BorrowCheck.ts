@@ -5,12 +5,12 @@ import type { Inventory } from './Inventory.js';
 import { runProbe } from './open.js';
 
 export interface BorrowCheckHooks {
-  /** Aborted by drain(): probes in flight stop. */
+  /** Aborted by close(): probes in flight stop. */
   signal: AbortSignal;
   closing(): boolean;
   /** Marks the entry lent (to the borrower whose stack is `stack`) and returns its socket. */
   lend(entry: Entry, now: number, stack: { stack?: string } | undefined): net.Socket;
-  /** A probe finished (drain() waits for them). */
+  /** A probe finished (close() waits for them). */
   settled(): void;
 }
 

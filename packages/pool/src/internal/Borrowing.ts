@@ -4,34 +4,49 @@ import type { ResolvedPoolOptions } from '../defaults.js';
 import type { BorrowCheck } from './BorrowCheck.js';
 import type { Entry } from './Entry.js';
 import { closedError } from './errors.js';
-import type { Request } from './genericPool.js';
 import { isConnectionLevel } from './Health.js';
 import type { Inventory } from './Inventory.js';
 import { type Waiter, Waiters } from './Waiters.js';
 
-/** One acquire() on its slow path: it may wait, probe, and try several connections. */
+type Stack = { stack?: string } | undefined;
+
+/** One acquire() on its slow path: it may wait, probe, and try several connections. Recycled once settled. */
 export interface Borrow extends Waiter {
-  readonly trial: boolean;
-  readonly stack: { stack?: string } | undefined;
-  readonly resolve: (socket: net.Socket) => void;
-  readonly reject: (error: unknown) => void;
+  trial: boolean;
+  stack: Stack;
+  resolve: (socket: net.Socket) => void;
+  reject: (error: unknown) => void;
 }
 
 export interface BorrowingHooks {
   closing(): boolean;
   /** Marks the entry lent (to the borrower whose stack is `stack`) and returns its socket. */
-  lend(entry: Entry, now: number, stack: { stack?: string } | undefined): net.Socket;
-  /** The instant of the release() in progress, if one is. */
-  releasedAt(): number | undefined;
+  lend(entry: Entry, now: number, stack: Stack): net.Socket;
   /** The error for a caller whose `acquireTimeoutMs` ran out. */
   timeoutError(waiter: Waiter): unknown;
   trialFailed(error: unknown, connectionLevel: boolean): void;
 }
 
+// The resolving functions of the promise being made: a shared executor saves
+// a closure per acquire().
+let capturedResolve: ((socket: net.Socket) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (socket: net.Socket) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
+const settled = (): void => {};
+
+/** Settled borrow records kept for reuse: a busy pool allocates none per wait. */
+const SPARE_RECORDS = 64;
+
 /**
- * The slow path of acquire(): wait in generic-pool's queue (bounded by
+ * The slow path of acquire(): wait for a connection (bounded by
  * `acquireTimeoutMs` and the caller's signal), check what comes, and go
- * again with another connection until one passes.
+ * again with another connection until one passes. A released or newly
+ * opened connection reaches the oldest waiter in the same tick, checked at
+ * the instant of its release.
  */
 export class Borrowing {
   readonly waiters: Waiters<Borrow>;
@@ -39,6 +54,7 @@ export class Borrowing {
   readonly #inv: Inventory;
   readonly #checks: BorrowCheck;
   readonly #h: BorrowingHooks;
+  readonly #spare: Borrow[] = [];
 
   constructor(o: ResolvedPoolOptions, inv: Inventory, checks: BorrowCheck, hooks: BorrowingHooks) {
     this.#o = o;
@@ -46,76 +62,97 @@ export class Borrowing {
     this.#checks = checks;
     this.#h = hooks;
     this.waiters = new Waiters<Borrow>(o.clock, {
-      cancel: (request) => inv.gp.cancel(request),
-      returnUnused: (entry) => {
-        void inv.gp.pool.release(entry);
-      },
       timeoutError: (b) => hooks.timeoutError(b),
-      deliver: (b, entry) => this.#handOver(b, entry),
       fail: (b, error) => this.#fail(b, error),
     });
   }
 
-  /** The slow path: wait in generic-pool's queue, check, probe, and go again with another connection until one passes. */
-  obtain(
-    signal: AbortSignal | undefined,
-    trial: boolean,
-    startedAt: number,
-    stack: { stack?: string } | undefined,
-    entry: Entry | undefined,
-    request: Request<Entry>,
-  ): Promise<net.Socket> {
-    return new Promise<net.Socket>((resolve, reject) => {
-      const deadline = startedAt + this.#o.acquireTimeoutMs;
-      const b: Borrow = { startedAt, deadline, signal, trial, stack, resolve, reject, request: undefined, waiting: false, unlink: undefined };
-      if (entry !== undefined) this.#check(b, entry);
-      else this.#next(b, request);
-    });
+  /** The slow path: check `entry` if one was taken, else wait; go again until a connection passes. */
+  obtain(signal: AbortSignal | undefined, trial: boolean, startedAt: number, stack: Stack, entry: Entry | undefined): Promise<net.Socket> {
+    const promise = new Promise<net.Socket>(capture);
+    const b = this.#record(startedAt, signal, trial, stack, capturedResolve!, capturedReject!);
+    capturedResolve = undefined;
+    capturedReject = undefined;
+    if (entry !== undefined) this.#check(b, entry);
+    else this.#next(b);
+    return promise;
   }
 
-  /** Asks generic-pool for the next connection (or takes the request already made). */
-  #next(b: Borrow, request?: Request<Entry>): void {
+  /**
+   * A connection free for the taking (released, or just opened): to the
+   * oldest waiter when there is one, else onto the idle list.
+   */
+  offer(entry: Entry, now: number): void {
+    const b = this.waiters.shift();
+    if (b === undefined) {
+      this.#inv.rest(entry, now);
+      return;
+    }
+    entry.check();
+    if (this.#checks.passesFree(entry, now, b.startedAt)) this.#succeed(b, this.#h.lend(entry, now, b.stack));
+    else this.#check(b, entry, true);
+  }
+
+  /** The next connection for `b`: an idle one, or a place in the queue (and a connect if capacity allows). */
+  #next(b: Borrow, first = false): void {
     if (this.#h.closing() || b.signal?.aborted === true) {
       this.#fail(b, this.#h.closing() ? closedError() : classify(b.signal?.reason));
       return;
     }
-    request ??= this.#inv.gp.acquire();
-    if (request.resource !== undefined) this.#check(b, request.resource);
-    else this.waiters.wait(b, request);
-  }
-
-  /**
-   * A waiting caller's connection, handed over from inside generic-pool's
-   * dispatch: lent at once when the free checks pass (the common case, no
-   * extra tick); anything that needs generic-pool again (discard, another
-   * try, a probe) waits for the next microtask.
-   */
-  #handOver(b: Borrow, entry: Entry): void {
-    entry.state = 'validating';
-    const now = this.#h.releasedAt() ?? this.#o.clock.now();
-    if (this.#checks.passesFree(entry, now, b.startedAt)) {
-      this.#succeed(b, this.#h.lend(entry, now, b.stack));
-    } else {
-      queueMicrotask(() => this.#check(b, entry));
+    const entry = this.#inv.takeIdle();
+    if (entry !== undefined) {
+      this.#check(b, entry, first);
+      return;
     }
+    this.waiters.wait(b, first);
+    this.#inv.fill();
   }
 
-  #check(b: Borrow, entry: Entry): void {
-    entry.state = 'validating';
+  #check(b: Borrow, entry: Entry, first = false): void {
     const checked = this.#checks.run(entry, b.startedAt, b.stack);
-    if (checked instanceof Promise) checked.then((socket) => (socket === undefined ? this.#next(b) : this.#succeed(b, socket)));
-    else if (checked === undefined) this.#next(b);
+    if (checked instanceof Promise) checked.then((socket) => (socket === undefined ? this.#next(b, true) : this.#succeed(b, socket)));
+    else if (checked === undefined) this.#next(b, first);
     else this.#succeed(b, checked);
   }
 
   #succeed(b: Borrow, socket: net.Socket): void {
     b.unlink?.();
-    b.resolve(socket);
+    const { resolve } = b;
+    this.#recycle(b);
+    resolve(socket);
   }
 
   #fail(b: Borrow, error: unknown): void {
     b.unlink?.();
-    if (b.trial) this.#h.trialFailed(error, isConnectionLevel(error));
-    b.reject(error);
+    const { trial, reject } = b;
+    this.#recycle(b);
+    if (trial) this.#h.trialFailed(error, isConnectionLevel(error));
+    reject(error);
+  }
+
+  #record(startedAt: number, signal: AbortSignal | undefined, trial: boolean, stack: Stack, resolve: Borrow['resolve'], reject: Borrow['reject']): Borrow {
+    const deadline = startedAt + this.#o.acquireTimeoutMs;
+    const b = this.#spare.pop();
+    if (b === undefined) {
+      return { startedAt, deadline, signal, trial, stack, resolve, reject, waiting: false, unlink: undefined, olderWaiter: undefined, newerWaiter: undefined };
+    }
+    b.startedAt = startedAt;
+    b.deadline = deadline;
+    b.signal = signal;
+    b.trial = trial;
+    b.stack = stack;
+    b.resolve = resolve;
+    b.reject = reject;
+    return b;
+  }
+
+  /** Called once per record, when its borrow settles; nothing refers to it afterwards. */
+  #recycle(b: Borrow): void {
+    b.unlink = undefined;
+    b.signal = undefined;
+    b.stack = undefined;
+    b.resolve = settled;
+    b.reject = settled;
+    if (this.#spare.length < SPARE_RECORDS) this.#spare.push(b);
   }
 }

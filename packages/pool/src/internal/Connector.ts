@@ -11,7 +11,7 @@ export interface ConnectorOptions {
   /** Where the errors say they tried to connect. */
   host: string;
   port: number | undefined;
-  /** Aborted by drain(): stops sleeps and connects in flight. */
+  /** Aborted by close(): stops sleeps and connects in flight. */
   signal: AbortSignal;
   /** Whether a failed attempt should be retried (someone waits, or the pool is below `minIdle`). */
   needed: () => boolean;

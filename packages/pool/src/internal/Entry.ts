@@ -20,7 +20,7 @@ export type EvictReason =
   | 'unhealthy'
   /** The caller called `destroy(conn)`. */
   | 'destroyed'
-  /** `drain()` closed it. */
+  /** `close()` or `destroy()` closed the pool with it. */
   | 'drained';
 
 let nextId = 1;
@@ -31,10 +31,23 @@ export function entryOf(socket: net.Socket): Entry | undefined {
   return (socket as unknown as Record<symbol, Entry | undefined>)[kEntry];
 }
 
-/** One pooled connection and what the pool knows about it. */
+/**
+ * One pooled connection and what the pool knows about it. Its state changes
+ * only through the methods below, each from the states named there:
+ *
+ *   (opened) → validating → borrowed → validating → idle → validating → …
+ *                    any state → closed
+ *
+ * `validating` is every moment the pool holds it outside the idle list:
+ * handed over to a caller but not yet checked, being probed, or on its way
+ * back from a release.
+ */
 export class Entry {
   readonly id = nextId++;
-  state: EntryState = 'idle';
+  #state: EntryState = 'validating';
+  /** Its neighbours on the idle list (IdleList links them; no node object per push). */
+  olderIdle: Entry | undefined;
+  newerIdle: Entry | undefined;
   /** Monotonic time it was last returned (or created). */
   idleSince: number;
   borrowedAt = 0;
@@ -44,7 +57,7 @@ export class Entry {
   dead = false;
   /** Bytes arrived while nobody had borrowed it. */
   unsolicited = false;
-  /** Aborts the signal of the `use()` holding it (drain() calls it before destroying a stranded loan). */
+  /** Aborts the signal of the `use()` holding it (close() calls it before destroying a stranded loan). */
   abortUse: ((reason: unknown) => void) | undefined;
   /** Why the pool removed it, once it did. */
   reason: EvictReason | undefined;
@@ -74,7 +87,7 @@ export class Entry {
     });
     const die = () => {
       this.dead = true;
-      if (this.state === 'idle') onIdleDeath(this);
+      if (this.#state === 'idle') onIdleDeath(this);
     };
     // Errors on an idle socket (ECONNRESET) must not crash the process; a
     // borrower's own listener still sees them.
@@ -91,13 +104,43 @@ export class Entry {
     socket.push = function watchedPush(this: net.Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
       const result = push.call(this, chunk, encoding);
       if (chunk === null) die();
-      else if (entry.state === 'idle') entry.unsolicited = true;
+      else if (entry.#state === 'idle') entry.unsolicited = true;
       return result;
     };
     this.#unwatch = () => {
       if (ownPush) socket.push = push;
       else delete (socket as Partial<net.Socket>).push;
     };
+  }
+
+  get state(): EntryState {
+    return this.#state;
+  }
+
+  /** idle/validating → validating: taken off the idle list (or handed over) to be checked before it is lent. */
+  check(): void {
+    if (this.#state === 'closed' || this.#state === 'borrowed') throw illegal(this, 'check');
+    this.#state = 'validating';
+  }
+
+  /** validating → borrowed, at `now`. */
+  lend(now: number): void {
+    if (this.#state !== 'validating') throw illegal(this, 'lend');
+    this.#state = 'borrowed';
+    this.borrowedAt = now;
+  }
+
+  /** borrowed → validating: the caller gave it back (release, discard, or close took it). */
+  takeBack(): void {
+    if (this.#state !== 'borrowed') throw illegal(this, 'takeBack');
+    this.#state = 'validating';
+  }
+
+  /** validating → idle, idle since `now` (the idle list links it). */
+  rest(now: number): void {
+    if (this.#state !== 'validating') throw illegal(this, 'rest');
+    this.#state = 'idle';
+    this.idleSince = now;
   }
 
   /**
@@ -119,7 +162,7 @@ export class Entry {
     if (!this.usable()) return 'invalid';
     if (this.generation !== generation) return 'unhealthy';
     if (now >= this.retireAt) return 'lifetime';
-    if (this.state !== 'borrowed' && now - this.idleSince >= idleTimeoutMs) return 'idle';
+    if (this.#state !== 'borrowed' && now - this.idleSince >= idleTimeoutMs) return 'idle';
     return undefined;
   }
 
@@ -133,12 +176,17 @@ export class Entry {
 
   /** Destroys the socket and resolves once it has closed. */
   close(reason: EvictReason): Promise<void> {
-    if (this.state !== 'closed') {
-      this.state = 'closed';
+    if (this.#state !== 'closed') {
+      this.#state = 'closed';
       this.reason ??= reason;
       this.#unwatch();
       this.socket.destroy();
     }
     return this.closed;
   }
+}
+
+/** A transition the pool never makes: a bug in the pool, not a caller's mistake. */
+function illegal(entry: Entry, transition: string): Error {
+  return new Error(`@breakwater/pool: connection #${entry.id} cannot ${transition} while ${entry.state}`);
 }

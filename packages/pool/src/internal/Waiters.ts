@@ -1,45 +1,36 @@
 import { type Clock, classify, type TimerHandle } from '@breakwater/core';
-import type { Entry } from './Entry.js';
-import type { Request, ResourceRequest } from './genericPool.js';
 
 /** A caller that may have to wait for a connection (the pool's borrow record). */
 export interface Waiter {
-  readonly startedAt: number;
-  readonly deadline: number;
-  readonly signal: AbortSignal | undefined;
-  /** generic-pool's request for it, while one is queued. */
-  request: ResourceRequest<Entry> | undefined;
+  startedAt: number;
+  deadline: number;
+  signal: AbortSignal | undefined;
   /** In the queue now. */
   waiting: boolean;
   /** Unhooks the caller's AbortSignal (the pool calls it when the borrow settles). */
   unlink: (() => void) | undefined;
+  /** Queue links: the waiter is its own node, nothing is allocated per wait. */
+  olderWaiter: Waiter | undefined;
+  newerWaiter: Waiter | undefined;
 }
 
 export interface WaitersHooks<W extends Waiter> {
-  /** Drops a waiting request from generic-pool's queue. */
-  cancel(request: ResourceRequest<Entry>): void;
-  /** A connection handed over just as its caller gave up goes back to the pool. */
-  returnUnused(entry: Entry): void;
   /** The error for a caller whose `acquireTimeoutMs` ran out. */
   timeoutError(waiter: W): unknown;
-  /**
-   * Hands `entry` to `waiter`. Called synchronously from inside generic-pool's
-   * dispatch (in `release()` or after a create), so it must not call back into
-   * generic-pool; `handOver` (below) defers whatever does.
-   */
-  deliver(waiter: W, entry: Entry): void;
   fail(waiter: W, error: unknown): void;
 }
 
 /**
  * The callers waiting for a connection, oldest first: bounded in time by
- * `acquireTimeoutMs` and cancellable through their AbortSignal. A caller that
- * gives up has its generic-pool request cancelled, so the request cannot
- * later swallow a connection nobody receives. Every waiter gets the same
+ * `acquireTimeoutMs` and cancellable through their AbortSignal — what
+ * generic-pool's queue cannot do (its requests cannot be cancelled, and each
+ * carries a wall-clock timer of its own). Every waiter gets the same
  * timeout, so one timer, armed for the earliest deadline, serves them all.
  */
 export class Waiters<W extends Waiter> {
-  readonly #list = new Map<W, true>();
+  #oldest: W | undefined;
+  #newest: W | undefined;
+  #size = 0;
   readonly #clock: Clock;
   readonly #hooks: WaitersHooks<W>;
   #timer: TimerHandle | undefined;
@@ -51,61 +42,68 @@ export class Waiters<W extends Waiter> {
   }
 
   get size(): number {
-    return this.#list.size;
+    return this.#size;
   }
 
-  /** Queues `waiter` until generic-pool fulfils `request`; then `deliver`, or `fail` on timeout/abort. */
-  wait(waiter: W, request: Request<Entry>): void {
-    waiter.request = request;
+  /**
+   * Queues `waiter` until the pool hands it a connection (`shift()`), or
+   * fails it on timeout or abort. `first` puts it at the head: a caller whose
+   * connection failed the borrow checks keeps its place.
+   */
+  wait(waiter: W, first = false): void {
     waiter.waiting = true;
-    this.#list.set(waiter, true);
+    this.#link(waiter, first);
     if (waiter.deadline < this.#timerAt) this.#arm(waiter.deadline);
     const { signal } = waiter;
     if (signal !== undefined && waiter.unlink === undefined) {
+      // Only callers that pass a signal pay for a listener.
       const onAbort = () => this.giveUp(waiter, classify(signal.reason));
       signal.addEventListener('abort', onAbort, { once: true });
       waiter.unlink = () => signal.removeEventListener('abort', onAbort);
     }
-    // The connection reaches the caller in the same tick generic-pool
-    // dispatches it (as with bare generic-pool), without a promise between.
-    request.waiter = waiter;
-    request.onResolve = this.#resolved;
   }
 
-  /** Shared by every request (the waiter rides on the request): no closure per wait. */
-  readonly #resolved = (entry: Entry, request: Request<Entry>): void => {
-    const waiter = request.waiter as W;
-    request.waiter = undefined;
-    waiter.request = undefined;
-    // Not reachable while giveUp() cancels the request first; kept as the
-    // safety net, deferred because generic-pool is mid-dispatch here.
-    if (!waiter.waiting) {
-      queueMicrotask(() => this.#hooks.returnUnused(entry));
-      return;
-    }
-    this.#unlist(waiter);
-    this.#hooks.deliver(waiter, entry);
-  };
+  /** Takes the oldest waiter out of the queue, to hand it a connection. */
+  shift(): W | undefined {
+    const waiter = this.#oldest;
+    if (waiter !== undefined) this.#unlist(waiter);
+    return waiter;
+  }
 
-  /** Fails a waiting caller with `error` and cancels its request; a no-op unless it is queued. */
+  /** Fails a waiting caller with `error`; a no-op unless it is queued. */
   giveUp(waiter: W, error: unknown): void {
     if (!waiter.waiting) return;
     this.#unlist(waiter);
-    if (waiter.request !== undefined) this.#hooks.cancel(waiter.request);
     this.#hooks.fail(waiter, error);
   }
 
   rejectOldest(error: unknown): void {
-    const oldest = this.#list.keys().next();
-    if (oldest.done !== true) this.giveUp(oldest.value, error);
+    if (this.#oldest !== undefined) this.giveUp(this.#oldest, error);
   }
 
-  /** Fails every waiter (drain) and stops the timer. */
+  /** Fails every waiter (close) and stops the timer. */
   rejectAll(error: unknown): void {
-    for (const w of [...this.#list.keys()]) this.giveUp(w, error);
+    while (this.#oldest !== undefined) this.giveUp(this.#oldest, error);
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
+  }
+
+  #link(waiter: W, first: boolean): void {
+    this.#size++;
+    if (first) {
+      waiter.olderWaiter = undefined;
+      waiter.newerWaiter = this.#oldest;
+      if (this.#oldest === undefined) this.#newest = waiter;
+      else this.#oldest.olderWaiter = waiter;
+      this.#oldest = waiter;
+    } else {
+      waiter.newerWaiter = undefined;
+      waiter.olderWaiter = this.#newest;
+      if (this.#newest === undefined) this.#oldest = waiter;
+      else this.#newest.newerWaiter = waiter;
+      this.#newest = waiter;
+    }
   }
 
   /**
@@ -115,7 +113,15 @@ export class Waiters<W extends Waiter> {
    */
   #unlist(waiter: W): void {
     waiter.waiting = false;
-    this.#list.delete(waiter);
+    const older = waiter.olderWaiter as W | undefined;
+    const newer = waiter.newerWaiter as W | undefined;
+    if (older === undefined) this.#oldest = newer;
+    else older.newerWaiter = newer;
+    if (newer === undefined) this.#newest = older;
+    else newer.olderWaiter = older;
+    waiter.olderWaiter = undefined;
+    waiter.newerWaiter = undefined;
+    this.#size--;
   }
 
   #arm(at: number): void {
@@ -128,12 +134,15 @@ export class Waiters<W extends Waiter> {
     this.#timer = undefined;
     this.#timerAt = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
-    // Deadlines are in order except for a caller re-queued after its
-    // connection failed the borrow checks, so look at all of them.
+    // Deadlines are in order except for a caller put back at the head after
+    // its connection failed the borrow checks, so look at all of them.
     let next = Number.POSITIVE_INFINITY;
-    for (const w of [...this.#list.keys()]) {
+    let w = this.#oldest;
+    while (w !== undefined) {
+      const newer = w.newerWaiter as W | undefined;
       if (w.deadline > now) next = Math.min(next, w.deadline);
       else this.giveUp(w, this.#hooks.timeoutError(w));
+      w = newer;
     }
     if (next !== Number.POSITIVE_INFINITY && next < this.#timerAt) this.#arm(next);
   }

@@ -2,7 +2,7 @@ import { BreakwaterError } from '@breakwater/core';
 
 export function closedError(): BreakwaterError {
   return new BreakwaterError('BW_ERR_CLOSED', 'the pool is draining or drained', {
-    hint: 'drain() was called; create a new pool to connect again.',
+    hint: 'close() (or destroy(), or the deprecated drain()) was called; create a new pool to connect again.',
   });
 }
 

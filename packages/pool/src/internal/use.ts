@@ -17,7 +17,7 @@ export type UseFn<T> = (conn: net.Socket, signal: AbortSignal) => T | Promise<T>
 interface Lender {
   acquire(signal?: AbortSignal): Promise<net.Socket>;
   release(conn: net.Socket, options?: { failed?: boolean; error?: unknown }): void;
-  destroy(conn: net.Socket): void;
+  discard(conn: net.Socket): void;
 }
 
 /**
@@ -60,9 +60,9 @@ export async function useConnection<T>(pool: Lender, owner: object, clock: Clock
 
 function settle(pool: Lender, conn: net.Socket, owner: object, signal: AbortSignal, threw: boolean, error?: unknown): void {
   const entry = entryOf(conn);
-  // fn may have released or destroyed it itself, or drain() may have.
+  // fn may have released or discarded it itself, or close() may have.
   if (entry === undefined || entry.owner !== owner || entry.state !== 'borrowed') return;
-  if (signal.aborted) pool.destroy(conn);
+  if (signal.aborted) pool.discard(conn);
   else if (threw && isConnectionLevel(error)) pool.release(conn, { failed: true, error });
   else pool.release(conn);
 }
