@@ -227,7 +227,7 @@ describeNetns('drivers: blackholed server and restart behind a blackhole (FM-01,
         // Marked idempotent: the first write on a dead connection gets an RST, which cannot prove that
         // the statement never ran, so only statements safe to repeat are sent again (issue #15). GET is
         // read-only in Redis's command table: resent after the reconnect without being marked.
-        Promise.all(Array.from({ length: n }, () => settle(d.pg.query({ text: 'SELECT 1', idempotent: true } as pg.QueryConfig)))),
+        Promise.all(Array.from({ length: n }, () => settle(d.pg.query({ text: 'SELECT 1', idempotent: true })))),
         Promise.all(Array.from({ length: n }, () => settle(d.redis.get('k')))),
         Promise.all(Array.from({ length: n }, () => settle(d.mysql2.query({ sql: 'SELECT 1', idempotent: true } as { sql: string })))),
       ]);

@@ -3,7 +3,7 @@ import tls from 'node:tls';
 import { harden, type SocketOptions } from '@breakwater/socket';
 import { AbstractConnector, Redis, type RedisOptions } from 'ioredis';
 import { type DriverOptions, resolveDriverOptions } from './defaults.js';
-import { classifyDriverError } from './internal/classifyDriverError.js';
+import { guardResends } from './internal/redisResend.js';
 
 export type { DriverOptions } from './defaults.js';
 
@@ -60,16 +60,6 @@ function hardenedConnector(socketOptions: SocketOptions) {
   };
 }
 
-/** Replaces each command's reject so callers get classified errors; replies stay ioredis' own. */
-function classifyCommandErrors(client: Redis, host: string, port: number): void {
-  const send = client.sendCommand.bind(client);
-  client.sendCommand = ((command, stream) => {
-    const reject = command.reject;
-    command.reject = (err: Error) => reject(classifyDriverError(err, { host, port, driver: 'ioredis' }) as Error);
-    return send(command, stream);
-  }) as Redis['sendCommand'];
-}
-
 /**
  * Pings an idle connection below the server's `timeout`, so Redis never
  * closes it under a caller (the reconnect would fail the command in flight).
@@ -112,7 +102,7 @@ export function createRedis(options: RedisOptions = {}, driverOptions: DriverOpt
     ...options,
     Connector: hardenedConnector({ ...o.socket, stallTimeoutMs }),
   });
-  classifyCommandErrors(client, options.host ?? 'localhost', options.port ?? 6379);
+  guardResends(client, { host: options.host ?? 'localhost', port: options.port ?? 6379 }, o.queryTimeoutMs, o.isIdempotent);
   if (Number.isFinite(o.idleTimeoutMs) && o.serverIdleTimeoutMs > 0) keepBusy(client, o.idleTimeoutMs);
   return client;
 }
