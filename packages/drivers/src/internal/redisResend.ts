@@ -54,7 +54,13 @@ const MAX_TIMER_MS = 2_147_483_647;
  * `queryTimeoutMs` (BLPOP 10 under a 5 s deadline would fail at 5 s and pop
  * an element nobody receives).
  */
-export function guardResends(client: Redis, where: { host: string; port: number }, queryTimeoutMs: number, predicate: IsIdempotent): void {
+export function guardResends(
+  client: Redis,
+  where: { host: string; port: number },
+  queryTimeoutMs: number,
+  predicate: IsIdempotent,
+  { raw = false }: { raw?: boolean } = {},
+): void {
   const internals = client as unknown as Internals;
   const sent = new WeakSet<Command>();
   const send = client.sendCommand;
@@ -70,8 +76,11 @@ export function guardResends(client: Redis, where: { host: string; port: number 
     if (!(command as { bwGuarded?: boolean }).bwGuarded) {
       (command as { bwGuarded?: boolean }).bwGuarded = true;
       command.reject = (err: Error) => {
+        const resendable = isResendable(command, predicate);
+        // raw (a Cluster's node): errors go on unchanged unless the command may have run and is not safe to repeat.
+        if (raw && (!sent.has(command) || resendable)) return reject(err);
         const mapped = classifyDriverError(err, { ...where, driver: 'ioredis' });
-        reject((sent.has(command) ? outcomeError(mapped, isResendable(command, predicate)) : mapped) as Error);
+        reject((sent.has(command) ? outcomeError(mapped, resendable) : mapped) as Error);
       };
     }
     const result = send.apply(this, args);
