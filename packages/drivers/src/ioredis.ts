@@ -61,8 +61,14 @@ export function createRedis(options: RedisOptions = {}, driverOptions: DriverOpt
     ...options,
     Connector: sentinel ? hardenedSentinelConnector(socketOptions) : hardenedConnector(socketOptions),
   });
-  // ioredis sets the emitter only on the SentinelConnector it builds itself; its failover events need it.
-  if (sentinel) (client as unknown as { connector: { emitter: unknown } }).connector.emitter = client;
+  if (sentinel) {
+    const connector = (client as unknown as { connector: { emitter: unknown; disconnect(): void } }).connector;
+    // ioredis sets the emitter only on the SentinelConnector it builds itself; its failover events need it.
+    connector.emitter = client;
+    // quit() leaves the failover detector's Sentinel subscriptions open (measured: the process did not
+    // exit); the connector's disconnect() ends them.
+    client.once('end', () => connector.disconnect());
+  }
   const where = sentinel
     ? { host: `sentinel:${(options as { name?: string }).name ?? 'mymaster'}`, port: 0 }
     : { host: options.host ?? 'localhost', port: options.port ?? 6379 };
