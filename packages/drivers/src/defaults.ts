@@ -14,10 +14,12 @@ export interface DriverOptions {
   /** Overrides of the preset's `socket` section for this driver. @defaultValue {} */
   socket?: SocketOptions;
   /**
-   * How long one query or command may wait for its answer, in ms (pg
-   * `query_timeout` and `statement_timeout`, ioredis `commandTimeout`, mysql2:
-   * every attempt and retry of a statement): a frozen
-   * server fails the caller with BW_ERR_DEADLINE instead of hanging it. 0 disables.
+   * How long one query or command may wait for its answer, in ms (pg: a
+   * client-side deadline plus `statement_timeout` for that statement only,
+   * overridable per call with `{ text, queryTimeoutMs }`; ioredis
+   * `commandTimeout`, plus the block time of a blocking command; mysql2:
+   * every attempt and retry of a statement): a frozen server fails the
+   * caller with BW_ERR_DEADLINE instead of hanging it. 0 disables.
    * @defaultValue 5_000
    * @example { queryTimeoutMs: 2_000 }
    */
