@@ -38,7 +38,9 @@ interface Settings {
 
 /** Sends `args` on `client` as one TimedQuery; rejects with classified errors (marked unsent when pg refused to write). */
 function send(client: pg.ClientBase, args: readonly unknown[], timeoutMs: number, s: Settings, map: Rethrow): Promise<pg.QueryResult> {
-  const inTransaction = ['T', 'E'].includes((client as unknown as { getTransactionStatus(): string | null }).getTransactionStatus() ?? 'I');
+  // pg < 8.11 has no getTransactionStatus(): assume a transaction, so the setting is always sent (also for 0).
+  const status = (client as unknown as { getTransactionStatus?: () => string | null }).getTransactionStatus?.() ?? 'T';
+  const inTransaction = status === 'T' || status === 'E';
   const query = makeQuery(args, timeoutMs, inTransaction, s.transactionPooling);
   return new Promise((resolve, reject) => {
     (client.query as (q: unknown, cb: Callback) => void)(query, (err, res) => {

@@ -19,7 +19,13 @@ import { isUnsent, outcomeError } from './outcome.js';
 export function isIdempotentStatement(statement: unknown, predicate?: (statement: unknown) => boolean): boolean {
   const s = statement as { idempotent?: unknown } | null;
   if (typeof s === 'object' && s !== null && typeof s.idempotent === 'boolean') return s.idempotent;
-  return predicate?.(statement) === true;
+  if (predicate === undefined) return false;
+  try {
+    return predicate(statement) === true;
+  } catch {
+    // A predicate that fails cannot vouch for the statement.
+    return false;
+  }
 }
 
 /** One breaker and one retry policy per pool, i.e. per server. */

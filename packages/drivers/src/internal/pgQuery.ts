@@ -37,6 +37,7 @@ interface QueryInternals {
   handleRowDescription(msg: unknown): void;
   handleDataRow(msg: unknown): void;
   handleCommandComplete(msg: unknown, connection: unknown): void;
+  handleError(err: unknown, connection: unknown): void;
 }
 const QueryBase = pg.Query as unknown as new (config: pg.QueryConfig) => QueryInternals;
 
@@ -78,6 +79,16 @@ class TimedQuery extends QueryBase {
     } finally {
       this.text = text;
     }
+  }
+
+  override handleError(err: unknown, connection: unknown): void {
+    // In the simple protocol the prefix shifts the text: give the caller positions in their own text.
+    const e = err as { position?: unknown } | null;
+    if (!this.requiresPreparation() && typeof e?.position === 'string' && /^\d+$/.test(e.position)) {
+      const position = Number(e.position) - this.#prefix.length - 1;
+      if (position > 0) e.position = String(position);
+    }
+    super.handleError(err, connection);
   }
 
   override handleRowDescription(msg: unknown): void {

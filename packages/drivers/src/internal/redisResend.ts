@@ -37,7 +37,14 @@ export type IsIdempotent = ((statement: unknown) => boolean) | undefined;
 export function isResendable(command: Pick<Command, 'name' | 'args' | 'inTransaction'>, predicate: IsIdempotent): boolean {
   const name = command.name.toLowerCase();
   if (name === 'multi' || name === 'exec' || command.inTransaction === true) return false;
-  if (predicate !== undefined) return predicate({ name, args: command.args }) === true;
+  if (predicate !== undefined) {
+    try {
+      return predicate({ name, args: command.args }) === true;
+    } catch {
+      // A predicate that fails cannot vouch for the command (and must not throw inside ioredis).
+      return false;
+    }
+  }
   return exists(name) && hasFlag(name, 'readonly');
 }
 
