@@ -1,12 +1,13 @@
 import { CircuitBreaker } from '@breakwater/circuit';
 import { resolvePreset } from '@breakwater/presets';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createRedis } from '../../packages/drivers/src/ioredis.js';
+import { createRedis, createRedisCluster } from '../../packages/drivers/src/ioredis.js';
 import { createMysqlPool } from '../../packages/drivers/src/mysql2.js';
 import { createPgPool } from '../../packages/drivers/src/pg.js';
 import { type MariadbServer, mariadbUnavailable, startMariadb } from '../support/servers/mariadb.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../support/servers/postgres.js';
 import { type RedisServer, redisUnavailable, startRedis } from '../support/servers/redis.js';
+import { type RedisCluster, redisTopologyUnavailable, type SentinelSet, startCluster, startSentinelSet } from '../support/servers/redisTopology.js';
 
 /**
  * Issue #15: every timer a driver object starts stops on end()/quit().
@@ -17,7 +18,7 @@ import { type RedisServer, redisUnavailable, startRedis } from '../support/serve
  * (never shut down): its bucket-rotation timer stays.
  */
 
-const unavailable = postgresUnavailable() ?? mariadbUnavailable() ?? redisUnavailable();
+const unavailable = postgresUnavailable() ?? mariadbUnavailable() ?? redisUnavailable() ?? redisTopologyUnavailable();
 const required = process.env.BREAKWATER_REQUIRE_NETNS === '1';
 if (unavailable !== undefined && !required) console.log(`[issue-15-handles] skipped: ${unavailable}`);
 
@@ -25,14 +26,14 @@ const timeouts = () => process.getActiveResourcesInfo().filter((r) => r === 'Tim
 const settleTimers = () => new Promise((r) => setTimeout(r, 50));
 
 describe.skipIf(unavailable !== undefined && !required)('issue #15: no timer outlives end()/quit()', () => {
-  let servers: { pg: PostgresServer; mysql: MariadbServer; redis: RedisServer };
+  let servers: { pg: PostgresServer; mysql: MariadbServer; redis: RedisServer; sentinel: SentinelSet; cluster: RedisCluster };
   const proto = Object.getPrototypeOf(setTimeout(() => {}, 0)) as { unref: () => unknown };
   const unref = proto.unref;
 
   beforeAll(async () => {
     expect(unavailable, 'BREAKWATER_REQUIRE_NETNS=1: postgresql, mariadb-server and redis-server must be installed').toBeUndefined();
-    const [pg, mysql, redis] = await Promise.all([startPostgres(), startMariadb(), startRedis()]);
-    servers = { pg, mysql, redis };
+    const [pg, mysql, redis, sentinel, cluster] = await Promise.all([startPostgres(), startMariadb(), startRedis(), startSentinelSet(), startCluster()]);
+    servers = { pg, mysql, redis, sentinel, cluster };
     proto.unref = function ref(this: unknown) {
       return this;
     };
@@ -54,7 +55,7 @@ describe.skipIf(unavailable !== undefined && !required)('issue #15: no timer out
     expect(leaked).toBeGreaterThanOrEqual(1);
   });
 
-  it('pg, mysql2 and ioredis clients leave no timer after end()/quit(), also after failed and timed-out calls', async () => {
+  it('pg, mysql2, ioredis (standalone, Sentinel, Cluster) leave no timer after end()/quit(), also after failed and timed-out calls', async () => {
     await settleTimers();
     const before = timeouts();
     const pg = createPgPool({ host: servers.pg.host, port: servers.pg.port, user: 'postgres', database: 'postgres' }, { serverIdleTimeoutMs: 60_000 });
@@ -62,7 +63,12 @@ describe.skipIf(unavailable !== undefined && !required)('issue #15: no timer out
     const redis = createRedis({ host: servers.redis.host, port: servers.redis.port }, { serverIdleTimeoutMs: 60_000 });
     redis.on('error', () => {});
     const refused = createPgPool({ host: '127.0.0.1', port: 1 }, { queryTimeoutMs: 300 });
-    await Promise.all([pg.query('SELECT 1'), mysql.query('SELECT 1'), redis.set('k', 'v')]);
+    const sentinel = createRedis({ sentinels: [servers.sentinel.sentinel], name: servers.sentinel.name, failoverDetector: true });
+    const cluster = createRedisCluster([{ host: '127.0.0.1', port: servers.cluster.nodes[0]?.port ?? 0 }]);
+    for (const c of [sentinel, cluster]) c.on('error', () => {});
+    await Promise.all([pg.query('SELECT 1'), mysql.query('SELECT 1'), redis.set('k', 'v'), sentinel.set('k', 'v'), cluster.set('k', 'v')]);
+    // The failover detector subscribes to the Sentinel after the first connection.
+    await new Promise((r) => setTimeout(r, 300));
     await Promise.all([
       pg.query({ text: 'SELECT pg_sleep(1)', queryTimeoutMs: 200 }).catch(() => undefined),
       mysql.query('SELECT * FROM nowhere.nothing').catch(() => undefined),
@@ -70,12 +76,15 @@ describe.skipIf(unavailable !== undefined && !required)('issue #15: no timer out
       refused.query('SELECT 1').catch(() => undefined),
     ]);
     const running = timeouts() - before;
-    await Promise.all([pg.end(), mysql.end(), redis.quit(), refused.end()]);
+    await Promise.all([pg.end(), mysql.end(), redis.quit(), refused.end(), sentinel.quit(), cluster.quit()]);
     await settleTimers();
     const left = timeouts() - before;
-    console.log(`[issue-15-handles] timers while running: ${running}; after end()/quit(): ${left}`);
+    const sockets = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+    console.log(`[issue-15-handles] timers while running: ${running}; after end()/quit(): ${left}; TCP sockets left: ${sockets}`);
     expect(running).toBeGreaterThan(0);
     // Other timers of the runner may come and go: none of ours may be left.
     expect(left).toBeLessThanOrEqual(0);
+    // quit() also ends the Sentinel failover detector's subscriptions (they kept the process alive before).
+    expect(sockets).toBe(0);
   }, 30_000);
 });
