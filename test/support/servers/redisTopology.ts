@@ -91,7 +91,17 @@ export async function startCluster(): Promise<RedisCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'bw-cluster-'));
   const nodes: RedisServer[] = [];
   for (let i = 0; i < 3; i += 1) {
-    nodes.push(await startRedis({ 'cluster-enabled': 'yes', 'cluster-config-file': join(dir, `nodes-${i}.conf`), 'cluster-node-timeout': 2_000, dir }));
+    // The bus port defaults to port + 10000, past 65535 for a third of the ephemeral range: chosen too.
+    const bus = await freePort();
+    nodes.push(
+      await startRedis({
+        'cluster-enabled': 'yes',
+        'cluster-config-file': join(dir, `nodes-${i}.conf`),
+        'cluster-node-timeout': 2_000,
+        'cluster-port': bus,
+        dir,
+      }),
+    );
   }
   await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes']);
   await until(
