@@ -3,6 +3,7 @@ import { BreakwaterError } from '@breakwater/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPgPool } from '../../packages/drivers/src/pg.js';
 import { pg } from '../../packages/drivers/test/unwrapped.js';
+import { oldRuleSaysRead } from '../support/oldReadRule.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../support/servers/postgres.js';
 
 /**
@@ -17,11 +18,6 @@ import { type PostgresServer, postgresUnavailable, startPostgres } from '../supp
 const unavailable = postgresUnavailable();
 const required = process.env.BREAKWATER_REQUIRE_NETNS === '1';
 if (unavailable !== undefined && !required) console.log(`[issue-15-pg] skipped: ${unavailable}`);
-
-// The rule removed by issue #15 (packages/drivers/src/internal/guardedCall.ts before it).
-const OLD_READ = /^\s*(?:\/\*[\s\S]*?\*\/\s*)*(?:SELECT|SHOW|DESCRIBE|DESC|EXPLAIN)\b/i;
-const OLD_NOT_READ = /\bFOR\s+(?:UPDATE|SHARE|NO\s+KEY\s+UPDATE|KEY\s+SHARE)\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bINTO\b|;\s*\S/i;
-const oldRuleSaysRead = (sql: string) => OLD_READ.test(sql) && !OLD_NOT_READ.test(sql);
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
