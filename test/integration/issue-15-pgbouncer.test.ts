@@ -132,6 +132,10 @@ describe.skipIf(unavailable !== undefined && !required)('issue #15: per-statemen
 
   it('behind PgBouncer: named prepared statements fail with plain pg on the other server connection; with transactionPooling they all succeed', async () => {
     const run = async (pool: pg.Pool) => {
+      // Two server connections open (an earlier test may have had one closed): round robin then alternates.
+      const warm = new pg.Pool({ ...pooled, max: 2 });
+      await Promise.all([1, 2].map(() => warm.query('SELECT pg_sleep(0.2)')));
+      await warm.end();
       const outcomes = [];
       for (let i = 0; i < 6; i += 1) outcomes.push(await settle(pool.query({ name: 'bw-by-id', text: 'SELECT $1::int AS v', values: [i] })));
       await pool.end();

@@ -170,8 +170,10 @@ export function createPgPool(config: pg.PoolConfig = {}, options: DriverOptions 
               finish(undefined, res);
             },
             (err: unknown) => {
-              // A SQL error leaves the connection usable; anything else (timeout, lost connection) discards it.
-              if (client === c) c.release(err instanceof BreakwaterError || isUnsent(err) ? (err as Error) : undefined);
+              // A SQL error (or our statement_timeout, answered by the server) leaves the connection usable;
+              // anything else (client-side timeout, lost connection) discards it.
+              const usable = !(err instanceof BreakwaterError || isUnsent(err)) || (err as BreakwaterError).details.serverCancelled === true;
+              if (client === c) c.release(usable ? undefined : (err as Error));
               client = undefined;
               finish(err);
             },

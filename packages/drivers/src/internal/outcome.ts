@@ -36,7 +36,8 @@ const UNKNOWN_HINT =
  */
 export function outcomeError(err: unknown, idempotent: boolean): unknown {
   if (idempotent || !(err instanceof BreakwaterError) || isUnsent(err)) return err;
-  if (err.details.mayHaveApplied === true) return err;
+  // Already decided: true (mapped before) or false (the server says it rolled the statement back).
+  if (typeof err.details.mayHaveApplied === 'boolean') return err;
   const details = { ...err.details, mayHaveApplied: true };
   if (err.code === 'BW_ERR_DEADLINE') {
     return new BreakwaterError('BW_ERR_DEADLINE', err.message, {
