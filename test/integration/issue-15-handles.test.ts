@@ -77,7 +77,10 @@ describe.skipIf(unavailable !== undefined && !required)('issue #15: no timer out
     ]);
     const running = timeouts() - before;
     await Promise.all([pg.end(), mysql.end(), redis.quit(), refused.end(), sentinel.quit(), cluster.quit()]);
-    await settleTimers();
+    // Closing sockets finish a little later on a loaded machine: a leak never goes away, so wait up to 2 s.
+    const until = performance.now() + 2_000;
+    do await settleTimers();
+    while (timeouts() > before && performance.now() < until);
     const left = timeouts() - before;
     const sockets = process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
     console.log(`[issue-15-handles] timers while running: ${running}; after end()/quit(): ${left}; TCP sockets left: ${sockets}`);
