@@ -186,7 +186,7 @@ describeNetns('drivers: blackholed server and restart behind a blackhole (FM-01,
     }
   }, 60_000);
 
-  it('restart behind a blackhole: Breakwater fails 0 reads on the silently dead idle connections; unwrapped pg and mysql2 hand them out', async () => {
+  it('restart behind a blackhole: Breakwater fails 0 idempotent reads on the silently dead idle connections; unwrapped pg and mysql2 hand them out', async () => {
     const c = connection();
     const make = () => ({
       breakwater: { pg: track(createPgPool(c.pg)), redis: track(createRedis(c.redis)), mysql2: track(createMysqlPool(c.mysql2)) },
@@ -224,9 +224,12 @@ describeNetns('drivers: blackholed server and restart behind a blackhole (FM-01,
         );
       const n = IDLE_CONNECTIONS * 3;
       const [p, r, m] = await Promise.all([
-        Promise.all(Array.from({ length: n }, () => settle(d.pg.query('SELECT 1')))),
+        // Marked idempotent: the first write on a dead connection gets an RST, which cannot prove that
+        // the statement never ran, so only statements safe to repeat are sent again (issue #15). GET is
+        // read-only in Redis's command table: resent after the reconnect without being marked.
+        Promise.all(Array.from({ length: n }, () => settle(d.pg.query({ text: 'SELECT 1', idempotent: true })))),
         Promise.all(Array.from({ length: n }, () => settle(d.redis.get('k')))),
-        Promise.all(Array.from({ length: n }, () => settle(d.mysql2.query('SELECT 1')))),
+        Promise.all(Array.from({ length: n }, () => settle(d.mysql2.query({ sql: 'SELECT 1', idempotent: true } as { sql: string })))),
       ]);
       const failed = (list: unknown[]) => list.filter((e) => e !== undefined);
       return { pg: failed(p), redis: failed(r), mysql2: failed(m) };

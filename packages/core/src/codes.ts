@@ -61,6 +61,11 @@ export const ERROR_CODES = Object.freeze({
     summary: 'The object was closed by its owner and cannot be used any more.',
     hint: 'Something called close() or destroy() on it first; create a new one.',
   },
+  BW_ERR_OUTCOME_UNKNOWN: {
+    retryable: false,
+    summary: 'The connection was lost after the statement or command was sent: it may or may not have been applied.',
+    hint: 'The server may have run it before the connection died (a restart, a kill, a failover). Check whether it took effect before running it again; mark statements that are safe to repeat `idempotent` to have them retried.',
+  },
   // Policies
   BW_ERR_POOL_EXHAUSTED: {
     retryable: true,

@@ -1,4 +1,4 @@
-import { resolveOptions, validateNumber, validateOptionsObject } from '@breakwater/core';
+import { resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
 import { clientIdleCeilingMs, type PresetConfig, resolvePreset } from '@breakwater/presets';
 import type { SocketOptions } from '@breakwater/socket';
 
@@ -14,10 +14,12 @@ export interface DriverOptions {
   /** Overrides of the preset's `socket` section for this driver. @defaultValue {} */
   socket?: SocketOptions;
   /**
-   * How long one query or command may wait for its answer, in ms (pg
-   * `query_timeout` and `statement_timeout`, ioredis `commandTimeout`, mysql2:
-   * every attempt and retry of a statement): a frozen
-   * server fails the caller with BW_ERR_DEADLINE instead of hanging it. 0 disables.
+   * How long one query or command may wait for its answer, in ms (pg: a
+   * client-side deadline plus `statement_timeout` for that statement only,
+   * overridable per call with `{ text, queryTimeoutMs }`; ioredis
+   * `commandTimeout`, plus the block time of a blocking command; mysql2:
+   * every attempt and retry of a statement): a frozen server fails the
+   * caller with BW_ERR_DEADLINE instead of hanging it. 0 disables.
    * @defaultValue 5_000
    * @example { queryTimeoutMs: 2_000 }
    */
@@ -30,16 +32,40 @@ export interface DriverOptions {
    * @example { serverIdleTimeoutMs: 300_000 }
    */
   serverIdleTimeoutMs?: number;
+  /**
+   * pg only: the pool talks to PgBouncer (or another pooler) in transaction
+   * mode. Statement names are dropped (a named prepared statement lives on
+   * one server connection; the next statement may run on another), so every
+   * statement is parsed where it runs. Breakwater relies on no session state
+   * either way (the per-statement `statement_timeout` ends with its statement).
+   * @defaultValue false
+   * @example { transactionPooling: true }
+   */
+  transactionPooling?: boolean;
+  /**
+   * Which statements (pg, mysql2: the query's first argument) or commands
+   * (ioredis: `{ name, args }`) are safe to run twice, for statements without
+   * their own `idempotent` flag: those are retried (pg, mysql2) or resent
+   * after a reconnect (ioredis) even when they may have reached the server.
+   * Without it only statements marked `{ idempotent: true }` and Redis
+   * commands flagged `readonly` in Redis's command table are.
+   * @defaultValue none
+   * @example { isIdempotent: (q) => typeof q === 'object' && q.name?.startsWith('read-') }
+   */
+  isIdempotent?: (statement: unknown) => boolean;
 }
 
-export const DRIVER_DEFAULTS: Readonly<{ queryTimeoutMs: number; serverIdleTimeoutMs: number }> = Object.freeze({
+export const DRIVER_DEFAULTS: Readonly<{ queryTimeoutMs: number; serverIdleTimeoutMs: number; transactionPooling: boolean }> = Object.freeze({
   queryTimeoutMs: 5_000,
   serverIdleTimeoutMs: 0,
+  transactionPooling: false,
 });
 
 export interface ResolvedDriverOptions {
   queryTimeoutMs: number;
   serverIdleTimeoutMs: number;
+  transactionPooling: boolean;
+  isIdempotent: ((statement: unknown) => boolean) | undefined;
   preset: PresetConfig;
   /** The preset's socket section with the overrides applied. */
   socket: SocketOptions;
@@ -48,18 +74,19 @@ export interface ResolvedDriverOptions {
 }
 
 const ms = (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 2_147_483_647, integer: true });
-const RULES = { queryTimeoutMs: ms, serverIdleTimeoutMs: ms };
-const KEYS = ['preset', 'socket', 'queryTimeoutMs', 'serverIdleTimeoutMs'] as const;
+const RULES = { queryTimeoutMs: ms, serverIdleTimeoutMs: ms, transactionPooling: validateBoolean };
+const KEYS = ['preset', 'socket', 'queryTimeoutMs', 'serverIdleTimeoutMs', 'transactionPooling', 'isIdempotent'] as const;
 
 let directPreset: PresetConfig | undefined;
 
 export function resolveDriverOptions(options: DriverOptions = {}, where = 'options'): ResolvedDriverOptions {
   const given = validateOptionsObject<DriverOptions>(options, where, KEYS);
-  const { preset: presetGiven, socket: socketGiven, ...numbers } = given;
-  const resolved = resolveOptions<{ queryTimeoutMs: number; serverIdleTimeoutMs: number }>(numbers, where, DRIVER_DEFAULTS, RULES);
+  const { preset: presetGiven, socket: socketGiven, isIdempotent: predicate, ...numbers } = given;
+  const resolved = resolveOptions<{ queryTimeoutMs: number; serverIdleTimeoutMs: number; transactionPooling: boolean }>(numbers, where, DRIVER_DEFAULTS, RULES);
+  const isIdempotent = predicate === undefined ? undefined : validateFunction<(statement: unknown) => boolean>(predicate, 'isIdempotent');
   directPreset ??= resolvePreset({ infra: 'direct' });
   const preset = presetGiven ?? directPreset;
   const serverCeiling = resolved.serverIdleTimeoutMs === 0 ? Number.POSITIVE_INFINITY : clientIdleCeilingMs(resolved.serverIdleTimeoutMs);
   const idleTimeoutMs = Math.max(1, Math.min(preset.pool.idleTimeoutMs, serverCeiling));
-  return { ...resolved, preset, socket: { ...preset.socket, ...socketGiven }, idleTimeoutMs };
+  return { ...resolved, isIdempotent, preset, socket: { ...preset.socket, ...socketGiven }, idleTimeoutMs };
 }

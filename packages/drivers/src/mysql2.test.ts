@@ -41,19 +41,26 @@ describe('createMysqlPool()', () => {
 });
 
 describe('isIdempotentStatement()', () => {
+  // No "looks read-only" rule (issue #15): each of these reads like a read and changes state.
   it.each([
-    ['SELECT 1', true],
-    ['  /* x */ select * from t where id = ?', true],
-    [{ sql: 'SHOW TABLES' }, true],
-    ['SELECT * FROM t FOR UPDATE', false],
-    ['SELECT * FROM t LOCK IN SHARE MODE', false],
-    ['SELECT 1 INTO @x', false],
-    ['SELECT 1; DELETE FROM t', false],
-    ['UPDATE t SET a = 1', false],
-    ['INSERT INTO t VALUES (1)', false],
-    [{ sql: 'UPDATE t SET a = 1 WHERE id = 1', idempotent: true }, true],
-    [{ sql: 'SELECT GET_LOCK("x", 1)', idempotent: false }, false],
-  ])('%j -> %s', (statement, expected) => {
-    expect(isIdempotentStatement(statement)).toBe(expected);
+    'SELECT 1',
+    "SELECT nextval('s')",
+    'SELECT my_write_fn()',
+    'EXPLAIN ANALYZE UPDATE t SET a = 1',
+    "SELECT GET_LOCK('x', 1)",
+    'SELECT pg_advisory_lock(1)',
+    'SELECT * FROM t FOR UPDATE',
+    { sql: 'SHOW TABLES' },
+  ])('%j is not retried unless marked', (statement) => {
+    expect(isIdempotentStatement(statement)).toBe(false);
+  });
+
+  it('follows the statement flag first, then the pool predicate', () => {
+    expect(isIdempotentStatement({ sql: 'UPDATE t SET a = 1 WHERE id = 1', idempotent: true })).toBe(true);
+    expect(isIdempotentStatement({ text: 'SELECT 1', idempotent: true })).toBe(true);
+    const all = () => true;
+    expect(isIdempotentStatement('SELECT 1', all)).toBe(true);
+    expect(isIdempotentStatement({ sql: 'SELECT 1', idempotent: false }, all)).toBe(false);
+    expect(isIdempotentStatement({ sql: 'SELECT 1', idempotent: 'yes' })).toBe(false);
   });
 });

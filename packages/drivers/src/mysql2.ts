@@ -7,6 +7,7 @@ import { type DriverOptions, resolveDriverOptions } from './defaults.js';
 import { classifyDriverError } from './internal/classifyDriverError.js';
 import { callPolicy, guardedCall, isIdempotentStatement } from './internal/guardedCall.js';
 import { type CoreConnection, destroyHard, guardConnection, validate } from './internal/mysqlConnection.js';
+import { markUnsent } from './internal/outcome.js';
 
 export type { DriverOptions } from './defaults.js';
 export { isIdempotentStatement } from './internal/guardedCall.js';
@@ -20,6 +21,7 @@ interface CorePool {
   query(...args: unknown[]): unknown;
   execute(...args: unknown[]): unknown;
   on(event: 'connection' | 'release', listener: (connection: CoreConnection) => void): unknown;
+  end(callback?: (err?: unknown) => void): unknown;
 }
 
 /**
@@ -30,10 +32,13 @@ interface CorePool {
  * idle connections are closed before the path's or the server's
  * `wait_timeout`, retired after the preset's max lifetime (with jitter) and
  * pinged before reuse after `validateAfterIdleMs`, whose statements give up
- * after `queryTimeoutMs`, whose reads (and `{ sql, idempotent: true }`) are
- * retried on connection-level failures within that deadline and the retry
- * budget, behind one circuit breaker for the server, and whose
- * connection-level errors are BreakwaterErrors (SQL errors pass through).
+ * after `queryTimeoutMs`, whose statements are retried within that deadline
+ * and the retry budget only when they cannot have run twice (no connection
+ * could be had, or `{ sql, idempotent: true }` / the `isIdempotent` option),
+ * behind one circuit breaker for the server, and whose connection-level
+ * errors are BreakwaterErrors (SQL errors pass through; a statement lost
+ * after it was sent fails with `BW_ERR_OUTCOME_UNKNOWN`). `end()` also
+ * stops the breaker.
  *
  * @example
  * const pool = createMysqlPool({ host: 'db', user: 'app', database: 'app' }, { preset, serverIdleTimeoutMs: 28_800_000 });
@@ -63,7 +68,7 @@ export function createMysqlPool(config: PoolOptions = {}, options: DriverOptions
   const retireAt = new WeakMap<CoreConnection, number>();
   core.on('connection', (connection) => {
     retireAt.set(connection, performance.now() + p.maxLifetimeMs * (1 - p.maxLifetimeJitterRatio * Math.random()));
-    guardConnection(connection, o.queryTimeoutMs, where, map);
+    guardConnection(connection, o.queryTimeoutMs, where, map, o.isIdempotent);
     // mysql2 listens once; a second error (or one after release) must not be uncaught.
     connection.on('error', (err) => {
       if (clientError.hasSubscribers) clientError.publish({ error: map(err) });
@@ -106,13 +111,15 @@ export function createMysqlPool(config: PoolOptions = {}, options: DriverOptions
         else resolve(results);
       };
       const onAbort = () => {
-        if (connection !== undefined) destroyHard(connection);
+        if (connection === undefined) return settle(markUnsent(signal.reason));
+        destroyHard(connection);
         settle(signal.reason);
       };
       if (signal.aborted) return onAbort();
       signal.addEventListener('abort', onAbort, { once: true });
       core.getConnection((err, c) => {
-        if (err || c === undefined) return settle(err);
+        // No connection: the statement never left.
+        if (err || c === undefined) return settle(markUnsent(map(err)));
         if (settled) return c.release();
         connection = c;
         c[method](...args, (err: unknown, ...results: unknown[]) => {
@@ -123,7 +130,7 @@ export function createMysqlPool(config: PoolOptions = {}, options: DriverOptions
     });
 
   const run = (method: 'query' | 'execute', args: unknown[], callback: Callback) => {
-    guardedCall(policy, isIdempotentStatement(args[0]), (signal) => attempt(method, args, signal)).then(
+    guardedCall(policy, isIdempotentStatement(args[0], o.isIdempotent), (signal) => attempt(method, args, signal)).then(
       (results) => callback(null, ...results),
       (err: unknown) => callback(map(err)),
     );
@@ -139,5 +146,11 @@ export function createMysqlPool(config: PoolOptions = {}, options: DriverOptions
       return undefined;
     };
   }
+  // The breaker's timers end with the pool (the promise form's end() calls this one).
+  const end = core.end.bind(core);
+  core.end = (callback) => {
+    policy.breaker.shutdown();
+    return end(callback);
+  };
   return core.promise();
 }

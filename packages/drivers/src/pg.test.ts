@@ -7,7 +7,9 @@ describe('createPgPool()', () => {
   it('builds a pg.Pool with the preset idle limit below the server idle limit', async () => {
     const pool = createPgPool({ host: '127.0.0.1', port: 1 }, { serverIdleTimeoutMs: 2_000, queryTimeoutMs: 1_500 });
     expect(pool.options.idleTimeoutMillis).toBe(1_000);
-    expect((pool.options as { query_timeout?: number }).query_timeout).toBe(1_500);
+    // No session-level timeouts: the deadline travels with each statement (PgBouncer refuses statement_timeout as a startup parameter).
+    expect((pool.options as { query_timeout?: number }).query_timeout).toBeUndefined();
+    expect((pool.options as { statement_timeout?: number }).statement_timeout).toBeUndefined();
     expect(pool.options.keepAlive).toBe(false);
     const stream = (pool.options as unknown as { stream: () => import('node:net').Socket }).stream();
     expect(guardOf(stream)?.applied.noDelay).toBe(true);

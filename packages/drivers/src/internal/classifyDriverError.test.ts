@@ -32,4 +32,11 @@ describe('classifyDriverError()', () => {
     const mysqlSql = Object.assign(new Error("Table 'x' doesn't exist"), { code: 'ER_NO_SUCH_TABLE', errno: 1146, sqlState: '42S02' });
     expect(classifyDriverError(mysqlSql, { ...ctx, driver: 'mysql2' })).toBe(mysqlSql);
   });
+
+  it('maps our own statement_timeout firing on the server to BW_ERR_DEADLINE (rolled back); a user cancel stays a SQL error', () => {
+    const timeout = Object.assign(new Error('canceling statement due to statement timeout'), { code: '57014', severity: 'ERROR' });
+    expect(classifyDriverError(timeout, ctx)).toMatchObject({ code: 'BW_ERR_DEADLINE', details: { mayHaveApplied: false, serverCancelled: true } });
+    const cancel = Object.assign(new Error('canceling statement due to user request'), { code: '57014', severity: 'ERROR' });
+    expect(classifyDriverError(cancel, ctx)).toBe(cancel);
+  });
 });

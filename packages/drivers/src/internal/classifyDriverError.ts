@@ -45,8 +45,19 @@ function isServerReply(err: unknown): boolean {
  * are returned unchanged, so callers keep matching on SQLSTATE.
  */
 export function classifyDriverError(err: unknown, ctx: ClassifyContext & { driver: 'pg' | 'ioredis' | 'mysql2' }): unknown {
-  if (err instanceof BreakwaterError || isServerReply(err)) return err;
+  if (err instanceof BreakwaterError) return err;
   const { driver, ...where } = ctx;
+  // Our own statement_timeout (queryTimeoutMs) fired on the server before the client-side deadline:
+  // the same deadline, one code for both sides. PostgreSQL rolled the statement back.
+  const e = err as { code?: unknown; severity?: unknown; message?: unknown } | null;
+  if (driver === 'pg' && e?.code === '57014' && typeof e.severity === 'string' && /statement timeout/.test(String(e.message))) {
+    return new BreakwaterError('BW_ERR_DEADLINE', `pg: ${String(e.message)}`, {
+      cause: err,
+      hint: 'PostgreSQL cancelled the statement at `queryTimeoutMs` (statement_timeout) and rolled it back; raise `queryTimeoutMs` for this statement (0: none) if it is expected to be slow.',
+      details: { ...where, driver, mayHaveApplied: false, serverCancelled: true },
+    });
+  }
+  if (isServerReply(err)) return err;
   const message = err instanceof Error ? err.message : String(err);
   const { code: sqlState, errno, sqlState: mysqlState } = (err ?? {}) as { code?: unknown; errno?: unknown; sqlState?: unknown };
   const rule =

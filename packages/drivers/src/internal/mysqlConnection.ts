@@ -1,5 +1,7 @@
 import type net from 'node:net';
 import { BreakwaterError } from '@breakwater/core';
+import { isIdempotentStatement } from './guardedCall.js';
+import { outcomeError } from './outcome.js';
 
 /** The parts of mysql2's callback-style `PoolConnection` used here (some are untyped internals). */
 export interface CoreConnection {
@@ -38,9 +40,17 @@ export function deadlineError(ms: number, where: { host: string; port: number },
 /**
  * Gives `query`/`execute` with a callback a deadline (the connection is
  * destroyed when it passes: its answer can no longer be matched to a
- * command) and classified errors. Streaming forms (no callback) pass through.
+ * command) and classified errors; a statement that is not idempotent and
+ * lost its connection says that its outcome is unknown. Streaming forms (no
+ * callback) pass through.
  */
-export function guardConnection(connection: CoreConnection, timeoutMs: number, where: { host: string; port: number }, map: Map): void {
+export function guardConnection(
+  connection: CoreConnection,
+  timeoutMs: number,
+  where: { host: string; port: number },
+  map: Map,
+  predicate?: (statement: unknown) => boolean,
+): void {
   for (const method of ['query', 'execute'] as const) {
     const original = connection[method].bind(connection);
     connection[method] = (...args: unknown[]): unknown => {
@@ -48,11 +58,12 @@ export function guardConnection(connection: CoreConnection, timeoutMs: number, w
       if (typeof callback !== 'function') return original(...args);
       let settled = false;
       let timer: NodeJS.Timeout | undefined;
+      const idempotent = isIdempotentStatement(args[0], predicate);
       const settle: Callback = (err, ...results) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        (callback as Callback)(err ? map(err) : err, ...results);
+        (callback as Callback)(err ? outcomeError(map(err), idempotent) : err, ...results);
       };
       if (timeoutMs > 0) {
         timer = setTimeout(() => {
