@@ -51,5 +51,12 @@ describe('ack defaults', () => {
     expect(() => resolveAckServerOptions({ handler, maxWindow: 0 })).toThrow(invalid('maxWindow'));
     expect(() => resolveAckServerOptions({ handler, dedupHorizonMs: 1.5 })).toThrow(invalid('dedupHorizonMs'));
     expect(() => resolveAckServerOptions({ handler, tls: 1 as never })).toThrow(invalid('tls'));
+    expect(() => resolveAckServerOptions({ handler, maxConnections: 0 })).toThrow(invalid('maxConnections'));
+    expect(() => resolveAckServerOptions({ handler, helloTimeoutMs: 0 })).toThrow(invalid('helloTimeoutMs'));
+    expect(() => resolveAckServerOptions({ handler, maxFloorAdvance: -1 })).toThrow(invalid('maxFloorAdvance'));
+    expect(() => resolveAckServerOptions({ handler, closeTimeoutMs: 1.5 })).toThrow(invalid('closeTimeoutMs'));
+    expect(() => resolveAckServerOptions({ handler, maxTotalBufferedBytes: 100_000, maxFrameBytes: 200_000 })).toThrow(invalid('maxTotalBufferedBytes'));
+    expect(() => resolveAckServerOptions({ handler, dedupStore: {} as never })).toThrow(invalid('dedupStore'));
+    expect(() => resolveAckServerOptions({ handler, maxconnections: 5 } as never)).toThrow(/did you mean `maxConnections`/);
   });
 });
