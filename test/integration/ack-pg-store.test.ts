@@ -76,13 +76,13 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/ack/pg agai
         });
       const first = await raw(pa.port);
       first.socket.write(Buffer.concat([encodeFrame({ type: 'hello', session, window: 128 }), ...frames(1, 100)]));
-      await expect.poll(() => first.frames.length).toBe(101);
+      await expect.poll(() => first.frames.length, { timeout: 15_000 }).toBe(101);
       expect(first.frames.filter((f) => f.type === 'nack')).toEqual([expect.objectContaining({ id: 100, reason: 'rejected after writing' })]);
       first.socket.destroy();
       // Failover: every ACK was "lost"; server b gets all 100 again.
       const second = await raw(pb.port);
       second.socket.write(Buffer.concat([encodeFrame({ type: 'hello', session, window: 128 }), ...frames(1, 100)]));
-      await expect.poll(() => second.frames.length).toBe(101);
+      await expect.poll(() => second.frames.length, { timeout: 15_000 }).toBe(101);
       second.socket.destroy();
       expect(calls).toEqual({ a: 100, b: 1 }); // b ran only the NACKed one again
       expect(b.stats().duplicates).toBe(99);

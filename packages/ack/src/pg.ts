@@ -56,6 +56,8 @@ export const PG_DEDUP_STORE_DEFAULTS = Object.freeze({
 }) satisfies Required<PgDedupStoreTunables>;
 
 const MAX_PRUNE_STATEMENTS = 10;
+/** Session keys the ack server makes: hex, or certificate fingerprint hex + `/` + hex. Anything else is sent as a parameter. */
+const SAFE_SESSION = /^[0-9a-f/]{1,200}$/;
 const MAX_TIMER = 2_147_483_647;
 const int = (min: number, max: number) => (v: unknown, k: string) => {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -120,6 +122,10 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
     this.#schedule();
   }
 
+  #claimInline(key: DedupKey): string {
+    return `INSERT INTO ${this.#o.table} (session, id) VALUES ('${key.session}', ${key.id}) ON CONFLICT DO NOTHING`;
+  }
+
   get table(): string {
     return this.#o.table;
   }
@@ -147,8 +153,16 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
     if (this.#closed) throw new BreakwaterError('BW_ERR_CLOSED', 'the PostgreSQL dedup store is closed');
     const client = await this.#pool.connect();
     try {
-      await client.query(this.#begin);
-      const claimed = await client.query(this.#claim, [key.session, key.id]);
+      let claimed: { rowCount: number | null };
+      if (SAFE_SESSION.test(key.session) && Number.isSafeInteger(key.id)) {
+        // One round trip: the server's session keys are hex (and `/`), the id an integer, so both can be
+        // inlined into the simple-protocol batch; the result of a batch is one result per statement.
+        const results = (await client.query(`${this.#begin}; ${this.#claimInline(key)}`)) as unknown;
+        claimed = Array.isArray(results) ? (results.at(-1) as { rowCount: number | null }) : (results as { rowCount: number | null });
+      } else {
+        await client.query(this.#begin);
+        claimed = await client.query(this.#claim, [key.session, key.id]);
+      }
       if (claimed.rowCount === 0) {
         // Committed by someone (this process before a restart, or another server): answer from it.
         await client.query('ROLLBACK');
