@@ -1,51 +1,16 @@
 import net from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AckServer, createAckClient, createAckServer, encodeFrame, FrameDecoder } from '../../packages/ack/src/index.js';
+import { createAckClient, createAckServer, encodeFrame } from '../../packages/ack/src/index.js';
+import { data, hello, hostileKit, sessionOf } from '../support/ackHostile.js';
 
 // A server that faces the network (issue 14, point 3): one hostile client per
 // test, speaking the frame format by hand over a raw socket, each asserting
 // the resource the defence protects and its bound — and a healthy but unusual
-// client beside it that must keep working.
+// client beside it that must keep working. TLS identity: ack-server-tls-identity.test.ts.
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function serve(handler: (p: Buffer) => unknown, options: Record<string, unknown> = {}) {
-  const server = createAckServer({ handler, ...options }) as AckServer;
-  const { port } = await server.listen();
-  cleanups.push(() => server.close());
-  return { server, port };
-}
-
-/** A client socket speaking the wire format by hand (optionally from another loopback address: another peer). */
-async function raw(port: number, localAddress?: string) {
-  const socket = net.connect({ port, host: '127.0.0.1', localAddress });
-  cleanups.push(() => socket.destroy());
-  socket.on('error', () => {});
-  await new Promise((r) => socket.once('connect', r));
-  const decoder = new FrameDecoder();
-  const frames: { type: string; id?: number }[] = [];
-  socket.on('data', (c) => {
-    try {
-      frames.push(...(decoder.push(c) as { type: string; id?: number }[]));
-    } catch {}
-  });
-  let isClosed = false;
-  const closed = new Promise<void>((r) =>
-    socket.once('close', () => {
-      isClosed = true;
-      r();
-    }),
-  );
-  return { socket, frames, closed, isClosed: () => isClosed };
-}
-
-const hello = (session: Buffer, window = 64) => encodeFrame({ type: 'hello', session, window });
-const data = (id: number, floor = 1, payload = Buffer.from('x')) => encodeFrame({ type: 'data', id, floor, payload });
-const sessionOf = (n: number) => Buffer.alloc(16, n);
+const { cleanups, cleanup, serve, raw } = hostileKit();
+afterEach(cleanup);
 
 describe('hostile clients against the ack server', () => {
   it('maxConnections: connections past the limit are closed on arrival; a plain net.Server holds them all', async () => {
@@ -295,67 +260,4 @@ describe('session flood', () => {
     await expect.poll(() => again.frames.length).toBe(2);
     expect(handled.filter((h) => h === 'victim-21')).toHaveLength(2);
   }, 60_000);
-});
-
-describe('sessions bound to TLS client certificates', () => {
-  it('another certificate naming the same session bytes cannot poison it; without client certificates it can (control)', async () => {
-    const { execFileSync } = await import('node:child_process');
-    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
-    const { tmpdir } = await import('node:os');
-    const { join } = await import('node:path');
-    const tls = await import('node:tls');
-    const dir = mkdtempSync(join(tmpdir(), 'bw-ack-mtls-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-    const { writeFileSync } = await import('node:fs');
-    writeFileSync(join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    ssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=test-ca', '-keyout', 'ca.key', '-out', 'ca.pem');
-    for (const name of ['server', 'alice', 'mallory']) {
-      ssl('req', '-newkey', 'rsa:2048', '-nodes', '-subj', `/CN=${name}`, '-keyout', `${name}.key`, '-out', `${name}.csr`);
-      const ext = name === 'server' ? ['-extfile', 'san.ext'] : [];
-      ssl('x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '1', '-out', `${name}.pem`, ...ext);
-    }
-    const file = (f: string) => readFileSync(join(dir, f));
-    const ca = file('ca.pem');
-
-    async function run(requestCert: boolean) {
-      const handled: string[] = [];
-      const contexts: string[] = [];
-      const { port } = await serve(
-        (p: Buffer, c?: { session: string }) => {
-          handled.push(p.toString());
-          contexts.push(c?.session ?? '');
-        },
-        { tls: { key: file('server.key'), cert: file('server.pem'), ca, requestCert, rejectUnauthorized: requestCert } },
-      );
-      const connect = async (who: string) => {
-        const socket = tls.connect({ port, host: '127.0.0.1', ca, key: file(`${who}.key`), cert: file(`${who}.pem`) });
-        cleanups.push(() => socket.destroy());
-        socket.on('error', () => {});
-        await new Promise((r) => socket.once('secureConnect', r));
-        const decoder = new FrameDecoder();
-        const frames: { type: string }[] = [];
-        socket.on('data', (c) => frames.push(...(decoder.push(c) as { type: string }[])));
-        return { socket, frames };
-      };
-      const session = sessionOf(42); // mallory learned (or guessed) alice's session bytes
-      const mallory = await connect('mallory');
-      mallory.socket.write(Buffer.concat([hello(session), data(1_000, 1_000, Buffer.from('mallory'))]));
-      await expect.poll(() => mallory.frames.length).toBe(2);
-      const alice = await connect('alice');
-      alice.socket.write(Buffer.concat([hello(session), data(1, 1, Buffer.from('alice-1'))]));
-      await expect.poll(() => alice.frames.length).toBe(2);
-      return { handled, contexts, aliceAcked: alice.frames[1]?.type === 'ack' };
-    }
-
-    const bound = await run(true);
-    expect(bound.handled).toEqual(['mallory', 'alice-1']);
-    expect(bound.contexts[0]).not.toBe(bound.contexts[1]);
-    expect(bound.contexts[1]).toMatch(/^[0-9a-f]{64}\/(2a){16}$/);
-    // Control: the same bytes without client certificates name one shared session; mallory's floor
-    // makes the server acknowledge alice's message without ever running it.
-    const shared = await run(false);
-    expect(shared.aliceAcked).toBe(true);
-    expect(shared.handled).toEqual(['mallory']);
-  });
 });
