@@ -154,6 +154,15 @@ describe('hostile clients against the ack server', () => {
     }
   });
 
+  it('a client that leaves while its handlers run: their payloads are released from the budget when they finish', async () => {
+    const { server, port } = await serve(() => delay(200));
+    const c = await raw(port);
+    c.socket.write(Buffer.concat([hello(sessionOf(9)), ...Array.from({ length: 10 }, (_, i) => data(i + 1, 1, Buffer.alloc(10_000)))]));
+    await expect.poll(() => server.stats().bufferedBytes).toBeGreaterThanOrEqual(100_000);
+    c.socket.destroy();
+    await expect.poll(() => server.stats()).toMatchObject({ connections: 0, handled: 10, bufferedBytes: 0 });
+  });
+
   it('oversized and malformed frames: closed before the body is buffered; nothing held afterwards', async () => {
     const { server, port } = await serve(() => {}, { maxFrameBytes: 1_024 });
     const big = await raw(port);

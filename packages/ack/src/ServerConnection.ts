@@ -264,6 +264,8 @@ export class ServerConnection<Tx> {
       this.#runningBytes -= payload.length;
       this.#lastProgressAt = this.#clock.now();
       this.#shared.finished();
+      // Accounted even when the connection is gone: its running payloads are part of the budget until now.
+      this.#account();
       if (storeError !== undefined) this.#storeFailed(storeError);
       this.#pump();
     };
