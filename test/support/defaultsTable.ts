@@ -19,5 +19,6 @@ export function readmeDefaults(readmeUrl: URL): Map<string, string> {
 /** Formats a default the way the README writes it (numbers without separators). */
 export function formatDefault(value: unknown): string {
   if (typeof value === 'object' && value !== null) return 'monotonicClock';
-  return String(value);
+  // The table reader drops `_` (digit separators), so a string default like `breakwater_ack_dedup` compares without them too.
+  return String(value).replaceAll('_', '');
 }

@@ -1,12 +1,11 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { BreakwaterError, type Clock, classify, publisher, type TimerHandle, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
+import { BreakwaterError, classify, publisher, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
 import { harden } from '@breakwater/socket';
-import { DedupWindow, type Outcome, type Session } from './DedupWindow.js';
+import { DedupWindow } from './DedupWindow.js';
 import { type AckServerOptions, type ResolvedAckServerOptions, resolveAckServerOptions } from './defaults.js';
-import { FrameDecoder } from './FrameDecoder.js';
-import { encodeAck, encodeHello, encodeNack, encodePong, type Frame } from './frames.js';
+import { ServerConnection, type ServerShared } from './ServerConnection.js';
 
 const publish = publisher('ack');
 
@@ -19,15 +18,28 @@ export interface AckServerStats {
   handled: number;
   /** Handler calls that threw (NACKed). */
   failed: number;
-  /** Retransmits answered from the dedup window without calling the handler. */
+  /** Retransmits answered from the dedup window or the store without calling the handler. */
   duplicates: number;
   protocolErrors: number;
+  /** Connections closed on arrival because `maxConnections` were open. */
+  rejectedConnections: number;
+  /** Sessions forgotten to make room for new ones (`maxSessions`), not by the horizon. */
+  sessionEvictions: number;
+  /** Bytes held across connections (unfinished and queued frames, running payloads); bounded by `maxTotalBufferedBytes` + one read per connection. */
+  bufferedBytes: number;
+  /** Messages whose store transaction could not begin or commit: connection closed, no answer (the client retransmits). */
+  storeFailures: number;
+  /** Handlers still running when `close()` gave up waiting (`closeTimeoutMs`). */
+  abandonedHandlers: number;
 }
 
 export interface AckServerEvents {
   connectionOpened: [{ remote: string }];
   connectionClosed: [{ remote: string; error: Error | undefined }];
   protocolFailed: [{ remote: string; error: BreakwaterError }];
+  /** A connection arrived while `maxConnections` were open: closed at once. */
+  connectionRejected: [{ remote: string }];
+  storeFailed: [{ remote: string; error: BreakwaterError }];
   closed: [];
 }
 
@@ -35,23 +47,62 @@ export interface AckServerEvents {
  * The receiving side: runs the handler once per session + id, ACKs after it
  * resolves, NACKs when it throws (see {@link createAckServer}).
  */
-export class AckServer extends EventEmitter<AckServerEvents> {
-  readonly #o: ResolvedAckServerOptions;
+export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> {
+  readonly #o: ResolvedAckServerOptions<Tx>;
   readonly #server: net.Server;
   readonly #dedup: DedupWindow;
-  readonly #connections = new Set<ServerConnection>();
-  readonly #stats = { handled: 0, failed: 0, duplicates: 0, protocolErrors: 0 };
+  readonly #connections = new Set<ServerConnection<Tx>>();
+  readonly #stats = { handled: 0, failed: 0, duplicates: 0, protocolErrors: 0, rejectedConnections: 0, storeFailures: 0, abandonedHandlers: 0 };
+  readonly #shared: ServerShared<Tx>;
+  #buffered = 0;
   #running = 0;
   #idleWaiters: (() => void)[] = [];
   #closing: Promise<void> | undefined;
 
   /** @internal Use {@link createAckServer}. */
-  constructor(options: AckServerOptions) {
+  constructor(options: AckServerOptions<Tx>) {
     super();
-    this.#o = resolveAckServerOptions(options);
-    this.#dedup = new DedupWindow({ maxSessions: this.#o.maxSessions, maxWindow: this.#o.maxWindow, horizonMs: this.#o.dedupHorizonMs, clock: this.#o.clock });
+    const o = resolveAckServerOptions(options);
+    this.#o = o;
+    this.#dedup = new DedupWindow({
+      maxSessions: o.maxSessions,
+      maxWindow: o.maxWindow,
+      horizonMs: o.dedupHorizonMs,
+      clock: o.clock,
+      maxFloorAdvance: o.maxFloorAdvance,
+    });
+    this.#shared = {
+      o,
+      dedup: this.#dedup,
+      stats: this.#stats,
+      started: () => this.#running++,
+      finished: () => {
+        if (--this.#running === 0) for (const w of this.#idleWaiters.splice(0)) w();
+      },
+      adjustBuffered: (delta) => this.#adjustBuffered(delta),
+      overBudget: () => this.#buffered > o.maxTotalBufferedBytes,
+      protocolFailed: (remote, error) => {
+        this.#stats.protocolErrors++;
+        publish('protocolFailed', { remote, error });
+        this.emit('protocolFailed', { remote, error });
+      },
+      storeFailed: (remote, error) => {
+        publish('storeFailed', { remote, error });
+        this.emit('storeFailed', { remote, error });
+      },
+    };
     const onSocket = (socket: net.Socket) => this.#accept(socket);
-    this.#server = this.#o.tls === undefined ? net.createServer({ allowHalfOpen: false }, onSocket) : tls.createServer(this.#o.tls, onSocket);
+    // The TLS handshake counts against the HELLO deadline; a user's own handshakeTimeout wins.
+    this.#server =
+      o.tls === undefined ? net.createServer({ allowHalfOpen: false }, onSocket) : tls.createServer({ handshakeTimeout: o.helloTimeoutMs, ...o.tls }, onSocket);
+    // Node closes connections past the limit as they arrive (before any TLS work) and emits 'drop'.
+    this.#server.maxConnections = o.maxConnections;
+    this.#server.on('drop', (data?: { remoteAddress?: string; remotePort?: number }) => {
+      this.#stats.rejectedConnections++;
+      const event = { remote: `${data?.remoteAddress}:${data?.remotePort}` };
+      publish('connectionRejected', event);
+      this.emit('connectionRejected', event);
+    });
     this.#server.on('error', () => {});
   }
 
@@ -77,23 +128,47 @@ export class AckServer extends EventEmitter<AckServerEvents> {
   }
 
   stats(): AckServerStats {
-    return { ...this.#stats, connections: this.#connections.size, sessions: this.#dedup.sessions, dedupEntries: this.#dedup.entries };
+    return {
+      ...this.#stats,
+      connections: this.#connections.size,
+      sessions: this.#dedup.sessions,
+      dedupEntries: this.#dedup.entries,
+      sessionEvictions: this.#dedup.evictions,
+      bufferedBytes: this.#buffered,
+    };
   }
 
   /**
-   * Stops accepting, lets running handlers finish (their ACKs are sent),
-   * then closes every connection. Idempotent.
+   * Stops accepting, lets running handlers finish (their ACKs are sent) for
+   * up to `closeTimeoutMs`, then closes every connection anyway: a handler
+   * that never finishes cannot hold the server open. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
       const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const c of this.#connections) c.pause();
-      if (this.#running > 0) await new Promise<void>((resolve) => this.#idleWaiters.push(resolve));
+      if (this.#running > 0) {
+        const clock = this.#o.clock;
+        let timer: ReturnType<typeof clock.setTimeout> | undefined;
+        await new Promise<void>((resolve) => {
+          this.#idleWaiters.push(resolve);
+          timer = clock.setTimeout(resolve, this.#o.closeTimeoutMs);
+        });
+        clock.clearTimeout(timer);
+        // Their outcomes are never sent: the clients retransmit (a store rolls back what did not commit).
+        this.#stats.abandonedHandlers = this.#running;
+      }
       for (const c of this.#connections) c.destroy();
       await stopped;
       this.emit('closed');
     })();
     return this.#closing;
+  }
+
+  #adjustBuffered(delta: number): void {
+    const wasOver = this.#buffered > this.#o.maxTotalBufferedBytes;
+    this.#buffered += delta;
+    if (wasOver && this.#buffered <= this.#o.maxTotalBufferedBytes) for (const c of this.#connections) c.updateFlow();
   }
 
   #accept(socket: net.Socket): void {
@@ -103,19 +178,7 @@ export class AckServer extends EventEmitter<AckServerEvents> {
     }
     // The server only answers; the client's heartbeats keep the connection busy.
     harden(socket, { expectResponseAfterWrite: false, clock: this.#o.clock });
-    const connection = new ServerConnection(socket, this.#o, {
-      dedup: this.#dedup,
-      stats: this.#stats,
-      started: () => this.#running++,
-      finished: () => {
-        if (--this.#running === 0) for (const w of this.#idleWaiters.splice(0)) w();
-      },
-      protocolFailed: (remote, error) => {
-        this.#stats.protocolErrors++;
-        publish('protocolFailed', { remote, error });
-        this.emit('protocolFailed', { remote, error });
-      },
-    });
+    const connection = new ServerConnection<Tx>(socket, this.#shared, identityOf(socket));
     this.#connections.add(connection);
     this.emit('connectionOpened', { remote: connection.remote });
     socket.once('close', () => {
@@ -124,203 +187,6 @@ export class AckServer extends EventEmitter<AckServerEvents> {
       this.emit('connectionClosed', { remote: connection.remote, error: connection.failure });
     });
   }
-}
-
-interface Shared {
-  dedup: DedupWindow;
-  stats: { handled: number; failed: number; duplicates: number };
-  started(): void;
-  finished(): void;
-  protocolFailed(remote: string, error: BreakwaterError): void;
-}
-
-/** One accepted connection: decodes frames, runs handlers through the dedup window, answers. */
-class ServerConnection {
-  readonly remote: string;
-  failure: Error | undefined;
-  readonly #socket: net.Socket;
-  readonly #o: ResolvedAckServerOptions;
-  readonly #shared: Shared;
-  readonly #clock: Clock;
-  readonly #decoder: FrameDecoder;
-  #session: Session | undefined;
-  #running = 0;
-  #writeBlocked = false;
-  #paused = false;
-  #lastReceivedAt: number;
-  #idleTimer: TimerHandle | undefined;
-  #disposed = false;
-
-  constructor(socket: net.Socket, o: ResolvedAckServerOptions, shared: Shared) {
-    this.#socket = socket;
-    this.#o = o;
-    this.#shared = shared;
-    this.#clock = o.clock;
-    this.#decoder = new FrameDecoder({ maxFrameBytes: o.maxFrameBytes });
-    this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
-    this.#lastReceivedAt = o.clock.now();
-    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
-    socket.on('drain', () => {
-      this.#writeBlocked = false;
-      this.#updateFlow();
-    });
-    socket.on('error', (error) => {
-      this.failure ??= error;
-    });
-    this.#armIdle(o.idleTimeoutMs);
-  }
-
-  pause(): void {
-    this.#paused = true;
-    this.#socket.pause();
-  }
-
-  destroy(): void {
-    this.#socket.destroy();
-  }
-
-  dispose(): void {
-    this.#disposed = true;
-    this.#clock.clearTimeout(this.#idleTimer);
-    if (this.#session !== undefined) this.#shared.dedup.release(this.#session);
-  }
-
-  #armIdle(delayMs: number): void {
-    this.#idleTimer = this.#clock.setTimeout(() => {
-      if (this.#disposed) return;
-      const idle = this.#clock.now() - this.#lastReceivedAt;
-      if (idle < this.#o.idleTimeoutMs) return this.#armIdle(this.#o.idleTimeoutMs - idle);
-      this.failure ??= new BreakwaterError('BW_ERR_STALLED', `no frame from ${this.remote} for ${Math.round(idle)} ms: closing`, {
-        details: { idleTimeoutMs: this.#o.idleTimeoutMs },
-      });
-      this.#socket.destroy();
-    }, delayMs);
-  }
-
-  #onData(chunk: Buffer): void {
-    this.#lastReceivedAt = this.#clock.now();
-    let frames: Frame[];
-    try {
-      frames = this.#decoder.push(chunk);
-    } catch (error) {
-      this.#fail(error as BreakwaterError);
-      return;
-    }
-    this.#socket.cork();
-    try {
-      for (const frame of frames) {
-        if (this.#disposed) return;
-        this.#onFrame(frame);
-      }
-    } catch (error) {
-      this.#fail(error instanceof BreakwaterError ? error : new BreakwaterError('BW_ERR_PROTOCOL', String(error), { cause: error }));
-    } finally {
-      this.#socket.uncork();
-    }
-  }
-
-  #fail(error: BreakwaterError): void {
-    this.failure ??= error;
-    this.#shared.protocolFailed(this.remote, error);
-    this.#socket.destroy();
-  }
-
-  #onFrame(frame: Frame): void {
-    switch (frame.type) {
-      case 'hello': {
-        if (this.#session !== undefined) throw new BreakwaterError('BW_ERR_PROTOCOL', 'ack protocol: a second HELLO on one connection');
-        this.#session = this.#shared.dedup.open(frame.session.toString('hex'));
-        this.#write(encodeHello(frame.session, this.#o.maxWindow));
-        return;
-      }
-      case 'ping':
-        this.#write(encodePong(frame.token));
-        return;
-      case 'data':
-        this.#onDataFrame(frame.id, frame.floor, frame.payload);
-        return;
-      default:
-        throw new BreakwaterError('BW_ERR_PROTOCOL', `ack protocol: a client sent ${frame.type.toUpperCase()}`);
-    }
-  }
-
-  #onDataFrame(id: number, floor: number, payload: Buffer): void {
-    const session = this.#session;
-    if (session === undefined) throw new BreakwaterError('BW_ERR_PROTOCOL', 'ack protocol: DATA before HELLO');
-    const reply = (outcome: Outcome) => this.#reply(id, outcome);
-    const verdict = this.#shared.dedup.admit(session, id, floor, reply);
-    switch (verdict) {
-      case 'stale':
-      case 'duplicate':
-        this.#shared.stats.duplicates++;
-        this.#write(encodeAck(id));
-        return;
-      case 'attached':
-        this.#shared.stats.duplicates++;
-        return;
-      case 'outOfWindow':
-        throw new BreakwaterError(
-          'BW_ERR_PROTOCOL',
-          `ack protocol: DATA id ${id} is outside the window [${session.floor}, ${session.floor + this.#o.maxWindow})`,
-        );
-      case 'run':
-        this.#run(session, id, payload);
-    }
-  }
-
-  #run(session: Session, id: number, payload: Buffer): void {
-    this.#running++;
-    this.#shared.started();
-    this.#updateFlow();
-    const finish = (outcome: Outcome) => {
-      if (outcome.ok) this.#shared.stats.handled++;
-      else this.#shared.stats.failed++;
-      this.#shared.dedup.complete(session, id, outcome);
-      this.#running--;
-      this.#shared.finished();
-      this.#updateFlow();
-    };
-    let result: unknown;
-    try {
-      result = this.#o.handler(payload, { id, session: session.key });
-    } catch (error) {
-      finish(failure(error));
-      return;
-    }
-    if (result instanceof Promise || (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function')) {
-      Promise.resolve(result).then(
-        () => finish({ ok: true }),
-        (error: unknown) => finish(failure(error)),
-      );
-    } else {
-      finish({ ok: true });
-    }
-  }
-
-  #reply(id: number, outcome: Outcome): void {
-    if (this.#disposed || this.#socket.destroyed) return;
-    this.#write(outcome.ok ? encodeAck(id) : encodeNack(id, outcome.retryable, outcome.reason));
-  }
-
-  #write(frame: Buffer): void {
-    if (!this.#socket.write(frame)) {
-      this.#writeBlocked = true;
-      this.#updateFlow();
-    }
-  }
-
-  /** Reads only while handlers have room and the client takes our answers: TCP pushes back otherwise (FM-10). */
-  #updateFlow(): void {
-    if (this.#disposed || this.#paused) return;
-    const hold = this.#writeBlocked || this.#running >= this.#o.maxConcurrency;
-    if (hold && !this.#socket.isPaused()) this.#socket.pause();
-    else if (!hold && this.#socket.isPaused()) this.#socket.resume();
-  }
-}
-
-function failure(error: unknown): Outcome {
-  const retryable = typeof error === 'object' && error !== null && (error as { retryable?: unknown }).retryable === true;
-  return { ok: false, retryable, reason: error instanceof Error ? error.message : String(error) };
 }
 
 /**
@@ -335,6 +201,13 @@ function failure(error: unknown): Outcome {
  * const server = createAckServer({ handler: async (payload) => { await db.insert(JSON.parse(payload.toString())); } });
  * const { port } = await server.listen({ port: 7400, host: '0.0.0.0' });
  */
-export function createAckServer(options: AckServerOptions): AckServer {
-  return new AckServer(options);
+export function createAckServer<Tx = undefined>(options: AckServerOptions<Tx>): AckServer<Tx> {
+  return new AckServer<Tx>(options);
+}
+
+/** The verified client certificate's SHA-256 fingerprint (hex), when TLS client authentication succeeded. */
+function identityOf(socket: net.Socket): string | undefined {
+  if (!(socket instanceof tls.TLSSocket) || !socket.authorized) return undefined;
+  const fingerprint = socket.getPeerCertificate()?.fingerprint256;
+  return typeof fingerprint === 'string' && fingerprint.length > 0 ? fingerprint.replaceAll(':', '').toLowerCase() : undefined;
 }

@@ -108,3 +108,54 @@ describe('DedupWindow', () => {
     expect(w.sessions).toBe(6);
   });
 });
+
+describe('DedupWindow under a session flood', () => {
+  it('evicts from the peer holding the most sessions: a flood from one peer evicts its own, never an idle session of another peer', () => {
+    const clock = new FakeClock();
+    const w = make(clock, { maxSessions: 8, horizonMs: 60_000 });
+    // A legitimate peer with two idle sessions holding handled, unacknowledged ids.
+    for (const key of ['good-1', 'good-2']) {
+      const s = w.open(key, '10.0.0.1');
+      w.admit(s, 1, 1, noop);
+      w.complete(s, 1, { ok: true });
+      w.release(s);
+    }
+    // 1 000 new sessions from one flooding peer, each with one handled id.
+    for (let i = 0; i < 1_000; i++) {
+      clock.advance(1);
+      const s = w.open(`flood-${i}`, '10.6.6.6');
+      w.admit(s, 1, 1, noop);
+      w.complete(s, 1, { ok: true });
+      w.release(s);
+    }
+    expect(w.sessions).toBe(8);
+    expect(w.evictions).toBe(1_000 - 6);
+    // The legitimate sessions still answer their retransmit from memory.
+    for (const key of ['good-1', 'good-2']) expect(w.admit(w.open(key, '10.0.0.1'), 1, 1, noop)).toBe('duplicate');
+  });
+
+  it('healthy twin: many legitimate peers share the table by LRU within the biggest holder', () => {
+    const clock = new FakeClock();
+    const w = make(clock, { maxSessions: 4, horizonMs: 60_000 });
+    for (const peer of ['a', 'b', 'c', 'd', 'e']) {
+      clock.advance(1);
+      w.release(w.open(`${peer}-1`, peer));
+    }
+    // Every peer holds one: the requester's tie-break cannot apply (e has none yet), the oldest goes.
+    expect(w.sessions).toBe(4);
+    expect(w.evictions).toBe(1);
+  });
+
+  it('refuses a floor more than maxFloorAdvance ahead of what the session sent, keeping its state', () => {
+    const w = new DedupWindow({ maxSessions: 4, maxWindow: 8, horizonMs: 1_000, clock: new FakeClock(), maxFloorAdvance: 1_000 });
+    const s = w.open('a');
+    expect(w.admit(s, 5, 1, noop)).toBe('run');
+    w.complete(s, 5, { ok: true });
+    expect(w.admit(s, 2 ** 53 - 1, 2 ** 53 - 1, noop)).toBe('absurdFloor');
+    expect(w.admit(s, 5, 1, noop)).toBe('duplicate');
+    // Healthy twin: a client whose 999 ids were settled elsewhere (or expired unsent) moves on.
+    expect(w.admit(s, 1_005, 1_005, noop)).toBe('run');
+    // A fresh session has nothing to protect: its first floor is whatever it says.
+    expect(w.admit(w.open('b'), 2 ** 40, 2 ** 40, noop)).toBe('run');
+  });
+});

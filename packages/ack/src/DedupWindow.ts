@@ -20,19 +20,26 @@ export type Verdict =
   /** The handler is still running for it: `waiter` was queued and will be told the outcome. */
   | 'attached'
   /** At or beyond floor + window: the client broke the window contract. */
-  | 'outOfWindow';
+  | 'outOfWindow'
+  /** The floor runs further ahead of the highest id this session sent than `maxFloorAdvance`: refused, state kept. */
+  | 'absurdFloor';
 
 export class Session {
   readonly key: string;
+  /** Who owns it (TLS identity, else remote address): eviction takes from the peer holding the most sessions. */
+  readonly peer: string;
   /** Every id below was settled by the client; it never sends those again. */
   floor = 1;
+  /** Highest id this session sent here (0: none yet). */
+  highest = 0;
   lastSeenAt: number;
   /** Open connections bound to this session: a session in use is never forgotten. */
   connections = 0;
   readonly entries = new Map<number, Entry>();
 
-  constructor(key: string, now: number) {
+  constructor(key: string, peer: string, now: number) {
     this.key = key;
+    this.peer = peer;
     this.lastSeenAt = now;
   }
 }
@@ -50,19 +57,29 @@ export class Session {
  *
  * Horizon: a session is remembered for at least `horizonMs` after its last
  * frame or connection, unless more than `maxSessions` sessions were active
- * within that time (then the least recently seen idle one goes first). A
- * retransmit after that may run the handler again; clients keep their send
- * deadlines well below the horizon so none is attempted.
+ * within that time. Then the peer holding the most sessions gives up its
+ * least recently seen idle one, so a flood of new sessions from one peer
+ * evicts its own before anyone else's; a peer never loses a session to one
+ * holding as many or more (the table then grows past `maxSessions` by
+ * connected sessions only, bounded by `maxConnections`). A retransmit after that may run the
+ * handler again; clients keep their send deadlines well below the horizon
+ * so none is attempted.
  */
 export class DedupWindow {
   readonly #sessions = new Map<string, Session>();
+  readonly #perPeer = new Map<string, number>();
   readonly #maxSessions: number;
+  readonly #maxFloorAdvance: number;
   readonly #maxWindow: number;
   readonly #horizonMs: number;
   readonly #clock: Clock;
 
-  constructor(options: { maxSessions: number; maxWindow: number; horizonMs: number; clock: Clock }) {
+  /** Sessions forgotten to make room (not by the horizon). */
+  evictions = 0;
+
+  constructor(options: { maxSessions: number; maxWindow: number; horizonMs: number; clock: Clock; maxFloorAdvance?: number }) {
     this.#maxSessions = options.maxSessions;
+    this.#maxFloorAdvance = options.maxFloorAdvance ?? Number.MAX_SAFE_INTEGER;
     this.#maxWindow = options.maxWindow;
     this.#horizonMs = options.horizonMs;
     this.#clock = options.clock;
@@ -79,14 +96,15 @@ export class DedupWindow {
     return n;
   }
 
-  /** The session for `key`, created (and room made for it) on first sight. */
-  open(key: string): Session {
+  /** The session for `key`, created (and room made for it, charged to `peer`) on first sight. */
+  open(key: string, peer = ''): Session {
     const now = this.#clock.now();
     let session = this.#sessions.get(key);
     if (session === undefined) {
-      this.#evict(now);
-      session = new Session(key, now);
+      this.#evict(now, peer);
+      session = new Session(key, peer, now);
       this.#sessions.set(key, session);
+      this.#perPeer.set(peer, (this.#perPeer.get(peer) ?? 0) + 1);
     }
     session.connections++;
     session.lastSeenAt = now;
@@ -102,9 +120,13 @@ export class DedupWindow {
   /** Decides what to do with DATA `id` carrying the client's `floor`; `waiter` learns the outcome when it is known later. */
   admit(session: Session, id: number, floor: number, waiter: Waiter): Verdict {
     session.lastSeenAt = this.#clock.now();
+    // Bounded by what the session has shown this server: a forged or broken floor cannot wipe its
+    // state in one frame, nor push its ids towards 2^53 (a fresh session has nothing to protect).
+    if (session.highest > 0 && floor - Math.max(session.highest, session.floor) > this.#maxFloorAdvance) return 'absurdFloor';
     if (floor > session.floor) this.#raiseFloor(session, floor);
     if (id < session.floor) return 'stale';
     if (id >= session.floor + this.#maxWindow) return 'outOfWindow';
+    if (id > session.highest) session.highest = id;
     const entry = session.entries.get(id);
     if (entry === undefined) {
       session.entries.set(id, { done: false, waiters: [waiter] });
@@ -126,6 +148,16 @@ export class DedupWindow {
     for (const w of waiters) w(outcome);
   }
 
+  /**
+   * The outcome of `id` is unknown (the store could not commit, or the server
+   * is closing): forget it without telling its waiters, so the client's
+   * retransmit asks again.
+   */
+  abandon(session: Session, id: number): void {
+    const entry = session.entries.get(id);
+    if (entry !== undefined && !entry.done) session.entries.delete(id);
+  }
+
   #raiseFloor(session: Session, floor: number): void {
     session.floor = floor;
     // Ids may arrive out of order (retransmits, several connections), so scan
@@ -136,15 +168,36 @@ export class DedupWindow {
     }
   }
 
-  #evict(now: number): void {
-    for (const [key, s] of this.#sessions) {
-      if (s.connections === 0 && now - s.lastSeenAt >= this.#horizonMs) this.#sessions.delete(key);
+  #forget(s: Session): void {
+    this.#sessions.delete(s.key);
+    const n = (this.#perPeer.get(s.peer) ?? 1) - 1;
+    if (n === 0) this.#perPeer.delete(s.peer);
+    else this.#perPeer.set(s.peer, n);
+  }
+
+  #evict(now: number, requester: string): void {
+    for (const s of this.#sessions.values()) {
+      if (s.connections === 0 && now - s.lastSeenAt >= this.#horizonMs) this.#forget(s);
     }
     while (this.#sessions.size >= this.#maxSessions) {
-      let oldest: Session | undefined;
-      for (const s of this.#sessions.values()) if (s.connections === 0 && (oldest === undefined || s.lastSeenAt < oldest.lastSeenAt)) oldest = s;
-      if (oldest === undefined) return; // every session has a live connection: those are bounded by connections
-      this.#sessions.delete(oldest.key);
+      // Fair share: the idle session of the peer holding the most sessions (the requester first on a
+      // tie, so a flood pays with its own), least recently seen within that peer.
+      // Never from a peer holding fewer sessions than the requester: when the flooder's own sessions
+      // are all connected, the table grows instead (bounded by maxConnections).
+      const mine = this.#perPeer.get(requester) ?? 0;
+      let victim: Session | undefined;
+      let victimScore = -1;
+      for (const s of this.#sessions.values()) {
+        if (s.connections > 0 || (s.peer !== requester && (this.#perPeer.get(s.peer) ?? 0) <= mine)) continue;
+        const score = (this.#perPeer.get(s.peer) ?? 0) * 2 + (s.peer === requester ? 1 : 0);
+        if (score > victimScore || (score === victimScore && s.lastSeenAt < victim!.lastSeenAt)) {
+          victim = s;
+          victimScore = score;
+        }
+      }
+      if (victim === undefined) return; // every session has a live connection: those are bounded by maxConnections
+      this.#forget(victim);
+      this.evictions++;
     }
   }
 }

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { formatDefault, readmeDefaults } from '../../../test/support/defaultsTable.js';
 import { ACK_CLIENT_DEFAULTS, ACK_SERVER_DEFAULTS, resolveAckClientOptions, resolveAckServerOptions } from './defaults.js';
+import { PG_DEDUP_STORE_DEFAULTS } from './pg.js';
 
 const invalid = (key: string) => expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: expect.objectContaining({ key }) });
 const handler = () => {};
@@ -8,7 +9,8 @@ const handler = () => {};
 describe('ack defaults', () => {
   it('are documented in the README exactly', () => {
     const table = readmeDefaults(new URL('../README.md', import.meta.url));
-    const all = { ...ACK_CLIENT_DEFAULTS, ...ACK_SERVER_DEFAULTS };
+    const all = { ...ACK_CLIENT_DEFAULTS, ...ACK_SERVER_DEFAULTS, ...PG_DEDUP_STORE_DEFAULTS };
+    expect(PG_DEDUP_STORE_DEFAULTS.dedupHorizonMs).toBe(ACK_SERVER_DEFAULTS.dedupHorizonMs);
     // Options both sides have must agree, or one README row could not describe them.
     for (const key of Object.keys(ACK_SERVER_DEFAULTS)) {
       if (key in ACK_CLIENT_DEFAULTS) expect(ACK_SERVER_DEFAULTS[key as keyof typeof ACK_SERVER_DEFAULTS]).toBe(all[key as keyof typeof all]);
@@ -54,5 +56,12 @@ describe('ack defaults', () => {
     expect(() => resolveAckServerOptions({ handler, maxWindow: 0 })).toThrow(invalid('maxWindow'));
     expect(() => resolveAckServerOptions({ handler, dedupHorizonMs: 1.5 })).toThrow(invalid('dedupHorizonMs'));
     expect(() => resolveAckServerOptions({ handler, tls: 1 as never })).toThrow(invalid('tls'));
+    expect(() => resolveAckServerOptions({ handler, maxConnections: 0 })).toThrow(invalid('maxConnections'));
+    expect(() => resolveAckServerOptions({ handler, helloTimeoutMs: 0 })).toThrow(invalid('helloTimeoutMs'));
+    expect(() => resolveAckServerOptions({ handler, maxFloorAdvance: -1 })).toThrow(invalid('maxFloorAdvance'));
+    expect(() => resolveAckServerOptions({ handler, closeTimeoutMs: 1.5 })).toThrow(invalid('closeTimeoutMs'));
+    expect(() => resolveAckServerOptions({ handler, maxTotalBufferedBytes: 100_000, maxFrameBytes: 200_000 })).toThrow(invalid('maxTotalBufferedBytes'));
+    expect(() => resolveAckServerOptions({ handler, dedupStore: {} as never })).toThrow(invalid('dedupStore'));
+    expect(() => resolveAckServerOptions({ handler, maxconnections: 5 } as never)).toThrow(/did you mean `maxConnections`/);
   });
 });

@@ -13,6 +13,7 @@ import {
 } from '@breakwater/core';
 import type { RetryBudget } from '@breakwater/retry';
 import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
+import type { DedupStore } from './DedupStore.js';
 
 /** What `send()` does when the window and the queue are full (FM-10). */
 export type OverflowPolicy = 'wait' | 'reject';
@@ -133,7 +134,12 @@ export interface AckServerTunables {
    * entries one session can hold. @defaultValue 1_024
    */
   maxWindow?: number;
-  /** Sessions remembered for dedup; the least recently active idle one is forgotten first. @defaultValue 4_096 */
+  /**
+   * Sessions remembered for dedup. When full, the peer (TLS identity, else
+   * remote address) holding the most sessions gives up its least recently
+   * active idle one: a flood from one peer evicts its own sessions, never
+   * another peer's. @defaultValue 4_096
+   */
   maxSessions?: number;
   /**
    * A session idle this long (no connection, no frame) is forgotten: a
@@ -141,20 +147,71 @@ export interface AckServerTunables {
    * `sendTimeoutMs` below it. @defaultValue 300_000 @example 3_600_000
    */
   dedupHorizonMs?: number;
-  /** Handlers running at once per connection; above it the server stops reading (TCP pushes back). @defaultValue 64 */
+  /** Handlers running at once per connection, counted per frame; above it the server stops reading (TCP pushes back). @defaultValue 64 */
   maxConcurrency?: number;
-  /** A connection silent this long is closed (clients PING every `heartbeatIntervalMs` when idle). @defaultValue 30_000 */
+  /**
+   * A connection that completes no frame for this long (and runs no handler)
+   * is closed — clients PING every `heartbeatIntervalMs` when idle, and a
+   * peer trickling one byte at a time does not count as alive.
+   * @defaultValue 30_000
+   */
   idleTimeoutMs?: number;
+  /** Open connections; more are closed as they arrive (Node's `server.maxConnections`). @defaultValue 1_024 @example 10_000 */
+  maxConnections?: number;
+  /** A connection that has not sent its HELLO this long after the TCP (and TLS) handshake is closed. @defaultValue 5_000 @example 1_000 */
+  helloTimeoutMs?: number;
+  /**
+   * Bytes held across all connections: unfinished frames, decoded frames
+   * waiting for a handler slot, payloads of running handlers. Above it the
+   * server stops reading from the connection that pushed it over (TCP
+   * pushes back) until handlers release memory. Overshoot: at most one
+   * socket read (64 KiB) per connection. @defaultValue 67_108_864 (64 MiB) @example 268_435_456
+   */
+  maxTotalBufferedBytes?: number;
+  /**
+   * How far a DATA frame's floor may run ahead of the highest id its session
+   * has sent to this server (ids settled elsewhere or given up unsent are
+   * legitimately skipped). Beyond it: BW_ERR_PROTOCOL, the connection is
+   * closed and the session keeps its state. @defaultValue 4_294_967_296 @example 1_000_000
+   */
+  maxFloorAdvance?: number;
+  /**
+   * `close()` waits this long for running handlers, then closes every
+   * connection anyway: their messages get no ACK and are retransmitted (the
+   * memory store may then run them again elsewhere; the PostgreSQL store
+   * rolls their transaction back). @defaultValue 10_000 @example 30_000
+   */
+  closeTimeoutMs?: number;
   /** Injected for tests. @defaultValue the monotonic clock */
   clock?: Clock;
 }
 
-/** Runs once per message (per session + id); resolve → ACK, throw → NACK with the error's message. */
-export type AckHandler = (payload: Buffer, context: { id: number; session: string }) => unknown;
+/** What the handler learns about the message besides its payload. */
+export interface AckHandlerContext<Tx = undefined> {
+  id: number;
+  /** Hex session id (prefixed with the peer's certificate fingerprint when TLS client certificates are verified). */
+  session: string;
+  /** The dedup store's transaction (PostgreSQL: the `pg` client inside BEGIN): write with it and the effect commits with the dedup record. */
+  tx: Tx;
+}
 
-export interface AckServerOptions extends AckServerTunables {
-  handler: AckHandler;
-  /** TLS server options (key, cert, ca, requestCert…): the server speaks TLS. @defaultValue plain TCP */
+/** Runs once per message (per session + id); resolve → ACK, throw → NACK with the error's message. */
+export type AckHandler<Tx = undefined> = (payload: Buffer, context: AckHandlerContext<Tx>) => unknown;
+
+export interface AckServerOptions<Tx = undefined> extends AckServerTunables {
+  handler: AckHandler<Tx>;
+  /**
+   * Where handled (session, id) pairs are recorded. @defaultValue the in-memory
+   * dedup window (exactly-once per server process within `dedupHorizonMs`)
+   * @example createPgDedupStore({ pool }) // from '@breakwater/ack/pg'
+   */
+  dedupStore?: DedupStore<Tx>;
+  /**
+   * TLS server options (key, cert, ca, requestCert…): the server speaks TLS.
+   * With `requestCert` and a verified client certificate, sessions are bound
+   * to the certificate: another client cannot use, evict or poison them.
+   * @defaultValue plain TCP
+   */
   tls?: tls.TlsOptions;
 }
 
@@ -165,6 +222,11 @@ export const ACK_SERVER_DEFAULTS = Object.freeze({
   dedupHorizonMs: 300_000,
   maxConcurrency: 64,
   idleTimeoutMs: 30_000,
+  maxConnections: 1_024,
+  helloTimeoutMs: 5_000,
+  maxTotalBufferedBytes: 67_108_864,
+  maxFloorAdvance: 4_294_967_296,
+  closeTimeoutMs: 10_000,
   clock: monotonicClock,
 }) satisfies Required<AckServerTunables>;
 
@@ -279,12 +341,16 @@ function resolveBudget(v: unknown): RetryBudget | undefined {
   return v as RetryBudget;
 }
 
-export type ResolvedAckServerOptions = Required<AckServerTunables> & { handler: AckHandler; tls: tls.TlsOptions | undefined };
+export type ResolvedAckServerOptions<Tx = undefined> = Required<AckServerTunables> & {
+  handler: AckHandler<Tx>;
+  dedupStore: DedupStore<Tx> | undefined;
+  tls: tls.TlsOptions | undefined;
+};
 
 /** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
-export function resolveAckServerOptions(options: AckServerOptions): ResolvedAckServerOptions {
-  const keys = [...Object.keys(ACK_SERVER_DEFAULTS), 'handler', 'tls'];
-  const given = validateOptionsObject<AckServerOptions>(options, 'createAckServer()', keys) as AckServerOptions;
+export function resolveAckServerOptions<Tx = undefined>(options: AckServerOptions<Tx>): ResolvedAckServerOptions<Tx> {
+  const keys = [...Object.keys(ACK_SERVER_DEFAULTS), 'handler', 'dedupStore', 'tls'];
+  const given = validateOptionsObject<AckServerOptions<Tx>>(options, 'createAckServer()', keys) as AckServerOptions<Tx>;
   const tunables: Record<string, unknown> = {};
   for (const k of Object.keys(ACK_SERVER_DEFAULTS)) tunables[k] = (given as unknown as Record<string, unknown>)[k];
   const o = resolveOptions<Required<AckServerTunables>>(tunables, 'createAckServer()', ACK_SERVER_DEFAULTS, {
@@ -294,7 +360,33 @@ export function resolveAckServerOptions(options: AckServerOptions): ResolvedAckS
     dedupHorizonMs: int(1, MAX_TIMER),
     maxConcurrency: int(1, 65_536),
     idleTimeoutMs: int(1, MAX_TIMER),
+    maxConnections: int(1, 1_000_000),
+    helloTimeoutMs: int(1, MAX_TIMER),
+    maxTotalBufferedBytes: int(65_536, Number.MAX_SAFE_INTEGER),
+    maxFloorAdvance: int(1, Number.MAX_SAFE_INTEGER),
+    closeTimeoutMs: int(0, MAX_TIMER),
     clock: validateClock,
   });
-  return { ...o, handler: validateFunction<AckHandler>(given.handler, 'handler'), tls: resolveObject<tls.TlsOptions>(given.tls, 'tls') };
+  if (o.maxTotalBufferedBytes < o.maxFrameBytes) {
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `Expected \`maxTotalBufferedBytes\` to be >= \`maxFrameBytes\` (${o.maxFrameBytes}), got ${o.maxTotalBufferedBytes}: one largest frame must fit`,
+      { details: { key: 'maxTotalBufferedBytes' } },
+    );
+  }
+  return {
+    ...o,
+    handler: validateFunction<AckHandler<Tx>>(given.handler, 'handler'),
+    dedupStore: resolveStore<Tx>(given.dedupStore),
+    tls: resolveObject<tls.TlsOptions>(given.tls, 'tls'),
+  };
+}
+
+function resolveStore<Tx>(v: unknown): DedupStore<Tx> | undefined {
+  if (v === undefined) return undefined;
+  const s = v as Partial<DedupStore<Tx>> | null;
+  if (typeof s !== 'object' || s === null || typeof s.begin !== 'function') {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `dedupStore` to be a DedupStore (an object with begin())', { details: { key: 'dedupStore' } });
+  }
+  return v as DedupStore<Tx>;
 }

@@ -1,5 +1,6 @@
 export { type Ack, AckClient, type AckClientEvents, type AckClientStats, createAckClient, type SendOptions } from './AckClient.js';
 export { AckServer, type AckServerEvents, type AckServerStats, createAckServer } from './AckServer.js';
+export type { DedupKey, DedupStore, DedupTransaction } from './DedupStore.js';
 export { DedupWindow } from './DedupWindow.js';
 export {
   ACK_CLIENT_DEFAULTS,
@@ -8,6 +9,7 @@ export {
   type AckClientTunables,
   type AckEndpoint,
   type AckHandler,
+  type AckHandlerContext,
   type AckServerOptions,
   type AckServerTunables,
   type NackPolicy,
