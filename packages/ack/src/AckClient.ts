@@ -620,7 +620,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     m.state = 'parked';
     m.lastError = error;
     this.#inflight.delete(id);
-    m.backoff ??= createBackoff({ baseDelayMs: this.#o.reconnectBaseDelayMs, maxDelayMs: this.#o.reconnectMaxDelayMs });
+    m.backoff ??= createBackoff({ baseDelayMs: this.#o.nackRetryBaseDelayMs, maxDelayMs: this.#o.nackRetryMaxDelayMs });
     m.retryTimer = this.#o.clock.setTimeout(() => {
       m.retryTimer = undefined;
       if (m.state !== 'parked') return;
