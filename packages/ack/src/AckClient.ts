@@ -7,19 +7,11 @@ import { ClientSession } from './ClientSession.js';
 import { type AckClientOptions, type ResolvedAckClientOptions, resolveAckClientOptions } from './defaults.js';
 import { FrameDecoder } from './FrameDecoder.js';
 import { DATA_OVERHEAD_BYTES, encodeDataHeader, encodeHello, encodePing, type Frame } from './frames.js';
+import { type Ack, abortError, type Message, SendWindow } from './SendWindow.js';
 
 const publish = publisher('ack');
-const EMPTY = Buffer.alloc(0);
 
-/** What `send()` resolves with: the peer's handler processed the message. */
-export interface Ack {
-  id: number;
-  /** Transmissions it took (1 unless a connection was lost, the peer went silent or a NACK was retried). */
-  attempts: number;
-  elapsedMs: number;
-  /** `host:port` of the server that acknowledged it. */
-  endpoint: string;
-}
+export type { Ack } from './SendWindow.js';
 
 export interface SendOptions {
   /** Cancels the send: BW_ERR_ABORTED (the message may still have been processed if it was already written). */
@@ -61,24 +53,6 @@ export interface AckClientEvents {
   closed: [];
 }
 
-type State = 'waiting' | 'queued' | 'inflight' | 'parked' | 'settled';
-
-interface Message {
-  id: number;
-  payload: Buffer;
-  state: State;
-  attempts: number;
-  sentAt: number;
-  readonly startedAt: number;
-  endpoint: string;
-  resolve(ack: Ack): void;
-  reject(error: unknown): void;
-  unlisten: (() => void) | undefined;
-  retryTimer: TimerHandle | undefined;
-  backoff: Backoff | undefined;
-  lastError: unknown;
-}
-
 /** One TCP (or TLS) connection to one endpoint. */
 interface Link {
   readonly socket: net.Socket;
@@ -112,13 +86,8 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   readonly #o: ResolvedAckClientOptions;
   readonly #budget: RetryBudget;
   readonly #backoff: Backoff;
-  /** Admitted, not settled, in id order (Map keeps insertion order): its first key is the floor. */
-  readonly #unsettled = new Map<number, Message>();
-  /** Written on the current link, in the order of their last transmission. */
-  readonly #inflight = new Map<number, Message>();
-  readonly #waiters: Message[] = [];
   readonly #stats = { acked: 0, retransmits: 0, reconnects: 0 };
-  #bufferedBytes = 0;
+  readonly #window: SendWindow;
   #endpointIndex = 0;
   #link: Link | undefined;
   #connecting: AbortController | undefined;
@@ -129,10 +98,6 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   #closed: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
   #nextPingToken = 1;
-  /** Sends on the default deadline, in admission order, with one timer for the head. */
-  readonly #expiries: Message[] = [];
-  #expiryHead = 0;
-  #expiryTimer: TimerHandle | undefined;
   /** send() calls not yet settled; while > 0, {@link #keepAlive} holds the event loop open. */
   #pendingSends = 0;
   #keepAlive: NodeJS.Timeout | undefined;
@@ -147,49 +112,29 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.session = this.#ids.hex;
     this.#budget = this.#o.retryBudget ?? new RetryBudget({ clock: this.#o.clock });
     this.#backoff = createBackoff({ baseDelayMs: this.#o.reconnectBaseDelayMs, maxDelayMs: this.#o.reconnectMaxDelayMs });
+    this.#window = new SendWindow(this.#o, (m, error) => this.#settle(m, error));
     for (const { id, payload } of this.#ids.takeRecovered()) this.#recover(id, payload);
     this.#connect();
   }
 
   #recover(id: number, payload: Buffer): void {
     const report = (ack: Ack | undefined, error: unknown) => this.emit('recovered', { id, ack, error });
-    const m = this.#message(
+    const m = this.#window.create(
       payload,
       (ack) => report(ack, undefined),
       (error) => report(undefined, error),
     );
-    m.id = id;
-    m.state = 'queued';
-    this.#unsettled.set(id, m);
-    this.#bufferedBytes += payload.length;
-    this.#watchExpiry(m, undefined, undefined);
-  }
-
-  #message(payload: Buffer, resolve: (ack: Ack) => void, reject: (error: unknown) => void): Message {
-    return {
-      id: 0,
-      payload,
-      state: 'waiting',
-      attempts: 0,
-      sentAt: 0,
-      startedAt: this.#o.clock.now(),
-      endpoint: '',
-      resolve,
-      reject,
-      unlisten: undefined,
-      retryTimer: undefined,
-      backoff: undefined,
-      lastError: undefined,
-    };
+    this.#window.admit(m, id);
+    this.#window.watchExpiry(m, undefined, undefined);
   }
 
   stats(): AckClientStats {
     return {
       ...this.#stats,
-      inFlight: this.#inflight.size,
-      queued: this.#unsettled.size - this.#inflight.size,
-      waiting: this.#waiters.length,
-      bufferedBytes: this.#bufferedBytes,
+      inFlight: this.#window.inFlight,
+      queued: this.#window.unsettled - this.#window.inFlight,
+      waiting: this.#window.waiting,
+      bufferedBytes: this.#window.bufferedBytes,
       connected: this.#link?.open === true,
       endpoint: this.#link?.endpoint,
     };
@@ -232,12 +177,12 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     if (signal?.aborted) return Promise.reject(abortError(signal.reason));
     if (deadline?.expired) return Promise.reject(deadline.signal.reason);
     // Fast path for a full client under 'reject': no timer, no listener, nothing to clean up.
-    if (this.#o.overflowPolicy === 'reject' && (this.#waiters.length > 0 || !this.#hasRoom(buf.length))) return Promise.reject(this.#backpressureError());
+    if (this.#o.overflowPolicy === 'reject' && !this.#window.admissible(buf.length)) return Promise.reject(this.#backpressureError());
     this.#budget.recordRequest();
     this.#holdProcess();
     const settled = () => this.#releaseProcess();
     return new Promise<Ack>((resolve, reject) => {
-      const m = this.#message(
+      const m = this.#window.create(
         buf,
         (ack) => {
           settled();
@@ -248,9 +193,9 @@ export class AckClient extends EventEmitter<AckClientEvents> {
           reject(error);
         },
       );
-      this.#watchExpiry(m, signal, deadline);
-      if (this.#waiters.length === 0 && this.#hasRoom(buf.length)) return this.#admit(m);
-      this.#waiters.push(m);
+      this.#window.watchExpiry(m, signal, deadline);
+      if (this.#window.admissible(buf.length)) return this.#admit(m);
+      this.#window.wait(m);
     });
   }
 
@@ -275,7 +220,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   #backpressureError(): BreakwaterError {
     return new BreakwaterError(
       'BW_ERR_BACKPRESSURE',
-      `send window and queue are full (${this.#unsettled.size} messages, ${this.#bufferedBytes} bytes buffered)`,
+      `send window and queue are full (${this.#window.unsettled} messages, ${this.#window.bufferedBytes} bytes buffered)`,
       {
         details: { maxInFlight: this.#o.maxInFlight, maxQueuedMessages: this.#o.maxQueuedMessages, maxBufferedBytes: this.#o.maxBufferedBytes },
       },
@@ -304,125 +249,36 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.#closing = true;
     this.#ids.keep();
     const error = new BreakwaterError('BW_ERR_CLOSED', 'the ack client was destroyed before the message was acknowledged');
-    for (const m of [...this.#waiters, ...this.#unsettled.values()]) this.#settle(m, error);
+    for (const m of this.#window.all()) this.#settle(m, error);
     this.#onDrained = undefined;
     const done = this.#teardown();
     this.#closed ??= done;
     return done;
   }
 
-  #watchExpiry(m: Message, signal: AbortSignal | undefined, deadline: Deadline | undefined): void {
-    if (deadline === undefined) {
-      // The default deadline is the same for every send, so expiries come in admission order: one timer for all.
-      this.#expiries.push(m);
-      if (this.#expiryTimer === undefined) this.#armExpiry();
-    }
-    if (signal === undefined && deadline === undefined) return;
-    const onSignal = () => this.#expire(m, signal?.reason);
-    const onDeadline = () => this.#expire(m, deadline?.signal.reason);
-    signal?.addEventListener('abort', onSignal, { once: true });
-    deadline?.signal.addEventListener('abort', onDeadline, { once: true });
-    m.unlisten = () => {
-      signal?.removeEventListener('abort', onSignal);
-      deadline?.signal.removeEventListener('abort', onDeadline);
-    };
-  }
-
-  /** Drops settled heads of the expiry queue, so it holds no more than the unsettled sends. */
-  #trimExpiries(): void {
-    const q = this.#expiries;
-    while (this.#expiryHead < q.length && q[this.#expiryHead]!.state === 'settled') this.#expiryHead++;
-    if (this.#expiryHead === q.length) {
-      q.length = 0;
-      this.#expiryHead = 0;
-      this.#o.clock.clearTimeout(this.#expiryTimer);
-      this.#expiryTimer = undefined;
-    } else if (this.#expiryHead > 1_024 && this.#expiryHead * 2 > q.length) {
-      q.splice(0, this.#expiryHead);
-      this.#expiryHead = 0;
-    }
-  }
-
-  #armExpiry(): void {
-    this.#trimExpiries();
-    const head = this.#expiries[this.#expiryHead];
-    if (head === undefined || this.#destroyed) return;
-    const delay = head.startedAt + this.#o.sendTimeoutMs - this.#o.clock.now();
-    this.#expiryTimer = this.#o.clock.setTimeout(() => {
-      this.#expiryTimer = undefined;
-      const now = this.#o.clock.now();
-      for (let m = this.#expiries[this.#expiryHead]; m !== undefined && m.startedAt + this.#o.sendTimeoutMs <= now; m = this.#expiries[this.#expiryHead]) {
-        this.#expiryHead++;
-        this.#expire(
-          m,
-          new BreakwaterError('BW_ERR_DEADLINE', `send deadline exceeded (${this.#o.sendTimeoutMs} ms)`, { details: { budgetMs: this.#o.sendTimeoutMs } }),
-        );
-      }
-      this.#armExpiry();
-    }, delay);
-  }
-
-  #expire(m: Message, reason: unknown): void {
-    if (m.state === 'settled') return;
-    const cause = abortError(reason);
-    if (cause.code !== 'BW_ERR_DEADLINE' || m.attempts === 0) {
-      this.#settle(m, cause);
-      return;
-    }
-    const elapsedMs = Math.round(this.#o.clock.now() - m.startedAt);
-    this.#settle(
-      m,
-      new BreakwaterError(
-        'BW_ERR_ACK_TIMEOUT',
-        `message ${m.id} was not acknowledged within its deadline (${m.attempts} transmissions, last to ${m.endpoint})`,
-        {
-          cause: m.lastError ?? cause,
-          hint: 'The peer process is frozen, overloaded or gone while its kernel may still ACK (half-open, FM-09). The message may or may not have been processed; a new send() is a new message.',
-          details: { id: m.id, attempts: m.attempts, endpoint: m.endpoint, elapsedMs },
-        },
-      ),
-    );
-  }
-
-  #hasRoom(bytes: number): boolean {
-    return this.#unsettled.size < this.#o.maxInFlight + this.#o.maxQueuedMessages && this.#bufferedBytes + bytes <= this.#o.maxBufferedBytes;
-  }
-
   #admit(m: Message): void {
     // Durable before it can reach the socket: a crash from here on is recovered on restart. If the
     // disk refuses, the send fails and nothing is transmitted (the id is not used either).
+    let id: number;
     try {
-      m.id = this.#ids.admit(m.payload);
+      id = this.#ids.admit(m.payload);
     } catch (error) {
       this.#settle(m, error as Error);
       return;
     }
-    m.state = 'queued';
-    this.#unsettled.set(m.id, m);
-    this.#bufferedBytes += m.payload.length;
+    this.#window.admit(m, id);
     this.#flush();
   }
 
   #admitWaiters(): void {
-    while (this.#waiters.length > 0 && this.#hasRoom(this.#waiters[0]!.payload.length)) this.#admit(this.#waiters.shift()!);
+    for (let m = this.#window.nextWaiter(); m !== undefined; m = this.#window.nextWaiter()) this.#admit(m);
   }
 
   #settle(m: Message, outcome: Ack | Error): void {
-    if (m.state === 'settled') return;
-    const admitted = m.state !== 'waiting';
-    const waiting = admitted ? -1 : this.#waiters.indexOf(m);
-    if (waiting >= 0) this.#waiters.splice(waiting, 1);
-    m.state = 'settled';
-    m.unlisten?.();
-    this.#o.clock.clearTimeout(m.retryTimer);
-    if (admitted) {
-      this.#unsettled.delete(m.id);
-      this.#inflight.delete(m.id);
-      this.#bufferedBytes -= m.payload.length;
-      this.#forget(m.id);
-    }
-    m.payload = EMPTY;
-    if (this.#expiries[this.#expiryHead] === m) this.#trimExpiries();
+    const done = this.#window.settle(m);
+    if (done === undefined) return;
+    const { admitted } = done;
+    if (admitted) this.#forget(m.id);
     if (outcome instanceof Error) m.reject(outcome);
     else m.resolve(outcome);
     if (admitted) {
@@ -441,24 +297,16 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #checkDrained(): void {
-    if (this.#closing && this.#unsettled.size === 0 && this.#waiters.length === 0) this.#onDrained?.();
-  }
-
-  #floor(): number {
-    const first = this.#unsettled.keys().next();
-    return first.done === true ? this.#ids.nextId : first.value;
+    if (this.#closing && this.#window.empty) this.#onDrained?.();
   }
 
   /** Writes queued messages that fit the window, until write() says the socket buffer is full (FM-10). */
   #flush(): void {
     const link = this.#link;
     if (this.#batching || link === undefined || !link.open || link.blocked) return;
-    const floor = this.#floor();
-    const limit = floor + link.window;
+    const floor = this.#window.floor(this.#ids.nextId);
     let corked = false;
-    for (const m of this.#unsettled.values()) {
-      if (m.id >= limit) break;
-      if (m.state !== 'queued') continue;
+    for (const m of this.#window.sendable(floor, link.window)) {
       if (!corked) {
         link.socket.cork();
         corked = true;
@@ -470,12 +318,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #transmit(link: Link, m: Message, floor: number): void {
-    m.state = 'inflight';
-    m.attempts++;
-    m.sentAt = this.#o.clock.now();
-    m.endpoint = link.endpoint;
-    this.#inflight.delete(m.id);
-    this.#inflight.set(m.id, m);
+    this.#window.sent(m, link.endpoint);
     let ok = link.socket.write(encodeDataHeader(m.id, floor, m.payload.length));
     if (m.payload.length > 0) ok = link.socket.write(m.payload);
     if (!ok) link.blocked = true;
@@ -576,13 +419,13 @@ export class AckClient extends EventEmitter<AckClientEvents> {
         link.pingSentAt = undefined;
         link.window = Math.min(this.#o.maxInFlight, frame.window);
         this.#backoff.reset();
-        const event = { endpoint: link.endpoint, retransmitting: this.#unsettled.size };
+        const event = { endpoint: link.endpoint, retransmitting: this.#window.unsettled };
         publish('connected', event);
         this.emit('connected', event);
         return;
       }
       case 'ack': {
-        const m = this.#unsettled.get(frame.id);
+        const m = this.#window.get(frame.id);
         if (m === undefined || m.state === 'parked') return; // settled already (deadline) or a late duplicate
         this.#stats.acked++;
         this.#settle(m, { id: m.id, attempts: m.attempts, elapsedMs: this.#o.clock.now() - m.startedAt, endpoint: link.endpoint });
@@ -603,7 +446,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #onNack(id: number, retryable: boolean, reason: string): void {
-    const m = this.#unsettled.get(id);
+    const m = this.#window.get(id);
     if (m === undefined || m.state !== 'inflight') return;
     const event = { id, reason, retryable };
     publish('nacked', event);
@@ -617,25 +460,15 @@ export class AckClient extends EventEmitter<AckClientEvents> {
       return;
     }
     // Parked out of the window's way until its backoff ends; same id, so the server still dedups it.
-    m.state = 'parked';
-    m.lastError = error;
-    this.#inflight.delete(id);
-    m.backoff ??= createBackoff({ baseDelayMs: this.#o.nackRetryBaseDelayMs, maxDelayMs: this.#o.nackRetryMaxDelayMs });
-    m.retryTimer = this.#o.clock.setTimeout(() => {
-      m.retryTimer = undefined;
-      if (m.state !== 'parked') return;
-      m.state = 'queued';
-      this.#flush();
-    }, m.backoff.next());
+    this.#window.park(m, error, () => this.#flush());
   }
 
   #retransmitOverdue(link: Link): void {
     link.probing = false;
     if (!link.open || link.blocked) return;
-    const now = this.#o.clock.now();
-    const overdue = [...this.#inflight.values()].filter((m) => now - m.sentAt >= this.#o.ackTimeoutMs);
+    const overdue = this.#window.overdue(this.#o.ackTimeoutMs);
     if (overdue.length === 0) return;
-    const floor = this.#floor();
+    const floor = this.#window.floor(this.#ids.nextId);
     link.socket.cork();
     for (const m of overdue) {
       this.#transmit(link, m, floor);
@@ -670,15 +503,15 @@ export class AckClient extends EventEmitter<AckClientEvents> {
           'BW_ERR_ACK_TIMEOUT',
           `${link.endpoint} answered no ${link.open ? 'PING' : 'HELLO'} within ${o.heartbeatTimeoutMs} ms (silent for ${silentMs} ms)`,
           {
-            details: { endpoint: link.endpoint, heartbeatTimeoutMs: o.heartbeatTimeoutMs, silentMs, unacked: this.#inflight.size },
+            details: { endpoint: link.endpoint, heartbeatTimeoutMs: o.heartbeatTimeoutMs, silentMs, unacked: this.#window.inFlight },
           },
         ),
       );
       return;
     }
     if (link.open && link.pingSentAt === undefined) {
-      const oldest = this.#inflight.values().next();
-      if (oldest.done !== true && now - oldest.value.sentAt >= o.ackTimeoutMs) {
+      const oldestSentAt = this.#window.oldestSentAt();
+      if (oldestSentAt !== undefined && now - oldestSentAt >= o.ackTimeoutMs) {
         link.probing = true;
         this.#ping(link);
       } else if (now - link.lastReceivedAt >= o.heartbeatIntervalMs) {
@@ -699,12 +532,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     if (link !== this.#link) return;
     this.#link = undefined;
     // Everything unacknowledged goes out again, same ids, on the next connection.
-    for (const m of this.#inflight.values()) {
-      m.state = 'queued';
-      m.lastError = link.failure;
-    }
-    const event = { endpoint: link.endpoint, error: link.failure, unacked: this.#inflight.size };
-    this.#inflight.clear();
+    const event = { endpoint: link.endpoint, error: link.failure, unacked: this.#window.requeueInFlight(link.failure) };
     publish('disconnected', event);
     this.emit('disconnected', event);
     if (!this.#destroyed) this.#failover();
@@ -726,8 +554,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     if (this.#destroyed) return;
     this.#destroyed = true;
     this.#o.clock.clearTimeout(this.#reconnectTimer);
-    this.#o.clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = undefined;
+    this.#window.stop();
     this.#connecting?.abort(new BreakwaterError('BW_ERR_CLOSED', 'the ack client was closed'));
     const link = this.#link;
     this.#link = undefined;
@@ -750,11 +577,6 @@ function toBuffer(payload: unknown): Buffer {
   if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
   if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
   throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `payload` to be a Buffer, a Uint8Array or a string', { details: { key: 'payload' } });
-}
-
-function abortError(reason: unknown): BreakwaterError {
-  if (reason instanceof BreakwaterError) return reason;
-  return new BreakwaterError('BW_ERR_ABORTED', 'send() was aborted by its signal', { cause: reason });
 }
 
 /**
