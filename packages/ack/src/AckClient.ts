@@ -3,10 +3,10 @@ import type net from 'node:net';
 import { BreakwaterError, Deadline, publisher, type TimerHandle, validateOptionsObject, validateSignal } from '@breakwater/core';
 import { type Backoff, createBackoff, RetryBudget } from '@breakwater/retry';
 import { connect } from '@breakwater/socket';
+import { AckLink, type AckLinkHandler } from './AckLink.js';
 import { ClientSession } from './ClientSession.js';
 import { type AckClientOptions, type ResolvedAckClientOptions, resolveAckClientOptions } from './defaults.js';
-import { FrameDecoder } from './FrameDecoder.js';
-import { DATA_OVERHEAD_BYTES, encodeDataHeader, encodeHello, encodePing, type Frame } from './frames.js';
+import { DATA_OVERHEAD_BYTES, type Frame } from './frames.js';
 import { type Ack, abortError, type Message, SendWindow } from './SendWindow.js';
 
 const publish = publisher('ack');
@@ -53,25 +53,6 @@ export interface AckClientEvents {
   closed: [];
 }
 
-/** One TCP (or TLS) connection to one endpoint. */
-interface Link {
-  readonly socket: net.Socket;
-  readonly endpoint: string;
-  readonly decoder: FrameDecoder;
-  open: boolean;
-  blocked: boolean;
-  /** Effective window: min(maxInFlight, the server's limit). */
-  window: number;
-  lastReceivedAt: number;
-  /** Set while a PING (or the HELLO) awaits its answer. */
-  pingSentAt: number | undefined;
-  pingToken: number;
-  /** The PING was sent because an ACK is overdue: on PONG, retransmit the overdue messages. */
-  probing: boolean;
-  tick: TimerHandle | undefined;
-  failure: Error | undefined;
-}
-
 /**
  * The sending side of an ack channel (see {@link createAckClient}): a state
  * machine over one connection at a time. Parsing lives in FrameDecoder; this
@@ -89,7 +70,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   readonly #stats = { acked: 0, retransmits: 0, reconnects: 0 };
   readonly #window: SendWindow;
   #endpointIndex = 0;
-  #link: Link | undefined;
+  #link: AckLink | undefined;
   #connecting: AbortController | undefined;
   #reconnectTimer: TimerHandle | undefined;
   #batching = false;
@@ -97,7 +78,6 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   #destroyed = false;
   #closed: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
-  #nextPingToken = 1;
   /** send() calls not yet settled; while > 0, {@link #keepAlive} holds the event loop open. */
   #pendingSends = 0;
   #keepAlive: NodeJS.Timeout | undefined;
@@ -317,11 +297,9 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     if (corked) link.socket.uncork();
   }
 
-  #transmit(link: Link, m: Message, floor: number): void {
+  #transmit(link: AckLink, m: Message, floor: number): void {
     this.#window.sent(m, link.endpoint);
-    let ok = link.socket.write(encodeDataHeader(m.id, floor, m.payload.length));
-    if (m.payload.length > 0) ok = link.socket.write(m.payload);
-    if (!ok) link.blocked = true;
+    link.writeData(m.id, floor, m.payload);
     if (m.attempts > 1) {
       this.#stats.retransmits++;
       const event = { id: m.id, attempts: m.attempts, endpoint: link.endpoint };
@@ -363,61 +341,39 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     );
   }
 
+  readonly #linkHandler: AckLinkHandler = {
+    isCurrent: (link) => link === this.#link,
+    data: (link, chunk) => this.#onData(link, chunk),
+    drained: () => this.#flush(),
+    closed: (link) => this.#onLinkClosed(link),
+    unacked: () => ({ count: this.#window.inFlight, oldestSentAt: this.#window.oldestSentAt() }),
+  };
+
   #attach(socket: net.Socket, endpoint: string): void {
-    const now = this.#o.clock.now();
-    const link: Link = {
-      socket,
-      endpoint,
-      decoder: new FrameDecoder({ maxFrameBytes: this.#o.maxFrameBytes }),
-      open: false,
-      blocked: false,
-      window: this.#o.maxInFlight,
-      lastReceivedAt: now,
-      pingSentAt: now, // the HELLO counts as a PING: no answer within heartbeatTimeoutMs → next endpoint
-      pingToken: 0,
-      probing: false,
-      tick: undefined,
-      failure: undefined,
-    };
-    this.#link = link;
-    socket.on('data', (chunk: Buffer) => this.#onData(link, chunk));
-    socket.on('drain', () => {
-      link.blocked = false;
-      this.#flush();
-    });
-    socket.on('error', (error) => {
-      link.failure ??= error;
-    });
-    socket.once('close', () => this.#onLinkClosed(link));
-    socket.write(encodeHello(this.#ids.bytes, this.#o.maxInFlight));
-    this.#armTick(link);
+    this.#link = new AckLink(socket, endpoint, this.#ids.bytes, this.#o, this.#linkHandler);
   }
 
-  #onData(link: Link, chunk: Buffer): void {
+  #onData(link: AckLink, chunk: Buffer): void {
     if (link !== this.#link) return;
-    link.lastReceivedAt = this.#o.clock.now();
     this.#batching = true;
     try {
-      for (const frame of link.decoder.push(chunk)) {
+      for (const frame of link.decode(chunk)) {
         if (link !== this.#link) return;
         this.#onFrame(link, frame);
       }
     } catch (error) {
       publish('protocolFailed', { endpoint: link.endpoint, error });
-      this.#drop(link, error as Error);
+      link.drop(error as Error);
     } finally {
       this.#batching = false;
       this.#flush();
     }
   }
 
-  #onFrame(link: Link, frame: Frame): void {
+  #onFrame(link: AckLink, frame: Frame): void {
     switch (frame.type) {
       case 'hello': {
-        if (link.open) throw new BreakwaterError('BW_ERR_PROTOCOL', 'ack protocol: a second HELLO from the server');
-        link.open = true;
-        link.pingSentAt = undefined;
-        link.window = Math.min(this.#o.maxInFlight, frame.window);
+        link.opened(frame.window);
         this.#backoff.reset();
         const event = { endpoint: link.endpoint, retransmitting: this.#window.unsettled };
         publish('connected', event);
@@ -435,9 +391,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
         this.#onNack(frame.id, frame.retryable, frame.reason);
         return;
       case 'pong': {
-        if (frame.token !== link.pingToken) return;
-        link.pingSentAt = undefined;
-        if (link.probing) this.#retransmitOverdue(link);
+        if (link.pong(frame.token)) this.#retransmitOverdue(link);
         return;
       }
       default:
@@ -463,7 +417,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.#window.park(m, error, () => this.#flush());
   }
 
-  #retransmitOverdue(link: Link): void {
+  #retransmitOverdue(link: AckLink): void {
     link.probing = false;
     if (!link.open || link.blocked) return;
     const overdue = this.#window.overdue(this.#o.ackTimeoutMs);
@@ -477,58 +431,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     link.socket.uncork();
   }
 
-  #ping(link: Link): void {
-    link.pingToken = this.#nextPingToken++;
-    link.pingSentAt = this.#o.clock.now();
-    link.socket.write(encodePing(link.pingToken));
-  }
-
-  #armTick(link: Link): void {
-    const o = this.#o;
-    const period = Math.max(5, Math.min(1_000, Math.min(o.ackTimeoutMs, o.heartbeatIntervalMs, o.heartbeatTimeoutMs) / 4));
-    link.tick = o.clock.setTimeout(() => this.#tick(link), period);
-  }
-
-  /** Heartbeats and ack timeouts, a few times per the shortest of their periods. */
-  #tick(link: Link): void {
-    link.tick = undefined;
-    if (link !== this.#link) return;
-    const o = this.#o;
-    const now = o.clock.now();
-    if (link.pingSentAt !== undefined && now - link.pingSentAt >= o.heartbeatTimeoutMs) {
-      const silentMs = Math.round(now - link.lastReceivedAt);
-      this.#drop(
-        link,
-        new BreakwaterError(
-          'BW_ERR_ACK_TIMEOUT',
-          `${link.endpoint} answered no ${link.open ? 'PING' : 'HELLO'} within ${o.heartbeatTimeoutMs} ms (silent for ${silentMs} ms)`,
-          {
-            details: { endpoint: link.endpoint, heartbeatTimeoutMs: o.heartbeatTimeoutMs, silentMs, unacked: this.#window.inFlight },
-          },
-        ),
-      );
-      return;
-    }
-    if (link.open && link.pingSentAt === undefined) {
-      const oldestSentAt = this.#window.oldestSentAt();
-      if (oldestSentAt !== undefined && now - oldestSentAt >= o.ackTimeoutMs) {
-        link.probing = true;
-        this.#ping(link);
-      } else if (now - link.lastReceivedAt >= o.heartbeatIntervalMs) {
-        this.#ping(link);
-      }
-    }
-    this.#armTick(link);
-  }
-
-  #drop(link: Link, error: Error): void {
-    link.failure ??= error;
-    link.socket.destroy();
-  }
-
-  #onLinkClosed(link: Link): void {
-    this.#o.clock.clearTimeout(link.tick);
-    link.tick = undefined;
+  #onLinkClosed(link: AckLink): void {
     if (link !== this.#link) return;
     this.#link = undefined;
     // Everything unacknowledged goes out again, same ids, on the next connection.
@@ -558,14 +461,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.#connecting?.abort(new BreakwaterError('BW_ERR_CLOSED', 'the ack client was closed'));
     const link = this.#link;
     this.#link = undefined;
-    if (link !== undefined) {
-      this.#o.clock.clearTimeout(link.tick);
-      if (!link.socket.closed) {
-        const closed = new Promise<void>((resolve) => link.socket.once('close', () => resolve()));
-        link.socket.destroy();
-        await closed;
-      }
-    }
+    await link?.destroy();
     this.#ids.close();
     publish('closed', { session: this.session });
     this.emit('closed');
