@@ -1,63 +1,31 @@
 import { EventEmitter } from 'node:events';
-import type net from 'node:net';
-import { BreakwaterError, Deadline, publisher, type TimerHandle, validateOptionsObject, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Deadline, publisher, type TimerHandle } from '@breakwater/core';
 import { type Backoff, createBackoff, RetryBudget } from '@breakwater/retry';
-import { connect } from '@breakwater/socket';
+import type { AckClientEvents, AckClientStats, SendOptions } from './AckClientEvents.js';
 import { AckLink, type AckLinkHandler } from './AckLink.js';
 import { ClientSession } from './ClientSession.js';
 import { type AckClientOptions, type ResolvedAckClientOptions, resolveAckClientOptions } from './defaults.js';
 import { DATA_OVERHEAD_BYTES, type Frame } from './frames.js';
 import { type Ack, abortError, type Message, SendWindow } from './SendWindow.js';
+import { ProcessHold, validateSend } from './sendInput.js';
 
 const publish = publisher('ack');
 
+/**
+ * `running` → `draining` (close() or destroy(): no new sends; close() waits for
+ * the unsettled) → `closed` (teardown: no connection, no timers). Forward only.
+ */
+type Lifecycle = 'running' | 'draining' | 'closed';
+const LIFECYCLE: readonly Lifecycle[] = ['running', 'draining', 'closed'];
+
 export type { Ack } from './SendWindow.js';
-
-export interface SendOptions {
-  /** Cancels the send: BW_ERR_ABORTED (the message may still have been processed if it was already written). */
-  signal?: AbortSignal;
-  /** When to give up. @defaultValue `sendTimeoutMs` from now */
-  deadline?: Deadline;
-}
-
-export interface AckClientStats {
-  /** Written on the current connection, not yet acknowledged. */
-  inFlight: number;
-  /** Accepted, waiting for the window (retransmits included). */
-  queued: number;
-  /** `send()` calls waiting for room (overflowPolicy 'wait'). */
-  waiting: number;
-  /** Payload bytes held for queued and in-flight messages (≤ maxBufferedBytes). */
-  bufferedBytes: number;
-  connected: boolean;
-  endpoint: string | undefined;
-  acked: number;
-  retransmits: number;
-  reconnects: number;
-}
-
-export interface AckClientEvents {
-  connected: [{ endpoint: string; retransmitting: number }];
-  disconnected: [{ endpoint: string; error: Error | undefined; unacked: number }];
-  connectFailed: [{ endpoint: string; error: unknown }];
-  retransmitted: [{ id: number; attempts: number; endpoint: string }];
-  nacked: [{ id: number; reason: string; retryable: boolean }];
-  /** A message recovered from the outbox at start settled (nobody awaits it: this is its outcome). */
-  recovered: [{ id: number; ack: Ack | undefined; error: unknown }];
-  /**
-   * A settled message could not be deleted from the outbox (BW_ERR_OUTBOX_WRITE). Its send settled
-   * anyway; the row is retried with the next delete, and if it is still there at the next start it is
-   * resent, which the server answers from its dedup window within `dedupHorizonMs`.
-   */
-  outboxDeleteFailed: [{ id: number; error: BreakwaterError }];
-  closed: [];
-}
 
 /**
  * The sending side of an ack channel (see {@link createAckClient}): a state
- * machine over one connection at a time. Parsing lives in FrameDecoder; this
- * class owns ids, the window, the queue, retransmission, heartbeats and
- * reconnects.
+ * machine over one connection at a time. The messages and their deadlines
+ * live in SendWindow, the connection (socket, decoder, heartbeats, probe) in
+ * AckLink, the session and outbox in ClientSession; this class decides what
+ * to send when, fails over between endpoints and emits the events.
  */
 export class AckClient extends EventEmitter<AckClientEvents> {
   /** 16 random bytes (hex) naming this client's session on the servers' dedup windows. */
@@ -74,13 +42,11 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   #connecting: AbortController | undefined;
   #reconnectTimer: TimerHandle | undefined;
   #batching = false;
-  #closing = false;
-  #destroyed = false;
+  #state: Lifecycle = 'running';
   #closed: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
-  /** send() calls not yet settled; while > 0, {@link #keepAlive} holds the event loop open. */
-  #pendingSends = 0;
-  #keepAlive: NodeJS.Timeout | undefined;
+  /** Holds the event loop open while a send() is pending. */
+  readonly #hold = new ProcessHold();
 
   /** @internal Use {@link createAckClient}. */
   constructor(options: AckClientOptions) {
@@ -133,34 +99,18 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     let signal: AbortSignal | undefined;
     let deadline: Deadline | undefined;
     try {
-      const o = validateOptionsObject<SendOptions>(options, 'send() options', ['signal', 'deadline']);
-      signal = validateSignal(o.signal);
-      if (o.deadline !== undefined && !(o.deadline instanceof Deadline)) {
-        throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `deadline` to be a Deadline', { details: { key: 'deadline' } });
-      }
-      deadline = o.deadline;
-      buf = toBuffer(payload);
-      const max = Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes);
-      if (buf.length > max) {
-        throw new BreakwaterError(
-          'BW_ERR_INVALID_OPTION',
-          `Expected \`payload\` to be at most ${max} bytes (maxFrameBytes, maxBufferedBytes), got ${buf.length}`,
-          {
-            details: { key: 'payload' },
-          },
-        );
-      }
+      ({ buf, signal, deadline } = validateSend(payload, options, Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes)));
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#closing) return Promise.reject(new BreakwaterError('BW_ERR_CLOSED', 'the ack client is closed'));
+    if (this.#state !== 'running') return Promise.reject(new BreakwaterError('BW_ERR_CLOSED', 'the ack client is closed'));
     if (signal?.aborted) return Promise.reject(abortError(signal.reason));
     if (deadline?.expired) return Promise.reject(deadline.signal.reason);
     // Fast path for a full client under 'reject': no timer, no listener, nothing to clean up.
-    if (this.#o.overflowPolicy === 'reject' && !this.#window.admissible(buf.length)) return Promise.reject(this.#backpressureError());
+    if (this.#o.overflowPolicy === 'reject' && !this.#window.admissible(buf.length)) return Promise.reject(this.#window.backpressureError());
     this.#budget.recordRequest();
-    this.#holdProcess();
-    const settled = () => this.#releaseProcess();
+    this.#hold.hold();
+    const settled = () => this.#hold.release();
     return new Promise<Ack>((resolve, reject) => {
       const m = this.#window.create(
         buf,
@@ -180,41 +130,13 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   /**
-   * Every timer of the client is unref'd, so a pending send alone would not
-   * keep Node running: `await client.send(m, { deadline })` at the end of a
-   * script would exit with an unsettled promise (code 13) instead of settling
-   * by its deadline. Like a socket with a request in flight, the client keeps
-   * the process alive exactly while a send() is pending.
-   */
-  #holdProcess(): void {
-    if (this.#pendingSends++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1);
-  }
-
-  #releaseProcess(): void {
-    if (--this.#pendingSends === 0) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = undefined;
-    }
-  }
-
-  #backpressureError(): BreakwaterError {
-    return new BreakwaterError(
-      'BW_ERR_BACKPRESSURE',
-      `send window and queue are full (${this.#window.unsettled} messages, ${this.#window.bufferedBytes} bytes buffered)`,
-      {
-        details: { maxInFlight: this.#o.maxInFlight, maxQueuedMessages: this.#o.maxQueuedMessages, maxBufferedBytes: this.#o.maxBufferedBytes },
-      },
-    );
-  }
-
-  /**
    * Stops accepting messages, waits until every accepted one is settled
    * (each within its own deadline), then closes the connection and every
    * timer. Idempotent.
    */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
-      this.#closing = true;
+      this.#advance('draining');
       this.#onDrained = () => {
         this.#onDrained = undefined;
         void this.#teardown().then(resolve);
@@ -226,7 +148,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
 
   /** Closes at once: every unsettled send rejects with BW_ERR_CLOSED (with an outbox, they stay there for the next start). */
   destroy(): Promise<void> {
-    this.#closing = true;
+    this.#advance('draining');
     this.#ids.keep();
     const error = new BreakwaterError('BW_ERR_CLOSED', 'the ack client was destroyed before the message was acknowledged');
     for (const m of this.#window.all()) this.#settle(m, error);
@@ -277,7 +199,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #checkDrained(): void {
-    if (this.#closing && this.#window.empty) this.#onDrained?.();
+    if (this.#state !== 'running' && this.#window.empty) this.#onDrained?.();
   }
 
   /** Writes queued messages that fit the window, until write() says the socket buffer is full (FM-10). */
@@ -310,30 +232,20 @@ export class AckClient extends EventEmitter<AckClientEvents> {
 
   #connect(): void {
     this.#reconnectTimer = undefined;
-    if (this.#destroyed) return;
+    if (this.#state === 'closed') return;
     const ep = this.#o.endpoints[this.#endpointIndex]!;
     const endpoint = `${ep.host}:${ep.port}`;
     const controller = new AbortController();
     this.#connecting = controller;
-    connect({
-      ...this.#o.socket,
-      host: ep.host,
-      port: ep.port,
-      connectTimeoutMs: this.#o.connectTimeoutMs,
-      clock: this.#o.clock,
-      // One-way stream with its own heartbeats: the watchdog only watches writes drain.
-      expectResponseAfterWrite: false,
-      signal: controller.signal,
-      ...(this.#o.tls === undefined ? {} : { tls: this.#o.tls }),
-    }).then(
+    AckLink.dial(ep, this.#o, controller.signal).then(
       (socket) => {
         this.#connecting = undefined;
-        if (this.#destroyed) return void socket.destroy();
-        this.#attach(socket, endpoint);
+        if (this.#state === 'closed') return void socket.destroy();
+        this.#link = new AckLink(socket, endpoint, this.#ids.bytes, this.#o, this.#linkHandler);
       },
       (error: unknown) => {
         this.#connecting = undefined;
-        if (this.#destroyed) return;
+        if (this.#state === 'closed') return;
         publish('connectFailed', { endpoint, error });
         this.emit('connectFailed', { endpoint, error });
         this.#failover();
@@ -348,10 +260,6 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     closed: (link) => this.#onLinkClosed(link),
     unacked: () => ({ count: this.#window.inFlight, oldestSentAt: this.#window.oldestSentAt() }),
   };
-
-  #attach(socket: net.Socket, endpoint: string): void {
-    this.#link = new AckLink(socket, endpoint, this.#ids.bytes, this.#o, this.#linkHandler);
-  }
 
   #onData(link: AckLink, chunk: Buffer): void {
     if (link !== this.#link) return;
@@ -438,7 +346,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     const event = { endpoint: link.endpoint, error: link.failure, unacked: this.#window.requeueInFlight(link.failure) };
     publish('disconnected', event);
     this.emit('disconnected', event);
-    if (!this.#destroyed) this.#failover();
+    if (this.#state !== 'closed') this.#failover();
   }
 
   /** Next endpoint, after a jittered backoff drawn through the retry budget. */
@@ -453,9 +361,15 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.#reconnectTimer = this.#o.clock.setTimeout(() => this.#connect(), delayMs);
   }
 
+  /** Moves the lifecycle forward (never back); false if it is there or past it already. */
+  #advance(to: Lifecycle): boolean {
+    if (LIFECYCLE.indexOf(to) <= LIFECYCLE.indexOf(this.#state)) return false;
+    this.#state = to;
+    return true;
+  }
+
   async #teardown(): Promise<void> {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
+    if (!this.#advance('closed')) return;
     this.#o.clock.clearTimeout(this.#reconnectTimer);
     this.#window.stop();
     this.#connecting?.abort(new BreakwaterError('BW_ERR_CLOSED', 'the ack client was closed'));
@@ -466,13 +380,6 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     publish('closed', { session: this.session });
     this.emit('closed');
   }
-}
-
-function toBuffer(payload: unknown): Buffer {
-  if (Buffer.isBuffer(payload)) return payload;
-  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
-  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `payload` to be a Buffer, a Uint8Array or a string', { details: { key: 'payload' } });
 }
 
 /**

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { BreakwaterError, type TimerHandle } from '@breakwater/core';
-import type { ResolvedAckClientOptions } from './defaults.js';
+import { connect } from '@breakwater/socket';
+import type { AckEndpoint, ResolvedAckClientOptions } from './defaults.js';
 import { FrameDecoder } from './FrameDecoder.js';
 import { encodeDataHeader, encodeHello, encodePing, type Frame } from './frames.js';
 
@@ -73,6 +74,21 @@ export class AckLink {
     });
     socket.write(encodeHello(session, o.maxInFlight));
     this.#armTick();
+  }
+
+  /** Connects to `ep` with the client's socket hardening, TLS and connect timeout. */
+  static dial(ep: AckEndpoint, o: Pick<ResolvedAckClientOptions, 'socket' | 'tls' | 'connectTimeoutMs' | 'clock'>, signal: AbortSignal): Promise<net.Socket> {
+    return connect({
+      ...o.socket,
+      host: ep.host,
+      port: ep.port,
+      connectTimeoutMs: o.connectTimeoutMs,
+      clock: o.clock,
+      // One-way stream with its own heartbeats: the watchdog only watches writes drain.
+      expectResponseAfterWrite: false,
+      signal,
+      ...(o.tls === undefined ? {} : { tls: o.tls }),
+    });
   }
 
   get open(): boolean {

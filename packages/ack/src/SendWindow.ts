@@ -120,6 +120,17 @@ export class SendWindow {
     return head !== undefined && this.hasRoom(head.payload.length) ? this.#waiters.shift() : undefined;
   }
 
+  /** What `send()` rejects with under overflowPolicy 'reject' when there is no room. */
+  backpressureError(): BreakwaterError {
+    return new BreakwaterError(
+      'BW_ERR_BACKPRESSURE',
+      `send window and queue are full (${this.#unsettled.size} messages, ${this.#bufferedBytes} bytes buffered)`,
+      {
+        details: { maxInFlight: this.#o.maxInFlight, maxQueuedMessages: this.#o.maxQueuedMessages, maxBufferedBytes: this.#o.maxBufferedBytes },
+      },
+    );
+  }
+
   /** `m` got id `id` (recorded in the outbox if any): queued for the window. */
   admit(m: Message, id: number): void {
     m.id = id;
