@@ -1,108 +1,31 @@
 import { EventEmitter } from 'node:events';
-import type net from 'node:net';
-import { BreakwaterError, Deadline, publisher, type TimerHandle, validateOptionsObject, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Deadline, publisher, type TimerHandle } from '@breakwater/core';
 import { type Backoff, createBackoff, RetryBudget } from '@breakwater/retry';
-import { connect } from '@breakwater/socket';
+import type { AckClientEvents, AckClientStats, SendOptions } from './AckClientEvents.js';
+import { AckLink, type AckLinkHandler } from './AckLink.js';
 import { ClientSession } from './ClientSession.js';
 import { type AckClientOptions, type ResolvedAckClientOptions, resolveAckClientOptions } from './defaults.js';
-import { FrameDecoder } from './FrameDecoder.js';
-import { DATA_OVERHEAD_BYTES, encodeDataHeader, encodeHello, encodePing, type Frame } from './frames.js';
+import { DATA_OVERHEAD_BYTES, type Frame } from './frames.js';
+import { type Ack, abortError, type Message, SendWindow } from './SendWindow.js';
+import { ProcessHold, validateSend } from './sendInput.js';
 
 const publish = publisher('ack');
-const EMPTY = Buffer.alloc(0);
 
-/** What `send()` resolves with: the peer's handler processed the message. */
-export interface Ack {
-  id: number;
-  /** Transmissions it took (1 unless a connection was lost, the peer went silent or a NACK was retried). */
-  attempts: number;
-  elapsedMs: number;
-  /** `host:port` of the server that acknowledged it. */
-  endpoint: string;
-}
+/**
+ * `running` → `draining` (close() or destroy(): no new sends; close() waits for
+ * the unsettled) → `closed` (teardown: no connection, no timers). Forward only.
+ */
+type Lifecycle = 'running' | 'draining' | 'closed';
+const LIFECYCLE: readonly Lifecycle[] = ['running', 'draining', 'closed'];
 
-export interface SendOptions {
-  /** Cancels the send: BW_ERR_ABORTED (the message may still have been processed if it was already written). */
-  signal?: AbortSignal;
-  /** When to give up. @defaultValue `sendTimeoutMs` from now */
-  deadline?: Deadline;
-}
-
-export interface AckClientStats {
-  /** Written on the current connection, not yet acknowledged. */
-  inFlight: number;
-  /** Accepted, waiting for the window (retransmits included). */
-  queued: number;
-  /** `send()` calls waiting for room (overflowPolicy 'wait'). */
-  waiting: number;
-  /** Payload bytes held for queued and in-flight messages (≤ maxBufferedBytes). */
-  bufferedBytes: number;
-  connected: boolean;
-  endpoint: string | undefined;
-  acked: number;
-  retransmits: number;
-  reconnects: number;
-}
-
-export interface AckClientEvents {
-  connected: [{ endpoint: string; retransmitting: number }];
-  disconnected: [{ endpoint: string; error: Error | undefined; unacked: number }];
-  connectFailed: [{ endpoint: string; error: unknown }];
-  retransmitted: [{ id: number; attempts: number; endpoint: string }];
-  nacked: [{ id: number; reason: string; retryable: boolean }];
-  /** A message recovered from the outbox at start settled (nobody awaits it: this is its outcome). */
-  recovered: [{ id: number; ack: Ack | undefined; error: unknown }];
-  /**
-   * A settled message could not be deleted from the outbox (BW_ERR_OUTBOX_WRITE). Its send settled
-   * anyway; the row is retried with the next delete, and if it is still there at the next start it is
-   * resent, which the server answers from its dedup window within `dedupHorizonMs`.
-   */
-  outboxDeleteFailed: [{ id: number; error: BreakwaterError }];
-  closed: [];
-}
-
-type State = 'waiting' | 'queued' | 'inflight' | 'parked' | 'settled';
-
-interface Message {
-  id: number;
-  payload: Buffer;
-  state: State;
-  attempts: number;
-  sentAt: number;
-  readonly startedAt: number;
-  endpoint: string;
-  resolve(ack: Ack): void;
-  reject(error: unknown): void;
-  unlisten: (() => void) | undefined;
-  retryTimer: TimerHandle | undefined;
-  backoff: Backoff | undefined;
-  lastError: unknown;
-}
-
-/** One TCP (or TLS) connection to one endpoint. */
-interface Link {
-  readonly socket: net.Socket;
-  readonly endpoint: string;
-  readonly decoder: FrameDecoder;
-  open: boolean;
-  blocked: boolean;
-  /** Effective window: min(maxInFlight, the server's limit). */
-  window: number;
-  lastReceivedAt: number;
-  /** Set while a PING (or the HELLO) awaits its answer. */
-  pingSentAt: number | undefined;
-  pingToken: number;
-  /** The PING was sent because an ACK is overdue: on PONG, retransmit the overdue messages. */
-  probing: boolean;
-  tick: TimerHandle | undefined;
-  failure: Error | undefined;
-}
+export type { Ack } from './SendWindow.js';
 
 /**
  * The sending side of an ack channel (see {@link createAckClient}): a state
- * machine over one connection at a time. Parsing lives in FrameDecoder; this
- * class owns ids, the window, the queue, retransmission, heartbeats and
- * reconnects.
+ * machine over one connection at a time. The messages and their deadlines
+ * live in SendWindow, the connection (socket, decoder, heartbeats, probe) in
+ * AckLink, the session and outbox in ClientSession; this class decides what
+ * to send when, fails over between endpoints and emits the events.
  */
 export class AckClient extends EventEmitter<AckClientEvents> {
   /** 16 random bytes (hex) naming this client's session on the servers' dedup windows. */
@@ -112,30 +35,18 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   readonly #o: ResolvedAckClientOptions;
   readonly #budget: RetryBudget;
   readonly #backoff: Backoff;
-  /** Admitted, not settled, in id order (Map keeps insertion order): its first key is the floor. */
-  readonly #unsettled = new Map<number, Message>();
-  /** Written on the current link, in the order of their last transmission. */
-  readonly #inflight = new Map<number, Message>();
-  readonly #waiters: Message[] = [];
   readonly #stats = { acked: 0, retransmits: 0, reconnects: 0 };
-  #bufferedBytes = 0;
+  readonly #window: SendWindow;
   #endpointIndex = 0;
-  #link: Link | undefined;
+  #link: AckLink | undefined;
   #connecting: AbortController | undefined;
   #reconnectTimer: TimerHandle | undefined;
   #batching = false;
-  #closing = false;
-  #destroyed = false;
+  #state: Lifecycle = 'running';
   #closed: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
-  #nextPingToken = 1;
-  /** Sends on the default deadline, in admission order, with one timer for the head. */
-  readonly #expiries: Message[] = [];
-  #expiryHead = 0;
-  #expiryTimer: TimerHandle | undefined;
-  /** send() calls not yet settled; while > 0, {@link #keepAlive} holds the event loop open. */
-  #pendingSends = 0;
-  #keepAlive: NodeJS.Timeout | undefined;
+  /** Holds the event loop open while a send() is pending. */
+  readonly #hold = new ProcessHold();
 
   /** @internal Use {@link createAckClient}. */
   constructor(options: AckClientOptions) {
@@ -147,49 +58,29 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.session = this.#ids.hex;
     this.#budget = this.#o.retryBudget ?? new RetryBudget({ clock: this.#o.clock });
     this.#backoff = createBackoff({ baseDelayMs: this.#o.reconnectBaseDelayMs, maxDelayMs: this.#o.reconnectMaxDelayMs });
+    this.#window = new SendWindow(this.#o, (m, error) => this.#settle(m, error));
     for (const { id, payload } of this.#ids.takeRecovered()) this.#recover(id, payload);
     this.#connect();
   }
 
   #recover(id: number, payload: Buffer): void {
     const report = (ack: Ack | undefined, error: unknown) => this.emit('recovered', { id, ack, error });
-    const m = this.#message(
+    const m = this.#window.create(
       payload,
       (ack) => report(ack, undefined),
       (error) => report(undefined, error),
     );
-    m.id = id;
-    m.state = 'queued';
-    this.#unsettled.set(id, m);
-    this.#bufferedBytes += payload.length;
-    this.#watchExpiry(m, undefined, undefined);
-  }
-
-  #message(payload: Buffer, resolve: (ack: Ack) => void, reject: (error: unknown) => void): Message {
-    return {
-      id: 0,
-      payload,
-      state: 'waiting',
-      attempts: 0,
-      sentAt: 0,
-      startedAt: this.#o.clock.now(),
-      endpoint: '',
-      resolve,
-      reject,
-      unlisten: undefined,
-      retryTimer: undefined,
-      backoff: undefined,
-      lastError: undefined,
-    };
+    this.#window.admit(m, id);
+    this.#window.watchExpiry(m, undefined, undefined);
   }
 
   stats(): AckClientStats {
     return {
       ...this.#stats,
-      inFlight: this.#inflight.size,
-      queued: this.#unsettled.size - this.#inflight.size,
-      waiting: this.#waiters.length,
-      bufferedBytes: this.#bufferedBytes,
+      inFlight: this.#window.inFlight,
+      queued: this.#window.unsettled - this.#window.inFlight,
+      waiting: this.#window.waiting,
+      bufferedBytes: this.#window.bufferedBytes,
       connected: this.#link?.open === true,
       endpoint: this.#link?.endpoint,
     };
@@ -208,36 +99,20 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     let signal: AbortSignal | undefined;
     let deadline: Deadline | undefined;
     try {
-      const o = validateOptionsObject<SendOptions>(options, 'send() options', ['signal', 'deadline']);
-      signal = validateSignal(o.signal);
-      if (o.deadline !== undefined && !(o.deadline instanceof Deadline)) {
-        throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `deadline` to be a Deadline', { details: { key: 'deadline' } });
-      }
-      deadline = o.deadline;
-      buf = toBuffer(payload);
-      const max = Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes);
-      if (buf.length > max) {
-        throw new BreakwaterError(
-          'BW_ERR_INVALID_OPTION',
-          `Expected \`payload\` to be at most ${max} bytes (maxFrameBytes, maxBufferedBytes), got ${buf.length}`,
-          {
-            details: { key: 'payload' },
-          },
-        );
-      }
+      ({ buf, signal, deadline } = validateSend(payload, options, Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes)));
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#closing) return Promise.reject(new BreakwaterError('BW_ERR_CLOSED', 'the ack client is closed'));
+    if (this.#state !== 'running') return Promise.reject(new BreakwaterError('BW_ERR_CLOSED', 'the ack client is closed'));
     if (signal?.aborted) return Promise.reject(abortError(signal.reason));
     if (deadline?.expired) return Promise.reject(deadline.signal.reason);
     // Fast path for a full client under 'reject': no timer, no listener, nothing to clean up.
-    if (this.#o.overflowPolicy === 'reject' && (this.#waiters.length > 0 || !this.#hasRoom(buf.length))) return Promise.reject(this.#backpressureError());
+    if (this.#o.overflowPolicy === 'reject' && !this.#window.admissible(buf.length)) return Promise.reject(this.#window.backpressureError());
     this.#budget.recordRequest();
-    this.#holdProcess();
-    const settled = () => this.#releaseProcess();
+    this.#hold.hold();
+    const settled = () => this.#hold.release();
     return new Promise<Ack>((resolve, reject) => {
-      const m = this.#message(
+      const m = this.#window.create(
         buf,
         (ack) => {
           settled();
@@ -248,38 +123,10 @@ export class AckClient extends EventEmitter<AckClientEvents> {
           reject(error);
         },
       );
-      this.#watchExpiry(m, signal, deadline);
-      if (this.#waiters.length === 0 && this.#hasRoom(buf.length)) return this.#admit(m);
-      this.#waiters.push(m);
+      this.#window.watchExpiry(m, signal, deadline);
+      if (this.#window.admissible(buf.length)) return this.#admit(m);
+      this.#window.wait(m);
     });
-  }
-
-  /**
-   * Every timer of the client is unref'd, so a pending send alone would not
-   * keep Node running: `await client.send(m, { deadline })` at the end of a
-   * script would exit with an unsettled promise (code 13) instead of settling
-   * by its deadline. Like a socket with a request in flight, the client keeps
-   * the process alive exactly while a send() is pending.
-   */
-  #holdProcess(): void {
-    if (this.#pendingSends++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1);
-  }
-
-  #releaseProcess(): void {
-    if (--this.#pendingSends === 0) {
-      clearInterval(this.#keepAlive);
-      this.#keepAlive = undefined;
-    }
-  }
-
-  #backpressureError(): BreakwaterError {
-    return new BreakwaterError(
-      'BW_ERR_BACKPRESSURE',
-      `send window and queue are full (${this.#unsettled.size} messages, ${this.#bufferedBytes} bytes buffered)`,
-      {
-        details: { maxInFlight: this.#o.maxInFlight, maxQueuedMessages: this.#o.maxQueuedMessages, maxBufferedBytes: this.#o.maxBufferedBytes },
-      },
-    );
   }
 
   /**
@@ -289,7 +136,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
    */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
-      this.#closing = true;
+      this.#advance('draining');
       this.#onDrained = () => {
         this.#onDrained = undefined;
         void this.#teardown().then(resolve);
@@ -301,128 +148,39 @@ export class AckClient extends EventEmitter<AckClientEvents> {
 
   /** Closes at once: every unsettled send rejects with BW_ERR_CLOSED (with an outbox, they stay there for the next start). */
   destroy(): Promise<void> {
-    this.#closing = true;
+    this.#advance('draining');
     this.#ids.keep();
     const error = new BreakwaterError('BW_ERR_CLOSED', 'the ack client was destroyed before the message was acknowledged');
-    for (const m of [...this.#waiters, ...this.#unsettled.values()]) this.#settle(m, error);
+    for (const m of this.#window.all()) this.#settle(m, error);
     this.#onDrained = undefined;
     const done = this.#teardown();
     this.#closed ??= done;
     return done;
   }
 
-  #watchExpiry(m: Message, signal: AbortSignal | undefined, deadline: Deadline | undefined): void {
-    if (deadline === undefined) {
-      // The default deadline is the same for every send, so expiries come in admission order: one timer for all.
-      this.#expiries.push(m);
-      if (this.#expiryTimer === undefined) this.#armExpiry();
-    }
-    if (signal === undefined && deadline === undefined) return;
-    const onSignal = () => this.#expire(m, signal?.reason);
-    const onDeadline = () => this.#expire(m, deadline?.signal.reason);
-    signal?.addEventListener('abort', onSignal, { once: true });
-    deadline?.signal.addEventListener('abort', onDeadline, { once: true });
-    m.unlisten = () => {
-      signal?.removeEventListener('abort', onSignal);
-      deadline?.signal.removeEventListener('abort', onDeadline);
-    };
-  }
-
-  /** Drops settled heads of the expiry queue, so it holds no more than the unsettled sends. */
-  #trimExpiries(): void {
-    const q = this.#expiries;
-    while (this.#expiryHead < q.length && q[this.#expiryHead]!.state === 'settled') this.#expiryHead++;
-    if (this.#expiryHead === q.length) {
-      q.length = 0;
-      this.#expiryHead = 0;
-      this.#o.clock.clearTimeout(this.#expiryTimer);
-      this.#expiryTimer = undefined;
-    } else if (this.#expiryHead > 1_024 && this.#expiryHead * 2 > q.length) {
-      q.splice(0, this.#expiryHead);
-      this.#expiryHead = 0;
-    }
-  }
-
-  #armExpiry(): void {
-    this.#trimExpiries();
-    const head = this.#expiries[this.#expiryHead];
-    if (head === undefined || this.#destroyed) return;
-    const delay = head.startedAt + this.#o.sendTimeoutMs - this.#o.clock.now();
-    this.#expiryTimer = this.#o.clock.setTimeout(() => {
-      this.#expiryTimer = undefined;
-      const now = this.#o.clock.now();
-      for (let m = this.#expiries[this.#expiryHead]; m !== undefined && m.startedAt + this.#o.sendTimeoutMs <= now; m = this.#expiries[this.#expiryHead]) {
-        this.#expiryHead++;
-        this.#expire(
-          m,
-          new BreakwaterError('BW_ERR_DEADLINE', `send deadline exceeded (${this.#o.sendTimeoutMs} ms)`, { details: { budgetMs: this.#o.sendTimeoutMs } }),
-        );
-      }
-      this.#armExpiry();
-    }, delay);
-  }
-
-  #expire(m: Message, reason: unknown): void {
-    if (m.state === 'settled') return;
-    const cause = abortError(reason);
-    if (cause.code !== 'BW_ERR_DEADLINE' || m.attempts === 0) {
-      this.#settle(m, cause);
-      return;
-    }
-    const elapsedMs = Math.round(this.#o.clock.now() - m.startedAt);
-    this.#settle(
-      m,
-      new BreakwaterError(
-        'BW_ERR_ACK_TIMEOUT',
-        `message ${m.id} was not acknowledged within its deadline (${m.attempts} transmissions, last to ${m.endpoint})`,
-        {
-          cause: m.lastError ?? cause,
-          hint: 'The peer process is frozen, overloaded or gone while its kernel may still ACK (half-open, FM-09). The message may or may not have been processed; a new send() is a new message.',
-          details: { id: m.id, attempts: m.attempts, endpoint: m.endpoint, elapsedMs },
-        },
-      ),
-    );
-  }
-
-  #hasRoom(bytes: number): boolean {
-    return this.#unsettled.size < this.#o.maxInFlight + this.#o.maxQueuedMessages && this.#bufferedBytes + bytes <= this.#o.maxBufferedBytes;
-  }
-
   #admit(m: Message): void {
     // Durable before it can reach the socket: a crash from here on is recovered on restart. If the
     // disk refuses, the send fails and nothing is transmitted (the id is not used either).
+    let id: number;
     try {
-      m.id = this.#ids.admit(m.payload);
+      id = this.#ids.admit(m.payload);
     } catch (error) {
       this.#settle(m, error as Error);
       return;
     }
-    m.state = 'queued';
-    this.#unsettled.set(m.id, m);
-    this.#bufferedBytes += m.payload.length;
+    this.#window.admit(m, id);
     this.#flush();
   }
 
   #admitWaiters(): void {
-    while (this.#waiters.length > 0 && this.#hasRoom(this.#waiters[0]!.payload.length)) this.#admit(this.#waiters.shift()!);
+    for (let m = this.#window.nextWaiter(); m !== undefined; m = this.#window.nextWaiter()) this.#admit(m);
   }
 
   #settle(m: Message, outcome: Ack | Error): void {
-    if (m.state === 'settled') return;
-    const admitted = m.state !== 'waiting';
-    const waiting = admitted ? -1 : this.#waiters.indexOf(m);
-    if (waiting >= 0) this.#waiters.splice(waiting, 1);
-    m.state = 'settled';
-    m.unlisten?.();
-    this.#o.clock.clearTimeout(m.retryTimer);
-    if (admitted) {
-      this.#unsettled.delete(m.id);
-      this.#inflight.delete(m.id);
-      this.#bufferedBytes -= m.payload.length;
-      this.#forget(m.id);
-    }
-    m.payload = EMPTY;
-    if (this.#expiries[this.#expiryHead] === m) this.#trimExpiries();
+    const done = this.#window.settle(m);
+    if (done === undefined) return;
+    const { admitted } = done;
+    if (admitted) this.#forget(m.id);
     if (outcome instanceof Error) m.reject(outcome);
     else m.resolve(outcome);
     if (admitted) {
@@ -441,24 +199,16 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #checkDrained(): void {
-    if (this.#closing && this.#unsettled.size === 0 && this.#waiters.length === 0) this.#onDrained?.();
-  }
-
-  #floor(): number {
-    const first = this.#unsettled.keys().next();
-    return first.done === true ? this.#ids.nextId : first.value;
+    if (this.#state !== 'running' && this.#window.empty) this.#onDrained?.();
   }
 
   /** Writes queued messages that fit the window, until write() says the socket buffer is full (FM-10). */
   #flush(): void {
     const link = this.#link;
     if (this.#batching || link === undefined || !link.open || link.blocked) return;
-    const floor = this.#floor();
-    const limit = floor + link.window;
+    const floor = this.#window.floor(this.#ids.nextId);
     let corked = false;
-    for (const m of this.#unsettled.values()) {
-      if (m.id >= limit) break;
-      if (m.state !== 'queued') continue;
+    for (const m of this.#window.sendable(floor, link.window)) {
       if (!corked) {
         link.socket.cork();
         corked = true;
@@ -469,16 +219,9 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     if (corked) link.socket.uncork();
   }
 
-  #transmit(link: Link, m: Message, floor: number): void {
-    m.state = 'inflight';
-    m.attempts++;
-    m.sentAt = this.#o.clock.now();
-    m.endpoint = link.endpoint;
-    this.#inflight.delete(m.id);
-    this.#inflight.set(m.id, m);
-    let ok = link.socket.write(encodeDataHeader(m.id, floor, m.payload.length));
-    if (m.payload.length > 0) ok = link.socket.write(m.payload);
-    if (!ok) link.blocked = true;
+  #transmit(link: AckLink, m: Message, floor: number): void {
+    this.#window.sent(m, link.endpoint);
+    link.writeData(m.id, floor, m.payload);
     if (m.attempts > 1) {
       this.#stats.retransmits++;
       const event = { id: m.id, attempts: m.attempts, endpoint: link.endpoint };
@@ -489,30 +232,20 @@ export class AckClient extends EventEmitter<AckClientEvents> {
 
   #connect(): void {
     this.#reconnectTimer = undefined;
-    if (this.#destroyed) return;
+    if (this.#state === 'closed') return;
     const ep = this.#o.endpoints[this.#endpointIndex]!;
     const endpoint = `${ep.host}:${ep.port}`;
     const controller = new AbortController();
     this.#connecting = controller;
-    connect({
-      ...this.#o.socket,
-      host: ep.host,
-      port: ep.port,
-      connectTimeoutMs: this.#o.connectTimeoutMs,
-      clock: this.#o.clock,
-      // One-way stream with its own heartbeats: the watchdog only watches writes drain.
-      expectResponseAfterWrite: false,
-      signal: controller.signal,
-      ...(this.#o.tls === undefined ? {} : { tls: this.#o.tls }),
-    }).then(
+    AckLink.dial(ep, this.#o, controller.signal).then(
       (socket) => {
         this.#connecting = undefined;
-        if (this.#destroyed) return void socket.destroy();
-        this.#attach(socket, endpoint);
+        if (this.#state === 'closed') return void socket.destroy();
+        this.#link = new AckLink(socket, endpoint, this.#ids.bytes, this.#o, this.#linkHandler);
       },
       (error: unknown) => {
         this.#connecting = undefined;
-        if (this.#destroyed) return;
+        if (this.#state === 'closed') return;
         publish('connectFailed', { endpoint, error });
         this.emit('connectFailed', { endpoint, error });
         this.#failover();
@@ -520,69 +253,43 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     );
   }
 
-  #attach(socket: net.Socket, endpoint: string): void {
-    const now = this.#o.clock.now();
-    const link: Link = {
-      socket,
-      endpoint,
-      decoder: new FrameDecoder({ maxFrameBytes: this.#o.maxFrameBytes }),
-      open: false,
-      blocked: false,
-      window: this.#o.maxInFlight,
-      lastReceivedAt: now,
-      pingSentAt: now, // the HELLO counts as a PING: no answer within heartbeatTimeoutMs → next endpoint
-      pingToken: 0,
-      probing: false,
-      tick: undefined,
-      failure: undefined,
-    };
-    this.#link = link;
-    socket.on('data', (chunk: Buffer) => this.#onData(link, chunk));
-    socket.on('drain', () => {
-      link.blocked = false;
-      this.#flush();
-    });
-    socket.on('error', (error) => {
-      link.failure ??= error;
-    });
-    socket.once('close', () => this.#onLinkClosed(link));
-    socket.write(encodeHello(this.#ids.bytes, this.#o.maxInFlight));
-    this.#armTick(link);
-  }
+  readonly #linkHandler: AckLinkHandler = {
+    isCurrent: (link) => link === this.#link,
+    data: (link, chunk) => this.#onData(link, chunk),
+    drained: () => this.#flush(),
+    closed: (link) => this.#onLinkClosed(link),
+    unacked: () => ({ count: this.#window.inFlight, oldestSentAt: this.#window.oldestSentAt() }),
+  };
 
-  #onData(link: Link, chunk: Buffer): void {
+  #onData(link: AckLink, chunk: Buffer): void {
     if (link !== this.#link) return;
-    link.lastReceivedAt = this.#o.clock.now();
     this.#batching = true;
     try {
-      for (const frame of link.decoder.push(chunk)) {
+      for (const frame of link.decode(chunk)) {
         if (link !== this.#link) return;
         this.#onFrame(link, frame);
       }
     } catch (error) {
       publish('protocolFailed', { endpoint: link.endpoint, error });
-      this.#drop(link, error as Error);
+      link.drop(error as Error);
     } finally {
       this.#batching = false;
       this.#flush();
     }
   }
 
-  #onFrame(link: Link, frame: Frame): void {
+  #onFrame(link: AckLink, frame: Frame): void {
     switch (frame.type) {
       case 'hello': {
-        if (link.open) throw new BreakwaterError('BW_ERR_PROTOCOL', 'ack protocol: a second HELLO from the server');
-        link.open = true;
-        link.pingSentAt = undefined;
-        link.window = Math.min(this.#o.maxInFlight, frame.window);
+        link.opened(frame.window);
         this.#backoff.reset();
-        const event = { endpoint: link.endpoint, retransmitting: this.#unsettled.size };
+        const event = { endpoint: link.endpoint, retransmitting: this.#window.unsettled };
         publish('connected', event);
         this.emit('connected', event);
         return;
       }
       case 'ack': {
-        const m = this.#unsettled.get(frame.id);
+        const m = this.#window.get(frame.id);
         if (m === undefined || m.state === 'parked') return; // settled already (deadline) or a late duplicate
         this.#stats.acked++;
         this.#settle(m, { id: m.id, attempts: m.attempts, elapsedMs: this.#o.clock.now() - m.startedAt, endpoint: link.endpoint });
@@ -592,9 +299,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
         this.#onNack(frame.id, frame.retryable, frame.reason);
         return;
       case 'pong': {
-        if (frame.token !== link.pingToken) return;
-        link.pingSentAt = undefined;
-        if (link.probing) this.#retransmitOverdue(link);
+        if (link.pong(frame.token)) this.#retransmitOverdue(link);
         return;
       }
       default:
@@ -603,7 +308,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #onNack(id: number, retryable: boolean, reason: string): void {
-    const m = this.#unsettled.get(id);
+    const m = this.#window.get(id);
     if (m === undefined || m.state !== 'inflight') return;
     const event = { id, reason, retryable };
     publish('nacked', event);
@@ -617,25 +322,15 @@ export class AckClient extends EventEmitter<AckClientEvents> {
       return;
     }
     // Parked out of the window's way until its backoff ends; same id, so the server still dedups it.
-    m.state = 'parked';
-    m.lastError = error;
-    this.#inflight.delete(id);
-    m.backoff ??= createBackoff({ baseDelayMs: this.#o.reconnectBaseDelayMs, maxDelayMs: this.#o.reconnectMaxDelayMs });
-    m.retryTimer = this.#o.clock.setTimeout(() => {
-      m.retryTimer = undefined;
-      if (m.state !== 'parked') return;
-      m.state = 'queued';
-      this.#flush();
-    }, m.backoff.next());
+    this.#window.park(m, error, () => this.#flush());
   }
 
-  #retransmitOverdue(link: Link): void {
+  #retransmitOverdue(link: AckLink): void {
     link.probing = false;
     if (!link.open || link.blocked) return;
-    const now = this.#o.clock.now();
-    const overdue = [...this.#inflight.values()].filter((m) => now - m.sentAt >= this.#o.ackTimeoutMs);
+    const overdue = this.#window.overdue(this.#o.ackTimeoutMs);
     if (overdue.length === 0) return;
-    const floor = this.#floor();
+    const floor = this.#window.floor(this.#ids.nextId);
     link.socket.cork();
     for (const m of overdue) {
       this.#transmit(link, m, floor);
@@ -644,70 +339,14 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     link.socket.uncork();
   }
 
-  #ping(link: Link): void {
-    link.pingToken = this.#nextPingToken++;
-    link.pingSentAt = this.#o.clock.now();
-    link.socket.write(encodePing(link.pingToken));
-  }
-
-  #armTick(link: Link): void {
-    const o = this.#o;
-    const period = Math.max(5, Math.min(1_000, Math.min(o.ackTimeoutMs, o.heartbeatIntervalMs, o.heartbeatTimeoutMs) / 4));
-    link.tick = o.clock.setTimeout(() => this.#tick(link), period);
-  }
-
-  /** Heartbeats and ack timeouts, a few times per the shortest of their periods. */
-  #tick(link: Link): void {
-    link.tick = undefined;
-    if (link !== this.#link) return;
-    const o = this.#o;
-    const now = o.clock.now();
-    if (link.pingSentAt !== undefined && now - link.pingSentAt >= o.heartbeatTimeoutMs) {
-      const silentMs = Math.round(now - link.lastReceivedAt);
-      this.#drop(
-        link,
-        new BreakwaterError(
-          'BW_ERR_ACK_TIMEOUT',
-          `${link.endpoint} answered no ${link.open ? 'PING' : 'HELLO'} within ${o.heartbeatTimeoutMs} ms (silent for ${silentMs} ms)`,
-          {
-            details: { endpoint: link.endpoint, heartbeatTimeoutMs: o.heartbeatTimeoutMs, silentMs, unacked: this.#inflight.size },
-          },
-        ),
-      );
-      return;
-    }
-    if (link.open && link.pingSentAt === undefined) {
-      const oldest = this.#inflight.values().next();
-      if (oldest.done !== true && now - oldest.value.sentAt >= o.ackTimeoutMs) {
-        link.probing = true;
-        this.#ping(link);
-      } else if (now - link.lastReceivedAt >= o.heartbeatIntervalMs) {
-        this.#ping(link);
-      }
-    }
-    this.#armTick(link);
-  }
-
-  #drop(link: Link, error: Error): void {
-    link.failure ??= error;
-    link.socket.destroy();
-  }
-
-  #onLinkClosed(link: Link): void {
-    this.#o.clock.clearTimeout(link.tick);
-    link.tick = undefined;
+  #onLinkClosed(link: AckLink): void {
     if (link !== this.#link) return;
     this.#link = undefined;
     // Everything unacknowledged goes out again, same ids, on the next connection.
-    for (const m of this.#inflight.values()) {
-      m.state = 'queued';
-      m.lastError = link.failure;
-    }
-    const event = { endpoint: link.endpoint, error: link.failure, unacked: this.#inflight.size };
-    this.#inflight.clear();
+    const event = { endpoint: link.endpoint, error: link.failure, unacked: this.#window.requeueInFlight(link.failure) };
     publish('disconnected', event);
     this.emit('disconnected', event);
-    if (!this.#destroyed) this.#failover();
+    if (this.#state !== 'closed') this.#failover();
   }
 
   /** Next endpoint, after a jittered backoff drawn through the retry budget. */
@@ -722,39 +361,25 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.#reconnectTimer = this.#o.clock.setTimeout(() => this.#connect(), delayMs);
   }
 
+  /** Moves the lifecycle forward (never back); false if it is there or past it already. */
+  #advance(to: Lifecycle): boolean {
+    if (LIFECYCLE.indexOf(to) <= LIFECYCLE.indexOf(this.#state)) return false;
+    this.#state = to;
+    return true;
+  }
+
   async #teardown(): Promise<void> {
-    if (this.#destroyed) return;
-    this.#destroyed = true;
+    if (!this.#advance('closed')) return;
     this.#o.clock.clearTimeout(this.#reconnectTimer);
-    this.#o.clock.clearTimeout(this.#expiryTimer);
-    this.#expiryTimer = undefined;
+    this.#window.stop();
     this.#connecting?.abort(new BreakwaterError('BW_ERR_CLOSED', 'the ack client was closed'));
     const link = this.#link;
     this.#link = undefined;
-    if (link !== undefined) {
-      this.#o.clock.clearTimeout(link.tick);
-      if (!link.socket.closed) {
-        const closed = new Promise<void>((resolve) => link.socket.once('close', () => resolve()));
-        link.socket.destroy();
-        await closed;
-      }
-    }
+    await link?.destroy();
     this.#ids.close();
     publish('closed', { session: this.session });
     this.emit('closed');
   }
-}
-
-function toBuffer(payload: unknown): Buffer {
-  if (Buffer.isBuffer(payload)) return payload;
-  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
-  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
-  throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `payload` to be a Buffer, a Uint8Array or a string', { details: { key: 'payload' } });
-}
-
-function abortError(reason: unknown): BreakwaterError {
-  if (reason instanceof BreakwaterError) return reason;
-  return new BreakwaterError('BW_ERR_ABORTED', 'send() was aborted by its signal', { cause: reason });
 }
 
 /**

@@ -40,6 +40,15 @@ describe('ack defaults', () => {
     expect(() => resolveAckClientOptions({ port: 1, nackPolicy: 'ignore' as never })).toThrow(invalid('nackPolicy'));
     expect(() => resolveAckClientOptions({ port: 1, maxFrameBytes: 10 })).toThrow(invalid('maxFrameBytes'));
     expect(() => resolveAckClientOptions({ port: 1, reconnectBaseDelayMs: 500, reconnectMaxDelayMs: 100 })).toThrow(invalid('reconnectMaxDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, nackRetryBaseDelayMs: 500, nackRetryMaxDelayMs: 100 })).toThrow(invalid('nackRetryMaxDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, nackRetryBaseDelayMs: -1 })).toThrow(invalid('nackRetryBaseDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, nackRetryMaxDelayMs: 2 ** 31 })).toThrow(invalid('nackRetryMaxDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, nackRetryDelayMs: 5 } as never)).toThrow(invalid('nackRetryDelayMs'));
+    // Independent of the reconnect backoff: a slow reconnect does not force slow NACK retries, nor the reverse.
+    expect(resolveAckClientOptions({ port: 1, reconnectBaseDelayMs: 1_000, reconnectMaxDelayMs: 1_000, nackRetryMaxDelayMs: 100 })).toMatchObject({
+      nackRetryBaseDelayMs: 100,
+      nackRetryMaxDelayMs: 100,
+    });
     expect(() => resolveAckClientOptions({ port: 1, ackTimeout: 5 } as never)).toThrow(invalid('ackTimeout'));
     expect(() => resolveAckClientOptions({})).toThrow(invalid('port'));
     expect(() => resolveAckClientOptions({ port: 70_000 })).toThrow(invalid('port'));

@@ -59,6 +59,15 @@ export interface AckClientTunables {
   sendTimeoutMs?: number;
   /** `reject`: a NACK fails the send; `retry`: NACKs marked retryable are resent with backoff (through the budget) until the deadline. @defaultValue 'reject' */
   nackPolicy?: NackPolicy;
+  /**
+   * Base of the full-jitter backoff before a retryable NACK is resent
+   * (`nackPolicy: 'retry'`), per message, in ms. Independent of the
+   * reconnect backoff: a handler that is busy is not a link that is down.
+   * @defaultValue 100 @example 500
+   */
+  nackRetryBaseDelayMs?: number;
+  /** Cap of the NACK retry backoff, in ms. @defaultValue 5_000 @example 60_000 */
+  nackRetryMaxDelayMs?: number;
   /** Base of the full-jitter reconnect backoff, in ms. @defaultValue 100 @example 50 */
   reconnectBaseDelayMs?: number;
   /** Cap of the reconnect backoff, in ms. @defaultValue 5_000 @example 30_000 */
@@ -117,6 +126,9 @@ export const ACK_CLIENT_DEFAULTS = Object.freeze({
   heartbeatTimeoutMs: 3_000,
   sendTimeoutMs: 30_000,
   nackPolicy: 'reject' as NackPolicy,
+  // Equal to the reconnect backoff, which NACK retries used before they had options of their own.
+  nackRetryBaseDelayMs: 100,
+  nackRetryMaxDelayMs: 5_000,
   reconnectBaseDelayMs: 100,
   reconnectMaxDelayMs: 5_000,
   // The number lives in @breakwater/socket; this package only passes it on.
@@ -269,21 +281,16 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
     heartbeatTimeoutMs: int(1, MAX_TIMER),
     sendTimeoutMs: int(1, MAX_TIMER),
     nackPolicy: (v, k) => validateOneOf(v, k, ['reject', 'retry'] as const),
+    nackRetryBaseDelayMs: int(0, MAX_TIMER),
+    nackRetryMaxDelayMs: int(0, MAX_TIMER),
     reconnectBaseDelayMs: int(0, MAX_TIMER),
     reconnectMaxDelayMs: int(0, MAX_TIMER),
     connectTimeoutMs: int(1, 600_000),
     durability: (v, k) => validateOneOf(v, k, ['normal', 'fsync'] as const),
     clock: validateClock,
   });
-  if (o.reconnectMaxDelayMs < o.reconnectBaseDelayMs) {
-    throw new BreakwaterError(
-      'BW_ERR_INVALID_OPTION',
-      `Expected \`reconnectMaxDelayMs\` to be >= \`reconnectBaseDelayMs\` (${o.reconnectBaseDelayMs}), got ${o.reconnectMaxDelayMs}`,
-      {
-        details: { key: 'reconnectMaxDelayMs' },
-      },
-    );
-  }
+  validateMaxAtLeastBase(o.reconnectBaseDelayMs, o.reconnectMaxDelayMs, 'reconnectBaseDelayMs', 'reconnectMaxDelayMs');
+  validateMaxAtLeastBase(o.nackRetryBaseDelayMs, o.nackRetryMaxDelayMs, 'nackRetryBaseDelayMs', 'nackRetryMaxDelayMs');
   if (given.durability !== undefined && given.outboxPath === undefined) {
     // Without a file there is nothing to sync: refuse rather than let a caller believe in durability it lacks.
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `outboxPath` beside `durability`: without an outbox, messages live in memory only', {
@@ -298,6 +305,11 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
     retryBudget: resolveBudget(given.retryBudget),
     outboxPath: given.outboxPath === undefined ? undefined : validateString(given.outboxPath, 'outboxPath'),
   };
+}
+
+function validateMaxAtLeastBase(base: number, max: number, baseKey: string, maxKey: string): void {
+  if (max >= base) return;
+  throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${maxKey}\` to be >= \`${baseKey}\` (${base}), got ${max}`, { details: { key: maxKey } });
 }
 
 function resolveEndpoints(given: AckClientOptions): AckEndpoint[] {

@@ -1,4 +1,5 @@
-export { type Ack, AckClient, type AckClientEvents, type AckClientStats, createAckClient, type SendOptions } from './AckClient.js';
+export { type Ack, AckClient, createAckClient } from './AckClient.js';
+export type { AckClientEvents, AckClientStats, SendOptions } from './AckClientEvents.js';
 export { AckServer, type AckServerEvents, type AckServerStats, createAckServer } from './AckServer.js';
 export type { DedupKey, DedupStore, DedupTransaction } from './DedupStore.js';
 export { DedupWindow } from './DedupWindow.js';

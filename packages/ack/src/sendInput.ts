@@ -1,0 +1,56 @@
+import { BreakwaterError, Deadline, validateOptionsObject, validateSignal } from '@breakwater/core';
+import type { SendOptions } from './AckClientEvents.js';
+
+/** Checks `send()`'s arguments; throws BW_ERR_INVALID_OPTION naming the key. `maxBytes`: the largest payload that fits a frame and the buffer. */
+export function validateSend(
+  payload: unknown,
+  options: SendOptions,
+  maxBytes: number,
+): { buf: Buffer; signal: AbortSignal | undefined; deadline: Deadline | undefined } {
+  const o = validateOptionsObject<SendOptions>(options, 'send() options', ['signal', 'deadline']);
+  const signal = validateSignal(o.signal);
+  if (o.deadline !== undefined && !(o.deadline instanceof Deadline)) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `deadline` to be a Deadline', { details: { key: 'deadline' } });
+  }
+  const buf = toBuffer(payload);
+  if (buf.length > maxBytes) {
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `Expected \`payload\` to be at most ${maxBytes} bytes (maxFrameBytes, maxBufferedBytes), got ${buf.length}`,
+      {
+        details: { key: 'payload' },
+      },
+    );
+  }
+  return { buf, signal, deadline: o.deadline };
+}
+
+function toBuffer(payload: unknown): Buffer {
+  if (Buffer.isBuffer(payload)) return payload;
+  if (typeof payload === 'string') return Buffer.from(payload, 'utf8');
+  if (payload instanceof Uint8Array) return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `payload` to be a Buffer, a Uint8Array or a string', { details: { key: 'payload' } });
+}
+
+/**
+ * Every timer of the client is unref'd, so a pending send alone would not
+ * keep Node running: `await client.send(m, { deadline })` at the end of a
+ * script would exit with an unsettled promise (code 13) instead of settling
+ * by its deadline. Like a socket with a request in flight, the client keeps
+ * the process alive exactly while a send() is pending.
+ */
+export class ProcessHold {
+  #pending = 0;
+  #keepAlive: NodeJS.Timeout | undefined;
+
+  hold(): void {
+    if (this.#pending++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+  }
+
+  release(): void {
+    if (--this.#pending === 0) {
+      clearInterval(this.#keepAlive);
+      this.#keepAlive = undefined;
+    }
+  }
+}

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type AckClient, type AckClientOptions, type AckServer, createAckClient, createAckServer } from '../../packages/ack/src/index.js';
+import { Deadline } from '../../packages/core/src/index.js';
+
+// Issue #17: NACK retries have a backoff of their own, and the client's lifecycle is one forward-only state (running → draining → closed) instead of
+// flags. These are the orders a hostile caller can call close()/destroy()/send() in, on a real server.
+const open: (AckClient | AckServer)[] = [];
+afterEach(async () => {
+  for (const x of open.splice(0).reverse()) await ('send' in x ? x.destroy() : x.close());
+});
+
+async function setup(handler: (p: Buffer) => unknown = () => {}, options: Omit<AckClientOptions, 'port'> = {}) {
+  const server = createAckServer({ handler });
+  open.push(server);
+  const { port } = await server.listen();
+  const client = createAckClient({ port, ...options });
+  open.push(client);
+  return { server, client };
+}
+
+/** A handler that asks for a retry `busyTimes` times, then succeeds. */
+function busyThen(busyTimes: number) {
+  let calls = 0;
+  return () => {
+    if (++calls <= busyTimes) throw Object.assign(new Error('db busy'), { retryable: true });
+  };
+}
+
+describe('NACK backoff of its own (issue #17)', () => {
+  it('a slow reconnect backoff no longer slows NACK retries: 3 retryable NACKs are resent within the NACK backoff', async () => {
+    const { client } = await setup(busyThen(3), {
+      nackPolicy: 'retry',
+      nackRetryBaseDelayMs: 10,
+      nackRetryMaxDelayMs: 20,
+      reconnectBaseDelayMs: 5_000,
+      reconnectMaxDelayMs: 5_000,
+    });
+    const started = performance.now();
+    await expect(client.send('order', { deadline: Deadline.after(2_000) })).resolves.toMatchObject({ attempts: 4 });
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('the old rule (NACK retries on the reconnect backoff) misses the same deadline', async () => {
+    // What 0.1.0 did for a client that tuned reconnect* to 5 s: each NACK waited up to 5 s (full jitter:
+    // three retries all landing within 300 ms has odds of about 1 in 28,000).
+    const { client } = await setup(busyThen(3), { nackPolicy: 'retry', nackRetryBaseDelayMs: 5_000, nackRetryMaxDelayMs: 5_000 });
+    const error = await client.send('order', { deadline: Deadline.after(300) }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'BW_ERR_ACK_TIMEOUT', cause: expect.objectContaining({ code: 'BW_ERR_NACKED' }) });
+  });
+});
+
+describe('AckClient lifecycle (issue #17)', () => {
+  it('close() drains: sends accepted before it are acknowledged, sends after it fail with BW_ERR_CLOSED; close() twice is one close', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    const { client } = await setup(() => gate);
+    const accepted = client.send('before');
+    const first = client.close();
+    expect(client.close()).toBe(first);
+    await expect(client.send('after')).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+    release();
+    await expect(accepted).resolves.toMatchObject({ id: 1, attempts: 1 });
+    await first;
+    expect(client.stats()).toMatchObject({ connected: false, inFlight: 0, queued: 0 });
+  });
+
+  it('destroy() during a pending close() rejects the unsettled sends and settles both promises; later calls are no-ops', async () => {
+    const { client } = await setup(() => new Promise(() => {}));
+    const pending = client.send('never acked');
+    const closing = client.close();
+    let closedEvents = 0;
+    client.on('closed', () => closedEvents++);
+    await client.destroy();
+    await expect(pending).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+    await closing;
+    await client.destroy();
+    await client.close();
+    await expect(client.send('x')).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+    expect(closedEvents).toBe(1);
+  });
+
+  it('healthy but unusual: close() on an idle client that never connected closes at once', async () => {
+    const client = createAckClient({ port: 9, connectTimeoutMs: 200 });
+    open.push(client);
+    const started = performance.now();
+    await client.close();
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+});
