@@ -7,6 +7,7 @@ import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { kFresh } from './internal/symbols.js';
 import type { Interceptor, Layer } from './layers/types.js';
+import { attemptHeadersTimeoutMs } from './presetOptions.js';
 import { Resolver } from './Resolver.js';
 
 const completed = channel('http', 'completed');
@@ -91,7 +92,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       // A server's Keep-Alive: timeout hint may only shorten our idle time, never lengthen it.
       keepAliveMaxTimeout: o.keepAliveTimeoutMs,
       keepAliveTimeoutThreshold: o.keepAliveTimeoutThresholdMs,
-      headersTimeout: o.headersTimeoutMs,
+      headersTimeout: attemptHeadersTimeoutMs(o),
       bodyTimeout: o.bodyTimeoutMs,
       allowH2: o.allowH2,
       connect: hardenedConnector({ connectTimeoutMs: o.connectTimeoutMs, allowH2: o.allowH2, socket: o.socket }),
