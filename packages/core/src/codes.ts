@@ -33,7 +33,7 @@ export const ERROR_CODES = Object.freeze({
   BW_ERR_TLS: {
     retryable: false,
     summary: 'The TLS handshake failed (certificate, protocol or ALPN).',
-    hint: 'Check the certificate chain, the servername and the protocols both sides accept; retrying does not fix a bad certificate.',
+    hint: 'details.tlsCode is the OpenSSL code and details.tlsProblem says which: unknown-ca (pass the private CA as tls.ca), hostname-mismatch (call a name on the certificate, or set tls.servername), expired (renew; check the clock), client-certificate-required or -rejected (tls.cert and tls.key), protocol. Retrying does not fix a certificate.',
   },
   // Established connections
   BW_ERR_PEER_RESET: {

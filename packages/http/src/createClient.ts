@@ -95,7 +95,14 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       headersTimeout: attemptHeadersTimeoutMs(o),
       bodyTimeout: o.bodyTimeoutMs,
       allowH2: o.allowH2,
-      connect: hardenedConnector({ connectTimeoutMs: o.connectTimeoutMs, allowH2: o.allowH2, socket: o.socket }),
+      // One connector for both Agents: TLS options are checked once, the insecure warning said once.
+      connect: hardenedConnector({
+        connectTimeoutMs: o.connectTimeoutMs,
+        allowH2: o.allowH2,
+        socket: o.socket,
+        ...(o.tls === undefined ? {} : { tls: o.tls }),
+        dangerouslySkipTlsVerification: o.dangerouslySkipTlsVerification,
+      }),
     };
     base = new Agent(agentOptions);
     // Stale-socket resends go here: `reset: true` closes each connection after its one request, so a

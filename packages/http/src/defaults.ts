@@ -7,6 +7,7 @@ import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
 import { applyPreset, checkPresetPath } from './presetOptions.js';
 import type { ResolveFn } from './Resolver.js';
+import { type HttpTlsOptions, resolveTlsOptions } from './tls.js';
 
 /**
  * The numeric and boolean options, with their defaults. Units are in the names. Extends the shape of a
@@ -75,6 +76,12 @@ export interface HttpPolicyOptions extends Partial<PresetHttp> {
    * @defaultValue 0 @example 10_000
    */
   attemptTimeoutMs?: number;
+  /**
+   * Accept any server certificate. Only for a throw-away test against a host you control; prints a
+   * `SecurityWarning` and publishes `breakwater:http:tlsVerificationSkipped`. Trust a private CA with `tls.ca` instead.
+   * @defaultValue false
+   */
+  dangerouslySkipTlsVerification?: boolean;
 }
 
 export const HTTP_DEFAULTS = Object.freeze({
@@ -100,6 +107,7 @@ export const HTTP_DEFAULTS = Object.freeze({
   outlierEjectionMs: 10_000,
   // ── Adoption (#16) ──
   attemptTimeoutMs: 0,
+  dangerouslySkipTlsVerification: false,
 }) satisfies Required<HttpPolicyOptions>;
 
 export type ResolvedHttpPolicy = Required<HttpPolicyOptions>;
@@ -127,6 +135,8 @@ export interface HttpClientOptions extends HttpPolicyOptions {
    * @example createClient({ preset: resolvePreset({ infra: 'aws-alb', env: 'production' }) })
    */
   preset?: PresetConfig | PresetSelection;
+  /** tls.ConnectionOptions for every HTTPS connection: `{ ca }` for a private CA, `{ cert, key }` for mTLS, `servername`, `minVersion`… */
+  tls?: HttpTlsOptions;
 }
 
 export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
@@ -137,6 +147,8 @@ export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
   resolve: ResolveFn | undefined;
   dispatcher: Dispatcher | undefined;
   layers: ((defaults: Layer[]) => Layer[]) | undefined;
+  // ── Adoption (#16) ──
+  tls: HttpTlsOptions | undefined;
 }
 
 const ms =
@@ -165,6 +177,7 @@ const RULES = {
   outlierEjectionMs: ms(0, 3_600_000),
   // ── Adoption (#16) ──
   attemptTimeoutMs: ms(0),
+  dangerouslySkipTlsVerification: validateBoolean,
 };
 
 const OTHER_KEYS = [
@@ -177,6 +190,7 @@ const OTHER_KEYS = [
   'layers',
   // ── Adoption (#16) ──
   'preset',
+  'tls',
 ] as const;
 
 function objectOption<T>(v: unknown, key: string): T | undefined {
@@ -219,6 +233,8 @@ function resolveGiven({ given: options, preset }: ReturnType<typeof applyPreset>
     resolve: given.resolve === undefined ? undefined : validateFunction<ResolveFn>(given.resolve, 'resolve'),
     dispatcher,
     layers: given.layers === undefined ? undefined : validateFunction<(d: Layer[]) => Layer[]>(given.layers, 'layers'),
+    // ── Adoption (#16) ──
+    tls: resolveTlsOptions(given.tls),
   };
   if (preset !== undefined) checkPresetPath(preset, resolved);
   return resolved;
