@@ -39,25 +39,40 @@ export function hardenedConnector(o: ConnectorOptions = {}): buildConnector.conn
   // The dns layer aims a request at an address and sets SNI to the name; a `tls.servername` the user
   // chose (a certificate's name for a host called by address or alias) wins over both.
   const servername = tlsOptions.servername;
+  const adopted = adoptSockets(connect, { socket: socketOptions });
+  return servername === undefined ? adopted : (options, callback) => adopted(options.protocol !== 'https:' ? options : { ...options, servername }, callback);
+}
+
+/**
+ * Wraps any undici connector: each socket it makes is hardened (when `socket` is given) and its errors are
+ * tagged for the layers above (reused or not, a TLS alert kept as the cause of "other side closed");
+ * a failure to connect may be mapped by `onConnectError` (the proxy wraps its errors so they name it).
+ */
+export function adoptSockets(
+  connect: buildConnector.connector,
+  o: { socket?: SocketOptions | undefined; onConnectError?: (err: Error) => Error },
+): buildConnector.connector {
   return (options, callback) =>
-    connect(servername === undefined || options.protocol !== 'https:' ? options : { ...options, servername }, (err, socket) => {
+    connect(options, (err, socket) => {
       if (err !== null || socket === null) {
-        callback(err, null);
+        callback(err !== null && o.onConnectError !== undefined ? o.onConnectError(err) : err, null);
         return;
       }
       const s = socket as net.Socket;
       // msw's socket-level interceptor hands out sockets without an fd: harden() then
       // skips what needs one, but must never make a request fail.
-      try {
-        harden(s, socketOptions);
-      } catch {}
+      if (o.socket !== undefined) {
+        try {
+          harden(s, o.socket);
+        } catch {}
+      }
       let tlsAlert: Error | undefined;
       s.prependListener('error', (e: unknown) => {
         if (typeof e !== 'object' || e === null || !Object.isExtensible(e)) return;
         (e as Record<symbol, boolean>)[kReused] = s.bytesRead > 0;
-        // A TLS alert after the handshake (TLS 1.3's "certificate required", an mTLS peer refusing our
-        // certificate) is followed by the peer's FIN, and undici reports only "other side closed": keep
-        // the alert as that error's cause, so classify() says BW_ERR_TLS and names the fix.
+        // A TLS alert after the handshake (TLS 1.3's "certificate required") is followed by the peer's
+        // FIN, and undici reports only "other side closed": keep the alert as that error's cause, so
+        // classify() says BW_ERR_TLS and names the fix.
         const code = (e as { code?: unknown }).code;
         if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) tlsAlert = e as Error;
         else if (code === 'UND_ERR_SOCKET' && tlsAlert !== undefined && (e as { cause?: unknown }).cause === undefined)

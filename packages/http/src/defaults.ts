@@ -6,6 +6,7 @@ import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
 import { applyPreset, checkPresetPath } from './presetOptions.js';
+import { type HttpProxyOption, type ResolvedProxy, resolveProxyOption } from './proxy.js';
 import type { ResolveFn } from './Resolver.js';
 import { type HttpTlsOptions, resolveTlsOptions } from './tls.js';
 
@@ -137,6 +138,12 @@ export interface HttpClientOptions extends HttpPolicyOptions {
   preset?: PresetConfig | PresetSelection;
   /** tls.ConnectionOptions for every HTTPS connection: `{ ca }` for a private CA, `{ cert, key }` for mTLS, `servername`, `minVersion`… */
   tls?: HttpTlsOptions;
+  /**
+   * An HTTP proxy: a URL (credentials in it, or `{ uri, token }`), or `'env'` for HTTP_PROXY/HTTPS_PROXY/NO_PROXY.
+   * Through a proxy the `dns` and `balance` layers are left out: the proxy resolves the origin's name.
+   * @example 'http://proxy.internal:3128'
+   */
+  proxy?: HttpProxyOption;
 }
 
 export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
@@ -149,6 +156,7 @@ export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
   layers: ((defaults: Layer[]) => Layer[]) | undefined;
   // ── Adoption (#16) ──
   tls: HttpTlsOptions | undefined;
+  proxy: ResolvedProxy | undefined;
 }
 
 const ms =
@@ -191,6 +199,7 @@ const OTHER_KEYS = [
   // ── Adoption (#16) ──
   'preset',
   'tls',
+  'proxy',
 ] as const;
 
 function objectOption<T>(v: unknown, key: string): T | undefined {
@@ -235,6 +244,7 @@ function resolveGiven({ given: options, preset }: ReturnType<typeof applyPreset>
     layers: given.layers === undefined ? undefined : validateFunction<(d: Layer[]) => Layer[]>(given.layers, 'layers'),
     // ── Adoption (#16) ──
     tls: resolveTlsOptions(given.tls),
+    proxy: resolveProxyOption(given.proxy),
   };
   if (preset !== undefined) checkPresetPath(preset, resolved);
   return resolved;

@@ -5,6 +5,7 @@ export { HTTP_DEFAULTS, type HttpClientOptions, type HttpPolicyOptions, type Res
 export { DEADLINE_HEADER } from './layers/deadline.js';
 export type { Controller, Dispatch, Handler, Interceptor, Layer } from './layers/types.js';
 export { propagationHeaders } from './propagate.js';
+export type { HttpProxyOption } from './proxy.js';
 export { type ResolvedAddress, type ResolveFn, Resolver, type ResolverOptions, systemResolve } from './Resolver.js';
 export { HTTP_CHANNELS } from './telemetry.js';
 export type { HttpTlsOptions } from './tls.js';

@@ -122,3 +122,8 @@ export function warnVerificationSkipped(): void {
   );
   if (verificationSkipped.hasSubscribers) verificationSkipped.publish({ stack: new Error('tls verification skipped here').stack });
 }
+
+/** The TLS options of a connection to an origin: `tls`, and the insecure switch when it is on. */
+export function requestTlsOf(o: { tls: HttpTlsOptions | undefined; dangerouslySkipTlsVerification: boolean }): Record<string, unknown> {
+  return { ...o.tls, ...(o.dangerouslySkipTlsVerification ? { rejectUnauthorized: false } : {}) };
+}
