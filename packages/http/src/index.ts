@@ -2,6 +2,7 @@ export { type ConnectorOptions, hardenedConnector, isStaleSocketError } from './
 export { createClient, type HttpClient, type HttpRequestOptions } from './createClient.js';
 export { defaultLayers, type StackContext } from './defaultLayers.js';
 export { HTTP_DEFAULTS, type HttpClientOptions, type HttpPolicyOptions, type ResolvedHttpOptions, resolveHttpOptions } from './defaults.js';
+export { BUILTIN_ROLES, type BuiltinRole, withoutLayers } from './layerRoles.js';
 export { DEADLINE_HEADER } from './layers/deadline.js';
 export type { Controller, Dispatch, Handler, Interceptor, Layer } from './layers/types.js';
 export { propagationHeaders } from './propagate.js';
