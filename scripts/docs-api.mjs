@@ -27,7 +27,7 @@ function entryPoints() {
     if (!existsSync(pkgFile)) continue;
     const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
     for (const [subpath, target] of Object.entries(pkg.exports ?? { '.': pkg.main })) {
-      const js = typeof target === 'string' ? target : target?.import;
+      const js = typeof target === 'string' ? target : (target?.default ?? target?.import);
       // `./package.json` and blocked paths (`./internal/*: null`) are not API.
       if (typeof js !== 'string' || !js.endsWith('.js') || subpath.includes('*')) continue;
       const file = join(packagesDir, dir, js.replace(/^\.\/dist\//, 'src/').replace(/\.js$/, '.ts'));

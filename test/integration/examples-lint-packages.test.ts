@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-// `pnpm lint:packages` (scripts/lint-packages.mjs): publint and attw (esm-only) on the tarball each
+// `pnpm lint:packages` (scripts/lint-packages.mjs): publint and attw (node16 + require(esm)) on the tarball each
 // package would publish. Needs the build (`tsc -b`, run before the tests): the tarball holds dist/.
 const run = promisify(execFile);
 const root = new URL('../../', import.meta.url).pathname;
@@ -45,7 +45,7 @@ afterAll(() => rmSync(fixture, { recursive: true, force: true }));
 describe('scripts/lint-packages.mjs', () => {
   it.each(packages)('packages/%s is clean under publint and attw', (name) => {
     const block = output.split(/\n(?=ok |FAIL )/).find((b) => b.includes(`packages/${name}`) && /^(ok|FAIL) /.test(b));
-    expect(block?.trim()).toBe(`ok   packages/${name}: publint, attw (esm-only)`);
+    expect(block?.trim()).toBe(`ok   packages/${name}: publint, attw (node16, require-esm)`);
   });
 
   it('reports a broken package and exits 1', () => {

@@ -18,6 +18,9 @@ describe('classify', () => {
     ['UND_ERR_SOCKET', 'BW_ERR_PEER_CLOSED', /idle/],
     ['UND_ERR_CONNECT_TIMEOUT', 'BW_ERR_CONNECT_TIMEOUT', /SYN/],
     ['CERT_HAS_EXPIRED', 'BW_ERR_TLS', /certificate/],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'BW_ERR_TLS', /`tls\.ca`/],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'BW_ERR_TLS', /`tls\.servername`/],
+    ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'BW_ERR_TLS', /`tls\.cert` and `tls\.key`/],
   ])('%s → %s with a hint naming the failure mode', (code, expected, hint) => {
     const cause = errno(code);
     const e = classify(cause, { host: '198.18.0.2', port: 5432 });
@@ -26,6 +29,28 @@ describe('classify', () => {
     expect(e.cause).toBe(cause);
     expect(e.message).toContain('198.18.0.2:5432');
     expect(e.details.errno).toBe(code);
+  });
+
+  it('keeps the OpenSSL code of a TLS failure in details, with the problem it stands for', () => {
+    for (const [code, problem] of [
+      ['SELF_SIGNED_CERT_IN_CHAIN', 'unknown-ca'],
+      ['ERR_TLS_CERT_ALTNAME_INVALID', 'hostname-mismatch'],
+      ['CERT_NOT_YET_VALID', 'expired'],
+      ['ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED', 'client-certificate-required'],
+      ['ERR_SSL_TLSV1_ALERT_UNKNOWN_CA', 'client-certificate-rejected'],
+      ['ERR_SSL_WRONG_VERSION_NUMBER', 'protocol'],
+      ['ERR_SSL_SOMETHING_NEW', 'other'],
+    ] as const) {
+      const e = classify(errno(code), { host: 'api.internal', port: 443 });
+      expect(e.code).toBe('BW_ERR_TLS');
+      expect(e.details).toMatchObject({ tlsCode: code, tlsProblem: problem, errno: code });
+    }
+  });
+
+  it('classifies undici\'s "other side closed" by its TLS-alert cause (mTLS refusal after a TLS 1.3 handshake)', () => {
+    const closed = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET', cause: errno('ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED') });
+    expect(classify(closed).details).toMatchObject({ tlsProblem: 'client-certificate-required' });
+    expect(classify(Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET', cause: errno('ECONNRESET') })).code).toBe('BW_ERR_PEER_CLOSED');
   });
 
   it('turns a kernel timeout during connect into a connect timeout', () => {

@@ -1,5 +1,6 @@
 import { BreakwaterError } from './BreakwaterError.js';
 import type { ErrorCode } from './codes.js';
+import { tlsRule } from './tlsErrors.js';
 
 /** Where the error happened; used for the message and for `retryable`. */
 export interface ClassifyContext {
@@ -19,6 +20,7 @@ interface Rule {
   code: ErrorCode;
   what: string;
   hint?: string;
+  details?: Record<string, unknown>;
 }
 
 const ERRNO_RULES: Readonly<Record<string, Rule>> = {
@@ -100,6 +102,9 @@ function where(ctx: ClassifyContext): string {
 export function classify(err: unknown, ctx: ClassifyContext = {}): BreakwaterError {
   if (err instanceof BreakwaterError) return err;
   const errno = errnoOf(err);
+  // undici's "other side closed" whose cause is a TLS alert read just before (set by @breakwater/http's connector).
+  const cause = errno === 'UND_ERR_SOCKET' ? (err as { cause?: unknown }).cause : undefined;
+  if (cause !== undefined && isTlsError(errnoOf(cause), cause)) return classify(cause, ctx);
   const phase = ctx.phase ?? 'request';
   const elapsed = ctx.elapsedMs === undefined ? '' : ` after ${Math.round(ctx.elapsedMs)} ms`;
   const details = { ...ctx, phase, ...(errno === undefined ? {} : { errno }) };
@@ -107,7 +112,11 @@ export function classify(err: unknown, ctx: ClassifyContext = {}): BreakwaterErr
 
   let rule: Rule | undefined = errno === undefined ? undefined : ERRNO_RULES[errno];
   if (rule === undefined && err instanceof Error && err.name === 'AbortError') rule = ERRNO_RULES.ABORT_ERR;
-  if (rule === undefined && isTlsError(errno, err)) rule = { code: 'BW_ERR_TLS', what: 'TLS handshake failed' };
+  if (rule === undefined && isTlsError(errno, err)) {
+    // The OpenSSL code stays in details for matching; the hint names the fix (tlsErrors.ts).
+    const tls = tlsRule(errno ?? '');
+    rule = { code: 'BW_ERR_TLS', what: tls.what, ...(tls.hint === '' ? {} : { hint: tls.hint }), details: { tlsCode: errno, tlsProblem: tls.problem } };
+  }
   if (rule === undefined && err instanceof Error && err.name === 'TimeoutError') {
     rule = { code: 'BW_ERR_DEADLINE', what: 'the operation timed out' };
   }
@@ -124,6 +133,6 @@ export function classify(err: unknown, ctx: ClassifyContext = {}): BreakwaterErr
   return new BreakwaterError(code, `${rule.what}${where(ctx)}${elapsed}: ${original}`, {
     cause: err,
     ...(rule.hint === undefined ? {} : { hint: rule.hint }),
-    details,
+    details: rule.details === undefined ? details : { ...details, ...rule.details },
   });
 }

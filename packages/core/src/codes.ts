@@ -33,7 +33,12 @@ export const ERROR_CODES = Object.freeze({
   BW_ERR_TLS: {
     retryable: false,
     summary: 'The TLS handshake failed (certificate, protocol or ALPN).',
-    hint: 'Check the certificate chain, the servername and the protocols both sides accept; retrying does not fix a bad certificate.',
+    hint: 'details.tlsCode is the OpenSSL code and details.tlsProblem says which: unknown-ca (pass the private CA as tls.ca), hostname-mismatch (call a name on the certificate, or set tls.servername), expired (renew; check the clock), client-certificate-required or -rejected (tls.cert and tls.key), protocol. Retrying does not fix a certificate.',
+  },
+  BW_ERR_PROXY: {
+    retryable: true,
+    summary: 'The HTTP proxy could not be reached, or refused to open the tunnel to the origin.',
+    hint: 'details.proxy names the proxy (credentials removed); details.statusCode is its answer to CONNECT: 407 (credentials missing or wrong), 403 (the proxy forbids this host or port), 502/503/504 (the proxy could not reach the origin). With no statusCode the proxy itself is down or unreachable (details.errno). Check HTTP_PROXY/HTTPS_PROXY/NO_PROXY.',
   },
   // Established connections
   BW_ERR_PEER_RESET: {

@@ -1,12 +1,20 @@
 import type net from 'node:net';
-import { harden, type SocketOptions } from '@breakwater/socket';
+import { harden, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import { buildConnector } from 'undici';
 import { kReused } from './internal/symbols.js';
+import { type HttpTlsOptions, resolveTlsOptions, warnVerificationSkipped } from './tls.js';
 
 export interface ConnectorOptions {
-  connectTimeoutMs: number;
-  allowH2: boolean;
-  socket: SocketOptions;
+  /** TCP and TLS connect timeout, in ms. @defaultValue 3_000 (SOCKET_DEFAULTS.connectTimeoutMs) */
+  connectTimeoutMs?: number;
+  /** Offer h2 in ALPN. @defaultValue false */
+  allowH2?: boolean;
+  /** Socket hardening (@breakwater/socket) applied to each connection. @defaultValue SOCKET_DEFAULTS */
+  socket?: SocketOptions;
+  /** tls.ConnectionOptions for HTTPS connections (a private CA, a client certificate…). Validated like createClient()'s. */
+  tls?: HttpTlsOptions;
+  /** Accept any certificate. Named to be seen in review; prefer `tls.ca`. @defaultValue false */
+  dangerouslySkipTlsVerification?: boolean;
 }
 
 /**
@@ -18,22 +26,57 @@ export interface ConnectorOptions {
  * before any response byte is the stale keep-alive race (FM-07), safe to
  * resend once on a fresh connection.
  */
-export function hardenedConnector(o: ConnectorOptions): buildConnector.connector {
-  const connect = buildConnector({ timeout: o.connectTimeoutMs, allowH2: o.allowH2 });
+export function hardenedConnector(o: ConnectorOptions = {}): buildConnector.connector {
+  const tlsOptions = resolveTlsOptions(o.tls) ?? {};
+  if (o.dangerouslySkipTlsVerification === true) warnVerificationSkipped();
+  const connect = buildConnector({
+    ...tlsOptions,
+    ...(o.dangerouslySkipTlsVerification === true ? { rejectUnauthorized: false } : {}),
+    timeout: o.connectTimeoutMs ?? SOCKET_DEFAULTS.connectTimeoutMs,
+    allowH2: o.allowH2 ?? false,
+  } as buildConnector.BuildOptions);
+  const socketOptions = o.socket ?? {};
+  // The dns layer aims a request at an address and sets SNI to the name; a `tls.servername` the user
+  // chose (a certificate's name for a host called by address or alias) wins over both.
+  const servername = tlsOptions.servername;
+  const adopted = adoptSockets(connect, { socket: socketOptions });
+  return servername === undefined ? adopted : (options, callback) => adopted(options.protocol !== 'https:' ? options : { ...options, servername }, callback);
+}
+
+/**
+ * Wraps any undici connector: each socket it makes is hardened (when `socket` is given) and its errors are
+ * tagged for the layers above (reused or not, a TLS alert kept as the cause of "other side closed");
+ * a failure to connect may be mapped by `onConnectError` (the proxy wraps its errors so they name it).
+ */
+export function adoptSockets(
+  connect: buildConnector.connector,
+  o: { socket?: SocketOptions | undefined; onConnectError?: (err: Error) => Error },
+): buildConnector.connector {
   return (options, callback) =>
     connect(options, (err, socket) => {
       if (err !== null || socket === null) {
-        callback(err, null);
+        callback(err !== null && o.onConnectError !== undefined ? o.onConnectError(err) : err, null);
         return;
       }
       const s = socket as net.Socket;
       // msw's socket-level interceptor hands out sockets without an fd: harden() then
       // skips what needs one, but must never make a request fail.
-      try {
-        harden(s, o.socket);
-      } catch {}
+      if (o.socket !== undefined) {
+        try {
+          harden(s, o.socket);
+        } catch {}
+      }
+      let tlsAlert: Error | undefined;
       s.prependListener('error', (e: unknown) => {
-        if (typeof e === 'object' && e !== null && Object.isExtensible(e)) (e as Record<symbol, boolean>)[kReused] = s.bytesRead > 0;
+        if (typeof e !== 'object' || e === null || !Object.isExtensible(e)) return;
+        (e as Record<symbol, boolean>)[kReused] = s.bytesRead > 0;
+        // A TLS alert after the handshake (TLS 1.3's "certificate required") is followed by the peer's
+        // FIN, and undici reports only "other side closed": keep the alert as that error's cause, so
+        // classify() says BW_ERR_TLS and names the fix.
+        const code = (e as { code?: unknown }).code;
+        if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) tlsAlert = e as Error;
+        else if (code === 'UND_ERR_SOCKET' && tlsAlert !== undefined && (e as { cause?: unknown }).cause === undefined)
+          (e as { cause?: unknown }).cause = tlsAlert;
       });
       callback(null, socket);
     });

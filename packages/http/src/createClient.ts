@@ -7,7 +7,10 @@ import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { kFresh } from './internal/symbols.js';
 import type { Interceptor, Layer } from './layers/types.js';
+import { attemptHeadersTimeoutMs } from './presetOptions.js';
+import { createProxyDispatcher } from './proxy.js';
 import { Resolver } from './Resolver.js';
+import { requestTlsOf } from './tls.js';
 
 const completed = channel('http', 'completed');
 
@@ -82,7 +85,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
   };
   const circuits = new CircuitRegistry();
   let base: Dispatcher;
-  let fresh: Agent | undefined;
+  let fresh: Dispatcher | undefined;
   if (o.dispatcher !== undefined) base = o.dispatcher;
   else {
     const agentOptions = {
@@ -91,17 +94,29 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       // A server's Keep-Alive: timeout hint may only shorten our idle time, never lengthen it.
       keepAliveMaxTimeout: o.keepAliveTimeoutMs,
       keepAliveTimeoutThreshold: o.keepAliveTimeoutThresholdMs,
-      headersTimeout: o.headersTimeoutMs,
+      headersTimeout: attemptHeadersTimeoutMs(o),
       bodyTimeout: o.bodyTimeoutMs,
       allowH2: o.allowH2,
-      connect: hardenedConnector({ connectTimeoutMs: o.connectTimeoutMs, allowH2: o.allowH2, socket: o.socket }),
+      // One connector for both Agents: TLS options are checked once, the insecure warning said once.
+      connect: hardenedConnector({
+        connectTimeoutMs: o.connectTimeoutMs,
+        allowH2: o.allowH2,
+        socket: o.socket,
+        ...(o.tls === undefined ? {} : { tls: o.tls }),
+        dangerouslySkipTlsVerification: o.dangerouslySkipTlsVerification,
+      }),
     };
-    base = new Agent(agentOptions);
+    const proxy = o.proxy;
+    const make = (): Dispatcher =>
+      proxy === undefined
+        ? new Agent(agentOptions)
+        : createProxyDispatcher(proxy, { agent: agentOptions, connectTimeoutMs: o.connectTimeoutMs, socket: o.socket, requestTls: requestTlsOf(o) });
+    base = make();
     // Stale-socket resends go here: `reset: true` closes each connection after its one request, so a
     // resend can never land on another stale pooled connection.
-    fresh = new Agent(agentOptions);
+    fresh = make();
   }
-  const defaults = defaultLayers({ options: o, resolver, budgetFor, circuits, ownsConnections: fresh !== undefined });
+  const defaults = defaultLayers({ options: o, resolver, budgetFor, circuits, ownsConnections: fresh !== undefined, viaProxy: o.proxy !== undefined });
   const layers = o.layers === undefined ? defaults : o.layers(defaults);
   if (!Array.isArray(layers) || layers.some((l) => typeof l?.role !== 'string' || typeof l.interceptor !== 'function')) {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `layers` to return an array of { role, description, interceptor }', {

@@ -16,11 +16,17 @@ export interface StackContext {
   circuits: CircuitRegistry;
   /** Whether Breakwater owns the connections (false with an injected dispatcher such as MockAgent). */
   ownsConnections: boolean;
+  /** Requests go through an HTTP proxy, which resolves the origin's name itself. @defaultValue false */
+  viaProxy?: boolean;
 }
 
 /** The default stack, outermost first. */
 export function defaultLayers(c: StackContext): Layer[] {
   const o = c.options;
+  // Through a proxy, the proxy resolves the origin and owns the connection to it: rewriting the origin to
+  // an address here would send `CONNECT 10.0.0.5:443` (no name for the proxy's ACLs, SNI from a guess)
+  // and balance across addresses the proxy never uses. Both layers are left out.
+  const resolvesLocally = c.ownsConnections && c.viaProxy !== true;
   const layers: (Layer | false)[] = [
     // Outermost: the deadline covers every attempt and every backoff sleep, and the header it sets
     // tells the next tier how long we will wait. Every error leaving the stack is classified here.
@@ -39,10 +45,10 @@ export function defaultLayers(c: StackContext): Layer[] {
     // balancer's business below, so a single sick replica does not cut the whole service off.
     o.circuit !== false && circuitLayer(o.circuit as CircuitPolicyOptions, c.circuits),
     // Needs the addresses behind the name, and sees each attempt's latency: just above DNS.
-    c.ownsConnections && balanceLayer(c.resolver, { decayMs: o.balanceDecayMs, outlierFailures: o.outlierFailures, outlierEjectionMs: o.outlierEjectionMs }),
+    resolvesLocally && balanceLayer(c.resolver, { decayMs: o.balanceDecayMs, outlierFailures: o.outlierFailures, outlierEjectionMs: o.outlierEjectionMs }),
     // Innermost: turns a name into an address just before the Agent picks a pool for that address, so
     // re-resolution after a connection error takes effect on the very next attempt.
-    c.ownsConnections && dnsLayer(c.resolver),
+    resolvesLocally && dnsLayer(c.resolver),
   ];
   return layers.filter((l): l is Layer => l !== false);
 }

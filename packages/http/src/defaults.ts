@@ -1,13 +1,21 @@
 import type { CircuitPolicyOptions } from '@breakwater/circuit';
 import { BreakwaterError, resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
+import type { PresetConfig, PresetHttp, PresetSelection } from '@breakwater/presets';
 import type { RetryBudgetOptions } from '@breakwater/retry';
 import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
+import { applyPreset, checkPresetPath } from './presetOptions.js';
+import { type HttpProxyOption, type ResolvedProxy, resolveProxyOption } from './proxy.js';
 import type { ResolveFn } from './Resolver.js';
+import { type HttpTlsOptions, resolveTlsOptions } from './tls.js';
 
-/** The numeric and boolean options, with their defaults. Units are in the names. */
-export interface HttpPolicyOptions {
+/**
+ * The numeric and boolean options, with their defaults. Units are in the names. Extends the shape of a
+ * preset's `http` section ({@link PresetHttp}, owned by @breakwater/presets below this package), so
+ * `createClient({ ...preset.http })` type-checks and a key added there must be handled here.
+ */
+export interface HttpPolicyOptions extends Partial<PresetHttp> {
   /**
    * Connections per origin. undici's default is unlimited, which turns a slow upstream into thousands of sockets.
    * @defaultValue 32
@@ -61,6 +69,20 @@ export interface HttpPolicyOptions {
   outlierFailures?: number;
   /** How long an ejected address is left out. @defaultValue 10_000 */
   outlierEjectionMs?: number;
+
+  // ── Adoption (#16): presets, TLS, proxies ────────────────────────────────────
+  /**
+   * Limit of one attempt up to its response headers, in ms: undici's headers timer is the lower of this
+   * and `headersTimeoutMs`. 0 = only `headersTimeoutMs`. The number presets share with retry and circuit.
+   * @defaultValue 0 @example 10_000
+   */
+  attemptTimeoutMs?: number;
+  /**
+   * Accept any server certificate. Only for a throw-away test against a host you control; prints a
+   * `SecurityWarning` and publishes `breakwater:http:tlsVerificationSkipped`. Trust a private CA with `tls.ca` instead.
+   * @defaultValue false
+   */
+  dangerouslySkipTlsVerification?: boolean;
 }
 
 export const HTTP_DEFAULTS = Object.freeze({
@@ -84,6 +106,9 @@ export const HTTP_DEFAULTS = Object.freeze({
   balanceDecayMs: 5_000,
   outlierFailures: 5,
   outlierEjectionMs: 10_000,
+  // ── Adoption (#16) ──
+  attemptTimeoutMs: 0,
+  dangerouslySkipTlsVerification: false,
 }) satisfies Required<HttpPolicyOptions>;
 
 export type ResolvedHttpPolicy = Required<HttpPolicyOptions>;
@@ -103,6 +128,22 @@ export interface HttpClientOptions extends HttpPolicyOptions {
   dispatcher?: Dispatcher;
   /** Edits the default stack: `(defaults) => defaults.filter((l) => l.role !== 'circuit')`. */
   layers?: (defaults: Layer[]) => Layer[];
+
+  // ── Adoption (#16) ──
+  /**
+   * A `resolvePreset()` result (or a selection to resolve): its `http` numbers, socket and circuit
+   * sections become the defaults, explicit options override them, and `validatePath()` runs on the result.
+   * @example createClient({ preset: resolvePreset({ infra: 'aws-alb', env: 'production' }) })
+   */
+  preset?: PresetConfig | PresetSelection;
+  /** tls.ConnectionOptions for every HTTPS connection: `{ ca }` for a private CA, `{ cert, key }` for mTLS, `servername`, `minVersion`… */
+  tls?: HttpTlsOptions;
+  /**
+   * An HTTP proxy: a URL (credentials in it, or `{ uri, token }`), or `'env'` for HTTP_PROXY/HTTPS_PROXY/NO_PROXY.
+   * Through a proxy the `dns` and `balance` layers are left out: the proxy resolves the origin's name.
+   * @example 'http://proxy.internal:3128'
+   */
+  proxy?: HttpProxyOption;
 }
 
 export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
@@ -113,6 +154,9 @@ export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
   resolve: ResolveFn | undefined;
   dispatcher: Dispatcher | undefined;
   layers: ((defaults: Layer[]) => Layer[]) | undefined;
+  // ── Adoption (#16) ──
+  tls: HttpTlsOptions | undefined;
+  proxy: ResolvedProxy | undefined;
 }
 
 const ms =
@@ -139,9 +183,24 @@ const RULES = {
   balanceDecayMs: ms(1, 600_000),
   outlierFailures: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 1_000, integer: true }),
   outlierEjectionMs: ms(0, 3_600_000),
+  // ── Adoption (#16) ──
+  attemptTimeoutMs: ms(0),
+  dangerouslySkipTlsVerification: validateBoolean,
 };
 
-const OTHER_KEYS = ['socket', 'retryBudget', 'circuit', 'dnsServers', 'resolve', 'dispatcher', 'layers'] as const;
+const OTHER_KEYS = [
+  'socket',
+  'retryBudget',
+  'circuit',
+  'dnsServers',
+  'resolve',
+  'dispatcher',
+  'layers',
+  // ── Adoption (#16) ──
+  'preset',
+  'tls',
+  'proxy',
+] as const;
 
 function objectOption<T>(v: unknown, key: string): T | undefined {
   if (v === undefined) return undefined;
@@ -153,6 +212,10 @@ function objectOption<T>(v: unknown, key: string): T | undefined {
 
 /** Validates `createClient()` options: unknown keys and out-of-range values throw BW_ERR_INVALID_OPTION naming the key. */
 export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHttpOptions {
+  return resolveGiven(applyPreset(options));
+}
+
+function resolveGiven({ given: options, preset }: ReturnType<typeof applyPreset>): ResolvedHttpOptions {
   const given = validateOptionsObject<HttpClientOptions>(options, 'createClient()', [...Object.keys(HTTP_DEFAULTS), ...OTHER_KEYS]);
   const policyGiven = Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(HTTP_DEFAULTS, k)));
   const policy = resolveOptions<ResolvedHttpPolicy>(policyGiven, 'createClient()', HTTP_DEFAULTS, RULES);
@@ -170,7 +233,7 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
   if (dispatcher !== undefined && typeof (dispatcher as { dispatch?: unknown })?.dispatch !== 'function') {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `dispatcher` to be an undici Dispatcher', { details: { key: 'dispatcher' } });
   }
-  return {
+  const resolved: ResolvedHttpOptions = {
     ...policy,
     socket: objectOption<SocketOptions>(given.socket, 'socket') ?? {},
     retryBudget: objectOption<RetryBudgetOptions>(given.retryBudget, 'retryBudget') ?? {},
@@ -179,5 +242,10 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
     resolve: given.resolve === undefined ? undefined : validateFunction<ResolveFn>(given.resolve, 'resolve'),
     dispatcher,
     layers: given.layers === undefined ? undefined : validateFunction<(d: Layer[]) => Layer[]>(given.layers, 'layers'),
+    // ── Adoption (#16) ──
+    tls: resolveTlsOptions(given.tls),
+    proxy: resolveProxyOption(given.proxy),
   };
+  if (preset !== undefined) checkPresetPath(preset, resolved);
+  return resolved;
 }

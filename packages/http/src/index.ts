@@ -1,9 +1,12 @@
-export { isStaleSocketError } from './connector.js';
+export { type ConnectorOptions, hardenedConnector, isStaleSocketError } from './connector.js';
 export { createClient, type HttpClient, type HttpRequestOptions } from './createClient.js';
 export { defaultLayers, type StackContext } from './defaultLayers.js';
 export { HTTP_DEFAULTS, type HttpClientOptions, type HttpPolicyOptions, type ResolvedHttpOptions, resolveHttpOptions } from './defaults.js';
+export { BUILTIN_ROLES, type BuiltinRole, withoutLayers } from './layerRoles.js';
 export { DEADLINE_HEADER } from './layers/deadline.js';
 export type { Controller, Dispatch, Handler, Interceptor, Layer } from './layers/types.js';
 export { propagationHeaders } from './propagate.js';
+export type { HttpProxyOption } from './proxy.js';
 export { type ResolvedAddress, type ResolveFn, Resolver, type ResolverOptions, systemResolve } from './Resolver.js';
 export { HTTP_CHANNELS } from './telemetry.js';
+export type { HttpTlsOptions } from './tls.js';

@@ -68,6 +68,16 @@ describe('instrumentHttpMetrics', () => {
     expect(durations).toHaveLength(4);
     for (const d of durations) expect(d.value).toBeGreaterThan(0);
     for (const d of durations) expect(d.value).toBeLessThan(5);
+    // The same points under the OTel semantic-convention name and attributes.
+    const semconv = points.get(HTTP_METRICS.semconvDuration)!;
+    expect(semconv).toHaveLength(4);
+    const u = new URL(origin);
+    expect(semconv[0]!.attributes).toEqual({
+      'http.request.method': 'GET',
+      'server.address': u.hostname,
+      'server.port': Number(u.port),
+      'http.response.status_code': 200,
+    });
 
     stop();
     const again = await client.request(`${origin}/c`);
@@ -108,6 +118,7 @@ describe('instrumentHttpMetrics', () => {
     channel(HTTP_CHANNELS.ejected).publish({ hostname: 'a', address: '10.0.0.1', port: 80, failures: 5, forMs: 10_000 });
     expect(sum(HTTP_METRICS.staleRetried, { origin: 'http://a' })).toBe(1);
     expect(sum(HTTP_METRICS.gaveUp, { origin: 'http://a', reason: 'budget' })).toBe(1);
+    expect(sum(HTTP_METRICS.budgetRefusals, { origin: 'http://a' })).toBe(1);
     expect(sum(HTTP_METRICS.ejected, { hostname: 'a' })).toBe(1);
     expect(sum(HTTP_METRICS.servedStale, { hostname: 'a' })).toBe(1);
   });

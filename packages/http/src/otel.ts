@@ -5,7 +5,7 @@ import { HTTP_CHANNELS } from './telemetry.js';
 
 type Message = Record<string, unknown>;
 
-/** The instrument names this bridge creates, all prefixed `breakwater.http.`. */
+/** The instrument names this bridge creates: `breakwater.http.*`, and OTel's semconv `http.client.request.duration`. */
 export const HTTP_METRICS = Object.freeze({
   requests: 'breakwater.http.requests',
   duration: 'breakwater.http.request.duration',
@@ -14,7 +14,25 @@ export const HTTP_METRICS = Object.freeze({
   gaveUp: 'breakwater.http.gave_up',
   ejected: 'breakwater.http.ejections',
   servedStale: 'breakwater.http.dns.served_stale',
+  // OpenTelemetry HTTP client semantic conventions (stable): the name and attributes dashboards expect.
+  semconvDuration: 'http.client.request.duration',
+  budgetRefusals: 'breakwater.http.retry_budget.refusals',
 });
+
+/** The semconv attributes of one `completed` message: method, server address and port, status or error type. */
+export function semconvAttributes(m: Record<string, unknown>): Attributes {
+  const attrs: Attributes = { 'http.request.method': str(m.method) ?? '_OTHER' };
+  try {
+    const u = new URL(str(m.origin) ?? '');
+    attrs['server.address'] = u.hostname.replace(/^\[|\]$/g, '');
+    attrs['server.port'] = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+  } catch {}
+  if (typeof m.statusCode === 'number') {
+    attrs['http.response.status_code'] = m.statusCode;
+    if (m.statusCode >= 400) attrs['error.type'] = String(m.statusCode);
+  } else attrs['error.type'] = outcome(m);
+  return attrs;
+}
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -44,6 +62,8 @@ export function instrumentHttpMetrics(meter: Meter): () => void {
   const gaveUp = meter.createCounter(HTTP_METRICS.gaveUp, { description: 'Requests that stopped retrying, by reason' });
   const ejected = meter.createCounter(HTTP_METRICS.ejected, { description: 'Addresses ejected from balancing' });
   const servedStale = meter.createCounter(HTTP_METRICS.servedStale, { description: 'Expired DNS answers served while the resolver failed' });
+  const semconvDuration = meter.createHistogram(HTTP_METRICS.semconvDuration, { description: 'Duration of HTTP client requests.', unit: 's' });
+  const budgetRefusals = meter.createCounter(HTTP_METRICS.budgetRefusals, { description: 'Retries refused by the per-origin retry budget (FM-11)' });
 
   const listeners: [string, (m: unknown) => void][] = [
     [
@@ -52,12 +72,22 @@ export function instrumentHttpMetrics(meter: Meter): () => void {
         const msg = m as Message;
         const attrs: Attributes = { origin: str(msg.origin) ?? '', method: str(msg.method) ?? '', outcome: outcome(msg) };
         requests.add(1, attrs);
-        if (typeof msg.durationMs === 'number') duration.record(msg.durationMs / 1_000, attrs);
+        if (typeof msg.durationMs === 'number') {
+          duration.record(msg.durationMs / 1_000, attrs);
+          semconvDuration.record(msg.durationMs / 1_000, semconvAttributes(msg));
+        }
       },
     ],
     [HTTP_CHANNELS.retried, (m) => retries.add(1, { origin: str((m as Message).origin) ?? '', reason: str((m as Message).reason) ?? '' })],
     [HTTP_CHANNELS.staleRetried, (m) => staleRetried.add(1, { origin: str((m as Message).origin) ?? '' })],
-    [HTTP_CHANNELS.gaveUp, (m) => gaveUp.add(1, { origin: str((m as Message).origin) ?? '', reason: str((m as Message).reason) ?? '' })],
+    [
+      HTTP_CHANNELS.gaveUp,
+      (m) => {
+        const attrs = { origin: str((m as Message).origin) ?? '', reason: str((m as Message).reason) ?? '' };
+        gaveUp.add(1, attrs);
+        if (attrs.reason === 'budget') budgetRefusals.add(1, { origin: attrs.origin });
+      },
+    ],
     [HTTP_CHANNELS.ejected, (m) => ejected.add(1, { hostname: str((m as Message).hostname) ?? '' })],
     [HTTP_CHANNELS.servedStale, (m) => servedStale.add(1, { hostname: str((m as Message).hostname) ?? '' })],
   ];

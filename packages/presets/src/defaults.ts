@@ -16,7 +16,12 @@ export type PresetRetry = Required<Omit<RetryPolicyOptions, 'clock'>>;
 /** `circuit` section: `@breakwater/circuit` policy. */
 export type PresetCircuit = Omit<ResolvedCircuitPolicyOptions, 'clock'>;
 
-/** `http` section: what an HTTP client on this path uses. */
+/**
+ * `http` section: what an HTTP client on this path uses. This is THE shape of
+ * those options: `@breakwater/http`'s `createClient()` options extend it, so a
+ * preset's section is always a valid client config
+ * (`createClient({ ...preset.http })`, or `createClient({ preset })`).
+ */
 export interface PresetHttp {
   /** Close a pooled HTTP connection idle this long, in ms: below the load balancer's idle timeout with a margin (FM-07). */
   keepAliveTimeoutMs: number;
@@ -28,6 +33,10 @@ export interface PresetHttp {
   attemptTimeoutMs: number;
   /** Attempts, the first included (the same number as `retry.attempts`). */
   attempts: number;
+  /** Full-jitter backoff base, in ms (the same number as `retry.baseDelayMs`). */
+  baseDelayMs: number;
+  /** Backoff cap, in ms (the same number as `retry.maxDelayMs`). */
+  maxDelayMs: number;
 }
 
 /** `server` section: what {@link hardenServer} sets on a Node `http.Server`. */

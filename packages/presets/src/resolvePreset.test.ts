@@ -62,7 +62,15 @@ describe('resolvePreset', () => {
     expect(c.loadBalancer).toMatchObject({ name: 'aws-alb', idleTimeoutMs: 60_000 });
     expect(c.pool.idleTimeoutMs).toBe(POOL_DEFAULTS.idleTimeoutMs);
     expect(c.server).toEqual({ keepAliveTimeoutMs: 65_000, headersTimeoutMs: 66_000, requestTimeoutMs: 300_000 });
-    expect(c.http).toEqual({ keepAliveTimeoutMs: 30_000, connections: 10, attempts: 3, attemptTimeoutMs: 10_000, deadlineMs: 30_300 });
+    expect(c.http).toEqual({
+      keepAliveTimeoutMs: 30_000,
+      connections: 10,
+      attempts: 3,
+      attemptTimeoutMs: 10_000,
+      deadlineMs: 30_300,
+      baseDelayMs: 100,
+      maxDelayMs: 10_000,
+    });
     expect(JSON.parse(JSON.stringify(c)).env).toBe('production');
   });
 
@@ -87,6 +95,14 @@ describe('resolvePreset', () => {
     expect(c.retry).toMatchObject({ attempts: 4, attemptTimeoutMs: 5_000 });
     expect(c.circuit.attemptTimeoutMs).toBe(5_000);
     expect(c.pool).toMatchObject({ max: 4, minIdle: 0, idleTimeoutMs: 10_000, validateAfterIdleMs: 0 });
+  });
+
+  it('keeps one backoff per path: set in `retry` or `http`, the other section follows', () => {
+    const fromRetry = resolvePreset({ infra: 'direct', overrides: { retry: { baseDelayMs: 50, maxDelayMs: 2_000 } } });
+    expect(fromRetry.http).toMatchObject({ baseDelayMs: 50, maxDelayMs: 2_000, deadlineMs: 3 * 10_000 + 50 + 100 });
+    const fromHttp = resolvePreset({ infra: 'direct', overrides: { http: { baseDelayMs: 50, maxDelayMs: 2_000 } } });
+    expect(fromHttp.retry).toMatchObject({ baseDelayMs: 50, maxDelayMs: 2_000 });
+    expect(fromHttp.http).toEqual(fromRetry.http);
   });
 
   it('rejects unknown presets with the valid names', () => {

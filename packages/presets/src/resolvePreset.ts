@@ -70,7 +70,15 @@ const int =
   (min: number, max = 2_147_483_647) =>
   (v: unknown, k: string) =>
     validateNumber(v, k, { min, max, integer: true });
-const HTTP_RULES = { keepAliveTimeoutMs: int(1), connections: int(1, 100_000), deadlineMs: int(1), attemptTimeoutMs: int(1, 3_600_000), attempts: int(1, 100) };
+const HTTP_RULES = {
+  keepAliveTimeoutMs: int(1),
+  connections: int(1, 100_000),
+  deadlineMs: int(1),
+  attemptTimeoutMs: int(1, 3_600_000),
+  attempts: int(1, 100),
+  baseDelayMs: int(0, 3_600_000),
+  maxDelayMs: int(0, 3_600_000),
+} satisfies Record<keyof PresetHttp, unknown>;
 // 0 disables a Node server timer; Node's timers take at most 2^31 − 1 ms.
 const SERVER_RULES = { keepAliveTimeoutMs: int(0), headersTimeoutMs: int(0), requestTimeoutMs: int(0) };
 
@@ -128,8 +136,16 @@ export function resolvePreset(selection: PresetSelection): PresetConfig {
       ['circuit.attemptTimeoutMs', o.circuit?.attemptTimeoutMs],
     ) ?? CIRCUIT_NUMBERS.attemptTimeoutMs;
 
+  // One backoff per path too: the HTTP client sleeps what the deadline was computed for.
+  const baseDelayMs =
+    firstGiven(HTTP_RULES.baseDelayMs, ['http.baseDelayMs', o.http?.baseDelayMs], ['retry.baseDelayMs', o.retry?.baseDelayMs]) ?? RETRY_NUMBERS.baseDelayMs;
+  const maxDelayMs =
+    firstGiven(HTTP_RULES.maxDelayMs, ['http.maxDelayMs', o.http?.maxDelayMs], ['retry.maxDelayMs', o.retry?.maxDelayMs]) ?? RETRY_NUMBERS.maxDelayMs;
+
   const retryGiven = within('retry', () => validateOptionsObject(o.retry, 'overrides.retry', Object.keys(RETRY_NUMBERS)));
-  const retryResolved = within('retry', () => resolveRetryOptions({ ...RETRY_NUMBERS, attempts, attemptTimeoutMs, ...retryGiven }, 'overrides.retry'));
+  const retryResolved = within('retry', () =>
+    resolveRetryOptions({ ...RETRY_NUMBERS, attempts, attemptTimeoutMs, baseDelayMs, maxDelayMs, ...retryGiven }, 'overrides.retry'),
+  );
   const retry = pick(retryResolved, Object.keys(RETRY_NUMBERS) as (keyof typeof RETRY_NUMBERS)[]);
 
   const circuitGiven = within('circuit', () => validateOptionsObject(o.circuit, 'overrides.circuit', Object.keys(CIRCUIT_NUMBERS)));
@@ -144,6 +160,8 @@ export function resolvePreset(selection: PresetSelection): PresetConfig {
     attempts,
     attemptTimeoutMs,
     deadlineMs: attempts * attemptTimeoutMs + worstBackoffMs(retry, attempts),
+    baseDelayMs,
+    maxDelayMs,
   };
   const httpGiven = within('http', () => validateOptionsObject(o.http, 'overrides.http', Object.keys(httpDerived)));
   const http = within('http', () => resolveOptions<PresetHttp>({ ...httpDerived, ...httpGiven }, 'overrides.http', httpDerived, HTTP_RULES));

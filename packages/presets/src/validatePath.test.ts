@@ -100,6 +100,20 @@ const CONFLICTS: { left: string; right: string; infra: InfraName; overrides: Pre
     mentions: ['(5000)', '(10000)'],
   },
   {
+    left: 'retry.baseDelayMs',
+    right: 'http.baseDelayMs',
+    infra: 'direct',
+    overrides: { http: { baseDelayMs: 50 }, retry: { baseDelayMs: 200 } },
+    mentions: ['(200)', '(50)'],
+  },
+  {
+    left: 'retry.maxDelayMs',
+    right: 'http.maxDelayMs',
+    infra: 'direct',
+    overrides: { http: { maxDelayMs: 2_000 }, retry: { maxDelayMs: 5_000 } },
+    mentions: ['(5000)', '(2000)'],
+  },
+  {
     left: 'socket.keepAliveIdleMs',
     right: 'loadBalancer.idleTimeoutMs',
     infra: 'azure-lb',

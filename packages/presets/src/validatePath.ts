@@ -124,6 +124,8 @@ export const PATH_RULES: readonly PathRule[] = Object.freeze([
   equal('retry.attempts', 'http.attempts', 'one number of attempts per path (set either; the other follows)'),
   equal('retry.attemptTimeoutMs', 'http.attemptTimeoutMs', 'one attempt timeout per path (set either; the other follows)'),
   equal('circuit.attemptTimeoutMs', 'http.attemptTimeoutMs', 'one attempt timeout per path (set either; the other follows)'),
+  equal('retry.baseDelayMs', 'http.baseDelayMs', 'one backoff per path (set either; the other follows)'),
+  equal('retry.maxDelayMs', 'http.maxDelayMs', 'one backoff per path (set either; the other follows)'),
   keepAliveOnLayer4,
 ]);
 

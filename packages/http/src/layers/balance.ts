@@ -130,7 +130,8 @@ class BalancedCall extends ForwardingHandler {
   }
 
   override onResponseError(controller: Controller, err: Error): void {
-    this.#finish(!controller.aborted || isConnectionError(err));
+    // undici passes no controller when the request fails before it was sent (a refused or TLS-failed connect).
+    this.#finish(controller?.aborted !== true || isConnectionError(err));
     if (isConnectionError(err)) this.resolver.invalidate(this.hostname);
     this.next.onResponseError?.(controller, err);
   }

@@ -10,7 +10,7 @@ export type Controller = Dispatcher.DispatchController;
 /** One layer of the stack. In a list, the first entry is the outermost. */
 export interface Layer {
   /** `deadline`, `retry`, `circuit`, `balance`, `dns`, or your own. */
-  readonly role: string;
+  readonly role: 'deadline' | 'retry' | 'circuit' | 'balance' | 'dns' | (string & {});
   /** One line: what it does. */
   readonly description: string;
   readonly interceptor: Interceptor;
