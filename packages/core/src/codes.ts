@@ -61,6 +61,11 @@ export const ERROR_CODES = Object.freeze({
     summary: 'The object was closed by its owner and cannot be used any more.',
     hint: 'Something called close() or destroy() on it first; create a new one.',
   },
+  BW_ERR_HEADERS_TIMEOUT: {
+    retryable: false,
+    summary: 'The request was delivered but no response headers came back within the headers timeout.',
+    hint: 'The server is slow or frozen, or its answer is lost on the way (PMTU black hole, FM-06). Not retried by default: sending it again would add load to a slow server. Raise `headersTimeoutMs` for calls that think longer.',
+  },
   // Policies
   BW_ERR_POOL_EXHAUSTED: {
     retryable: true,

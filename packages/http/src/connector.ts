@@ -30,7 +30,9 @@ export function hardenedConnector(o: ConnectorOptions): buildConnector.connector
       // msw's socket-level interceptor hands out sockets without an fd: harden() then
       // skips what needs one, but must never make a request fail.
       try {
-        harden(s, o.socket);
+        // HTTP waits for a thinking server under its headers timeout and deadline: the watchdog guards
+        // only our bytes (unacknowledged, TCP_INFO) unless the caller asks for the raw-protocol rule.
+        harden(s, { expectResponseAfterWrite: false, ...o.socket });
       } catch {}
       s.prependListener('error', (e: unknown) => {
         if (typeof e === 'object' && e !== null && Object.isExtensible(e)) (e as Record<symbol, boolean>)[kReused] = s.bytesRead > 0;

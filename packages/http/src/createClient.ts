@@ -6,6 +6,7 @@ import { hardenedConnector } from './connector.js';
 import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { kFresh } from './internal/symbols.js';
+import type { DeadlineRequestOptions } from './layers/deadline.js';
 import type { Interceptor, Layer } from './layers/types.js';
 import { Resolver } from './Resolver.js';
 
@@ -36,11 +37,8 @@ function observed<T extends { status?: number; statusCode?: number }>(url: unkno
 }
 
 type UndiciRequestOptions = NonNullable<Parameters<typeof undiciRequest>[1]>;
-/** undici's `request` options (without `dispatcher`), plus a per-request deadline. */
-export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & {
-  /** Total time for this request, attempts included; overrides the client's `deadlineMs`. */
-  deadlineMs?: number;
-};
+/** undici's `request` options (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs`. */
+export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & DeadlineRequestOptions;
 
 export interface HttpClient {
   /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */

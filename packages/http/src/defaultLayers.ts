@@ -7,6 +7,7 @@ import { deadlineLayer } from './layers/deadline.js';
 import { dnsLayer } from './layers/dns.js';
 import { retryLayer } from './layers/retry.js';
 import type { Layer } from './layers/types.js';
+import { propagationPolicy } from './propagate.js';
 import type { Resolver } from './Resolver.js';
 
 export interface StackContext {
@@ -24,7 +25,7 @@ export function defaultLayers(c: StackContext): Layer[] {
   const layers: (Layer | false)[] = [
     // Outermost: the deadline covers every attempt and every backoff sleep, and the header it sets
     // tells the next tier how long we will wait. Every error leaving the stack is classified here.
-    deadlineLayer(o.deadlineMs),
+    deadlineLayer(o.deadlineMs, { propagate: propagationPolicy(o.propagate) }),
     // Above the breaker so each attempt is counted by it, and BW_ERR_CIRCUIT_OPEN (never retried) stops
     // the loop at once; below the deadline so backoff never outlives it.
     retryLayer({

@@ -4,6 +4,7 @@ import type { RetryBudgetOptions } from '@breakwater/retry';
 import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
+import { type PropagateOption, propagationPolicy } from './propagate.js';
 import type { ResolveFn } from './Resolver.js';
 
 /** The numeric and boolean options, with their defaults. Units are in the names. */
@@ -27,9 +28,18 @@ export interface HttpPolicyOptions {
   keepAliveTimeoutThresholdMs?: number;
   /** TCP (and TLS) connect timeout per attempt (FM-05). @defaultValue 3_000 */
   connectTimeoutMs?: number;
-  /** Time to the response headers per attempt. undici: 300 s. @defaultValue 30_000 */
+  /**
+   * Time from a request written to its response headers, per attempt; 0 = none. A server may think this
+   * long (the request's `deadlineMs` bounds it too): the socket stall watchdog no longer cuts it short.
+   * When it passes: BW_ERR_HEADERS_TIMEOUT, not retried (a slow answer is no reason to send it again).
+   * Per request: `headersTimeoutMs`. undici: 300 s.
+   * @defaultValue 30_000
+   */
   headersTimeoutMs?: number;
-  /** Longest gap between two body chunks. undici: 300 s. @defaultValue 30_000 */
+  /**
+   * Longest gap between two body chunks; 0 = none. Per request: `bodyTimeoutMs` (SSE, long polls). undici: 300 s.
+   * @defaultValue 30_000
+   */
   bodyTimeoutMs?: number;
   /**
    * HTTP/2 through ALPN. Off: one slow h2 connection head-of-line blocks every stream multiplexed on it,
@@ -37,7 +47,11 @@ export interface HttpPolicyOptions {
    * @defaultValue false
    */
   allowH2?: boolean;
-  /** Total time for a request, every attempt and backoff included. Propagated downstream. 0 = none. @defaultValue 30_000 */
+  /**
+   * Total time for a request, every attempt and backoff included; lowered by the inbound request's
+   * deadline, sent downstream as the time left. 0 = none. Per request: `deadlineMs` (0 for streams).
+   * @defaultValue 30_000
+   */
   deadlineMs?: number;
   /** Attempts per request, the first included (idempotent requests only). @defaultValue 3 */
   attempts?: number;
@@ -103,6 +117,13 @@ export interface HttpClientOptions extends HttpPolicyOptions {
   dispatcher?: Dispatcher;
   /** Edits the default stack: `(defaults) => defaults.filter((l) => l.role !== 'circuit')`. */
   layers?: (defaults: Layer[]) => Layer[];
+  /**
+   * Which origins receive `x-breakwater-deadline-ms` and the retry marker: `'internal'` (private and loopback
+   * addresses, single-label names, `.internal`/`.local`/`.svc`/`.cluster.local`… like a service mesh), `true`,
+   * `false`, host names / `'.suffix'`es, or `(origin: URL) => boolean`.
+   * @defaultValue 'internal'
+   */
+  propagate?: PropagateOption;
 }
 
 export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
@@ -113,6 +134,7 @@ export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
   resolve: ResolveFn | undefined;
   dispatcher: Dispatcher | undefined;
   layers: ((defaults: Layer[]) => Layer[]) | undefined;
+  propagate: PropagateOption;
 }
 
 const ms =
@@ -141,7 +163,7 @@ const RULES = {
   outlierEjectionMs: ms(0, 3_600_000),
 };
 
-const OTHER_KEYS = ['socket', 'retryBudget', 'circuit', 'dnsServers', 'resolve', 'dispatcher', 'layers'] as const;
+const OTHER_KEYS = ['socket', 'retryBudget', 'circuit', 'dnsServers', 'resolve', 'dispatcher', 'layers', 'propagate'] as const;
 
 function objectOption<T>(v: unknown, key: string): T | undefined {
   if (v === undefined) return undefined;
@@ -149,6 +171,12 @@ function objectOption<T>(v: unknown, key: string): T | undefined {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${key}\` to be an options object`, { details: { key } });
   }
   return v as T;
+}
+
+/** Validated here so a bad value fails at createClient(), not on the first request. */
+function validatePropagate(v: PropagateOption): PropagateOption {
+  propagationPolicy(v);
+  return v;
 }
 
 /** Validates `createClient()` options: unknown keys and out-of-range values throw BW_ERR_INVALID_OPTION naming the key. */
@@ -179,5 +207,6 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
     resolve: given.resolve === undefined ? undefined : validateFunction<ResolveFn>(given.resolve, 'resolve'),
     dispatcher,
     layers: given.layers === undefined ? undefined : validateFunction<(d: Layer[]) => Layer[]>(given.layers, 'layers'),
+    propagate: validatePropagate(given.propagate ?? 'internal'),
   };
 }

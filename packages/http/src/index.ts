@@ -2,8 +2,20 @@ export { isStaleSocketError } from './connector.js';
 export { createClient, type HttpClient, type HttpRequestOptions } from './createClient.js';
 export { defaultLayers, type StackContext } from './defaultLayers.js';
 export { HTTP_DEFAULTS, type HttpClientOptions, type HttpPolicyOptions, type ResolvedHttpOptions, resolveHttpOptions } from './defaults.js';
-export { DEADLINE_HEADER } from './layers/deadline.js';
+export type { DeadlineRequestOptions } from './layers/deadline.js';
 export type { Controller, Dispatch, Handler, Interceptor, Layer } from './layers/types.js';
-export { propagationHeaders } from './propagate.js';
+export {
+  currentInbound,
+  DEADLINE_HEADER,
+  deadlineFrom,
+  type InboundContext,
+  inboundDeadline,
+  isInternalHost,
+  MAX_DEADLINE_HEADER_MS,
+  type PropagateOption,
+  parseDeadlineHeader,
+  propagationHeaders,
+  runWithInbound,
+} from './propagate.js';
 export { type ResolvedAddress, type ResolveFn, Resolver, type ResolverOptions, systemResolve } from './Resolver.js';
 export { HTTP_CHANNELS } from './telemetry.js';

@@ -6,6 +6,7 @@ import { channelName } from '@breakwater/core';
  * · `resolved` { hostname, addresses, ttlMs } · `servedStale` { hostname, error } · `ejected` { hostname, address, port, failures, forMs }
  * · `completed` { origin, method, statusCode?, error?, durationMs }: one per `client.request()`/`client.fetch()`, when the
  * response headers arrive or the request fails (every attempt and backoff included); not for the raw `client.dispatcher`.
+ * · `deadlineHeaderIgnored` { value }: an `x-breakwater-deadline-ms` that is not a number was ignored.
  */
 export const HTTP_CHANNELS = Object.freeze({
   retried: channelName('http', 'retried'),
@@ -15,4 +16,5 @@ export const HTTP_CHANNELS = Object.freeze({
   servedStale: channelName('http', 'servedStale'),
   ejected: channelName('http', 'ejected'),
   completed: channelName('http', 'completed'),
+  deadlineHeaderIgnored: channelName('http', 'deadlineHeaderIgnored'),
 });
