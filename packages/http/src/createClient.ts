@@ -1,5 +1,5 @@
 import { CircuitRegistry } from '@breakwater/circuit';
-import { BreakwaterError, channel } from '@breakwater/core';
+import { BreakwaterError, channel, IdleMap } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnector } from './connector.js';
@@ -68,17 +68,13 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     staleMs: o.dnsStaleMs,
     servers: o.dnsServers,
     resolve: o.resolve,
+    maxNames: o.maxOrigins,
+    idleMs: o.originIdleMs,
   });
-  const budgets = new Map<string, RetryBudget>();
-  const budgetFor = (origin: string) => {
-    let b = budgets.get(origin);
-    if (b === undefined) {
-      b = new RetryBudget(o.retryBudget);
-      budgets.set(origin, b);
-    }
-    return b;
-  };
-  const circuits = new CircuitRegistry();
+  // Per origin, bounded (maxOrigins) and dropped when idle: an idle budget's window is empty anyway.
+  const budgets = new IdleMap<string, RetryBudget>({ maxEntries: o.maxOrigins, idleMs: o.originIdleMs });
+  const budgetFor = (origin: string) => budgets.get(origin) ?? budgets.set(origin, new RetryBudget(o.retryBudget));
+  const circuits = new CircuitRegistry({ maxCircuits: o.maxOrigins, idleMs: o.originIdleMs });
   let base: Dispatcher;
   let fresh: Agent | undefined;
   if (o.dispatcher !== undefined) base = o.dispatcher;

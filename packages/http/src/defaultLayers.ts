@@ -40,7 +40,14 @@ export function defaultLayers(c: StackContext): Layer[] {
     // balancer's business below, so a single sick replica does not cut the whole service off.
     o.circuit !== false && circuitLayer(o.circuit as CircuitPolicyOptions, c.circuits),
     // Needs the addresses behind the name, and sees each attempt's latency: just above DNS.
-    c.ownsConnections && balanceLayer(c.resolver, { decayMs: o.balanceDecayMs, outlierFailures: o.outlierFailures, outlierEjectionMs: o.outlierEjectionMs }),
+    c.ownsConnections &&
+      balanceLayer(c.resolver, {
+        decayMs: o.balanceDecayMs,
+        outlierFailures: o.outlierFailures,
+        outlierEjectionMs: o.outlierEjectionMs,
+        maxPeers: o.maxOrigins,
+        peerIdleMs: o.originIdleMs,
+      }),
     // Innermost: turns a name into an address just before the Agent picks a pool for that address, so
     // re-resolution after a connection error takes effect on the very next attempt.
     c.ownsConnections && dnsLayer(c.resolver),

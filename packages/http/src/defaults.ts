@@ -75,6 +75,15 @@ export interface HttpPolicyOptions {
   outlierFailures?: number;
   /** How long an ejected address is left out. @defaultValue 10_000 */
   outlierEjectionMs?: number;
+  /**
+   * Per-origin state (DNS answers, retry budgets, circuit breakers, balancer scores) kept for at most this
+   * many origins (or addresses); state unused for `originIdleMs` goes sooner. No timer per origin: each
+   * new origin sweeps a few old ones. An open circuit is never dropped early.
+   * @defaultValue 1_000
+   */
+  maxOrigins?: number;
+  /** Per-origin state unused this long is dropped when new origins come. @defaultValue 60_000 */
+  originIdleMs?: number;
 }
 
 export const HTTP_DEFAULTS = Object.freeze({
@@ -98,6 +107,8 @@ export const HTTP_DEFAULTS = Object.freeze({
   balanceDecayMs: 5_000,
   outlierFailures: 5,
   outlierEjectionMs: 10_000,
+  maxOrigins: 1_000,
+  originIdleMs: 60_000,
 }) satisfies Required<HttpPolicyOptions>;
 
 export type ResolvedHttpPolicy = Required<HttpPolicyOptions>;
@@ -161,6 +172,8 @@ const RULES = {
   balanceDecayMs: ms(1, 600_000),
   outlierFailures: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 1_000, integer: true }),
   outlierEjectionMs: ms(0, 3_600_000),
+  maxOrigins: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 10_000_000, integer: true }),
+  originIdleMs: ms(1_000, 86_400_000),
 };
 
 const OTHER_KEYS = ['socket', 'retryBudget', 'circuit', 'dnsServers', 'resolve', 'dispatcher', 'layers', 'propagate'] as const;

@@ -9,6 +9,7 @@ export {
   DEADLINE_HEADER,
   deadlineFrom,
   type InboundContext,
+  type InboundRequestLike,
   inboundDeadline,
   isInternalHost,
   MAX_DEADLINE_HEADER_MS,

@@ -43,7 +43,8 @@ export interface InboundContext {
   readonly retryMarker: string | undefined;
 }
 
-type IncomingLike = { headers: Record<string, string | string[] | undefined> };
+/** What the inbound helpers read from a request: Node's `IncomingMessage`, Express's `req`… */
+export type InboundRequestLike = { headers: Record<string, string | string[] | undefined> };
 const captured = new WeakMap<object, InboundContext>();
 const deadlines = new WeakMap<InboundContext, Deadline>();
 const storage = new AsyncLocalStorage<InboundContext>();
@@ -59,7 +60,7 @@ const storage = new AsyncLocalStorage<InboundContext>();
  *   if (deadline?.expired) return res.writeHead(504).end();
  * });
  */
-export function deadlineFrom(req: IncomingLike): Deadline | undefined {
+export function deadlineFrom(req: InboundRequestLike): Deadline | undefined {
   const ctx = contextOf(req);
   if (ctx.expiresAt === undefined) return undefined;
   let d = deadlines.get(ctx);
@@ -75,7 +76,7 @@ export function remainingOf(ctx: InboundContext): number {
   return ctx.expiresAt === undefined ? Number.POSITIVE_INFINITY : Math.max(0, ctx.expiresAt - monotonicClock.now());
 }
 
-function contextOf(req: IncomingLike): InboundContext {
+function contextOf(req: InboundRequestLike): InboundContext {
   let ctx = captured.get(req);
   if (ctx === undefined) {
     const ms = parseDeadlineHeader(req.headers?.[DEADLINE_HEADER]);
@@ -92,7 +93,7 @@ function contextOf(req: IncomingLike): InboundContext {
  * Runs `fn` with `req`'s deadline and retry marker as the ambient context: every `createClient()` request
  * made inside (across awaits) is bounded by the time left and sends it on, like gRPC's context deadline.
  */
-export function runWithInbound<T>(req: IncomingLike, fn: () => T): T {
+export function runWithInbound<T>(req: InboundRequestLike, fn: () => T): T {
   return storage.run(contextOf(req), fn);
 }
 
@@ -103,11 +104,11 @@ export function runWithInbound<T>(req: IncomingLike, fn: () => T): T {
  * app.use(inboundDeadline());
  * app.get('/orders', async (req, res) => res.json(await (await http.request(usersUrl)).body.json()));
  */
-export function inboundDeadline(): (req: IncomingLike, res: unknown, next: () => void) => void;
-export function inboundDeadline<Req extends IncomingLike, Res>(handler: (req: Req, res: Res) => void): (req: Req, res: Res) => void;
-export function inboundDeadline(handler?: (req: IncomingLike, res: unknown) => void) {
-  if (handler !== undefined) return (req: IncomingLike, res: unknown) => runWithInbound(req, () => handler(req, res));
-  return (req: IncomingLike, _res: unknown, next: () => void) => runWithInbound(req, next);
+export function inboundDeadline(): (req: InboundRequestLike, res: unknown, next: () => void) => void;
+export function inboundDeadline<Req extends InboundRequestLike, Res>(handler: (req: Req, res: Res) => void): (req: Req, res: Res) => void;
+export function inboundDeadline(handler?: (req: InboundRequestLike, res: unknown) => void) {
+  if (handler !== undefined) return (req: InboundRequestLike, res: unknown) => runWithInbound(req, () => handler(req, res));
+  return (req: InboundRequestLike, _res: unknown, next: () => void) => runWithInbound(req, next);
 }
 
 /** The ambient inbound context ({@link inboundDeadline}, {@link runWithInbound}), if any. */
@@ -125,7 +126,7 @@ export function currentInbound(): InboundContext | undefined {
  *   const r = await http.request(usersUrl, { headers: propagationHeaders(req) });
  * });
  */
-export function propagationHeaders(incoming: IncomingLike): Record<string, string> {
+export function propagationHeaders(incoming: InboundRequestLike): Record<string, string> {
   const out: Record<string, string> = {};
   const ctx = contextOf(incoming);
   if (ctx.retryMarker !== undefined) out[RETRY_MARKER_HEADER] = ctx.retryMarker;
