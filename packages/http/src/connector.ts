@@ -32,7 +32,7 @@ export function hardenedConnector(o: ConnectorOptions): buildConnector.connector
       try {
         // HTTP waits for a thinking server under its headers timeout and deadline: the watchdog guards
         // only our bytes (unacknowledged, TCP_INFO) unless the caller asks for the raw-protocol rule.
-        harden(s, { expectResponseAfterWrite: false, ...o.socket });
+        harden(s, { ...o.socket, expectResponseAfterWrite: o.socket.expectResponseAfterWrite ?? false });
       } catch {}
       s.prependListener('error', (e: unknown) => {
         if (typeof e === 'object' && e !== null && Object.isExtensible(e)) (e as Record<symbol, boolean>)[kReused] = s.bytesRead > 0;
