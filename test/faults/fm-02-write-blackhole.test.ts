@@ -70,6 +70,30 @@ describeNetns('FM-02 write into a blackhole (data in flight, peer gone)', () => 
         : []),
       // No native binding (macOS, Windows, koffi missing): the JavaScript watchdog.
       { label: 'native off, stall watchdog 3 s', boundMs: 3_000 + 1_000, codes: ['BW_ERR_STALLED'], options: { native: false, stallTimeoutMs: 3_000 } },
+      // As @breakwater/http sets it (no response owed after a write, a server may think): only our
+      // unacknowledged bytes count, read from TCP_INFO; the kernel's own timeout is off to isolate it.
+      ...(native
+        ? [
+            {
+              label: 'HTTP rule, TCP_INFO unacked, user timeout off, stall 3 s',
+              boundMs: 3_000 + 1_000,
+              codes: ['BW_ERR_STALLED'],
+              observed: 'unacknowledged',
+              options: { userTimeoutMs: 0, stallTimeoutMs: 3_000, expectResponseAfterWrite: false },
+            },
+          ]
+        : []),
+      // The same without TCP_INFO: only bytes still waiting in this process count, so it takes an upload
+      // larger than the kernel's buffers (64 KB vanish into them: then only the headers timeout or the
+      // deadline bounds the wait, by design, since a thinking server looks the same from here).
+      {
+        label: 'HTTP rule, no TCP_INFO, 4 MB upload, stall 3 s',
+        payloadBytes: 4 * 1024 * 1024,
+        boundMs: 3_000 + 1_000,
+        codes: ['BW_ERR_STALLED'],
+        observed: 'notDraining',
+        options: { native: false, stallTimeoutMs: 3_000, expectResponseAfterWrite: false },
+      },
     ];
     const watches = await Promise.all(variants.map((v) => connectHardened(topo.server.address, port, v.options)));
     for (const w of watches) {
@@ -77,13 +101,18 @@ describeNetns('FM-02 write into a blackhole (data in flight, peer gone)', () => 
       await echoRoundTrip(w, 'hello');
     }
     await topo.server.nft.blackholePort(port);
-    for (const w of watches) w.socket.write(Buffer.alloc(PAYLOAD_BYTES, 0x62));
+    variants.forEach((v, i) => {
+      watches[i]?.socket.write(Buffer.alloc(('payloadBytes' in v ? v.payloadBytes : undefined) ?? PAYLOAD_BYTES, 0x62));
+    });
     const outcomes = await Promise.all(watches.map((w) => failureWithin(w, WAIT_MS)));
 
     variants.forEach((v, i) => {
       const outcome = outcomes[i];
       expect(outcome, `${v.label}: no error within ${seconds(WAIT_MS)} s`).toBeDefined();
       expect(v.codes).toContain((outcome?.error as { code?: string } | undefined)?.code);
+      const error = outcome?.error as { details?: { observed?: string }; message?: string } | undefined;
+      if ('observed' in v) expect(error?.details?.observed).toBe(v.observed);
+      console.log(`[FM-02] ${v.label}: ${error?.message}`);
       expect(outcome?.atMs).toBeLessThanOrEqual(v.boundMs);
       reportResult(
         { fm: 'FM-02', side: 'breakwater', metric: `errorSeconds ${v.label}`, value: Number(seconds(outcome?.atMs ?? 0)), unit: 's' },

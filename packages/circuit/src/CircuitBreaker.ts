@@ -94,6 +94,8 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
   #probeEndsAt = 0;
   #resetTimer: TimerHandle | undefined;
   #rotationTimer: TimerHandle | undefined;
+  /** Clock time of the last call admitted or run; the window rotates only while it holds calls. */
+  #lastCallAt = Number.NEGATIVE_INFINITY;
   readonly #totals = { calls: 0, succeeded: 0, failed: 0, rejected: 0, timedOut: 0, opened: 0 };
 
   constructor(action?: Action<A, R>, options?: CircuitOptions) {
@@ -105,7 +107,14 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     this.#isFailure = this.#o.isFailure ?? defaultIsFailure;
     this.#breaker = this.#newBreaker();
     this.#ticket = Object.freeze({ key: this.key });
-    this.#rotate();
+  }
+
+  /**
+   * Milliseconds since the last call (Infinity before the first). A closed breaker idle for longer than
+   * its rolling window holds nothing a fresh one would not: its window is empty and its timer stopped.
+   */
+  idleMs(): number {
+    return this.#o.clock.now() - this.#lastCallAt;
   }
 
   get state(): CircuitState {
@@ -128,6 +137,7 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     validateFunction(fn, 'fn');
     const signal = validateSignal(options.signal);
     if (this.#shutdown) throw new BreakwaterError('BW_ERR_CLOSED', `circuit ${this.key} was shut down`, { details: { key: this.key } });
+    this.#touch();
     this.#totals.calls++;
     if (this.#state === 'open' || (this.#state === 'halfOpen' && this.#probing)) throw this.#reject();
     if (this.#state === 'halfOpen') return this.#probe(fn, signal);
@@ -163,6 +173,7 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
    */
   admit(): CircuitTicket | undefined {
     if (this.#state !== 'closed' || this.#shutdown) return undefined;
+    this.#touch();
     this.#totals.calls++;
     this.#breaker.emit('fire', NO_ARGS);
     return this.#ticket;
@@ -243,11 +254,22 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     return breaker;
   }
 
+  /** A call: note the time, and restart the window's rotation if it had stopped. */
+  #touch(): void {
+    this.#lastCallAt = this.#o.clock.now();
+    if (this.#rotationTimer === undefined && !this.#shutdown) this.#rotate();
+  }
+
+  /**
+   * Rotates the window's buckets while it may hold calls: once a whole window has passed without one,
+   * every bucket is empty and the timer stops, so an idle breaker (one per origin) costs no timer.
+   */
   #rotate(): void {
     const bucketMs = this.#o.rollingCountTimeoutMs / this.#o.rollingCountBuckets;
     this.#rotationTimer = this.#o.clock.setTimeout(() => {
       this.#rotation.emit('rotate');
-      this.#rotate();
+      if (this.#o.clock.now() - this.#lastCallAt > this.#o.rollingCountTimeoutMs + bucketMs) this.#rotationTimer = undefined;
+      else this.#rotate();
     }, bucketMs);
   }
 

@@ -80,3 +80,17 @@ describe('circuit() / circuitFor()', () => {
     breaker.shutdown();
   });
 });
+
+describe('CircuitRegistry bounds', () => {
+  it('drops closed breakers beyond maxCircuits but never an open one', async () => {
+    const clock = new FakeClock();
+    const registry = new CircuitRegistry({ maxCircuits: 2, clock });
+    const failing = registry.circuitFor('failing:443', undefined, { clock, volumeThreshold: 1 });
+    await failing.run(() => Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }))).catch(() => {});
+    expect(failing.state).toBe('open');
+    for (let i = 0; i < 20; i++) registry.circuitFor(`ok${i}:443`, undefined, { clock }).admit();
+    expect(registry.get('failing:443')).toBe(failing);
+    expect(registry.size).toBeLessThanOrEqual(3);
+    registry.shutdownAll();
+  });
+});

@@ -1,4 +1,4 @@
-import { validateString } from '@breakwater/core';
+import { type Clock, IdleMap, validateString } from '@breakwater/core';
 import { type Action, CircuitBreaker } from './CircuitBreaker.js';
 import type { CircuitOptions } from './defaults.js';
 
@@ -13,9 +13,40 @@ export function circuit<A extends unknown[], R>(fn: Action<A, R>, options?: Circ
   return new CircuitBreaker(fn, options);
 }
 
-/** Breakers keyed by upstream (`host:port`, a service name). */
+export interface CircuitRegistryOptions {
+  /**
+   * Most breakers kept. Closed ones go first (idle ones at once, then the least recently created);
+   * an open or half-open breaker is never dropped: forgetting it would reopen the gate to a failing
+   * upstream early, so a registry may hold more while that many upstreams are failing at once.
+   * @defaultValue 10_000
+   */
+  maxCircuits?: number;
+  /** A closed breaker without calls for this long is dropped at a later insertion (no timer). @defaultValue 60_000 */
+  idleMs?: number;
+  /** @defaultValue the monotonic clock */
+  clock?: Clock;
+}
+
+/** Breakers keyed by upstream (`host:port`, a service name), bounded in number (see {@link CircuitRegistryOptions}). */
 export class CircuitRegistry {
-  readonly #breakers = new Map<string, CircuitBreaker<never[], unknown>>();
+  readonly #breakers: IdleMap<string, CircuitBreaker<never[], unknown>>;
+
+  constructor(options: CircuitRegistryOptions = {}) {
+    const idleMs = options.idleMs ?? 60_000;
+    this.#breakers = new IdleMap({
+      maxEntries: options.maxCircuits ?? 10_000,
+      idleMs,
+      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      // Only closed ones: a fresh breaker would let a failing upstream's traffic through at once.
+      canEvict: (b) => b.state === 'closed',
+      onEvict: (b) => b.shutdown(),
+    });
+  }
+
+  /** How many breakers it holds. */
+  get size(): number {
+    return this.#breakers.size;
+  }
 
   /**
    * The breaker of `key`, created with `fn` and `options` on first use; later
@@ -32,7 +63,7 @@ export class CircuitRegistry {
   }
 
   get(key: string): CircuitBreaker | undefined {
-    return this.#breakers.get(key) as CircuitBreaker | undefined;
+    return this.#breakers.peek(key) as CircuitBreaker | undefined;
   }
 
   keys(): string[] {
@@ -41,7 +72,7 @@ export class CircuitRegistry {
 
   /** Shuts the breaker of `key` down and forgets it. */
   delete(key: string): boolean {
-    this.#breakers.get(key)?.shutdown();
+    this.#breakers.peek(key)?.shutdown();
     return this.#breakers.delete(key);
   }
 

@@ -1,3 +1,5 @@
+// Moved to @breakwater/socket (the stall watchdog reads it too); re-exported for existing users.
+export { decodeTcpInfo, TCP_INFO_OFFSETS, type TcpInfo } from '@breakwater/socket';
 export { type CliCommand, type CliOption, EXIT } from './commands/Command.js';
 export { COMMANDS } from './commands/index.js';
 export {
@@ -21,7 +23,6 @@ export { main } from './main.js';
 export { colorEnabled, type Io } from './output.js';
 export { formatProbe } from './probe/format.js';
 export { type AddressResult, type EchoResult, type ProbeReport, parseTarget, probe } from './probe/probe.js';
-export { decodeTcpInfo, TCP_INFO_OFFSETS, type TcpInfo } from './probe/tcpInfo.js';
 export { formatScorecard } from './scorecard/format.js';
 export { escapeHtml, HTML_COLORS, renderHtml } from './scorecard/html.js';
 export type { HostSupport } from './scorecard/requirements.js';

@@ -71,6 +71,11 @@ export const ERROR_CODES = Object.freeze({
     summary: 'The connection was lost after the statement or command was sent: it may or may not have been applied.',
     hint: 'The server may have run it before the connection died (a restart, a kill, a failover). Check whether it took effect before running it again; mark statements that are safe to repeat `idempotent` to have them retried.',
   },
+  BW_ERR_HEADERS_TIMEOUT: {
+    retryable: false,
+    summary: 'The request was delivered but no response headers came back within the headers timeout.',
+    hint: 'The server is slow or frozen, or its answer is lost on the way (PMTU black hole, FM-06). Not retried by default: sending it again would add load to a slow server. Raise `headersTimeoutMs` for calls that think longer.',
+  },
   // Policies
   BW_ERR_POOL_EXHAUSTED: {
     retryable: true,

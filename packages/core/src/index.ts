@@ -4,6 +4,7 @@ export { type ClassifyContext, classify } from './classify.js';
 export { ERROR_CODES, type ErrorCode, isErrorCode } from './codes.js';
 export { Deadline, type DeadlineOptions } from './Deadline.js';
 export { channel, channelName, publisher } from './diagnostics.js';
+export { IdleMap, type IdleMapOptions } from './IdleMap.js';
 export type { TlsProblem } from './tlsErrors.js';
 export {
   describe,

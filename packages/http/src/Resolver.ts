@@ -1,5 +1,5 @@
 import dns from 'node:dns';
-import { BreakwaterError, type Clock, classify, monotonicClock, publisher } from '@breakwater/core';
+import { BreakwaterError, type Clock, classify, IdleMap, monotonicClock, publisher } from '@breakwater/core';
 
 const publish = publisher('http');
 
@@ -20,6 +20,10 @@ export interface ResolverOptions {
   servers?: string[] | undefined;
   resolve?: ResolveFn | undefined;
   clock?: Clock;
+  /** Most names cached. @defaultValue 1_000 */
+  maxNames?: number;
+  /** A name not looked up for this long is dropped when new names come (no timer). @defaultValue 60_000 */
+  idleMs?: number;
 }
 
 type Entry = { addresses: ResolvedAddress[]; expiresAt: number; staleUntil: number } | { error: unknown; expiresAt: number };
@@ -65,13 +69,19 @@ export class Resolver {
   readonly #o: ResolverOptions;
   readonly #resolve: ResolveFn;
   readonly #clock: Clock;
-  readonly #cache = new Map<string, Entry>();
+  readonly #cache: IdleMap<string, Entry>;
   readonly #inflight = new Map<string, Promise<ResolvedAddress[]>>();
 
   constructor(o: ResolverOptions) {
     this.#o = o;
     this.#resolve = o.resolve ?? systemResolve(o.servers);
     this.#clock = o.clock ?? monotonicClock;
+    this.#cache = new IdleMap({ maxEntries: o.maxNames ?? 1_000, idleMs: o.idleMs ?? 60_000, clock: this.#clock });
+  }
+
+  /** How many names are cached. */
+  get size(): number {
+    return this.#cache.size;
   }
 
   /** Cached addresses if fresh, without waiting; undefined otherwise. */
@@ -97,7 +107,7 @@ export class Resolver {
 
   /** After a connection error: the next lookup asks the resolver again (the old answer stays as a stale fallback). */
   invalidate(hostname: string): void {
-    const e = this.#cache.get(hostname);
+    const e = this.#cache.peek(hostname);
     if (e !== undefined && 'addresses' in e) e.expiresAt = Math.min(e.expiresAt, this.#clock.now());
   }
 
@@ -106,7 +116,7 @@ export class Resolver {
   }
 
   async #refresh(hostname: string): Promise<ResolvedAddress[]> {
-    const previous = this.#cache.get(hostname);
+    const previous = this.#cache.peek(hostname);
     try {
       const addresses = await this.#resolve(hostname);
       if (addresses.length === 0) throw Object.assign(new Error(`no addresses for ${hostname}`), { code: 'ENODATA' });

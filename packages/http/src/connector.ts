@@ -63,7 +63,9 @@ export function adoptSockets(
       // skips what needs one, but must never make a request fail.
       if (o.socket !== undefined) {
         try {
-          harden(s, o.socket);
+          // HTTP waits for a thinking server under its headers timeout and deadline: the watchdog guards
+          // only our bytes (unacknowledged, TCP_INFO) unless the caller asks for the raw-protocol rule.
+          harden(s, { ...o.socket, expectResponseAfterWrite: o.socket.expectResponseAfterWrite ?? false });
         } catch {}
       }
       let tlsAlert: Error | undefined;

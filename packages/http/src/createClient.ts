@@ -1,11 +1,12 @@
 import { CircuitRegistry } from '@breakwater/circuit';
-import { BreakwaterError, channel } from '@breakwater/core';
+import { BreakwaterError, channel, IdleMap } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnector } from './connector.js';
 import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { kFresh } from './internal/symbols.js';
+import type { DeadlineRequestOptions } from './layers/deadline.js';
 import type { Interceptor, Layer } from './layers/types.js';
 import { attemptHeadersTimeoutMs } from './presetOptions.js';
 import { createProxyDispatcher } from './proxy.js';
@@ -39,11 +40,8 @@ function observed<T extends { status?: number; statusCode?: number }>(url: unkno
 }
 
 type UndiciRequestOptions = NonNullable<Parameters<typeof undiciRequest>[1]>;
-/** undici's `request` options (without `dispatcher`), plus a per-request deadline. */
-export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & {
-  /** Total time for this request, attempts included; overrides the client's `deadlineMs`. */
-  deadlineMs?: number;
-};
+/** undici's `request` options (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs`. */
+export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & DeadlineRequestOptions;
 
 export interface HttpClient {
   /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */
@@ -73,17 +71,13 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     staleMs: o.dnsStaleMs,
     servers: o.dnsServers,
     resolve: o.resolve,
+    maxNames: o.maxOrigins,
+    idleMs: o.originIdleMs,
   });
-  const budgets = new Map<string, RetryBudget>();
-  const budgetFor = (origin: string) => {
-    let b = budgets.get(origin);
-    if (b === undefined) {
-      b = new RetryBudget(o.retryBudget);
-      budgets.set(origin, b);
-    }
-    return b;
-  };
-  const circuits = new CircuitRegistry();
+  // Per origin, bounded (maxOrigins) and dropped when idle: an idle budget's window is empty anyway.
+  const budgets = new IdleMap<string, RetryBudget>({ maxEntries: o.maxOrigins, idleMs: o.originIdleMs });
+  const budgetFor = (origin: string) => budgets.get(origin) ?? budgets.set(origin, new RetryBudget(o.retryBudget));
+  const circuits = new CircuitRegistry({ maxCircuits: o.maxOrigins, idleMs: o.originIdleMs });
   let base: Dispatcher;
   let fresh: Dispatcher | undefined;
   if (o.dispatcher !== undefined) base = o.dispatcher;

@@ -7,6 +7,7 @@ import { deadlineLayer } from './layers/deadline.js';
 import { dnsLayer } from './layers/dns.js';
 import { retryLayer } from './layers/retry.js';
 import type { Layer } from './layers/types.js';
+import { propagationPolicy } from './propagate.js';
 import type { Resolver } from './Resolver.js';
 
 export interface StackContext {
@@ -30,7 +31,7 @@ export function defaultLayers(c: StackContext): Layer[] {
   const layers: (Layer | false)[] = [
     // Outermost: the deadline covers every attempt and every backoff sleep, and the header it sets
     // tells the next tier how long we will wait. Every error leaving the stack is classified here.
-    deadlineLayer(o.deadlineMs),
+    deadlineLayer(o.deadlineMs, { propagate: propagationPolicy(o.propagate) }),
     // Above the breaker so each attempt is counted by it, and BW_ERR_CIRCUIT_OPEN (never retried) stops
     // the loop at once; below the deadline so backoff never outlives it.
     retryLayer({
@@ -45,7 +46,14 @@ export function defaultLayers(c: StackContext): Layer[] {
     // balancer's business below, so a single sick replica does not cut the whole service off.
     o.circuit !== false && circuitLayer(o.circuit as CircuitPolicyOptions, c.circuits),
     // Needs the addresses behind the name, and sees each attempt's latency: just above DNS.
-    resolvesLocally && balanceLayer(c.resolver, { decayMs: o.balanceDecayMs, outlierFailures: o.outlierFailures, outlierEjectionMs: o.outlierEjectionMs }),
+    resolvesLocally &&
+      balanceLayer(c.resolver, {
+        decayMs: o.balanceDecayMs,
+        outlierFailures: o.outlierFailures,
+        outlierEjectionMs: o.outlierEjectionMs,
+        maxPeers: o.maxOrigins,
+        peerIdleMs: o.originIdleMs,
+      }),
     // Innermost: turns a name into an address just before the Agent picks a pool for that address, so
     // re-resolution after a connection error takes effect on the very next attempt.
     resolvesLocally && dnsLayer(c.resolver),

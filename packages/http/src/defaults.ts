@@ -6,6 +6,7 @@ import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
 import { applyPreset, checkPresetPath } from './presetOptions.js';
+import { type PropagateOption, propagationPolicy } from './propagate.js';
 import { type HttpProxyOption, type ResolvedProxy, resolveProxyOption } from './proxy.js';
 import type { ResolveFn } from './Resolver.js';
 import { type HttpTlsOptions, resolveTlsOptions } from './tls.js';
@@ -35,9 +36,18 @@ export interface HttpPolicyOptions extends Partial<PresetHttp> {
   keepAliveTimeoutThresholdMs?: number;
   /** TCP (and TLS) connect timeout per attempt (FM-05). @defaultValue 3_000 */
   connectTimeoutMs?: number;
-  /** Time to the response headers per attempt. undici: 300 s. @defaultValue 30_000 */
+  /**
+   * Time from a request written to its response headers, per attempt; 0 = none. A server may think this
+   * long (the request's `deadlineMs` bounds it too): the socket stall watchdog no longer cuts it short.
+   * When it passes: BW_ERR_HEADERS_TIMEOUT, not retried (a slow answer is no reason to send it again).
+   * Per request: `headersTimeoutMs`. undici: 300 s.
+   * @defaultValue 30_000
+   */
   headersTimeoutMs?: number;
-  /** Longest gap between two body chunks. undici: 300 s. @defaultValue 30_000 */
+  /**
+   * Longest gap between two body chunks; 0 = none. Per request: `bodyTimeoutMs` (SSE, long polls). undici: 300 s.
+   * @defaultValue 30_000
+   */
   bodyTimeoutMs?: number;
   /**
    * HTTP/2 through ALPN. Off: one slow h2 connection head-of-line blocks every stream multiplexed on it,
@@ -45,7 +55,11 @@ export interface HttpPolicyOptions extends Partial<PresetHttp> {
    * @defaultValue false
    */
   allowH2?: boolean;
-  /** Total time for a request, every attempt and backoff included. Propagated downstream. 0 = none. @defaultValue 30_000 */
+  /**
+   * Total time for a request, every attempt and backoff included; lowered by the inbound request's
+   * deadline, sent downstream as the time left. 0 = none. Per request: `deadlineMs` (0 for streams).
+   * @defaultValue 30_000
+   */
   deadlineMs?: number;
   /** Attempts per request, the first included (idempotent requests only). @defaultValue 3 */
   attempts?: number;
@@ -69,6 +83,15 @@ export interface HttpPolicyOptions extends Partial<PresetHttp> {
   outlierFailures?: number;
   /** How long an ejected address is left out. @defaultValue 10_000 */
   outlierEjectionMs?: number;
+  /**
+   * Per-origin state (DNS answers, retry budgets, circuit breakers, balancer scores) kept for at most this
+   * many origins (or addresses); state unused for `originIdleMs` goes sooner. No timer per origin: each
+   * new origin sweeps a few old ones. An open circuit is never dropped early.
+   * @defaultValue 1_000
+   */
+  maxOrigins?: number;
+  /** Per-origin state unused this long is dropped when new origins come. @defaultValue 60_000 */
+  originIdleMs?: number;
 
   // ── Adoption (#16): presets, TLS, proxies ────────────────────────────────────
   /**
@@ -106,6 +129,8 @@ export const HTTP_DEFAULTS = Object.freeze({
   balanceDecayMs: 5_000,
   outlierFailures: 5,
   outlierEjectionMs: 10_000,
+  maxOrigins: 1_000,
+  originIdleMs: 60_000,
   // ── Adoption (#16) ──
   attemptTimeoutMs: 0,
   dangerouslySkipTlsVerification: false,
@@ -128,6 +153,13 @@ export interface HttpClientOptions extends HttpPolicyOptions {
   dispatcher?: Dispatcher;
   /** Edits the default stack: `(defaults) => defaults.filter((l) => l.role !== 'circuit')`. */
   layers?: (defaults: Layer[]) => Layer[];
+  /**
+   * Which origins receive `x-breakwater-deadline-ms` and the retry marker: `'internal'` (private and loopback
+   * addresses, single-label names, `.internal`/`.local`/`.svc`/`.cluster.local`… like a service mesh), `true`,
+   * `false`, host names / `'.suffix'`es, or `(origin: URL) => boolean`.
+   * @defaultValue 'internal'
+   */
+  propagate?: PropagateOption;
 
   // ── Adoption (#16) ──
   /**
@@ -154,6 +186,7 @@ export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
   resolve: ResolveFn | undefined;
   dispatcher: Dispatcher | undefined;
   layers: ((defaults: Layer[]) => Layer[]) | undefined;
+  propagate: PropagateOption;
   // ── Adoption (#16) ──
   tls: HttpTlsOptions | undefined;
   proxy: ResolvedProxy | undefined;
@@ -186,6 +219,8 @@ const RULES = {
   // ── Adoption (#16) ──
   attemptTimeoutMs: ms(0),
   dangerouslySkipTlsVerification: validateBoolean,
+  maxOrigins: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 10_000_000, integer: true }),
+  originIdleMs: ms(1_000, 86_400_000),
 };
 
 const OTHER_KEYS = [
@@ -196,6 +231,7 @@ const OTHER_KEYS = [
   'resolve',
   'dispatcher',
   'layers',
+  'propagate',
   // ── Adoption (#16) ──
   'preset',
   'tls',
@@ -208,6 +244,12 @@ function objectOption<T>(v: unknown, key: string): T | undefined {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${key}\` to be an options object`, { details: { key } });
   }
   return v as T;
+}
+
+/** Validated here so a bad value fails at createClient(), not on the first request. */
+function validatePropagate(v: PropagateOption): PropagateOption {
+  propagationPolicy(v);
+  return v;
 }
 
 /** Validates `createClient()` options: unknown keys and out-of-range values throw BW_ERR_INVALID_OPTION naming the key. */
@@ -242,6 +284,7 @@ function resolveGiven({ given: options, preset }: ReturnType<typeof applyPreset>
     resolve: given.resolve === undefined ? undefined : validateFunction<ResolveFn>(given.resolve, 'resolve'),
     dispatcher,
     layers: given.layers === undefined ? undefined : validateFunction<(d: Layer[]) => Layer[]>(given.layers, 'layers'),
+    propagate: validatePropagate(given.propagate ?? 'internal'),
     // ── Adoption (#16) ──
     tls: resolveTlsOptions(given.tls),
     proxy: resolveProxyOption(given.proxy),

@@ -3,9 +3,22 @@ export { createClient, type HttpClient, type HttpRequestOptions } from './create
 export { defaultLayers, type StackContext } from './defaultLayers.js';
 export { HTTP_DEFAULTS, type HttpClientOptions, type HttpPolicyOptions, type ResolvedHttpOptions, resolveHttpOptions } from './defaults.js';
 export { BUILTIN_ROLES, type BuiltinRole, withoutLayers } from './layerRoles.js';
-export { DEADLINE_HEADER } from './layers/deadline.js';
+export type { DeadlineRequestOptions } from './layers/deadline.js';
 export type { Controller, Dispatch, Handler, Interceptor, Layer } from './layers/types.js';
-export { propagationHeaders } from './propagate.js';
+export {
+  currentInbound,
+  DEADLINE_HEADER,
+  deadlineFrom,
+  type InboundContext,
+  type InboundRequestLike,
+  inboundDeadline,
+  isInternalHost,
+  MAX_DEADLINE_HEADER_MS,
+  type PropagateOption,
+  parseDeadlineHeader,
+  propagationHeaders,
+  runWithInbound,
+} from './propagate.js';
 export type { HttpProxyOption } from './proxy.js';
 export { type ResolvedAddress, type ResolveFn, Resolver, type ResolverOptions, systemResolve } from './Resolver.js';
 export { HTTP_CHANNELS } from './telemetry.js';

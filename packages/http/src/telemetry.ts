@@ -7,6 +7,7 @@ import { channelName } from '@breakwater/core';
  * · `completed` { origin, method, statusCode?, error?, durationMs }: one per `client.request()`/`client.fetch()`, when the
  * response headers arrive or the request fails (every attempt and backoff included); not for the raw `client.dispatcher`.
  * · `tlsVerificationSkipped` { stack }: a client was built with `dangerouslySkipTlsVerification: true`.
+ * · `deadlineHeaderIgnored` { value }: an `x-breakwater-deadline-ms` that is not a number was ignored.
  */
 export const HTTP_CHANNELS = Object.freeze({
   retried: channelName('http', 'retried'),
@@ -17,4 +18,5 @@ export const HTTP_CHANNELS = Object.freeze({
   ejected: channelName('http', 'ejected'),
   completed: channelName('http', 'completed'),
   tlsVerificationSkipped: channelName('http', 'tlsVerificationSkipped'),
+  deadlineHeaderIgnored: channelName('http', 'deadlineHeaderIgnored'),
 });

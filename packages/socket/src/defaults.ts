@@ -39,18 +39,24 @@ export interface SocketOptions {
    */
   userTimeoutMs?: number;
   /**
-   * No progress for this long while a response is expected (after a write,
-   * until the first byte comes back, or between `guard.expect()` and
-   * `guard.settle()`), or while written data is not draining → the socket is
-   * destroyed with BW_ERR_STALLED (FM-06 PMTU black holes, FM-02 fallback).
+   * The stall watchdog: no progress for this long while progress is owed →
+   * the socket is destroyed with BW_ERR_STALLED (FM-06 PMTU black holes,
+   * FM-02 without TCP_USER_TIMEOUT). Owed means: bytes we sent stay
+   * unacknowledged (read from TCP_INFO on Linux with koffi; elsewhere, bytes
+   * still waiting in this process), or an expectation is open (see
+   * `expectResponseAfterWrite`, `guard.expect()`). A peer that acknowledged
+   * our request and is only thinking is never stalled by the first rule.
    * 0 disables.
    * @defaultValue 10_000
    */
   stallTimeoutMs?: number;
   /**
-   * Whether each write opens a response expectation that the next byte read
-   * closes (request/response protocols). Set false for protocols where the
-   * server does not answer every write; use `guard.expect()` explicitly then.
+   * Whether each write opens an expectation that the next byte read closes:
+   * for raw request/response protocols whose replies are due within
+   * `stallTimeoutMs` (the drivers raise it above their query timeout). HTTP
+   * turns it off: a server may think as long as the headers timeout allows,
+   * and the watchdog then only guards our bytes and bodies of known length.
+   * With it off, use `guard.expect()`/`guard.settle()` where bytes are owed.
    * @defaultValue true
    */
   expectResponseAfterWrite?: boolean;

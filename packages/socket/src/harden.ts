@@ -3,6 +3,7 @@ import { publisher } from '@breakwater/core';
 import { type ResolvedSocketOptions, resolveSocketOptions, type SocketOptions } from './defaults.js';
 import { DARWIN, LINUX, nativeUnavailableReason, setTcpOption } from './internal/native.js';
 import { StallWatchdog } from './StallWatchdog.js';
+import { readTcpInfo } from './tcpInfo.js';
 
 const publish = publisher('socket');
 const kGuard = Symbol.for('breakwater.socket.guard');
@@ -24,7 +25,7 @@ export interface SocketGuard {
   readonly socket: net.Socket;
   readonly options: Readonly<ResolvedSocketOptions>;
   readonly applied: Readonly<AppliedOptions>;
-  /** A response is owed from now on: no bytes for `stallTimeoutMs` → BW_ERR_STALLED. */
+  /** Bytes from the peer are owed from now on (e.g. the rest of a body of known length): none for `stallTimeoutMs` → BW_ERR_STALLED. */
   expect(): void;
   /** The response is complete. */
   settle(): void;
@@ -126,7 +127,8 @@ export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard
     userTimeout: applyUserTimeout(socket, o, connected),
     stallTimeoutMs: o.stallTimeoutMs,
   };
-  const watchdog = new StallWatchdog(socket, o.stallTimeoutMs, o.clock, () => peerOf(socket));
+  // TCP_INFO tells a peer that is thinking (our bytes acknowledged) from one that is gone.
+  const watchdog = new StallWatchdog(socket, o.stallTimeoutMs, o.clock, () => peerOf(socket), o.native ? readTcpInfo : undefined);
 
   const onConnect = () => {
     applied.keepAlive = applyKeepAlive(socket, o, true);
@@ -165,8 +167,8 @@ export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard
   // connect() resets an own `write` property, and corked writes arrive here
   // together at uncork.
   const onWrite = () => {
+    watchdog.wrote();
     if (o.expectResponseAfterWrite) watchdog.expect();
-    else watchdog.wrote();
   };
   const originalWriteOne = socket._write;
   const originalWriteMany = socket._writev;

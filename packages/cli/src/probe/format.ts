@@ -1,6 +1,6 @@
+import type { TcpInfo } from '@breakwater/socket';
 import { type Io, paint } from '../output.js';
 import type { ProbeReport } from './probe.js';
-import type { TcpInfo } from './tcpInfo.js';
 
 const ms = (us: number) => `${(us / 1000).toFixed(2)} ms`;
 

@@ -2,10 +2,8 @@ import dns from 'node:dns';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { BreakwaterError, classify, isBreakwaterError, validatePort } from '@breakwater/core';
-import { connect } from '@breakwater/socket';
+import { connect, readTcpInfo, type TcpInfo, tcpInfoUnavailableReason } from '@breakwater/socket';
 import { type ProbeOptions, resolveProbeOptions } from '../defaults.js';
-import { readTcpInfo, tcpInfoUnavailableReason } from '../internal/nativeTcpInfo.js';
-import { decodeTcpInfo, type TcpInfo } from './tcpInfo.js';
 
 export interface EchoResult {
   sentBytes: number;
@@ -77,7 +75,7 @@ function echo(socket: net.Socket, bytes: number, timeoutMs: number): Promise<Ech
         lastProgressMs: Math.round(lastProgress - started),
         ...extra,
       };
-      const info = decodeTcpInfo(readTcpInfo(socket) ?? new Uint8Array());
+      const info = readTcpInfo(socket);
       if (info !== undefined) result.tcpInfo = info;
       if (stalled)
         result.hint =
@@ -113,7 +111,7 @@ async function probeAddress(host: string, port: number, address: string, family:
     return { address, family, ok: false, connectMs: Math.round(performance.now() - started), error: { code: e.code, message: e.message, hint: e.hint } };
   }
   const result: AddressResult = { address, family, ok: true, connectMs: Math.round((performance.now() - started) * 100) / 100 };
-  const info = decodeTcpInfo(readTcpInfo(socket) ?? new Uint8Array());
+  const info = readTcpInfo(socket);
   if (info !== undefined) result.tcpInfo = info;
   try {
     if (o.echoBytes > 0) {

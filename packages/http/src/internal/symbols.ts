@@ -4,3 +4,5 @@ export const kDeadline = Symbol('breakwater.http.deadline');
 export const kFresh = Symbol('breakwater.http.fresh');
 /** Set by the connector on socket errors: the socket had carried an earlier exchange. */
 export const kReused = Symbol.for('breakwater.http.reusedSocket');
+/** Set by the deadline layer when `propagate` excludes the origin: add no deadline or retry-marker header. */
+export const kNoPropagate = Symbol('breakwater.http.noPropagate');

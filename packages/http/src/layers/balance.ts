@@ -1,4 +1,4 @@
-import { publisher } from '@breakwater/core';
+import { IdleMap, publisher } from '@breakwater/core';
 import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
 import type { Resolver } from '../Resolver.js';
 import { ForwardingHandler, withAddresses } from './dns.js';
@@ -12,6 +12,10 @@ export interface BalanceOptions {
   decayMs: number;
   outlierFailures: number;
   outlierEjectionMs: number;
+  /** Most addresses scored; idle ones go first, busy or ejected ones never. @defaultValue 1_000 */
+  maxPeers?: number;
+  /** An address unused this long is forgotten (its score has decayed to nothing anyway). @defaultValue 60_000 */
+  peerIdleMs?: number;
   random?: () => number;
 }
 
@@ -29,14 +33,18 @@ interface Peer {
  * (gray failure, FM-14) loses nearly all traffic; an idle score decays, so it is re-probed now and
  * then. `outlierFailures` consecutive errors or 5xx eject an address for `outlierEjectionMs`.
  */
-export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { peers: Map<string, Peer> } {
-  const peers = new Map<string, Peer>();
+export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { peers: IdleMap<string, Peer> } {
+  // Bounded and swept on insertion (no timer): a peer with calls in flight or still ejected stays.
+  const peers = new IdleMap<string, Peer>({
+    maxEntries: o.maxPeers ?? 1_000,
+    idleMs: o.peerIdleMs ?? 60_000,
+    canEvict: (p) => p.pending === 0 && p.ejectedUntil <= performance.now(),
+  });
   const random = o.random ?? Math.random;
   const peerOf = (key: string) => {
     let p = peers.get(key);
     if (p === undefined) {
-      p = { ewmaMs: 0, updatedAt: performance.now(), pending: 0, failures: 0, ejectedUntil: 0 };
-      peers.set(key, p);
+      p = peers.set(key, { ewmaMs: 0, updatedAt: performance.now(), pending: 0, failures: 0, ejectedUntil: 0 });
     }
     return p;
   };

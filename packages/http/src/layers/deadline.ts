@@ -1,35 +1,97 @@
-import { BreakwaterError, classify, Deadline } from '@breakwater/core';
-import { firstValue, setHeader, toRecord } from '../internal/headers.js';
-import { kDeadline } from '../internal/symbols.js';
+import { BreakwaterError, classify, Deadline, ERROR_CODES, validateNumber } from '@breakwater/core';
+import { RETRY_MARKER_HEADER } from '@breakwater/retry';
+import { type HeaderRecord, setHeader, toRecord } from '../internal/headers.js';
+import { kDeadline, kNoPropagate } from '../internal/symbols.js';
+import { currentInbound, DEADLINE_HEADER, parseDeadlineHeader, propagationPolicy, remainingOf } from '../propagate.js';
 import type { Controller, DispatchOptions, Handler, Layer } from './types.js';
 
-/** Carries the time left to the next tier, which never works longer than its caller waits (FM-11). */
-export const DEADLINE_HEADER = 'x-breakwater-deadline-ms';
+export { DEADLINE_HEADER };
+
+/** Per-request options the deadline layer reads from the dispatch options (`client.request(url, { … })`). */
+export interface DeadlineRequestOptions {
+  /** Total time for this request, attempts and backoff included; 0 = none (streams). Overrides the client's. */
+  deadlineMs?: number;
+  /** Time to the response headers per attempt; 0 = none. Overrides the client's `headersTimeoutMs`. */
+  headersTimeoutMs?: number;
+  /** Longest gap between two body chunks; 0 = none. Overrides the client's `bodyTimeoutMs`. */
+  bodyTimeoutMs?: number;
+}
+
+export interface DeadlineLayerOptions {
+  /** Whether an origin receives the deadline and retry-marker headers (see `propagate`). @defaultValue internal origins */
+  propagate?: (origin: string) => boolean;
+}
+
+const MAX_MS = 86_400_000;
+const perRequestMs = (v: unknown, key: string): number | undefined =>
+  v === undefined ? undefined : validateNumber(v, key, { min: 0, max: MAX_MS, integer: true });
+
+const GENERIC_DEADLINE_HINT: string = ERROR_CODES.BW_ERR_DEADLINE.hint;
 
 /**
- * The total deadline of a request: `deadlineMs` per request (dispatch option) or the client's, lowered
- * by an incoming `x-breakwater-deadline-ms`. Aborts the request in flight with BW_ERR_DEADLINE and sets
- * the header (time left) on what goes downstream. Every error leaving the stack is classified here.
+ * The total deadline of a request: `deadlineMs` per request or the client's, lowered by the inbound request's
+ * deadline (the ambient one from `inboundDeadline()`, or an `x-breakwater-deadline-ms` the caller set), so
+ * each tier works only for the time its caller still waits. An already expired budget fails at once, before
+ * anything is sent. Sets the header (time left) and forwards the retry marker to origins `propagate` admits.
+ * Every error leaving the stack is classified here.
  */
-export function deadlineLayer(defaultMs: number): Layer {
+export function deadlineLayer(defaultMs: number, options: DeadlineLayerOptions = {}): Layer {
+  const propagate = options.propagate ?? propagationPolicy('internal');
   return {
     role: 'deadline',
-    description: 'total time for every attempt and backoff; propagated as x-breakwater-deadline-ms',
+    description: 'total time for every attempt and backoff; the inbound deadline lowers it; propagated as x-breakwater-deadline-ms',
     interceptor: (dispatch) => (opts, handler) => {
-      const o = opts as DispatchOptions & { deadlineMs?: number; signal?: AbortSignal };
-      const headers = toRecord(o.headers);
-      const incoming = Number(firstValue(headers[DEADLINE_HEADER]));
-      let ms = typeof o.deadlineMs === 'number' ? o.deadlineMs : defaultMs;
-      if (Number.isFinite(incoming) && incoming >= 0) ms = ms > 0 ? Math.min(ms, incoming) : incoming;
+      const o = opts as DispatchOptions & DeadlineRequestOptions & { signal?: AbortSignal };
       const origin = String(o.origin ?? '');
-      if (!(ms > 0)) return dispatch({ ...o, headers }, classifying(handler, origin));
+      let own: number | undefined;
+      let headersTimeout: number | undefined;
+      let bodyTimeout: number | undefined;
+      try {
+        own = perRequestMs(o.deadlineMs, 'deadlineMs');
+        headersTimeout = perRequestMs(o.headersTimeoutMs, 'headersTimeoutMs');
+        bodyTimeout = perRequestMs(o.bodyTimeoutMs, 'bodyTimeoutMs');
+      } catch (err) {
+        return failFast(handler, err as Error);
+      }
+      let headers: HeaderRecord = toRecord(o.headers);
+      let ms = (own ?? defaultMs) > 0 ? (own ?? defaultMs) : Number.POSITIVE_INFINITY;
+      let source = own === undefined ? 'client' : 'request';
+      const fromHeader = parseDeadlineHeader(headers[DEADLINE_HEADER]);
+      if (fromHeader !== undefined && fromHeader < ms) [ms, source] = [fromHeader, 'header'];
+      const inbound = currentInbound();
+      if (inbound !== undefined && remainingOf(inbound) < ms) [ms, source] = [remainingOf(inbound), 'inbound'];
+      if (ms <= 0) {
+        return failFast(
+          handler,
+          new BreakwaterError('BW_ERR_DEADLINE', `deadline for ${o.method} ${origin}${o.path} had passed before it was sent (${source} budget)`, {
+            hint: 'The caller’s budget ran out before this call started: nothing was sent. Answer the caller now (it no longer waits) rather than start more work.',
+            details: { budgetMs: 0, source, attempts: 0, retryDelayMs: 0 },
+          }),
+        );
+      }
+      const send = propagate(origin);
+      if (send && inbound?.retryMarker !== undefined && headers[RETRY_MARKER_HEADER] === undefined) {
+        headers = setHeader(headers, o.headers, RETRY_MARKER_HEADER, inbound.retryMarker);
+      }
+      const next: DispatchOptions = { ...o, headers };
+      if (headersTimeout !== undefined) next.headersTimeout = headersTimeout;
+      if (bodyTimeout !== undefined) next.bodyTimeout = bodyTimeout;
+      if (!send) next[kNoPropagate] = true;
+      if (!Number.isFinite(ms)) return dispatch(next, classifying(handler, origin));
       // The label is built only if the deadline fires; no AbortSignal is created unless someone reads it.
       const label = () => `${o.method} ${origin}${o.path}`;
       const deadline = Deadline.after(ms, o.signal instanceof AbortSignal ? { label, parent: o.signal } : { label });
-      const next = { ...o, headers: setHeader(headers, o.headers, DEADLINE_HEADER, String(Math.round(ms))), [kDeadline]: deadline };
-      return dispatch(next, new DeadlineHandler(handler, deadline, origin));
+      if (send) next.headers = setHeader(headers, o.headers, DEADLINE_HEADER, String(Math.floor(ms)));
+      next[kDeadline] = deadline;
+      return dispatch(next, new DeadlineHandler(handler, deadline, origin, source));
     },
   };
+}
+
+/** Ends a request that must not be sent: the handler sees only the error, as for a refused retry. */
+function failFast(handler: Handler, err: Error): true {
+  handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err);
+  return true;
 }
 
 function errorFor(err: unknown, origin: string): Error {
@@ -54,17 +116,30 @@ function classifying(handler: Handler, origin: string): Handler {
   };
 }
 
+/** A BW_ERR_DEADLINE that says what the request was waiting for when time ran out. */
+function explained(err: BreakwaterError, waitingFor: 'headers' | 'body', source: string): BreakwaterError {
+  if (err.hint !== GENERIC_DEADLINE_HINT) return err;
+  const hint =
+    waitingFor === 'headers'
+      ? 'No response headers before the deadline: the server is slow or frozen, or its answer is lost on the way (PMTU black hole, FM-06); `details.attempts` says how often it was sent. A call that may think longer needs a larger `deadlineMs` per request.'
+      : 'The deadline passed while the response body was still arriving. For streams (SSE, long polls, downloads) pass `deadlineMs: 0` and bound the gaps with `bodyTimeoutMs`.';
+  return new BreakwaterError('BW_ERR_DEADLINE', err.message, { cause: err.cause ?? err, hint, details: { ...err.details, waitingFor, source } });
+}
+
 class DeadlineHandler implements Handler {
   readonly #next: Handler;
   readonly #deadline: Deadline;
   readonly #origin: string;
+  readonly #source: string;
   /** The controller to abort when the deadline fires; set while this handler listens on its signal. */
   #controller: Controller | undefined;
+  #responded = false;
 
-  constructor(next: Handler, deadline: Deadline, origin: string) {
+  constructor(next: Handler, deadline: Deadline, origin: string, source: string) {
     this.#next = next;
     this.#deadline = deadline;
     this.#origin = origin;
+    this.#source = source;
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -87,6 +162,7 @@ class DeadlineHandler implements Handler {
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+    this.#responded = true;
     this.#next.onResponseStart?.(controller, statusCode, headers, message);
   }
 
@@ -103,7 +179,9 @@ class DeadlineHandler implements Handler {
     const keep = err instanceof BreakwaterError && err.code === 'BW_ERR_DEADLINE';
     const reason = this.#deadline.expired && !keep ? this.#deadline.signal.reason : err;
     this.#done();
-    this.#next.onResponseError?.(controller, errorFor(reason, this.#origin));
+    let out = errorFor(reason, this.#origin);
+    if (out instanceof BreakwaterError && out.code === 'BW_ERR_DEADLINE') out = explained(out, this.#responded ? 'body' : 'headers', this.#source);
+    this.#next.onResponseError?.(controller, out);
   }
 
   #done(): void {

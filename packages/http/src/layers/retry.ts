@@ -3,7 +3,7 @@ import { BreakwaterError, classify, type Deadline, publisher } from '@breakwater
 import { createBackoff, isRetryable, isRetryRequest, parseRetryAfterMs, RETRY_MARKER_HEADER, type RetryBudget } from '@breakwater/retry';
 import { isStaleSocketError } from '../connector.js';
 import { firstValue, toRecord, withHeader } from '../internal/headers.js';
-import { kDeadline, kFresh } from '../internal/symbols.js';
+import { kDeadline, kFresh, kNoPropagate } from '../internal/symbols.js';
 import { DEADLINE_HEADER } from './deadline.js';
 import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
 
@@ -147,9 +147,11 @@ class RetryRun implements Handler {
     this.attempt++;
     this.#swallowing = undefined;
     let headers = this.headers;
-    if (this.attempt > 1) headers = withHeader(headers, RETRY_MARKER_HEADER, String(this.attempt));
+    // Origins outside `propagate` (third-party APIs) get neither header.
+    const propagate = this.opts[kNoPropagate] !== true;
+    if (this.attempt > 1 && propagate) headers = withHeader(headers, RETRY_MARKER_HEADER, String(this.attempt));
     const deadline = this.#deadline;
-    if (deadline !== undefined && this.attempt > 1) headers = withHeader(headers, DEADLINE_HEADER, String(Math.round(deadline.remainingMs())));
+    if (deadline !== undefined && this.attempt > 1 && propagate) headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(deadline.remainingMs())));
     try {
       // A copy per attempt: some dispatchers (undici's ProxyAgent) rewrite the options they are given.
       const opts: DispatchOptions = { ...this.opts, headers };

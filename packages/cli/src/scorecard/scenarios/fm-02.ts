@@ -7,8 +7,10 @@ import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, sile
 // unacknowledged; the kernel retransmits until tcp_retries2 (≈ 924 s) and
 // says nothing before. One topology, both clients on the same echo server:
 // the port is blackholed, then each writes 64 KB. Naive: net.connect.
-// Breakwater: connect() defaults (TCP_USER_TIMEOUT 10 s natively, the 10 s
-// stall watchdog otherwise; whichever fires first).
+// Breakwater: connect() defaults (TCP_USER_TIMEOUT 10 s natively, and the
+// 10 s stall watchdog, which reads TCP_INFO: segments unacknowledged and the
+// acknowledged byte count not moving; whichever fires first). A peer that
+// acknowledged our bytes and only thinks never trips the watchdog.
 
 const PAYLOAD_BYTES = 64 * 1024;
 /** Past the Breakwater bound (≤ 11 s) with a margin. */
@@ -49,7 +51,7 @@ export const FM_02: Scenario = {
       breakwater: failedInTime(failure, NAIVE_WINDOW_MS, BOUND_MS, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']),
       notes: [
         `naive after ${seconds(NAIVE_WINDOW_MS)} s: ${info?.state ?? '?'}, ${info?.unacked ?? '?'} segments unacknowledged, ${info?.retransmits ?? '?'} retransmissions; the kernel gives up after ≈ 924 s (tcp_retries2 = 15)`,
-        `breakwater: connect() defaults (userTimeoutMs ${SOCKET_DEFAULTS.userTimeoutMs}, stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}): bound ${seconds(BOUND_MS)} s`,
+        `breakwater: connect() defaults (userTimeoutMs ${SOCKET_DEFAULTS.userTimeoutMs}, stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}: our bytes unacknowledged per TCP_INFO, or not leaving the process without it): bound ${seconds(BOUND_MS)} s`,
       ],
     };
   },

@@ -8,7 +8,12 @@ import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, wait } fro
 // MSS), and the router drops the ICMP "fragmentation needed" it should send.
 // Each client asks for 500 B (passes) then 100 KB (full-size segments die at
 // the router) on the same connection. Naive: net.connect. Breakwater:
-// connect() defaults (10 s stall watchdog while a response is owed).
+// connect() defaults: a raw request/response socket owes a reply within the
+// 10 s stall timeout (expectResponseAfterWrite). Over HTTP the same lost
+// answer is indistinguishable from a thinking server, so @breakwater/http
+// reports it as BW_ERR_HEADERS_TIMEOUT (hint: slow, frozen, or lost on the
+// way) and only a large upload or a stopped body is a stall
+// (test/faults/fm-06-http-pmtu.test.ts).
 
 const SMALL = 500;
 const LARGE = 100 * 1024;
@@ -83,7 +88,8 @@ export const FM_06: Scenario = {
       },
       notes: [
         `${SMALL} B responses: ${small[0]} B naive, ${small[1]} B Breakwater (both complete before the large request)`,
-        `breakwater: connect() defaults (stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}): bound ${seconds(BOUND_MS)} s`,
+        `breakwater: connect() defaults (stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}, a reply owed after each write on a raw socket): bound ${seconds(BOUND_MS)} s`,
+        'over HTTP the lost answer is BW_ERR_HEADERS_TIMEOUT at headersTimeoutMs (not retried), a large upload BW_ERR_STALLED (TCP_INFO: unacknowledged), a stopped body the body timeout',
       ],
     };
   },

@@ -1,6 +1,11 @@
+import type net from 'node:net';
+import { getTcpInfo, nativeUnavailableReason } from './internal/native.js';
+
 /**
  * Linux `struct tcp_info` (include/uapi/linux/tcp.h), the fields a path
- * diagnosis needs. Times are in microseconds as the kernel reports them.
+ * diagnosis and the stall watchdog need. Times are in microseconds as the
+ * kernel reports them. One decoder for the whole project: the CLI's probe and
+ * the watchdog both read it from here.
  */
 export interface TcpInfo {
   state: number;
@@ -35,6 +40,12 @@ export interface TcpInfo {
   reordering: number;
   /** Retransmitted segments over the connection's life (kernel ≥ 3.x; absent in shorter structs). */
   totalRetrans?: number;
+  /** Bytes the peer acknowledged over the connection's life (kernel ≥ 4.1): the watchdog's progress counter. */
+  bytesAcked?: number;
+  /** Bytes received over the connection's life (kernel ≥ 4.1). */
+  bytesReceived?: number;
+  /** Bytes in the send queue not yet sent, e.g. behind a closed window (kernel ≥ 4.6). */
+  notsentBytes?: number;
   /** Lowest RTT seen (kernel ≥ 4.6). */
   minRttUs?: number;
 }
@@ -68,6 +79,9 @@ export const TCP_INFO_OFFSETS = Object.freeze({
   advmss: 84,
   reordering: 88,
   totalRetrans: 100,
+  bytesAcked: 120,
+  bytesReceived: 128,
+  notsentBytes: 144,
   minRttUs: 148,
 });
 
@@ -81,6 +95,9 @@ export function decodeTcpInfo(raw: Uint8Array, littleEndian = true): TcpInfo | u
   const O = TCP_INFO_OFFSETS;
   const u8 = (o: number) => view.getUint8(o);
   const u32 = (o: number) => view.getUint32(o, littleEndian);
+  // Counters past 2^53 bytes cannot happen on one connection; Number is exact below that.
+  const u64 = (o: number) => Number(view.getBigUint64(o, littleEndian));
+  const has = (o: number, size: number) => raw.length >= o + size;
   // `__u8 tcpi_snd_wscale : 4, tcpi_rcv_wscale : 4`: GCC puts the first bit-field in the low bits.
   const wscale = u8(O.wscale);
   return {
@@ -111,7 +128,32 @@ export function decodeTcpInfo(raw: Uint8Array, littleEndian = true): TcpInfo | u
     sndCwnd: u32(O.sndCwnd),
     advmss: u32(O.advmss),
     reordering: u32(O.reordering),
-    ...(raw.length >= O.totalRetrans + 4 ? { totalRetrans: u32(O.totalRetrans) } : {}),
-    ...(raw.length >= O.minRttUs + 4 ? { minRttUs: u32(O.minRttUs) } : {}),
+    ...(has(O.totalRetrans, 4) ? { totalRetrans: u32(O.totalRetrans) } : {}),
+    ...(has(O.bytesAcked, 8) ? { bytesAcked: u64(O.bytesAcked) } : {}),
+    ...(has(O.bytesReceived, 8) ? { bytesReceived: u64(O.bytesReceived) } : {}),
+    ...(has(O.notsentBytes, 4) ? { notsentBytes: u32(O.notsentBytes) } : {}),
+    ...(has(O.minRttUs, 4) ? { minRttUs: u32(O.minRttUs) } : {}),
   };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The kernel's `struct tcp_info` for a connected socket (Linux, through the
+ * optional koffi binding), or undefined: no binding, not Linux, or a socket
+ * without a real fd (msw's interceptor). One getsockopt, a few microseconds.
+ * @example
+ * const info = readTcpInfo(socket);
+ * if (info !== undefined && info.unacked > 0) console.log(`${info.unacked} segments in flight`);
+ */
+export function readTcpInfo(socket: net.Socket): TcpInfo | undefined {
+  if (process.platform !== 'linux') return undefined;
+  const raw = getTcpInfo(socket);
+  return raw === undefined ? undefined : decodeTcpInfo(raw, LITTLE_ENDIAN);
+}
+
+/** Why {@link readTcpInfo} cannot work here, or undefined when it can. */
+export function tcpInfoUnavailableReason(): string | undefined {
+  if (process.platform !== 'linux') return `TCP_INFO is read on Linux only (this is ${process.platform})`;
+  return nativeUnavailableReason();
 }
