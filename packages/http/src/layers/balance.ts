@@ -1,5 +1,5 @@
 import { publisher } from '@breakwater/core';
-import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
+import { aimAt, isConnectionError, isUsageError, nameOf } from '../internal/rewrite.js';
 import type { Resolver } from '../Resolver.js';
 import { ForwardingHandler, withAddresses } from './dns.js';
 import type { Controller, Handler, Layer } from './types.js';
@@ -90,7 +90,7 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
         peer.pending++;
         dispatch(aimAt(opts, name.url, address), call);
       };
-      withAddresses(resolver, name.hostname, handler, send);
+      withAddresses(resolver, name.hostname, opts, handler, send);
       return true;
     },
   };
@@ -130,7 +130,8 @@ class BalancedCall extends ForwardingHandler {
   }
 
   override onResponseError(controller: Controller, err: Error): void {
-    this.#finish(!controller.aborted || isConnectionError(err));
+    // No controller: undici failed the request before it started (refused, TLS, invalid option).
+    this.#finish(isConnectionError(err) || (controller?.aborted !== true && !isUsageError(err)));
     if (isConnectionError(err)) this.resolver.invalidate(this.hostname);
     this.next.onResponseError?.(controller, err);
   }
