@@ -41,6 +41,7 @@ export function defaultLayers(c: StackContext): Layer[] {
       maxRetryAfterMs: o.maxRetryAfterMs,
       budgetFor: c.budgetFor,
       idempotencyKey: o.idempotencyKey,
+      maxReplayBodyBytes: o.maxReplayBodyBytes,
     }),
     // Per origin (the name, not an address): a whole upstream failing opens it; one bad address is the
     // balancer's business below, so a single sick replica does not cut the whole service off.

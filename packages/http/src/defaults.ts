@@ -71,6 +71,18 @@ export interface HttpPolicyOptions extends Partial<PresetHttp> {
   maxRetryAfterMs?: number;
   /** Add an `Idempotency-Key` header to POST/PATCH requests lacking one, so they may be retried. @defaultValue false */
   idempotencyKey?: boolean;
+  /**
+   * A one-shot request body (a `Readable`, an async iterable, a web `ReadableStream`, a `FormData`, and
+   * every body sent through `fetch()`) is recorded up to this many bytes as it goes out, so a retry
+   * sends exactly the same bytes. A larger one is not retried once its bytes started to go out (the
+   * error's `details.notRetried` says so). 64 KiB covers nearly every JSON or form payload, and is what
+   * a kernel socket buffer holds anyway; it bounds the memory per request in flight
+   * (64 MiB for 1,000 concurrent uploads). Strings, Buffers and Blobs are sent again as they are and
+   * need no copy. 0 = never record (one-shot bodies are then retried only before their first byte).
+   * @defaultValue 65_536
+   * @example createClient({ maxReplayBodyBytes: 1_048_576 }) // retry uploads of streamed bodies up to 1 MiB
+   */
+  maxReplayBodyBytes?: number;
   /** Longest a positive DNS answer is cached, whatever its TTL (FM-13). @defaultValue 30_000 */
   dnsMaxTtlMs?: number;
   /** Longest NXDOMAIN / no-data is cached (FM-13). @defaultValue 2_000 */
@@ -123,6 +135,7 @@ export const HTTP_DEFAULTS = Object.freeze({
   maxDelayMs: 2_000,
   maxRetryAfterMs: 10_000,
   idempotencyKey: false,
+  maxReplayBodyBytes: 65_536,
   dnsMaxTtlMs: 30_000,
   dnsNegativeTtlMs: 2_000,
   dnsStaleMs: 300_000,
@@ -210,6 +223,7 @@ const RULES = {
   maxDelayMs: ms(0, 600_000),
   maxRetryAfterMs: ms(0),
   idempotencyKey: validateBoolean,
+  maxReplayBodyBytes: (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 1_073_741_824, integer: true }),
   dnsMaxTtlMs: ms(0, 86_400_000),
   dnsNegativeTtlMs: ms(0, 3_600_000),
   dnsStaleMs: ms(0, 86_400_000),

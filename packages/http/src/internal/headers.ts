@@ -1,65 +1,89 @@
-/** Lower-case header name → value, the shape every Breakwater layer reads and writes. */
-export type HeaderRecord = Record<string, string | string[]>;
+/**
+ * Request headers as dispatch options carry them: a record, a flat `[k, v, k, v]` array or an iterable of
+ * pairs (`Headers`, a `Map`). Layers read a header or add one; they never normalise the rest. Names keep
+ * their case and order, values their type, so undici validates exactly what the caller gave (an object
+ * value, a malformed iterable and a CRLF are rejected by undici as they would be without Breakwater).
+ */
 
 /**
- * A normalised record is made with this prototype, which carries the brand as a non-enumerable
- * property: invisible to undici (`Object.keys`), to spreads and to equality checks. Cheaper than a
- * WeakSet, whose entries the GC must trace as ephemerons, one per request, and than an own property
- * defined on each record (`Object.defineProperty` is a runtime call, twice per request).
+ * Whether undici iterates `headers` rather than reading its keys: an own `Symbol.iterator`, or one from a
+ * prototype other than `Object.prototype` (undici's `hasSafeIterator`). A polluted
+ * `Object.prototype[Symbol.iterator]` therefore never turns a plain record into an (empty) iterable.
  */
-const kNormalized = Symbol('breakwater.http.normalizedHeaders');
-const normalizedProto: object = Object.create(Object.prototype, { [kNormalized]: { value: true } });
-const normalizedRecord = (): HeaderRecord => Object.create(normalizedProto) as HeaderRecord;
-const isNormalized = (headers: object): boolean => (headers as { [kNormalized]?: boolean })[kNormalized] === true;
+export function isIterableHeaders(headers: object): boolean {
+  if (Object.hasOwn(headers, Symbol.iterator)) return true;
+  const proto = Object.getPrototypeOf(headers) as object | null;
+  return proto !== null && proto !== Object.prototype && typeof (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function';
+}
+
+const isPair = (entry: unknown): entry is [unknown, unknown] => Array.isArray(entry) && entry.length === 2;
 
 /**
- * Dispatch options carry headers as a record, a flat `[k, v, k, v]` array, an
- * array of pairs or an iterable (`Headers`, fetch's header list). Layers
- * normalise once; a record already normalised by an outer layer is reused.
+ * An iterable (possibly one-shot: a generator) read once into something every layer can read again:
+ * a flat array when every entry is a pair, else an object whose own iterator replays the entries, so
+ * undici still rejects them ("headers must be in key-value pair format"). Records and arrays are
+ * returned as they are. The outermost layer calls it; reading a one-shot iterable twice would empty it.
  */
-export function toRecord(headers: unknown): HeaderRecord {
-  if (headers !== null && typeof headers === 'object' && isNormalized(headers)) return headers as HeaderRecord;
-  const out = normalizedRecord();
-  const add = (name: unknown, value: unknown) => {
-    if (value === undefined || value === null) return;
-    const key = String(name).toLowerCase();
-    const v = Array.isArray(value) ? value.map(String) : String(value);
-    const prev = out[key];
-    if (prev === undefined) out[key] = v;
-    else out[key] = [...(Array.isArray(prev) ? prev : [prev]), ...(Array.isArray(v) ? v : [v])];
-  };
-  if (headers === undefined || headers === null) {
-    // nothing
-  } else if (Array.isArray(headers)) {
-    if (headers.length > 0 && Array.isArray(headers[0])) for (const pair of headers as unknown[][]) add(pair[0], pair[1]);
-    else for (let i = 0; i + 1 < headers.length; i += 2) add(headers[i], headers[i + 1]);
-  } else if (typeof (headers as { [Symbol.iterator]?: unknown })[Symbol.iterator] === 'function') {
-    for (const pair of headers as Iterable<[unknown, unknown]>) add(pair[0], pair[1]);
-  } else if (typeof headers === 'object') {
-    for (const [k, v] of Object.entries(headers)) add(k, v);
+export function replayable(headers: unknown): unknown {
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers) || !isIterableHeaders(headers)) return headers;
+  const entries = [...(headers as Iterable<unknown>)];
+  if (!entries.every(isPair)) return { [Symbol.iterator]: () => entries[Symbol.iterator]() };
+  const flat: unknown[] = [];
+  for (const [k, v] of entries as [unknown, unknown][]) flat.push(k, v);
+  return flat;
+}
+
+/** The first value of header `name` (lower case) in any shape, without copying; undefined when absent. */
+export function getHeader(headers: unknown, name: string): string | undefined {
+  if (headers === null || typeof headers !== 'object') return undefined;
+  if (Array.isArray(headers)) {
+    for (let i = 0; i + 1 < headers.length; i += 2) if (sameName(headers[i], name)) return firstValue(headers[i + 1]);
+    return undefined;
   }
+  if (isIterableHeaders(headers)) {
+    for (const entry of headers as Iterable<unknown>) if (isPair(entry) && sameName(entry[0], name)) return firstValue(entry[1]);
+    return undefined;
+  }
+  for (const key of Object.keys(headers)) if (sameName(key, name)) return firstValue((headers as Record<string, unknown>)[key]);
+  return undefined;
+}
+
+/**
+ * `headers` with `name` set to `value`, replacing any entry of that name (in any case); every other entry
+ * as it was. Returns a new value (the caller's is never mutated): a record stays a record, an array or an
+ * iterable becomes a flat array. A shape undici would reject (an odd flat array, an iterable entry that
+ * is not a pair) is returned unchanged, so undici reports it as it would without Breakwater.
+ */
+export function withHeader(headers: unknown, name: string, value: string): unknown {
+  if (headers === undefined || headers === null) return { [name]: value };
+  if (typeof headers !== 'object') return headers;
+  if (Array.isArray(headers)) {
+    if (headers.length % 2 !== 0) return headers;
+    const out: unknown[] = [];
+    for (let i = 0; i < headers.length; i += 2) if (!sameName(headers[i], name)) out.push(headers[i], headers[i + 1]);
+    out.push(name, value);
+    return out;
+  }
+  if (isIterableHeaders(headers)) {
+    const out: unknown[] = [];
+    for (const entry of headers as Iterable<unknown>) {
+      if (!isPair(entry)) return headers;
+      if (!sameName(entry[0], name)) out.push(entry[0], entry[1]);
+    }
+    out.push(name, value);
+    return out;
+  }
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(headers)) if (!sameName(key, name)) out[key] = (headers as Record<string, unknown>)[key];
+  out[name] = value;
   return out;
 }
 
-/** A normalised copy with `name` set (or removed when `value` is undefined). */
-export function withHeader(headers: HeaderRecord, name: string, value: string | undefined): HeaderRecord {
-  const copy = Object.assign(normalizedRecord(), headers);
-  if (value === undefined) delete copy[name];
-  else copy[name] = value;
-  return copy;
+function sameName(key: unknown, lowerName: string): boolean {
+  return typeof key === 'string' ? key.length === lowerName.length && key.toLowerCase() === lowerName : false;
 }
 
-/**
- * `record` (from `toRecord(original)`) with `name` set: in place when toRecord made it just now (nobody
- * else holds it), else a copy, as `withHeader`. Saves one copy of every header per request.
- */
-export function setHeader(record: HeaderRecord, original: unknown, name: string, value: string): HeaderRecord {
-  if (record === original) return withHeader(record, name, value);
-  record[name] = value;
-  return record;
-}
-
-export function firstValue(value: string | string[] | undefined | Buffer | Buffer[]): string | undefined {
+export function firstValue(value: unknown): string | undefined {
   const v = Array.isArray(value) ? value[0] : value;
-  return v === undefined ? undefined : String(v);
+  return v === undefined || v === null ? undefined : String(v);
 }

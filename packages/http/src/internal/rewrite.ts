@@ -1,5 +1,5 @@
 import net from 'node:net';
-import { toRecord, withHeader } from './headers.js';
+import { getHeader, withHeader } from './headers.js';
 
 export type OriginName = { readonly url: URL; readonly hostname: string };
 
@@ -38,11 +38,11 @@ function parseName(origin: unknown): OriginName | undefined {
 export function aimAt<O extends { origin?: unknown; headers?: unknown }>(opts: O, url: URL, address: string): O {
   const host = address.includes(':') ? `[${address}]` : address;
   const port = url.port === '' ? '' : `:${url.port}`;
-  const headers = toRecord(opts.headers);
   return {
     ...opts,
     origin: `${url.protocol}//${host}${port}`,
-    headers: headers.host === undefined ? withHeader(headers, 'host', url.host) : headers,
+    // The caller's headers as given (name case, order, shape), plus the name as Host unless they set one.
+    headers: getHeader(opts.headers, 'host') === undefined ? withHeader(opts.headers, 'host', url.host) : opts.headers,
     ...(url.protocol === 'https:' ? { servername: url.hostname } : {}),
   };
 }
@@ -54,4 +54,10 @@ export function isConnectionError(err: unknown): boolean {
     typeof code === 'string' &&
     ['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'ECONNRESET', 'UND_ERR_SOCKET', 'EHOSTDOWN'].includes(code)
   );
+}
+
+/** undici rejected how it was called (an invalid option or header): says nothing about the peer. */
+export function isUsageError(err: unknown): boolean {
+  const code = typeof err === 'object' && err !== null ? (err as { code?: unknown }).code : undefined;
+  return code === 'UND_ERR_INVALID_ARG' || code === 'UND_ERR_NOT_SUPPORTED';
 }

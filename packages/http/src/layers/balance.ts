@@ -1,5 +1,5 @@
 import { IdleMap, publisher } from '@breakwater/core';
-import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
+import { aimAt, isConnectionError, isUsageError, nameOf } from '../internal/rewrite.js';
 import type { Resolver } from '../Resolver.js';
 import { ForwardingHandler, withAddresses } from './dns.js';
 import type { Controller, Handler, Layer } from './types.js';
@@ -98,7 +98,7 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
         peer.pending++;
         dispatch(aimAt(opts, name.url, address), call);
       };
-      withAddresses(resolver, name.hostname, handler, send);
+      withAddresses(resolver, name.hostname, opts, handler, send);
       return true;
     },
   };
@@ -138,8 +138,8 @@ class BalancedCall extends ForwardingHandler {
   }
 
   override onResponseError(controller: Controller, err: Error): void {
-    // undici passes no controller when the request fails before it was sent (a refused or TLS-failed connect).
-    this.#finish(controller?.aborted !== true || isConnectionError(err));
+    // No controller: undici failed the request before it started (refused, TLS, invalid option).
+    this.#finish(isConnectionError(err) || (controller?.aborted !== true && !isUsageError(err)));
     if (isConnectionError(err)) this.resolver.invalidate(this.hostname);
     this.next.onResponseError?.(controller, err);
   }

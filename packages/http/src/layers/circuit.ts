@@ -1,14 +1,8 @@
 import { type CircuitBreaker, type CircuitPolicyOptions, CircuitRegistry, type CircuitTicket } from '@breakwater/circuit';
 import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
 
-const noController: Controller = {
-  aborted: true,
-  paused: false,
-  reason: null,
-  abort() {},
-  pause() {},
-  resume() {},
-};
+// undici reports an error before a request started with no controller; so do we.
+const noController = null as unknown as Controller;
 
 /** A 5xx response, thrown to the breaker so it counts; the caller still gets the response. */
 class ServerFailure {
@@ -92,6 +86,18 @@ class RecordingHandler implements Handler {
     this.#next.onResponseStart?.(controller, statusCode, headers, message);
   }
 
+  onResponseStarted(): void {
+    this.#next.onResponseStarted?.();
+  }
+
+  onRequestSent(): void {
+    this.#next.onRequestSent?.();
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.#next.onBodySent?.(chunk);
+  }
+
   onResponseData(controller: Controller, chunk: Buffer): void {
     this.#next.onResponseData?.(controller, chunk);
   }
@@ -165,6 +171,18 @@ class CircuitCall implements Handler {
     if (statusCode >= 500) this.#fail(new ServerFailure(statusCode));
     else this.#succeed(statusCode);
     this.#next.onResponseStart?.(controller, statusCode, headers, message);
+  }
+
+  onResponseStarted(): void {
+    this.#next.onResponseStarted?.();
+  }
+
+  onRequestSent(): void {
+    this.#next.onRequestSent?.();
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.#next.onBodySent?.(chunk);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

@@ -1,6 +1,7 @@
 import { BreakwaterError, classify, Deadline, ERROR_CODES, validateNumber } from '@breakwater/core';
 import { RETRY_MARKER_HEADER } from '@breakwater/retry';
-import { type HeaderRecord, setHeader, toRecord } from '../internal/headers.js';
+import { getHeader, replayable, withHeader } from '../internal/headers.js';
+import { isUsageError } from '../internal/rewrite.js';
 import { kDeadline, kNoPropagate } from '../internal/symbols.js';
 import { currentInbound, DEADLINE_HEADER, parseDeadlineHeader, propagationPolicy, remainingOf } from '../propagate.js';
 import type { Controller, DispatchOptions, Handler, Layer } from './types.js';
@@ -53,10 +54,11 @@ export function deadlineLayer(defaultMs: number, options: DeadlineLayerOptions =
       } catch (err) {
         return failFast(handler, err as Error);
       }
-      let headers: HeaderRecord = toRecord(o.headers);
+      // Read once (a one-shot iterable of headers is read here and nowhere else); names keep their case.
+      let headers = replayable(o.headers);
       let ms = (own ?? defaultMs) > 0 ? (own ?? defaultMs) : Number.POSITIVE_INFINITY;
       let source = own === undefined ? 'client' : 'request';
-      const fromHeader = parseDeadlineHeader(headers[DEADLINE_HEADER]);
+      const fromHeader = parseDeadlineHeader(getHeader(headers, DEADLINE_HEADER));
       if (fromHeader !== undefined && fromHeader < ms) [ms, source] = [fromHeader, 'header'];
       const inbound = currentInbound();
       if (inbound !== undefined && remainingOf(inbound) < ms) [ms, source] = [remainingOf(inbound), 'inbound'];
@@ -70,10 +72,10 @@ export function deadlineLayer(defaultMs: number, options: DeadlineLayerOptions =
         );
       }
       const send = propagate(origin);
-      if (send && inbound?.retryMarker !== undefined && headers[RETRY_MARKER_HEADER] === undefined) {
-        headers = setHeader(headers, o.headers, RETRY_MARKER_HEADER, inbound.retryMarker);
+      if (send && inbound?.retryMarker !== undefined && getHeader(headers, RETRY_MARKER_HEADER) === undefined) {
+        headers = withHeader(headers, RETRY_MARKER_HEADER, inbound.retryMarker);
       }
-      const next: DispatchOptions = { ...o, headers };
+      const next: DispatchOptions = { ...o, headers: headers as DispatchOptions['headers'] };
       if (headersTimeout !== undefined) next.headersTimeout = headersTimeout;
       if (bodyTimeout !== undefined) next.bodyTimeout = bodyTimeout;
       if (!send) next[kNoPropagate] = true;
@@ -81,9 +83,9 @@ export function deadlineLayer(defaultMs: number, options: DeadlineLayerOptions =
       // The label is built only if the deadline fires; no AbortSignal is created unless someone reads it.
       const label = () => `${o.method} ${origin}${o.path}`;
       const deadline = Deadline.after(ms, o.signal instanceof AbortSignal ? { label, parent: o.signal } : { label });
-      if (send) next.headers = setHeader(headers, o.headers, DEADLINE_HEADER, String(Math.floor(ms)));
+      if (send) next.headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(ms))) as DispatchOptions['headers'];
       next[kDeadline] = deadline;
-      return dispatch(next, new DeadlineHandler(handler, deadline, origin, source));
+      return dispatch(next, new DeadlineHandler(handler, deadline, origin, source, o.signal));
     },
   };
 }
@@ -94,7 +96,13 @@ function failFast(handler: Handler, err: Error): true {
   return true;
 }
 
-function errorFor(err: unknown, origin: string): Error {
+/**
+ * The error the caller gets. The caller's own abort reason (`controller.reason`) and undici's usage
+ * errors pass unchanged, as without Breakwater; anything else is classified into a BreakwaterError
+ * whose `cause` is the original.
+ */
+function errorFor(err: unknown, origin: string, controller?: Controller): Error {
+  if ((controller?.aborted === true && controller.reason === err && !(err instanceof BreakwaterError)) || isUsageError(err)) return err as Error;
   let host: string | undefined;
   let port: number | undefined;
   try {
@@ -109,10 +117,13 @@ function classifying(handler: Handler, origin: string): Handler {
   return {
     onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
     onRequestUpgrade: (c, s, h, sock) => handler.onRequestUpgrade?.(c, s, h, sock),
+    onResponseStarted: () => handler.onResponseStarted?.(),
+    onRequestSent: () => handler.onRequestSent?.(),
+    onBodySent: (chunk) => handler.onBodySent?.(chunk),
     onResponseStart: (c, s, h, m) => handler.onResponseStart?.(c, s, h, m),
     onResponseData: (c, d) => handler.onResponseData?.(c, d),
     onResponseEnd: (c, t) => handler.onResponseEnd?.(c, t),
-    onResponseError: (c, e) => handler.onResponseError?.(c, errorFor(e, origin)),
+    onResponseError: (c, e) => handler.onResponseError?.(c, errorFor(e, origin, c)),
   };
 }
 
@@ -131,15 +142,18 @@ class DeadlineHandler implements Handler {
   readonly #deadline: Deadline;
   readonly #origin: string;
   readonly #source: string;
+  /** The caller's signal (the deadline's parent): its reason reaches the caller unchanged. */
+  readonly #signal: AbortSignal | undefined;
   /** The controller to abort when the deadline fires; set while this handler listens on its signal. */
   #controller: Controller | undefined;
   #responded = false;
 
-  constructor(next: Handler, deadline: Deadline, origin: string, source: string) {
+  constructor(next: Handler, deadline: Deadline, origin: string, source: string, signal: AbortSignal | undefined) {
     this.#next = next;
     this.#deadline = deadline;
     this.#origin = origin;
     this.#source = source;
+    this.#signal = signal instanceof AbortSignal ? signal : undefined;
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -161,6 +175,18 @@ class DeadlineHandler implements Handler {
     this.#next.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
+  onResponseStarted(): void {
+    this.#next.onResponseStarted?.();
+  }
+
+  onRequestSent(): void {
+    this.#next.onRequestSent?.();
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.#next.onBodySent?.(chunk);
+  }
+
   onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
     this.#responded = true;
     this.#next.onResponseStart?.(controller, statusCode, headers, message);
@@ -177,9 +203,15 @@ class DeadlineHandler implements Handler {
 
   onResponseError(controller: Controller, err: Error): void {
     const keep = err instanceof BreakwaterError && err.code === 'BW_ERR_DEADLINE';
-    const reason = this.#deadline.expired && !keep ? this.#deadline.signal.reason : err;
+    // The caller aborted (their signal is the deadline's parent): their reason, as undici would give it.
+    const callerAborted = this.#signal?.aborted === true;
+    const reason = callerAborted ? this.#signal?.reason : this.#deadline.expired && !keep ? this.#deadline.signal.reason : err;
     this.#done();
-    let out = errorFor(reason, this.#origin);
+    if (callerAborted && !(reason instanceof BreakwaterError)) {
+      this.#next.onResponseError?.(controller, reason as Error);
+      return;
+    }
+    let out = errorFor(reason, this.#origin, controller);
     if (out instanceof BreakwaterError && out.code === 'BW_ERR_DEADLINE') out = explained(out, this.#responded ? 'body' : 'headers', this.#source);
     this.#next.onResponseError?.(controller, out);
   }

@@ -1,6 +1,10 @@
+import { ForwardingHandler, NO_CONTROLLER } from '../internal/forward.js';
 import { aimAt, isConnectionError, nameOf } from '../internal/rewrite.js';
+import { invalidOptions } from '../internal/validate.js';
 import type { ResolvedAddress, Resolver } from '../Resolver.js';
 import type { Controller, Handler, Layer } from './types.js';
+
+export { ForwardingHandler };
 
 /**
  * Resolves the origin's name through Breakwater's cache (TTL honoured and capped, negative answers capped,
@@ -19,57 +23,40 @@ export function dnsLayer(resolver: Resolver): Layer {
         const pick = addresses[turn++ % addresses.length]!;
         dispatch(aimAt(opts, name.url, pick.address), new ResolvedCall(handler, resolver, name.hostname));
       };
-      withAddresses(resolver, name.hostname, handler, send);
+      withAddresses(resolver, name.hostname, opts, handler, send);
       return true;
     },
   };
 }
 
-/** Forwards every callback to `next`; subclasses override the ones they watch. No closures per request. */
 /**
- * Calls `send` with the host's addresses: synchronously from the cache (the
- * hot path), or after a lookup whose failure goes to the handler as the
- * request's error. Shared by the dns and balance layers.
+ * Calls `send` with the host's addresses: synchronously from the cache (the hot path), or after a
+ * lookup whose failure goes to the handler as the request's error (no controller: nothing started).
+ * Before waiting on a lookup, undici's own option checks run, so an invalid option is reported as
+ * undici's InvalidArgumentError, not as the lookup's ENOTFOUND. Shared by the dns and balance layers.
  */
-export function withAddresses(resolver: Resolver, hostname: string, handler: Handler, send: (addresses: ResolvedAddress[]) => void): void {
+export function withAddresses(resolver: Resolver, hostname: string, opts: object, handler: Handler, send: (addresses: ResolvedAddress[]) => void): void {
   const cached = resolver.peek(hostname);
-  if (cached !== undefined) send(cached);
-  else
-    resolver
-      .lookup(hostname)
-      .then(send, (err: Error) => handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err));
-}
-
-export class ForwardingHandler implements Handler {
-  protected readonly next: Handler;
-
-  constructor(next: Handler) {
-    this.next = next;
+  if (cached !== undefined) {
+    send(cached);
+    return;
   }
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.next.onRequestStart?.(controller, context);
+  const invalid = invalidOptions(opts as Record<string, unknown>);
+  if (invalid !== undefined) {
+    handler.onResponseError?.(NO_CONTROLLER, invalid);
+    return;
   }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
-    this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
-    this.next.onResponseStart?.(controller, statusCode, headers, message);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.next.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
-    this.next.onResponseEnd?.(controller, trailers);
-  }
-
-  onResponseError(controller: Controller, err: Error): void {
-    this.next.onResponseError?.(controller, err);
-  }
+  resolver.lookup(hostname).then(
+    (addresses) => {
+      try {
+        send(addresses);
+      } catch (err) {
+        // dispatch reports its own errors to the handler; only a throwing handler lands here.
+        handler.onResponseError?.(NO_CONTROLLER, err as Error);
+      }
+    },
+    (err: Error) => handler.onResponseError?.(NO_CONTROLLER, err),
+  );
 }
 
 /** After a connection error the name is resolved again on the next attempt. */

@@ -2,7 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { BreakwaterError, classify, type Deadline, publisher } from '@breakwater/core';
 import { createBackoff, isRetryable, isRetryRequest, parseRetryAfterMs, RETRY_MARKER_HEADER, type RetryBudget } from '@breakwater/retry';
 import { isStaleSocketError } from '../connector.js';
-import { firstValue, toRecord, withHeader } from '../internal/headers.js';
+import { NO_CONTROLLER } from '../internal/forward.js';
+import { firstValue, getHeader, replayable, withHeader } from '../internal/headers.js';
+import { encodeFormData, isFormDataLike, isReusableBody, ReplayableBody } from '../internal/replay.js';
+import { isUsageError } from '../internal/rewrite.js';
 import { kDeadline, kFresh, kNoPropagate } from '../internal/symbols.js';
 import { DEADLINE_HEADER } from './deadline.js';
 import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
@@ -19,6 +22,8 @@ export interface RetryLayerOptions {
   budgetFor: (origin: string) => RetryBudget;
   /** Add an Idempotency-Key to POST/PATCH requests without one, making them retryable. */
   idempotencyKey?: boolean;
+  /** One-shot request bodies are recorded up to this many bytes so a retry sends the same bytes. */
+  maxReplayBodyBytes: number;
   random?: () => number;
 }
 
@@ -35,15 +40,16 @@ export function retryLayer(o: RetryLayerOptions): Layer {
     description: 'idempotent retries within a per-origin budget, full jitter, Retry-After, one stale-socket resend',
     interceptor: (dispatch) => (opts, handler) => {
       const method = (opts.method ?? 'GET').toUpperCase();
-      let headers = toRecord(opts.headers);
-      if (o.idempotencyKey === true && (method === 'POST' || method === 'PATCH') && headers['idempotency-key'] === undefined) {
+      // Read once (a one-shot iterable of headers is read here and nowhere else); names keep their case.
+      let headers = replayable(opts.headers);
+      if (o.idempotencyKey === true && (method === 'POST' || method === 'PATCH') && getHeader(headers, 'idempotency-key') === undefined) {
         headers = withHeader(headers, 'idempotency-key', randomUUID());
       }
-      const idempotent = IDEMPOTENT.has(method) || headers['idempotency-key'] !== undefined;
+      const idempotent = IDEMPOTENT.has(method) || getHeader(headers, 'idempotency-key') !== undefined;
       const origin = String(opts.origin ?? '');
       const budget = o.budgetFor(origin);
-      // The record is normalised (lower-case names): without the marker's key there is nothing to parse.
-      const forwarded = headers[RETRY_MARKER_HEADER] !== undefined && isRetryRequest(headers);
+      const marker = getHeader(headers, RETRY_MARKER_HEADER);
+      const forwarded = marker !== undefined && isRetryRequest({ [RETRY_MARKER_HEADER]: marker });
       // A forwarded retry is retry traffic, not new demand: it is charged to this tier's budget, so the
       // retries leaving any tier stay within one budget wherever they started (FM-11).
       if (!forwarded) budget.recordRequest();
@@ -52,17 +58,43 @@ export function retryLayer(o: RetryLayerOptions): Layer {
           details: { upstream: origin, attempts: 0, retryDelayMs: 0 },
         });
         publish('gaveUp', { origin, reason: 'budget', attempts: 0 });
-        handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err);
+        handler.onResponseError?.(NO_CONTROLLER, err);
         return true;
       }
+      // A one-shot body (stream, iterator, fetch's body, FormData) is recorded as it goes out, so any
+      // attempt sends the bytes the first one sent; a reusable one (string, bytes, Blob) is sent as is.
+      let replay: ReplayableBody | undefined;
+      const body = opts.body;
+      if (!isReusableBody(body)) {
+        const form = isFormDataLike(body) ? encodeFormData(body) : undefined;
+        if (form !== undefined) {
+          replay = new ReplayableBody(form.stream, o.maxReplayBodyBytes);
+          if (getHeader(headers, 'content-type') === undefined) headers = withHeader(headers, 'content-type', form.contentType);
+        } else if (!isFormDataLike(body)) {
+          replay = new ReplayableBody(body as AsyncIterable<unknown>, o.maxReplayBodyBytes);
+          // undici listens for a stream body's errors from dispatch on; the recorder reads it later.
+          if (typeof (body as { on?: unknown }).on === 'function') (body as NodeJS.EventEmitter).on('error', noop);
+        }
+      }
       // The caller's options as they are: start() copies them per attempt anyway, with these headers.
-      const run = new RetryRun(dispatch, opts as DispatchOptions, headers, handler, o, budget, idempotent, forwarded ? 1 : o.attempts);
+      const run = new RetryRun(dispatch, opts as DispatchOptions, headers, handler, o, budget, idempotent, forwarded ? 1 : o.attempts, replay);
       run.start();
       return true;
     },
   };
 }
 
+const noop = () => {};
+
+type Headers = Parameters<NonNullable<Handler['onResponseStart']>>[2];
+type RawHeaders = Controller['rawHeaders'];
+
+/**
+ * One request across its attempts. It is also the controller the caller's handler sees, for the whole
+ * run whichever attempt is in flight (undici's RetryHandler does the same with a RetryController):
+ * `rawHeaders`/`rawTrailers` of the current attempt (fetch builds its Headers from them), `pause()`
+ * carried over to the next attempt, `abort()` reaching the attempt in flight or cancelling the backoff.
+ */
 class RetryRun implements Handler {
   attempt = 0;
   retryDelayMs = 0;
@@ -72,30 +104,32 @@ class RetryRun implements Handler {
   #current: Controller | undefined;
   #timer: NodeJS.Timeout | undefined;
   #aborted: Error | undefined;
+  #paused = false;
   #startedUp = false;
+  #bodyBlocked = false; // a retry was wanted, but the one-shot body can no longer be replayed
   #backoff: ReturnType<typeof createBackoff> | undefined;
-  /** What the caller's handler is given as its controller: this run (see the getters below). */
-  readonly #proxy: Controller = this;
 
   readonly dispatch: Dispatch;
   readonly opts: DispatchOptions;
-  /** The request's headers, normalised (opts.headers is left as the caller gave it). */
-  readonly headers: Record<string, string | string[]>;
+  /** The request's headers for every attempt (a record, or a flat array; names as the caller wrote them). */
+  readonly headers: unknown;
   readonly next: Handler;
   readonly o: RetryLayerOptions;
   readonly budget: RetryBudget;
   readonly idempotent: boolean;
   readonly maxAttempts: number;
+  readonly replay: ReplayableBody | undefined;
 
   constructor(
     dispatch: Dispatch,
     opts: DispatchOptions,
-    headers: Record<string, string | string[]>,
+    headers: unknown,
     next: Handler,
     o: RetryLayerOptions,
     budget: RetryBudget,
     idempotent: boolean,
     maxAttempts: number,
+    replay: ReplayableBody | undefined,
   ) {
     this.dispatch = dispatch;
     this.opts = opts;
@@ -105,20 +139,37 @@ class RetryRun implements Handler {
     this.budget = budget;
     this.idempotent = idempotent;
     this.maxAttempts = maxAttempts;
+    this.replay = replay;
   }
 
-  // What the caller's controller sees: this run as a whole, whichever attempt is in flight. The run is
-  // that controller itself (undici calls only these members on it), not one more object per request.
+  // ---- The controller the caller sees ----
+
   get aborted(): boolean {
     return this.#aborted !== undefined || (this.#current?.aborted ?? false);
   }
 
   get paused(): boolean {
-    return this.#current?.paused ?? false;
+    return this.#paused || (this.#current?.paused ?? false);
   }
 
   get reason(): Error | null {
     return this.#aborted ?? this.#current?.reason ?? null;
+  }
+
+  get rawHeaders(): RawHeaders {
+    return this.#current?.rawHeaders ?? null;
+  }
+
+  set rawHeaders(value: RawHeaders) {
+    if (this.#current !== undefined) this.#current.rawHeaders = value;
+  }
+
+  get rawTrailers(): RawHeaders {
+    return this.#current?.rawTrailers ?? null;
+  }
+
+  set rawTrailers(value: RawHeaders) {
+    if (this.#current !== undefined) this.#current.rawTrailers = value;
   }
 
   abort(reason: Error): void {
@@ -132,10 +183,12 @@ class RetryRun implements Handler {
   }
 
   pause(): void {
+    this.#paused = true;
     this.#current?.pause();
   }
 
   resume(): void {
+    this.#paused = false;
     this.#current?.resume();
   }
 
@@ -146,6 +199,7 @@ class RetryRun implements Handler {
   start(fresh = false): void {
     this.attempt++;
     this.#swallowing = undefined;
+    this.#current = undefined;
     let headers = this.headers;
     // Origins outside `propagate` (third-party APIs) get neither header.
     const propagate = this.opts[kNoPropagate] !== true;
@@ -154,33 +208,49 @@ class RetryRun implements Handler {
     if (deadline !== undefined && this.attempt > 1 && propagate) headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(deadline.remainingMs())));
     try {
       // A copy per attempt: some dispatchers (undici's ProxyAgent) rewrite the options they are given.
-      const opts: DispatchOptions = { ...this.opts, headers };
+      const opts: DispatchOptions = { ...this.opts, headers: headers as DispatchOptions['headers'] };
+      if (this.replay !== undefined) opts.body = this.replay.body() as unknown as DispatchOptions['body'];
       if (fresh) (opts as Record<symbol, unknown>)[kFresh] = true;
       this.dispatch(opts, this);
     } catch (err) {
-      this.onResponseError(this.#current as Controller, err as Error);
+      this.onResponseError(NO_CONTROLLER, err as Error);
     }
   }
+
+  // ---- The handler each attempt reports to ----
 
   onRequestStart(controller: Controller, context: unknown): void {
     this.#current = controller;
     if (this.#aborted !== undefined) controller.abort(this.#aborted);
+    else if (this.#paused) controller.pause();
     if (!this.#startedUp) {
       this.#startedUp = true;
-      this.next.onRequestStart?.(this.#proxy, context);
+      this.next.onRequestStart?.(this, context);
     }
   }
 
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: never): void {
+    this.#current = controller;
     this.#forwarded = true;
-    this.next.onRequestUpgrade?.(this.#proxy, statusCode, headers, socket);
-    void controller;
+    this.next.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+  onResponseStarted(): void {
+    this.next.onResponseStarted?.();
+  }
+
+  onRequestSent(): void {
+    this.next.onRequestSent?.();
+  }
+
+  onBodySent(chunk: Buffer): void {
+    this.next.onBodySent?.(chunk);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: Headers, message?: string): void {
     this.#current = controller;
     if (RETRYABLE_STATUS.has(statusCode) && this.idempotent && this.#aborted === undefined) {
-      const retryAfterMs = parseRetryAfterMs(firstValue(headers[`retry-after`]));
+      const retryAfterMs = parseRetryAfterMs(firstValue(headers['retry-after']));
       const delayMs = this.#decide({ status: statusCode }, retryAfterMs);
       if (delayMs !== undefined) {
         // Drain this response quietly and try again: the caller only ever sees the last one.
@@ -189,16 +259,16 @@ class RetryRun implements Handler {
       }
     }
     this.#forwarded = true;
-    this.next.onResponseStart?.(this.#proxy, statusCode, headers, message);
+    this.next.onResponseStart?.(this, statusCode, headers, message);
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
-    if (this.#swallowing === undefined) this.next.onResponseData?.(this.#proxy, chunk);
+    if (this.#swallowing === undefined) this.next.onResponseData?.(this, chunk);
   }
 
-  onResponseEnd(_controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
+  onResponseEnd(_controller: Controller, trailers: Headers): void {
     if (this.#swallowing !== undefined) this.#schedule(this.#swallowing.delayMs);
-    else this.next.onResponseEnd?.(this.#proxy, trailers);
+    else this.next.onResponseEnd?.(this, trailers);
   }
 
   onResponseError(_controller: Controller, err: Error): void {
@@ -207,7 +277,7 @@ class RetryRun implements Handler {
       return;
     }
     this.#swallowing = undefined;
-    if (this.idempotent && !this.#staleResent && isStaleSocketError(err)) {
+    if (this.idempotent && !this.#staleResent && isStaleSocketError(err) && this.#replayable()) {
       // The peer closed an idle connection as we reused it: nothing was processed. Resend at once on a
       // new connection, outside the budget (this is not extra load on a failing upstream).
       this.#staleResent = true;
@@ -220,12 +290,20 @@ class RetryRun implements Handler {
     else this.#schedule(delayMs);
   }
 
+  #replayable(): boolean {
+    if (this.replay === undefined || this.replay.replayable) return true;
+    this.#bodyBlocked = true;
+    return false;
+  }
+
   /** The backoff before another attempt, or undefined to give up (the budget is charged here). */
   #decide(reason: unknown, retryAfterMs: number | undefined): number | undefined {
     if (this.attempt >= this.maxAttempts) return undefined;
     if (retryAfterMs !== undefined && retryAfterMs > this.o.maxRetryAfterMs) return undefined;
     const available = this.#deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
     if (available <= 1 || (retryAfterMs !== undefined && retryAfterMs >= available)) return undefined;
+    // Never a different body: a one-shot body that outgrew its recording ends retrying here.
+    if (!this.#replayable()) return undefined;
     if (!this.budget.tryRetry()) {
       publish('gaveUp', { origin: this.opts.origin, reason: 'budget', attempts: this.attempt });
       return undefined;
@@ -250,14 +328,32 @@ class RetryRun implements Handler {
     }, delayMs);
   }
 
+  /**
+   * Ends the run with `err`. The caller's own abort reason and undici's usage errors (an invalid option
+   * or header) reach the caller unchanged, as they would without Breakwater; anything else becomes a
+   * BreakwaterError with the original as `cause` and the run's attempts in `details`.
+   */
   #fail(err: Error): void {
+    this.replay?.close();
+    if ((err === this.#aborted && !(err instanceof BreakwaterError)) || isUsageError(err)) {
+      this.next.onResponseError?.(this, err);
+      return;
+    }
     const bw = classify(err, { ...(this.opts.origin === undefined ? {} : { host: new URL(String(this.opts.origin)).hostname }) });
+    const blocked = this.#bodyBlocked && this.replay !== undefined;
     const annotated = new BreakwaterError(bw.code, bw.message, {
       cause: bw.cause ?? err,
-      retryable: bw.retryable,
-      hint: bw.hint,
-      details: { ...bw.details, attempts: this.attempt, retryDelayMs: this.retryDelayMs },
+      retryable: blocked ? false : bw.retryable,
+      hint: blocked
+        ? `Not retried: the request body is one-shot (a stream or iterator) and ${this.replay.readBytes} bytes of it had been sent, more than \`maxReplayBodyBytes\` (${this.o.maxReplayBodyBytes}) kept for a replay. Pass a Buffer, string or Blob, or raise \`maxReplayBodyBytes\`.`
+        : bw.hint,
+      details: {
+        ...bw.details,
+        attempts: this.attempt,
+        retryDelayMs: this.retryDelayMs,
+        ...(blocked ? { notRetried: 'body-not-replayable', bodyBytesSent: this.replay.readBytes, maxReplayBodyBytes: this.o.maxReplayBodyBytes } : {}),
+      },
     });
-    this.next.onResponseError?.(this.#proxy, annotated);
+    this.next.onResponseError?.(this, annotated);
   }
 }

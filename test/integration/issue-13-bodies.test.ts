@@ -1,0 +1,204 @@
+import { createHash } from 'node:crypto';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BreakwaterError } from '@breakwater/core';
+import { createClient } from '@breakwater/http';
+import { Agent, type Dispatcher, FormData, request as undiciRequest } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+// Issue 13, "Bodies and retries": a retried attempt sends exactly the bytes the first attempt sent, or is
+// not retried. The server reads each body in full, then resets the connection on the first attempt of
+// each case; it records the length and SHA-256 of every attempt's body.
+
+type Seen = { length: number; sha256: string; contentType: string | undefined };
+const seen = new Map<string, Seen[]>();
+let server: http.Server;
+let base: string;
+
+beforeAll(async () => {
+  server = http.createServer((req, res) => {
+    const hash = createHash('sha256');
+    let length = 0;
+    req.on('data', (c: Buffer) => {
+      hash.update(c);
+      length += c.length;
+    });
+    req.on('end', () => {
+      const id = String(req.headers['x-case']);
+      const attempts = seen.get(id) ?? [];
+      attempts.push({ length, sha256: hash.digest('hex'), contentType: req.headers['content-type'] });
+      seen.set(id, attempts);
+      // The first attempt of a "reset" case: the body was read, the answer is lost.
+      if (req.headers['x-reset'] === '1' && attempts.length === 1) req.socket.resetAndDestroy();
+      else res.end(String(length));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+const BYTES = Buffer.from(Array.from({ length: 3_000 }, (_, i) => `line ${i};`).join(''));
+const sha = (b: Buffer) => createHash('sha256').update(b).digest('hex');
+const chunks = () => [BYTES.subarray(0, 1_000), BYTES.subarray(1_000, 20_000), BYTES.subarray(20_000)];
+const form = () => {
+  const f = new FormData();
+  f.append('name', 'breakwater');
+  f.append('file', new Blob([BYTES], { type: 'text/plain' }), 'lines.txt');
+  return f;
+};
+
+// Each body type, built fresh per call; `bytes` is what the server must see (undefined: multipart, checked by equality across attempts).
+const BODIES: { type: string; make: () => unknown; bytes?: Buffer; fetchOnly?: boolean }[] = [
+  { type: 'string', make: () => BYTES.toString(), bytes: BYTES },
+  { type: 'Buffer', make: () => Buffer.from(BYTES), bytes: BYTES },
+  { type: 'Uint8Array', make: () => new Uint8Array(BYTES), bytes: BYTES },
+  { type: 'Readable', make: () => Readable.from(chunks()), bytes: BYTES },
+  {
+    type: 'async iterable',
+    make: () =>
+      (async function* () {
+        for (const c of chunks()) {
+          await sleep(1);
+          yield c;
+        }
+      })(),
+    bytes: BYTES,
+  },
+  { type: 'FormData', make: form },
+  { type: 'Blob', make: () => new Blob([BYTES]), bytes: BYTES },
+  // undici's request() itself rejects URLSearchParams (it iterates the pairs): fetch only.
+  { type: 'URLSearchParams', make: () => new URLSearchParams({ q: BYTES.toString().slice(0, 5_000) }), fetchOnly: true },
+  {
+    type: 'web ReadableStream',
+    make: () => {
+      const parts = chunks();
+      return new ReadableStream({
+        pull(c) {
+          const next = parts.shift();
+          if (next === undefined) c.close();
+          else c.enqueue(new Uint8Array(next));
+        },
+      });
+    },
+    bytes: BYTES,
+  },
+];
+
+// The resets are deliberate: no breaker, a budget that never runs out.
+const client = createClient({ baseDelayMs: 1, maxDelayMs: 5, retryBudget: { minPerSecond: 1_000 }, circuit: false });
+afterAll(() => client.close());
+
+async function send(api: 'request' | 'fetch', id: string, body: unknown, reset: boolean, c = client): Promise<number> {
+  const headers = { 'x-case': id, 'x-reset': reset ? '1' : '0' };
+  if (api === 'request') {
+    const r = await c.request(`${base}/put`, { method: 'PUT', headers, body: body as string });
+    await r.body.text();
+    return r.statusCode;
+  }
+  const r = await c.fetch(`${base}/put`, { method: 'PUT', headers, body: body as string, duplex: 'half' });
+  await r.text();
+  return r.status;
+}
+
+describe('issue 13: a retried PUT sends the same bytes, whatever the body type', () => {
+  for (const api of ['request', 'fetch'] as const) {
+    for (const b of BODIES) {
+      if (b.fetchOnly === true && api === 'request') continue;
+      it(`${api}() with a ${b.type} body: the reset first attempt is retried with identical bytes`, async () => {
+        const id = `${api}-${b.type}`;
+        expect(await send(api, id, b.make(), true)).toBe(200);
+        const attempts = seen.get(id)!;
+        expect(attempts).toHaveLength(2);
+        expect(attempts[0]!.length).toBeGreaterThan(0);
+        expect(attempts[1]).toEqual(attempts[0]);
+        if (b.bytes !== undefined) expect(attempts[0]).toMatchObject({ length: b.bytes.length, sha256: sha(b.bytes) });
+      });
+    }
+  }
+
+  it('naive: re-dispatching the same options after the reset sends a Readable body empty (what the old retry layer did)', async () => {
+    const naiveRetry: Dispatcher.DispatcherComposeInterceptor = (dispatch) => (opts, handler) => {
+      let tries = 0;
+      const attempt = (): boolean =>
+        dispatch(opts, {
+          ...handler,
+          onRequestStart: (c, ctx) => handler.onRequestStart?.(c, ctx),
+          onResponseStart: (c, s, h, m) => handler.onResponseStart?.(c, s, h, m),
+          onResponseData: (c, d) => handler.onResponseData?.(c, d),
+          onResponseEnd: (c, t) => handler.onResponseEnd?.(c, t),
+          onResponseError: (c, e) => (++tries < 2 ? attempt() : handler.onResponseError?.(c, e)),
+        });
+      return attempt();
+    };
+    const agent = new Agent();
+    try {
+      const r = await undiciRequest(`${base}/put`, {
+        method: 'PUT',
+        headers: { 'x-case': 'naive', 'x-reset': '1' },
+        body: Readable.from(chunks()),
+        dispatcher: agent.compose(naiveRetry),
+      }).catch((e: unknown) => e);
+      const attempts = seen.get('naive')!;
+      console.log(
+        `[issue-13] naive resend of a Readable body: server saw ${attempts.map((a) => `${a.length} B`).join(', then ')}; caller got ${r instanceof Error ? r.message : (r as { statusCode: number }).statusCode}`,
+      );
+      expect(attempts[0]!.length).toBe(BYTES.length);
+      // The second attempt went out with a short (empty) body and the caller got a 200: silent corruption.
+      expect(attempts[1]!.length).toBeLessThan(BYTES.length);
+      expect(r).toMatchObject({ statusCode: 200 });
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('a one-shot body larger than maxReplayBodyBytes is not retried once sent, and the error says why', async () => {
+    const small = createClient({ baseDelayMs: 1, maxDelayMs: 5, maxReplayBodyBytes: 1_024, retryBudget: { minPerSecond: 1_000 }, circuit: false });
+    try {
+      for (const api of ['request', 'fetch'] as const) {
+        const id = `too-large-${api}`;
+        const err = await send(api, id, Readable.from(chunks()), true, small).catch((e: unknown) => e);
+        const bw = (api === 'fetch' ? (err as Error).cause : err) as BreakwaterError;
+        expect(bw).toBeInstanceOf(BreakwaterError);
+        expect(bw.retryable).toBe(false);
+        expect(bw.details).toMatchObject({ notRetried: 'body-not-replayable', maxReplayBodyBytes: 1_024, attempts: 1 });
+        expect(bw.hint).toMatch(/maxReplayBodyBytes/);
+        expect(seen.get(id)).toHaveLength(1);
+      }
+    } finally {
+      await small.close();
+    }
+  });
+});
+
+describe('issue 13, healthy twins: uploads that succeed first time are sent once, in full', () => {
+  it('a 10 MB Buffer upload through request() and fetch()', async () => {
+    const big = Buffer.alloc(10 * 1024 * 1024, 7);
+    for (const api of ['request', 'fetch'] as const) {
+      const id = `big-${api}`;
+      expect(await send(api, id, big, false)).toBe(200);
+      expect(seen.get(id)).toEqual([{ length: big.length, sha256: sha(big), contentType: undefined }]);
+    }
+  });
+
+  it('a streamed PUT (10 MB in 64 KiB chunks, produced over time) goes out as it is produced', async () => {
+    const total = 10 * 1024 * 1024;
+    const chunk = Buffer.alloc(64 * 1024, 3);
+    for (const api of ['request', 'fetch'] as const) {
+      const id = `stream-${api}`;
+      const started = performance.now();
+      const body = (async function* () {
+        for (let sent = 0; sent < total; sent += chunk.length) {
+          if (sent % (1024 * 1024) === 0) await sleep(5);
+          yield chunk;
+        }
+      })();
+      expect(await send(api, id, body, false)).toBe(200);
+      expect(seen.get(id)).toHaveLength(1);
+      expect(seen.get(id)![0]!.length).toBe(total);
+      expect(performance.now() - started).toBeLessThan(20_000);
+    }
+  });
+});

@@ -1,0 +1,87 @@
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/servers/process.js';
+
+// Issue 20: no input or peer may crash the process. Each error path undici reports before a request
+// starts runs in a child process (which must not die) through createClient(), and must reach the caller
+// as a rejected promise carrying the original error (as `cause`, or unchanged for the caller's own abort
+// reason and undici's usage errors).
+const child = fileURLToPath(new URL('./issue-20/crash-child.ts', import.meta.url));
+let dir: string;
+let cert: string;
+let key: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'bw-issue20-'));
+  cert = join(dir, 'cert.pem');
+  key = join(dir, 'key.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      '/CN=localhost',
+      '-days',
+      '1',
+      '-keyout',
+      key,
+      '-out',
+      cert,
+    ],
+    {
+      stdio: 'ignore',
+    },
+  );
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function run(mode: 'breakwater' | 'naive', closedPort: number): Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [child, mode, String(closedPort), cert, key], { timeout: 30_000 }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
+      const lines = stdout
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ code, lines, stderr });
+    });
+  });
+}
+
+describe('issue 20: errors before a request starts never crash the process', () => {
+  it('naive: a layer that reads controller.aborted on an early error kills the child (the harness sees a crash)', async () => {
+    const r = await run('naive', await freePort());
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/Cannot read properties of (undefined|null) \(reading 'aborted'\)/);
+  });
+
+  it('Breakwater: every path rejects with the original error as cause, and the child exits 0', async () => {
+    const r = await run('breakwater', await freePort());
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const byName = Object.fromEntries(r.lines.map((l) => [l.name, l]));
+    expect(byName['refused by name']).toMatchObject({ rejected: true, code: 'BW_ERR_CONNECT_REFUSED', cause: 'ECONNREFUSED' });
+    expect(byName['refused by address']).toMatchObject({ rejected: true, code: 'BW_ERR_CONNECT_REFUSED', cause: 'ECONNREFUSED' });
+    // fetch: a TypeError('fetch failed') whose cause is the same BreakwaterError request() rejects with.
+    expect(byName['refused by name (fetch)']).toMatchObject({ rejected: true, type: 'TypeError', cause: 'BW_ERR_CONNECT_REFUSED', causeCause: 'ECONNREFUSED' });
+    expect(byName['TLS failure (self-signed)']).toMatchObject({ rejected: true, code: 'BW_ERR_TLS', cause: 'DEPTH_ZERO_SELF_SIGNED_CERT' });
+    // undici's own usage errors reach the caller unchanged, as with a plain Agent.
+    expect(byName['invalid header (CRLF)']).toMatchObject({ rejected: true, type: 'InvalidArgumentError', code: 'UND_ERR_INVALID_ARG' });
+    expect(byName['invalid connection header']).toMatchObject({ rejected: true, type: 'InvalidArgumentError', code: 'UND_ERR_INVALID_ARG' });
+    expect(byName['invalid option to an unknown name']).toMatchObject({ rejected: true, type: 'InvalidArgumentError', message: 'invalid reset' });
+    // The caller's abort reason, unchanged.
+    expect(byName['aborted before the call']).toMatchObject({ rejected: true, type: 'Error', message: 'custom reason' });
+    expect(byName['aborted before connect']).toMatchObject({ rejected: true, type: 'Error', message: 'custom reason' });
+    expect(r.lines).toHaveLength(9);
+  });
+});
