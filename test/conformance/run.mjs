@@ -20,6 +20,8 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
 const testsDir = path.join(here, 'undici', 'test');
+// Node 22 knows the flag only under its experimental name (renamed in Node 23.6); Node 24 takes both.
+const ISOLATION_NONE = Number(process.versions.node.split('.')[0]) >= 23 ? '--test-isolation=none' : '--experimental-test-isolation=none';
 
 function listFiles(dir) {
   return readdirSync(dir)
@@ -129,7 +131,10 @@ export async function runMode(mode, certs) {
   const files = vendoredFiles().map((f) => path.join(testsDir, f));
   const alone = files.filter(ownProcess);
   const shared = files.filter((f) => !alone.includes(f));
-  const [a, b] = await Promise.all([runNodeTest(mode, shared, ['--test-isolation=none'], certs), runNodeTest(mode, alone, ['--test-concurrency=2'], certs)]);
+  const [a, b] = await Promise.all([
+    runNodeTest(mode, shared, [ISOLATION_NONE, '--test-force-exit'], certs),
+    runNodeTest(mode, alone, ['--test-concurrency=2'], certs),
+  ]);
   const stderr = a.stderr + b.stderr;
   let dispatches = 0;
   try {
@@ -153,7 +158,7 @@ export async function compare() {
         'naive',
         NAIVE_FILES.map((f) => path.join(testsDir, f)),
         // Broken on purpose: a redirect it cannot follow may leave a socket open.
-        ['--test-isolation=none', '--test-force-exit'],
+        [ISOLATION_NONE, '--test-force-exit'],
         certs,
       ),
     ]);
