@@ -158,8 +158,9 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/drivers/ior
       `[drivers-redis] restart: breakwater ${hardened.failedCommands} failed of 12 (${hardened.closes} disconnects, ${Math.round(hardened.ms)} ms), ioredis ${plain.failedCommands} failed of 12 (${plain.closes} disconnects, ${Math.round(plain.ms)} ms)`,
     );
     expect(hardened.failedCommands).toBe(0);
-    expect(hardened.closes).toBe(1);
+    // At least the restart's disconnect (a reconnect attempt that lands while the server is still down is one more).
+    expect(hardened.closes).toBeGreaterThanOrEqual(1);
     expect(plain.failedCommands).toBe(0);
-    expect(plain.closes).toBe(1);
+    expect(plain.closes).toBeGreaterThanOrEqual(1);
   }, 60_000);
 });
