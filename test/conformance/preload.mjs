@@ -1,7 +1,7 @@
 /**
  * Loaded with `--import` into every process of the undici conformance run (test/conformance/run.mjs).
  *
- * - Makes the vendored undici tests (test/conformance/undici/test/**) load the undici this repository
+ * - Makes the vendored undici tests (test/conformance/vendor/undici/test/**) load the undici this repository
  *   depends on: their `require('../..')` and `require('../../lib/…')` point at the vendored tree's root,
  *   which holds only the tests, and are redirected to node_modules/undici.
  * - `@metcoder95/https-pem` (a self-signed certificate made by an install script) is served from the
@@ -15,7 +15,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const require = createRequire(import.meta.url);
-const vendored = fileURLToPath(new URL('./undici/', import.meta.url));
+const vendored = fileURLToPath(new URL('./vendor/undici/', import.meta.url));
 const undiciRoot = path.dirname(require.resolve('undici/package.json'));
 const shims = fileURLToPath(new URL('./shims/', import.meta.url));
 

@@ -1,5 +1,5 @@
 /**
- * Runs undici's own tests (vendored in test/conformance/undici, see its README) twice: with a plain
+ * Runs undici's own tests (vendored in test/conformance/vendor/undici, see its README) twice: with a plain
  * undici `Agent` as the global dispatcher (the control) and with `createClient().dispatcher`
  * (Breakwater), then compares them test by test.
  *
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, '../..');
-const testsDir = path.join(here, 'undici', 'test');
+const testsDir = path.join(here, 'vendor', 'undici', 'test');
 // Node 22 knows the flag only under its experimental name (renamed in Node 23.6); Node 24 takes both.
 const NODE_MAJOR = Number(process.versions.node.split('.')[0]);
 const ISOLATION_NONE = NODE_MAJOR >= 23 ? '--test-isolation=none' : '--experimental-test-isolation=none';

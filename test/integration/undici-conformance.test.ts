@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type ConformanceRun, compare, knownDifferences, NAIVE_FILES, vendoredFiles } from '../conformance/run.mjs';
 
-// Issue 20: undici's own tests (vendored, license kept: test/conformance/undici/README.md) run with
+// Issue 20: undici's own tests (vendored, license kept: test/conformance/vendor/undici/README.md) run with
 // `createClient().dispatcher` as undici's global dispatcher and with a plain `Agent` (the control). Every
 // test whose outcome differs must be listed, with the reason, in test/conformance/known-differences.json;
 // docs/http-conformance.md has the per-file table (`scripts/bw node test/conformance/run.mjs --write-docs`).
