@@ -3,6 +3,7 @@ import { afterEach, expect, it } from 'vitest';
 import { createAckClient, createAckServer } from '../../packages/ack/src/index.js';
 import { createFaultProxy, type FaultProxy } from '../../packages/chaos/src/index.js';
 import { RetryBudget } from '../../packages/retry/src/index.js';
+import { rng } from '../support/rng.js';
 
 // 100,000 messages through the chaos proxy while it resets or blackholes the
 // connection 50 times. Resets lose ACKs of handled messages (the retransmit
@@ -17,18 +18,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-
-/** mulberry32: the fault sequence from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 it('100,000 messages, 50 resets/blackholes: every send resolves and the handler sees each message exactly once', async () => {
   const started = performance.now();

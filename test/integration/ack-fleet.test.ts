@@ -6,6 +6,7 @@ import { pg } from '../../packages/ack/test/pg.js';
 import { createFaultProxy, type FaultProxy } from '../../packages/chaos/src/index.js';
 import { RetryBudget } from '../../packages/retry/src/index.js';
 import { type AckChild, freePorts, startAckChild } from '../support/ackChild.js';
+import { rng } from '../support/rng.js';
 import { type PostgresServer, postgresUnavailable, startPostgres } from '../support/servers/postgres.js';
 
 // Issue 14, point 2: three ack servers (child processes) sharing one
@@ -28,18 +29,6 @@ const CONTROL_ADMIT_MS = 12_000;
 const unavailable = postgresUnavailable();
 const required = process.env.BREAKWATER_REQUIRE_NETNS === '1';
 if (unavailable !== undefined && !required) console.log(`[ack-fleet] skipped: ${unavailable}`);
-
-/** mulberry32: the fault schedule from the seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
 
 describe.skipIf(unavailable !== undefined && !required)('a fleet of three ack servers sharing one PostgreSQL', () => {
   let server: PostgresServer;

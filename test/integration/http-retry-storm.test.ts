@@ -1,9 +1,9 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 // undici 8 is a dependency of @breakwater/http only; the naive side uses that very copy.
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient, propagationHeaders } from '../../packages/http/src/index.js';
+import { listenHttp } from '../support/httpServer.js';
 
 // FM-11 over real HTTP tiers: client → A → B → C, C answers 503 to everything.
 // Naive: each caller tries 3 times → 27 requests at C per request. Breakwater:
@@ -16,18 +16,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function listen(handler: http.RequestListener): Promise<number> {
-  const server = http.createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(r);
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+const listen = (handler: http.RequestListener) => listenHttp(handler, cleanups);
 
 type Call = (port: number, incoming: http.IncomingMessage | undefined) => Promise<number>;
 

@@ -1,6 +1,5 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
 import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
@@ -13,6 +12,7 @@ import {
   MAX_DEADLINE_HEADER_MS,
   propagationHeaders,
 } from '../../packages/http/src/index.js';
+import { listenHttp } from '../support/httpServer.js';
 
 // Issue 13, deadline propagation across three real tiers: test → A → B → C, each tier an http server
 // calling the next through createClient(). A tier thinks, then calls on: what C receives must be the time
@@ -24,18 +24,7 @@ afterAll(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function listen(handler: http.RequestListener): Promise<number> {
-  const server = http.createServer(handler);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(r);
-      }),
-  );
-  return (server.address() as AddressInfo).port;
-}
+const listen = (handler: http.RequestListener) => listenHttp(handler, cleanups);
 
 function client(options?: Parameters<typeof createClient>[0]): HttpClient {
   const c = createClient(options);

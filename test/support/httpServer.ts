@@ -1,0 +1,19 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * An `http.Server` on 127.0.0.1 and a free port; its close (every connection cut first, so a keep-alive
+ * socket cannot hold it open) is pushed onto `cleanups`. Returns the port.
+ */
+export async function listenHttp(handler: http.RequestListener, cleanups: (() => unknown)[]): Promise<number> {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  cleanups.push(
+    () =>
+      new Promise((r) => {
+        server.closeAllConnections();
+        server.close(r);
+      }),
+  );
+  return (server.address() as AddressInfo).port;
+}
