@@ -127,3 +127,37 @@ it('payload shapes: string, Uint8Array, a Buffer slice of a larger buffer, empty
     expect(seen.map((b) => b.toString('hex'))).toEqual(shapes.map(([, p]) => Buffer.from(p as Uint8Array | string).toString('hex')));
   }
 });
+
+it('a server that accepts and never sends HELLO, or sends an oversized or malformed frame: typed errors, nothing acknowledged', async () => {
+  const behaviours: [string, (socket: net.Socket) => void, string][] = [
+    ['silent', () => {}, 'BW_ERR_ACK_TIMEOUT'],
+    ['oversized', (s) => s.write(Buffer.from([0x7f, 0xff, 0xff, 0xff, 1, 1])), 'BW_ERR_PROTOCOL'],
+    ['unknown type', (s) => s.write(Buffer.from([0, 0, 0, 2, 1, 99])), 'BW_ERR_PROTOCOL'],
+    ['wrong version', (s) => s.write(Buffer.from([0, 0, 0, 2, 9, 1])), 'BW_ERR_PROTOCOL'],
+  ];
+  for (const [name, behave, code] of behaviours) {
+    const sockets: net.Socket[] = [];
+    let dataFrames = 0;
+    const server = net.createServer((socket) => {
+      sockets.push(socket);
+      socket.on('error', () => {});
+      const decoder = new FrameDecoder();
+      socket.on('data', (chunk) => {
+        for (const f of decoder.push(chunk) as Frame[]) if (f.type === 'data') dataFrames++;
+      });
+      behave(socket);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => {
+      for (const s of sockets) s.destroy();
+      server.close();
+    });
+    const c = client({ port: (server.address() as net.AddressInfo).port, heartbeatTimeoutMs: 300, sendTimeoutMs: 1_000, reconnectBaseDelayMs: 50 });
+    const disconnected = new Promise<{ error: unknown }>((r) => c.once('disconnected', r));
+    const sent = c.send('never handled').catch((e: { code: string }) => e.code);
+    expect(((await disconnected).error as { code?: string }).code, name).toBe(code);
+    // Never written (no HELLO, or the link failed first): a plain deadline, not "may have been processed".
+    expect(await sent, name).toBe('BW_ERR_DEADLINE');
+    expect(dataFrames, name).toBe(0);
+  }
+});
