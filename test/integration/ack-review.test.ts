@@ -161,3 +161,24 @@ it('a server that accepts and never sends HELLO, or sends an oversized or malfor
     expect(dataFrames, name).toBe(0);
   }
 });
+
+it('a client whose maxFrameBytes is larger than the server`s: the oversized message is refused with a NACK, the ones behind it flow', async () => {
+  // Before: the server closed the connection on the frame, the client reconnected and sent it again (108
+  // reconnects in 3 s measured), nothing behind it was handled, and the send ended as "may or may not
+  // have been processed" although it never was.
+  let handled = 0;
+  let protocolErrors = 0;
+  const server = createAckServer({ maxFrameBytes: 4_096, maxTotalBufferedBytes: 65_536, handler: () => void handled++ });
+  server.on('protocolFailed', () => protocolErrors++);
+  const { port } = await server.listen();
+  cleanups.push(() => server.close());
+  const c = client({ port, maxFrameBytes: 65_536, sendTimeoutMs: 5_000 });
+  const big = c.send(Buffer.alloc(10_000, 1)).catch((e: { code: string; retryable: boolean; message: string }) => e);
+  const small = await Promise.all(Array.from({ length: 5 }, (_, i) => c.send(`small-${i}`)));
+  expect(await big).toMatchObject({ code: 'BW_ERR_NACKED', retryable: false, message: expect.stringContaining('maxFrameBytes (4096)') });
+  expect(small.every((a) => a.attempts === 1)).toBe(true);
+  expect({ handled, protocolErrors, reconnects: c.stats().reconnects }).toEqual({ handled: 5, protocolErrors: 0, reconnects: 0 });
+  // Healthy but unusual: the largest frame the server takes still goes through on the same connection.
+  await c.send(Buffer.alloc(4_096 - DATA_OVERHEAD_BYTES));
+  expect(handled).toBe(6);
+});
