@@ -101,6 +101,18 @@ describe.skipIf(unavailable !== undefined && !required)('issue #15: ioredis rese
     expect(outcome.counter).toBe(2);
   }, 20_000);
 
+  it('review: EVALSHA in a plain pipeline (no MULTI): not resent, its entry says the outcome is unknown; plain ioredis runs it twice', async () => {
+    const sha = (await admin.script('LOAD', INCR_THEN_SPIN)) as string;
+    const run = (client: Redis, k: string) => client.pipeline().evalsha(sha, 1, k).exec();
+    const mine = await killMidScript(createRedis(target), run);
+    const plain = await killMidScript(new Redis(target), run);
+    const entry = (mine.value as [Error | null, unknown][] | undefined)?.[0];
+    console.log(`[issue-15-redis] EVALSHA in a pipeline: breakwater counter ${mine.counter}; ioredis counter ${plain.counter}`);
+    expect(mine.error ?? entry?.[0]).toMatchObject({ code: 'BW_ERR_OUTCOME_UNKNOWN', details: { mayHaveApplied: true } });
+    expect(mine.counter).toBe(1);
+    expect(plain.counter).toBe(2);
+  }, 20_000);
+
   it('MULTI/INCR/EXEC queued behind the script: never resent, applied at most once', async () => {
     const outcome = await killMidScript(createRedis(target), async (client, k) => {
       const script = client.eval(INCR_THEN_SPIN, 1, `${k}:script`).catch((e: unknown) => e);

@@ -289,7 +289,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
         return;
       }
       case 'ack': {
-        const m = this.#window.get(frame.id);
+        const m = this.#answered(frame.id, 'ACK');
         if (m === undefined || m.state === 'parked') return; // settled already (deadline) or a late duplicate
         this.#stats.acked++;
         this.#settle(m, { id: m.id, attempts: m.attempts, elapsedMs: this.#o.clock.now() - m.startedAt, endpoint: link.endpoint });
@@ -307,8 +307,24 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     }
   }
 
-  #onNack(id: number, retryable: boolean, reason: string): void {
+  /**
+   * The message an ACK or NACK answers. An answer for an id never admitted,
+   * or for one admitted but not written on this connection, cannot come from
+   * an honest server (it answers only DATA it received there): a protocol
+   * error, so that no send resolves without a handler having seen it.
+   */
+  #answered(id: number, what: 'ACK' | 'NACK'): Message | undefined {
     const m = this.#window.get(id);
+    if (m === undefined ? id >= this.#ids.nextId : m.state === 'queued') {
+      throw new BreakwaterError('BW_ERR_PROTOCOL', `ack protocol: the server sent ${what} ${id} for a message not sent on this connection`, {
+        details: { id, state: m?.state ?? 'never admitted' },
+      });
+    }
+    return m;
+  }
+
+  #onNack(id: number, retryable: boolean, reason: string): void {
+    const m = this.#answered(id, 'NACK');
     if (m === undefined || m.state !== 'inflight') return;
     const event = { id, reason, retryable };
     publish('nacked', event);

@@ -92,6 +92,46 @@ describe('FrameDecoder', () => {
     expect(() => new FrameDecoder().push(bytes)).toThrow(protocolError);
   });
 
+  it('skipOversizedData (the server): an oversized DATA comes back as its header, its body discarded unbuffered, at any split (property)', () => {
+    const big = encodeData(7, 3, Buffer.alloc(5_000, 1));
+    const after = encodeFrame({ type: 'ack', id: 9 });
+    const hello = encodeFrame({ type: 'hello', session, window: 8 });
+    const stream = Buffer.concat([hello, encodeFrame({ type: 'ping', token: 1 }), big, after]);
+    fc.assert(
+      fc.property(fc.array(fc.double({ min: 0, max: 1, noNaN: true }), { maxLength: 12 }), (cuts) => {
+        const decoder = new FrameDecoder({ maxFrameBytes: 1_024, skipOversizedData: true });
+        const frames: Frame[] = [];
+        for (const piece of slices(stream, cuts)) {
+          frames.push(...decoder.push(piece));
+        }
+        expect(frames).toEqual([
+          { type: 'hello', session, window: 8 },
+          { type: 'ping', token: 1 },
+          { type: 'data', id: 7, floor: 3, payload: Buffer.alloc(0), oversizedBytes: big.length },
+          { type: 'ack', id: 9 },
+        ]);
+      }),
+    );
+    // Byte by byte: nothing of the body is ever held.
+    const trickle = new FrameDecoder({ maxFrameBytes: 1_024, skipOversizedData: true });
+    trickle.push(hello);
+    let most = 0;
+    for (const byte of big) {
+      trickle.push(Buffer.of(byte));
+      most = Math.max(most, trickle.bufferedBytes);
+    }
+    expect(most).toBeLessThan(64);
+    // Any other oversized frame is still an error; and without the option (the client), an oversized DATA is one too.
+    const hugeAck = Buffer.alloc(30);
+    hugeAck.writeUInt32BE(2_000, 0);
+    hugeAck[4] = 1;
+    hugeAck[5] = 3;
+    expect(() => new FrameDecoder({ maxFrameBytes: 1_024, skipOversizedData: true }).push(Buffer.concat([hello, hugeAck]))).toThrow(protocolError);
+    // Before a HELLO, an oversized DATA is an error even on the server: no session to refuse it in.
+    expect(() => new FrameDecoder({ maxFrameBytes: 1_024, skipOversizedData: true }).push(big)).toThrow(protocolError);
+    expect(() => new FrameDecoder({ maxFrameBytes: 1_024 }).push(big)).toThrow(protocolError);
+  });
+
   it('100,000 random and mutated frames: no crash, only BW_ERR_PROTOCOL (fuzz)', () => {
     let frames = 0;
     let errors = 0;

@@ -1,5 +1,8 @@
 import { BreakwaterError, validateNumber } from '@breakwater/core';
-import { type Frame, FrameType, HEADER_BYTES, MAX_REASON_BYTES, PROTOCOL_VERSION, SESSION_BYTES } from './frames.js';
+import { DATA_OVERHEAD_BYTES, type Frame, FrameType, HEADER_BYTES, MAX_REASON_BYTES, PROTOCOL_VERSION, SESSION_BYTES } from './frames.js';
+
+/** Length prefix, version, type, id and floor: what an oversized DATA frame must show before its body is skipped. */
+const DATA_HEADER_BYTES = DATA_OVERHEAD_BYTES;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 const TWO_32 = 0x1_0000_0000;
@@ -27,9 +30,24 @@ export class FrameDecoder {
   /** Bytes the frame at the head needs in total (prefix included); 0 while unknown. */
   #need = 0;
   #failure: BreakwaterError | undefined;
+  /** See the constructor's `skipOversizedData`. */
+  readonly #skipOversized: boolean;
+  /** Oversized DATA is skipped only after a HELLO: before one, a connection has no session to refuse it in. */
+  #helloSeen = false;
+  /** Bytes of an oversized DATA frame still to discard as they arrive. */
+  #skipping = 0;
 
-  constructor(options: { maxFrameBytes?: number } = {}) {
+  /**
+   * `skipOversizedData` (the server): after a HELLO, a DATA frame over
+   * `maxFrameBytes` is not an error: its header is returned as a DataFrame with an empty payload
+   * and `oversizedBytes`, and its body is discarded as it arrives, never
+   * buffered — so the server can refuse that one message (a client configured
+   * with a larger `maxFrameBytes`) instead of closing the connection on every
+   * retransmit of it.
+   */
+  constructor(options: { maxFrameBytes?: number; skipOversizedData?: boolean } = {}) {
     this.maxFrameBytes = validateNumber(options.maxFrameBytes ?? 1_048_576, 'maxFrameBytes', { min: 64, max: 0x7fff_ffff, integer: true });
+    this.#skipOversized = options.skipOversizedData === true;
   }
 
   /** Bytes held for an unfinished frame. */
@@ -40,9 +58,15 @@ export class FrameDecoder {
   /** Feeds bytes; returns every frame they complete, in order. */
   push(chunk: Uint8Array): Frame[] {
     if (this.#failure !== undefined) throw this.#failure;
-    if (chunk.length === 0) return [];
-    this.#chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-    this.#buffered += chunk.length;
+    let bytes = chunk;
+    if (this.#skipping > 0) {
+      const dropped = Math.min(this.#skipping, bytes.length);
+      this.#skipping -= dropped;
+      bytes = bytes.subarray(dropped);
+    }
+    if (bytes.length === 0) return [];
+    this.#chunks.push(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length));
+    this.#buffered += bytes.length;
     const frames: Frame[] = [];
     try {
       for (;;) {
@@ -52,7 +76,12 @@ export class FrameDecoder {
           const length = head.readUInt32BE(0);
           if (length < 2) throw protocolError(`frame length ${length} is shorter than its version and type bytes`);
           if (length + 4 > this.maxFrameBytes) {
-            throw protocolError(`frame of ${length + 4} bytes exceeds \`maxFrameBytes\` (${this.maxFrameBytes})`, { frameBytes: length + 4 });
+            if (!(this.#skipOversized && this.#helloSeen)) {
+              throw protocolError(`frame of ${length + 4} bytes exceeds \`maxFrameBytes\` (${this.maxFrameBytes})`, { frameBytes: length + 4 });
+            }
+            if (this.#buffered < DATA_HEADER_BYTES) break;
+            frames.push(this.#skipData(length + 4));
+            continue;
           }
           this.#need = length + 4;
         }
@@ -63,11 +92,11 @@ export class FrameDecoder {
         while (buf.length - offset >= 4) {
           const length = buf.readUInt32BE(offset);
           if (length < 2) throw protocolError(`frame length ${length} is shorter than its version and type bytes`);
-          if (length + 4 > this.maxFrameBytes) {
-            throw protocolError(`frame of ${length + 4} bytes exceeds \`maxFrameBytes\` (${this.maxFrameBytes})`, { frameBytes: length + 4 });
-          }
+          if (length + 4 > this.maxFrameBytes) break; // decided at the head, above
           if (buf.length - offset < length + 4) break;
-          frames.push(parseFrame(buf.subarray(offset + 4, offset + 4 + length)));
+          const frame = parseFrame(buf.subarray(offset + 4, offset + 4 + length));
+          if (frame.type === 'hello') this.#helloSeen = true;
+          frames.push(frame);
           offset += length + 4;
         }
         const rest = buf.subarray(offset);
@@ -82,6 +111,21 @@ export class FrameDecoder {
       throw this.#failure;
     }
     return frames;
+  }
+
+  /** The oversized DATA frame at the head (its header buffered): returned without payload, the rest of it discarded. */
+  #skipData(frameBytes: number): Frame {
+    const buf = this.#flatten();
+    const frame = parseFrame(buf.subarray(4, DATA_HEADER_BYTES));
+    if (frame.type !== 'data') {
+      throw protocolError(`frame of ${frameBytes} bytes exceeds \`maxFrameBytes\` (${this.maxFrameBytes})`, { frameBytes });
+    }
+    const held = Math.min(frameBytes, buf.length);
+    const rest = buf.subarray(held);
+    this.#chunks = rest.length === 0 ? [] : [rest];
+    this.#buffered = rest.length;
+    this.#skipping = frameBytes - held;
+    return { ...frame, payload: Buffer.alloc(0), oversizedBytes: frameBytes };
   }
 
   #flatten(): Buffer {

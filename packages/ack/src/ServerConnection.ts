@@ -57,7 +57,7 @@ export class ServerConnection<Tx> {
     this.#o = shared.o;
     this.#shared = shared;
     this.#clock = shared.o.clock;
-    this.#decoder = new FrameDecoder({ maxFrameBytes: this.#o.maxFrameBytes });
+    this.#decoder = new FrameDecoder({ maxFrameBytes: this.#o.maxFrameBytes, skipOversizedData: true });
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.#identity = identity;
     this.#peer = identity ?? socket.remoteAddress ?? '';
@@ -209,11 +209,23 @@ export class ServerConnection<Tx> {
         this.#write(encodePong(frame.token));
         return;
       case 'data':
-        this.#onDataFrame(frame.id, frame.floor, frame.payload);
+        if (frame.oversizedBytes !== undefined) this.#refuseOversized(frame.id, frame.oversizedBytes);
+        else this.#onDataFrame(frame.id, frame.floor, frame.payload);
         return;
       default:
         throw new BreakwaterError('BW_ERR_PROTOCOL', `ack protocol: a client sent ${frame.type.toUpperCase()}`);
     }
+  }
+
+  /**
+   * A DATA frame over `maxFrameBytes` (its body was discarded unread): a
+   * NACK the client cannot retry, never the handler. Closing the connection
+   * instead would only bring the same frame back on the next one, and every
+   * message behind it with it.
+   */
+  #refuseOversized(id: number, frameBytes: number): void {
+    if (this.#sessionKey === undefined) throw new BreakwaterError('BW_ERR_PROTOCOL', 'ack protocol: DATA before HELLO');
+    this.#write(encodeNack(id, false, `frame of ${frameBytes} bytes exceeds the server's maxFrameBytes (${this.#o.maxFrameBytes})`));
   }
 
   #onDataFrame(id: number, floor: number, payload: Buffer): void {

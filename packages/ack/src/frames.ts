@@ -39,6 +39,11 @@ export interface DataFrame {
   /** Lowest id the client has not settled: it never sends an id below this again. */
   floor: number;
   payload: Buffer;
+  /**
+   * Server side only (FrameDecoder `skipOversizedData`): the frame was this
+   * many bytes, over `maxFrameBytes`; its payload was discarded unread (empty here).
+   */
+  oversizedBytes?: number;
 }
 export interface AckFrame {
   type: 'ack';

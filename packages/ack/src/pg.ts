@@ -6,6 +6,9 @@ import { ACK_SERVER_DEFAULTS } from './defaults.js';
 export interface PgClientLike {
   query(text: string, values?: unknown[]): Promise<{ rowCount: number | null; command?: string }>;
   release(error?: Error | boolean): void;
+  /** `pg.Client` is an EventEmitter: its 'error' (the server ended the session) is listened to while the store holds it. */
+  on?(event: 'error', listener: (error: Error) => void): unknown;
+  removeListener?(event: 'error', listener: (error: Error) => void): unknown;
 }
 
 /** What the store needs from a `pg` pool: `pg.Pool` fits. */
@@ -152,6 +155,19 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
   async begin(key: DedupKey): Promise<DedupTransaction<C> | 'done'> {
     if (this.#closed) throw new BreakwaterError('BW_ERR_CLOSED', 'the PostgreSQL dedup store is closed');
     const client = await this.#pool.connect();
+    // pg.Pool stops listening to a client's 'error' while it is checked out, and pg emits one when the
+    // server ends the session between statements (a restart, our own idle_in_transaction timeout) while
+    // the handler awaits something else: unheard, it would kill the process. Heard, the next statement
+    // or the COMMIT fails, and the message's outcome is unknown (no answer; the retransmit decides).
+    let lost: Error | undefined;
+    const onError = (error: Error) => {
+      lost ??= error;
+    };
+    client.on?.('error', onError);
+    const release = (error?: Error | boolean) => {
+      client.removeListener?.('error', onError);
+      client.release(error ?? lost);
+    };
     try {
       let claimed: { rowCount: number | null };
       if (SAFE_SESSION.test(key.session) && Number.isSafeInteger(key.id)) {
@@ -166,11 +182,11 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
       if (claimed.rowCount === 0) {
         // Committed by someone (this process before a restart, or another server): answer from it.
         await client.query('ROLLBACK');
-        client.release();
+        release();
         return 'done';
       }
     } catch (error) {
-      client.release(error instanceof Error ? error : true);
+      release(error instanceof Error ? error : true);
       throw error;
     }
     let ended = false;
@@ -178,6 +194,11 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
       if (ended) throw new BreakwaterError('BW_ERR_INTERNAL', `dedup transaction ended twice (${sql})`);
       ended = true;
       try {
+        if (lost !== undefined) {
+          throw new BreakwaterError('BW_ERR_NETWORK', `dedup transaction for ${key.session}#${key.id} lost its connection before ${sql}: ${lost.message}`, {
+            cause: lost,
+          });
+        }
         const r = await client.query(sql);
         // COMMIT of a transaction a failed statement aborted answers ROLLBACK, without an error.
         if (sql === 'COMMIT' && r.command !== undefined && r.command !== 'COMMIT') {
@@ -186,9 +207,9 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
             `dedup transaction for ${key.session}#${key.id} was rolled back at COMMIT (${r.command}): a statement of the handler failed`,
           );
         }
-        client.release();
+        release();
       } catch (error) {
-        client.release(error instanceof Error ? error : true);
+        release(error instanceof Error ? error : true);
         throw error;
       }
     };
@@ -260,6 +281,7 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
  * import { createAckServer } from '@breakwater/ack';
  * import { createPgDedupStore } from '@breakwater/ack/pg';
  * const pool = new pg.Pool({ connectionString, max: 32 });
+ * pool.on('error', () => {}); // idle clients whose server went away (pg drops them)
  * const dedupStore = createPgDedupStore({ pool });
  * await dedupStore.migrate();
  * const server = createAckServer({

@@ -13,6 +13,21 @@ describe('driver defaults', () => {
     expect(Object.isFrozen(DRIVER_DEFAULTS)).toBe(true);
   });
 
+  it('review: a wrong `preset` or `socket` is refused at creation, naming the key (not a TypeError, nor a failure at first connect)', () => {
+    const bad = (options: unknown, key: string, message: RegExp) =>
+      expect(() => resolveDriverOptions(options as never)).toThrow(
+        expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: { key }, message: expect.stringMatching(message) }),
+      );
+    bad({ preset: 5 }, 'preset', /`preset`/);
+    bad({ preset: { infra: 'aws-alb' } }, 'preset', /resolvePreset/);
+    bad({ socket: 5 }, 'socket', /`socket`/);
+    bad({ socket: { keepAliveIdle: 1_000 } }, 'keepAliveIdle', /did you mean/);
+    bad({ socket: { stallTimeoutMs: -1 } }, 'stallTimeoutMs', /`stallTimeoutMs`/);
+    // Healthy but unusual: a partial socket override on top of a preset.
+    const preset = resolvePreset({ infra: 'aws-nlb' });
+    expect(resolveDriverOptions({ preset, socket: { stallTimeoutMs: 0 } }).socket).toMatchObject({ ...preset.socket, stallTimeoutMs: 0 });
+  });
+
   it('take the pool idle limit from the preset, below the server idle limit', () => {
     const preset = resolvePreset({ infra: 'aws-alb' });
     expect(resolveDriverOptions({ preset }).idleTimeoutMs).toBe(preset.pool.idleTimeoutMs);

@@ -1,6 +1,6 @@
-import { resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
+import { BreakwaterError, resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
 import { clientIdleCeilingMs, type PresetConfig, resolvePreset } from '@breakwater/presets';
-import type { SocketOptions } from '@breakwater/socket';
+import { resolveSocketOptions, type SocketOptions } from '@breakwater/socket';
 
 /** Options shared by `createPgPool()`, `createRedis()` and `createMysqlPool()`; every field has a safe default. */
 export interface DriverOptions {
@@ -85,8 +85,25 @@ export function resolveDriverOptions(options: DriverOptions = {}, where = 'optio
   const resolved = resolveOptions<{ queryTimeoutMs: number; serverIdleTimeoutMs: number; transactionPooling: boolean }>(numbers, where, DRIVER_DEFAULTS, RULES);
   const isIdempotent = predicate === undefined ? undefined : validateFunction<(statement: unknown) => boolean>(predicate, 'isIdempotent');
   directPreset ??= resolvePreset({ infra: 'direct' });
-  const preset = presetGiven ?? directPreset;
+  const preset = presetGiven === undefined ? directPreset : validatePresetShape(presetGiven);
+  // Checked now (harden() would only throw on the first connection, inside the driver).
+  if (socketGiven !== undefined) resolveSocketOptions(validateOptionsObject<SocketOptions>(socketGiven, 'socket', SOCKET_OPTION_KEYS), 'socket');
   const serverCeiling = resolved.serverIdleTimeoutMs === 0 ? Number.POSITIVE_INFINITY : clientIdleCeilingMs(resolved.serverIdleTimeoutMs);
   const idleTimeoutMs = Math.max(1, Math.min(preset.pool.idleTimeoutMs, serverCeiling));
   return { ...resolved, isIdempotent, preset, socket: { ...preset.socket, ...socketGiven }, idleTimeoutMs };
+}
+
+const SOCKET_OPTION_KEYS = Object.keys(resolveSocketOptions());
+
+function validatePresetShape(v: unknown): PresetConfig {
+  const p = v as Partial<PresetConfig> | null;
+  if (typeof p === 'object' && p !== null && typeof p.pool === 'object' && p.pool !== null && typeof p.socket === 'object' && p.socket !== null)
+    return p as PresetConfig;
+  throw new BreakwaterError(
+    'BW_ERR_INVALID_OPTION',
+    `Expected \`preset\` to be a preset config (from resolvePreset()), got ${typeof v === 'object' ? JSON.stringify(v) : String(v)}`,
+    {
+      details: { key: 'preset' },
+    },
+  );
 }

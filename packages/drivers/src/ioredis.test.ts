@@ -24,6 +24,14 @@ describe('createRedis()', () => {
     client.disconnect();
   });
 
+  it('review: `sentinels` that is not a non-empty array is refused, not silently a client on localhost:6379', () => {
+    for (const sentinels of ['sentinel-1:26379', [], { host: 'sentinel-1' }]) {
+      expect(() => createRedis({ sentinels, name: 'mymaster', lazyConnect: true } as never)).toThrow(
+        expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'sentinels' } }),
+      );
+    }
+  });
+
   it('rejects unknown driver options naming them', () => {
     expect(() => createRedis({ lazyConnect: true }, { serverIdleTimeout: 5 } as never)).toThrow(/`serverIdleTimeout`/);
   });

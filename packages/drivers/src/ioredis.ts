@@ -1,3 +1,4 @@
+import { BreakwaterError } from '@breakwater/core';
 import { Cluster, type ClusterNode, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import { type DriverOptions, type ResolvedDriverOptions, resolveDriverOptions } from './defaults.js';
 import { classifyDriverError } from './internal/classifyDriverError.js';
@@ -54,7 +55,14 @@ function socketOptionsOf(o: ResolvedDriverOptions) {
 export function createRedis(options: RedisOptions = {}, driverOptions: DriverOptions = {}): Redis {
   const o = resolveDriverOptions(driverOptions, 'createRedis() options');
   const socketOptions = socketOptionsOf(o);
-  const sentinel = Array.isArray((options as { sentinels?: unknown }).sentinels);
+  const sentinels = (options as { sentinels?: unknown }).sentinels;
+  if (sentinels !== undefined && !(Array.isArray(sentinels) && sentinels.length > 0)) {
+    // Not silently a standalone client on localhost:6379 instead of the Sentinel-managed master.
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`sentinels\` to be a non-empty array of { host, port }, got ${JSON.stringify(sentinels)}`, {
+      details: { key: 'sentinels' },
+    });
+  }
+  const sentinel = sentinels !== undefined;
   const client = new Redis({
     connectTimeout: o.socket.connectTimeoutMs ?? 3_000,
     ...(o.queryTimeoutMs === 0 ? {} : { commandTimeout: o.queryTimeoutMs }),
