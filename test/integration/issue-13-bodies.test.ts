@@ -21,9 +21,19 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     const hash = createHash('sha256');
     let length = 0;
+    const resetAfter = Number(req.headers['x-reset-after'] ?? Number.NaN);
+    let cut = false;
     req.on('data', (c: Buffer) => {
+      if (cut) return;
       hash.update(c);
       length += c.length;
+      // "Reset mid-body" cases: the first attempt is cut once this many bytes arrived.
+      const id = String(req.headers['x-case']);
+      if (length >= resetAfter && !seen.has(id)) {
+        cut = true;
+        seen.set(id, [{ length, sha256: 'cut', contentType: req.headers['content-type'] }]);
+        req.socket.resetAndDestroy();
+      }
     });
     req.on('end', () => {
       const id = String(req.headers['x-case']);
@@ -171,6 +181,45 @@ describe('issue 13: a retried PUT sends the same bytes, whatever the body type',
       await small.close();
     }
   });
+});
+
+describe('issue 13: a retry while the first attempt still waits on a slow one-shot body', () => {
+  // Regression (hostile review): the retry's attempt and the reset attempt's pending read both pulled
+  // from the source; one chunk was lost, the next sent twice, and the caller got 200.
+  for (const api of ['request', 'fetch'] as const) {
+    it(`${api}(): the server cuts a slowly produced PUT mid-body; the retry sends exactly the produced bytes`, async () => {
+      const id = `mid-body-${api}`;
+      const parts = Array.from({ length: 12 }, (_, i) => Buffer.from(`part-${String(i).padStart(2, '0')}|`));
+      const body = (async function* () {
+        for (const p of parts) {
+          await sleep(15);
+          yield p;
+        }
+      })();
+      const headers = { 'x-case': id, 'x-reset-after': '30' };
+      const c = createClient({ baseDelayMs: 0, maxDelayMs: 0, retryBudget: { minPerSecond: 1_000 }, circuit: false });
+      try {
+        let status: number;
+        if (api === 'request') {
+          const r = await c.request(`${base}/put`, { method: 'PUT', headers, body: body as unknown as Readable });
+          await r.body.text();
+          status = r.statusCode;
+        } else {
+          const r = await c.fetch(`${base}/put`, { method: 'PUT', headers, body: body as unknown as ReadableStream, duplex: 'half' });
+          await r.text();
+          status = r.status;
+        }
+        expect(status).toBe(200);
+      } finally {
+        await c.close();
+      }
+      const all = Buffer.concat(parts);
+      const attempts = seen.get(id)!;
+      expect(attempts).toHaveLength(2);
+      expect(attempts[0]!.length).toBeLessThan(all.length);
+      expect(attempts[1]).toMatchObject({ length: all.length, sha256: sha(all) });
+    });
+  }
 });
 
 describe('issue 13, healthy twins: uploads that succeed first time are sent once, in full', () => {
