@@ -44,11 +44,14 @@ type UndiciRequestOptions = NonNullable<Parameters<typeof undiciRequest>[1]>;
 /** undici's `request` options (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs`. */
 export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & DeadlineRequestOptions;
 
+/** undici's `fetch` init (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs` (each redirect hop gets them). */
+export type HttpFetchInit = Omit<NonNullable<Parameters<typeof undiciFetch>[1]>, 'dispatcher'> & DeadlineRequestOptions;
+
 export interface HttpClient {
   /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */
   request(url: string | URL, options?: HttpRequestOptions): ReturnType<typeof undiciRequest>;
   /** WHATWG fetch, on undici 8's own `fetch` (never Node's global one); network errors are `TypeError` with a BreakwaterError `cause`. */
-  fetch(input: Parameters<typeof undiciFetch>[0], init?: Omit<NonNullable<Parameters<typeof undiciFetch>[1]>, 'dispatcher'>): ReturnType<typeof undiciFetch>;
+  fetch(input: Parameters<typeof undiciFetch>[0], init?: HttpFetchInit): ReturnType<typeof undiciFetch>;
   /** The composed dispatcher, for undici's own APIs (`stream`, `pipeline`, `WebSocket`…) from the same undici copy. */
   readonly dispatcher: Dispatcher;
   /** The layers in use, outermost first. */
@@ -144,7 +147,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       completed.hasSubscribers
         ? (observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>)
         : undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions),
-    fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher })),
+    fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),
     close() {
@@ -201,4 +204,24 @@ function refuseClosed(handler: Handler, origin: string): true {
   });
   handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err);
   return true;
+}
+
+const PER_REQUEST = ['deadlineMs', 'headersTimeoutMs', 'bodyTimeoutMs'] as const;
+
+/**
+ * undici's fetch builds its own dispatch options and drops unknown init keys: the per-request
+ * `deadlineMs`/`headersTimeoutMs`/`bodyTimeoutMs` reach the deadline layer (which validates them) through a
+ * dispatcher that adds them to every dispatch of this fetch, redirects included. Without them, the client's.
+ */
+function withRequestOptions(dispatcher: Dispatcher, init: HttpFetchInit | undefined): Dispatcher {
+  if (init === undefined || init === null) return dispatcher;
+  const keys = PER_REQUEST.filter((key) => init[key] !== undefined);
+  if (keys.length === 0) return dispatcher;
+  const added = Object.fromEntries(keys.map((key) => [key, init[key]]));
+  return {
+    dispatch: (opts: Dispatcher.DispatchOptions, handler: Handler) => dispatcher.dispatch({ ...opts, ...added }, handler),
+    get isMockActive() {
+      return (dispatcher as { isMockActive?: boolean }).isMockActive;
+    },
+  } as unknown as Dispatcher;
 }
