@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BreakwaterError } from '@breakwater/core';
@@ -220,6 +223,52 @@ describe('issue 13: a retry while the first attempt still waits on a slow one-sh
       expect(attempts[1]).toMatchObject({ length: all.length, sha256: sha(all) });
     });
   }
+});
+
+describe('issue 13: a one-shot body the server never reads to its end', () => {
+  // Hostile review: an early answer (413) ended the request while the recorder still held the source
+  // open; an fs stream kept its file descriptor for ever. undici alone destroys it; so must we.
+  it('an fs stream body answered early with 413 is destroyed, through request() and fetch(), as with a plain Agent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bw-early-'));
+    const file = join(dir, 'upload.bin');
+    writeFileSync(file, Buffer.alloc(4 * 1024 * 1024, 1));
+    const early = http.createServer((_req, res) => res.writeHead(413, { connection: 'close' }).end('too large'));
+    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(early.address() as AddressInfo).port}/`;
+    const agent = new Agent();
+    const c = createClient();
+    try {
+      const upload = async (api: 'request' | 'fetch' | 'plain') => {
+        const stream = createReadStream(file, { highWaterMark: 16 * 1024 });
+        let status: number;
+        if (api === 'fetch') {
+          const r = await c.fetch(url, { method: 'PUT', body: stream as unknown as ReadableStream, duplex: 'half' });
+          await r.text();
+          status = r.status;
+        } else {
+          const r = await (api === 'plain'
+            ? undiciRequest(url, { method: 'PUT', body: stream, dispatcher: agent })
+            : c.request(url, { method: 'PUT', body: stream }));
+          await r.body.text();
+          status = r.statusCode;
+        }
+        for (let i = 0; i < 100 && !stream.destroyed; i++) await sleep(10);
+        return { status, destroyed: stream.destroyed, bytesRead: stream.bytesRead };
+      };
+      const plain = await upload('plain');
+      expect(plain).toMatchObject({ status: 413, destroyed: true });
+      for (const api of ['request', 'fetch'] as const) {
+        const r = await upload(api);
+        expect(r, api).toMatchObject({ status: 413, destroyed: true });
+        expect(r.bytesRead, api).toBeLessThan(4 * 1024 * 1024);
+      }
+    } finally {
+      await c.close();
+      await agent.close();
+      early.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe('issue 13, healthy twins: uploads that succeed first time are sent once, in full', () => {

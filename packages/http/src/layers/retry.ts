@@ -232,6 +232,7 @@ class RetryRun implements Handler {
   onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: never): void {
     this.#current = controller;
     this.#forwarded = true;
+    this.replay?.close();
     this.next.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
@@ -268,7 +269,12 @@ class RetryRun implements Handler {
 
   onResponseEnd(_controller: Controller, trailers: Headers): void {
     if (this.#swallowing !== undefined) this.#schedule(this.#swallowing.delayMs);
-    else this.next.onResponseEnd?.(this, trailers);
+    else {
+      // The request is over: a one-shot source the server did not read to its end (an early 413 or
+      // 401) is destroyed, as undici does without Breakwater (an fs stream would keep its fd open).
+      this.replay?.close();
+      this.next.onResponseEnd?.(this, trailers);
+    }
   }
 
   onResponseError(_controller: Controller, err: Error): void {
