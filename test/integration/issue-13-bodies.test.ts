@@ -6,10 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BreakwaterError } from '@breakwater/core';
+import { BreakwaterError, classify } from '@breakwater/core';
 import { createClient } from '@breakwater/http';
 import { Agent, type Dispatcher, FormData, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/servers/process.js';
 
 // Issue 13, "Bodies and retries": a retried attempt sends exactly the bytes the first attempt sent, or is
 // not retried. The server reads each body in full, then resets the connection on the first attempt of
@@ -223,6 +224,29 @@ describe('issue 13: a retry while the first attempt still waits on a slow one-sh
       expect(attempts[1]).toMatchObject({ length: all.length, sha256: sha(all) });
     });
   }
+});
+
+describe('issue 13: a POST is never retried, and a lost one says its outcome is unknown', () => {
+  // Hostile review: a POST whose connection was reset after the server read it was (rightly) not
+  // retried, but the error said `retryable: true`, inviting the caller to send it again: a duplicate write.
+  it('POST/PATCH reset after the server read them: one attempt, retryable false, details.outcome unknown; never sent: retryable', async () => {
+    for (const method of ['POST', 'PATCH']) {
+      const id = `lost-${method}`;
+      const err = (await client
+        .request(`${base}/orders`, { method, headers: { 'x-case': id, 'x-reset': '1' }, body: '{"order":1}' })
+        .catch((e: unknown) => e)) as BreakwaterError;
+      expect(err).toBeInstanceOf(BreakwaterError);
+      expect(seen.get(id)).toHaveLength(1);
+      expect(err, method).toMatchObject({ retryable: false, details: { outcome: 'unknown', attempts: 1 } });
+      expect(err.hint).toMatch(/may or may not have applied it/);
+      // The naive reading: the same cause, classified alone, says "retry me".
+      expect(classify(err.cause).retryable).toBe(true);
+    }
+    // Refused: nothing reached a server, a retry by the caller is safe.
+    const refused = (await client.request(`http://127.0.0.1:${await freePort()}/`, { method: 'POST', body: 'x' }).catch((e: unknown) => e)) as BreakwaterError;
+    expect(refused).toMatchObject({ code: 'BW_ERR_CONNECT_REFUSED', retryable: true });
+    expect(refused.details.outcome).toBeUndefined();
+  });
 });
 
 describe('issue 13: a one-shot body the server never reads to its end', () => {
