@@ -1,12 +1,16 @@
 import { createHash } from 'node:crypto';
+import { createReadStream, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BreakwaterError } from '@breakwater/core';
+import { BreakwaterError, classify } from '@breakwater/core';
 import { createClient } from '@breakwater/http';
 import { Agent, type Dispatcher, FormData, request as undiciRequest } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freePort } from '../support/servers/process.js';
 
 // Issue 13, "Bodies and retries": a retried attempt sends exactly the bytes the first attempt sent, or is
 // not retried. The server reads each body in full, then resets the connection on the first attempt of
@@ -21,9 +25,19 @@ beforeAll(async () => {
   server = http.createServer((req, res) => {
     const hash = createHash('sha256');
     let length = 0;
+    const resetAfter = Number(req.headers['x-reset-after'] ?? Number.NaN);
+    let cut = false;
     req.on('data', (c: Buffer) => {
+      if (cut) return;
       hash.update(c);
       length += c.length;
+      // "Reset mid-body" cases: the first attempt is cut once this many bytes arrived.
+      const id = String(req.headers['x-case']);
+      if (length >= resetAfter && !seen.has(id)) {
+        cut = true;
+        seen.set(id, [{ length, sha256: 'cut', contentType: req.headers['content-type'] }]);
+        req.socket.resetAndDestroy();
+      }
     });
     req.on('end', () => {
       const id = String(req.headers['x-case']);
@@ -169,6 +183,114 @@ describe('issue 13: a retried PUT sends the same bytes, whatever the body type',
       }
     } finally {
       await small.close();
+    }
+  });
+});
+
+describe('issue 13: a retry while the first attempt still waits on a slow one-shot body', () => {
+  // Regression (hostile review): the retry's attempt and the reset attempt's pending read both pulled
+  // from the source; one chunk was lost, the next sent twice, and the caller got 200.
+  for (const api of ['request', 'fetch'] as const) {
+    it(`${api}(): the server cuts a slowly produced PUT mid-body; the retry sends exactly the produced bytes`, async () => {
+      const id = `mid-body-${api}`;
+      const parts = Array.from({ length: 12 }, (_, i) => Buffer.from(`part-${String(i).padStart(2, '0')}|`));
+      const body = (async function* () {
+        for (const p of parts) {
+          await sleep(15);
+          yield p;
+        }
+      })();
+      const headers = { 'x-case': id, 'x-reset-after': '30' };
+      const c = createClient({ baseDelayMs: 0, maxDelayMs: 0, retryBudget: { minPerSecond: 1_000 }, circuit: false });
+      try {
+        let status: number;
+        if (api === 'request') {
+          const r = await c.request(`${base}/put`, { method: 'PUT', headers, body: body as unknown as Readable });
+          await r.body.text();
+          status = r.statusCode;
+        } else {
+          const r = await c.fetch(`${base}/put`, { method: 'PUT', headers, body: body as unknown as ReadableStream, duplex: 'half' });
+          await r.text();
+          status = r.status;
+        }
+        expect(status).toBe(200);
+      } finally {
+        await c.close();
+      }
+      const all = Buffer.concat(parts);
+      const attempts = seen.get(id)!;
+      expect(attempts).toHaveLength(2);
+      expect(attempts[0]!.length).toBeLessThan(all.length);
+      expect(attempts[1]).toMatchObject({ length: all.length, sha256: sha(all) });
+    });
+  }
+});
+
+describe('issue 13: a POST is never retried, and a lost one says its outcome is unknown', () => {
+  // Hostile review: a POST whose connection was reset after the server read it was (rightly) not
+  // retried, but the error said `retryable: true`, inviting the caller to send it again: a duplicate write.
+  it('POST/PATCH reset after the server read them: one attempt, retryable false, details.outcome unknown; never sent: retryable', async () => {
+    for (const method of ['POST', 'PATCH']) {
+      const id = `lost-${method}`;
+      const err = (await client
+        .request(`${base}/orders`, { method, headers: { 'x-case': id, 'x-reset': '1' }, body: '{"order":1}' })
+        .catch((e: unknown) => e)) as BreakwaterError;
+      expect(err).toBeInstanceOf(BreakwaterError);
+      expect(seen.get(id)).toHaveLength(1);
+      expect(err, method).toMatchObject({ retryable: false, details: { outcome: 'unknown', attempts: 1 } });
+      expect(err.hint).toMatch(/may or may not have applied it/);
+      // The naive reading: the same cause, classified alone, says "retry me".
+      expect(classify(err.cause).retryable).toBe(true);
+    }
+    // Refused: nothing reached a server, a retry by the caller is safe.
+    const refused = (await client.request(`http://127.0.0.1:${await freePort()}/`, { method: 'POST', body: 'x' }).catch((e: unknown) => e)) as BreakwaterError;
+    expect(refused).toMatchObject({ code: 'BW_ERR_CONNECT_REFUSED', retryable: true });
+    expect(refused.details.outcome).toBeUndefined();
+  });
+});
+
+describe('issue 13: a one-shot body the server never reads to its end', () => {
+  // Hostile review: an early answer (413) ended the request while the recorder still held the source
+  // open; an fs stream kept its file descriptor for ever. undici alone destroys it; so must we.
+  it('an fs stream body answered early with 413 is destroyed, through request() and fetch(), as with a plain Agent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bw-early-'));
+    const file = join(dir, 'upload.bin');
+    writeFileSync(file, Buffer.alloc(4 * 1024 * 1024, 1));
+    const early = http.createServer((_req, res) => res.writeHead(413, { connection: 'close' }).end('too large'));
+    await new Promise<void>((r) => early.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(early.address() as AddressInfo).port}/`;
+    const agent = new Agent();
+    const c = createClient();
+    try {
+      const upload = async (api: 'request' | 'fetch' | 'plain') => {
+        const stream = createReadStream(file, { highWaterMark: 16 * 1024 });
+        let status: number;
+        if (api === 'fetch') {
+          const r = await c.fetch(url, { method: 'PUT', body: stream as unknown as ReadableStream, duplex: 'half' });
+          await r.text();
+          status = r.status;
+        } else {
+          const r = await (api === 'plain'
+            ? undiciRequest(url, { method: 'PUT', body: stream, dispatcher: agent })
+            : c.request(url, { method: 'PUT', body: stream }));
+          await r.body.text();
+          status = r.statusCode;
+        }
+        for (let i = 0; i < 100 && !stream.destroyed; i++) await sleep(10);
+        return { status, destroyed: stream.destroyed, bytesRead: stream.bytesRead };
+      };
+      const plain = await upload('plain');
+      expect(plain).toMatchObject({ status: 413, destroyed: true });
+      for (const api of ['request', 'fetch'] as const) {
+        const r = await upload(api);
+        expect(r, api).toMatchObject({ status: 413, destroyed: true });
+        expect(r.bytesRead, api).toBeLessThan(4 * 1024 * 1024);
+      }
+    } finally {
+      await c.close();
+      await agent.close();
+      early.close();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 });

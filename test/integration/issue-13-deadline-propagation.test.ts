@@ -166,6 +166,18 @@ describe('issue 13: deadline propagation sends the time left now', () => {
 
     await call('99999999999');
     expect(Number(c.seen.at(-1)?.header)).toBeLessThanOrEqual(Math.min(MAX_DEADLINE_HEADER_MS, 30_000));
+
+    // Hostile review: the header sent twice reaches B joined ("900, 0"); the smaller budget counts, never none.
+    const twice = await request(b, { headers: [DEADLINE_HEADER, '900', DEADLINE_HEADER, '0'] });
+    expect({ status: twice.statusCode, body: await twice.body.text() }).toEqual({ status: 504, body: 'BW_ERR_DEADLINE' });
+    await (await request(b, { headers: [DEADLINE_HEADER, '5000', DEADLINE_HEADER, ' 700 '] })).body.text();
+    expect(Number(c.seen.at(-1)?.header)).toBeLessThanOrEqual(700);
+    expect(Number(c.seen.at(-1)?.header)).toBeGreaterThan(500);
+    // Other spellings a caller may send: never "no deadline".
+    for (const value of ['1e309', 'abc', '']) {
+      await call(value);
+      expect(Number(c.seen.at(-1)?.header), value).toBeLessThanOrEqual(30_000);
+    }
   });
 
   it('propagate: internal names get the headers, a public API name does not; the option takes lists and functions', async () => {

@@ -82,6 +82,11 @@ describe('issue 20: errors before a request starts never crash the process', () 
     // The caller's abort reason, unchanged.
     expect(byName['aborted before the call']).toMatchObject({ rejected: true, type: 'Error', message: 'custom reason' });
     expect(byName['aborted before connect']).toMatchObject({ rejected: true, type: 'Error', message: 'custom reason' });
-    expect(r.lines).toHaveLength(9);
+    expect(byName['TLS to a plain-HTTP port']).toMatchObject({ rejected: true, code: 'BW_ERR_TLS', cause: 'ERR_SSL_WRONG_VERSION_NUMBER' });
+    expect(byName['DNS failure']).toMatchObject({ rejected: true, code: 'BW_ERR_DNS', cause: 'ENOTFOUND' });
+    expect(byName['DNS failure (fetch)']).toMatchObject({ rejected: true, type: 'TypeError', cause: 'BW_ERR_DNS', causeCause: 'ENOTFOUND' });
+    expect(byName['invalid URL']).toMatchObject({ rejected: true, type: 'TypeError', code: 'ERR_INVALID_URL' });
+    expect(byName['invalid header (CRLF, fetch)']).toMatchObject({ rejected: true, type: 'TypeError' });
+    expect(r.lines).toHaveLength(14);
   });
 });

@@ -5,9 +5,10 @@ import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest 
 import { hardenedConnector } from './connector.js';
 import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
+import { ForwardingHandler } from './internal/forward.js';
 import { kFresh } from './internal/symbols.js';
 import type { DeadlineRequestOptions } from './layers/deadline.js';
-import type { Interceptor, Layer } from './layers/types.js';
+import type { Controller, Handler, Interceptor, Layer } from './layers/types.js';
 import { attemptHeadersTimeoutMs } from './presetOptions.js';
 import { createProxyDispatcher } from './proxy.js';
 import { Resolver } from './Resolver.js';
@@ -43,16 +44,19 @@ type UndiciRequestOptions = NonNullable<Parameters<typeof undiciRequest>[1]>;
 /** undici's `request` options (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs`. */
 export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & DeadlineRequestOptions;
 
+/** undici's `fetch` init (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs` (each redirect hop gets them). */
+export type HttpFetchInit = Omit<NonNullable<Parameters<typeof undiciFetch>[1]>, 'dispatcher'> & DeadlineRequestOptions;
+
 export interface HttpClient {
   /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */
   request(url: string | URL, options?: HttpRequestOptions): ReturnType<typeof undiciRequest>;
   /** WHATWG fetch, on undici 8's own `fetch` (never Node's global one); network errors are `TypeError` with a BreakwaterError `cause`. */
-  fetch(input: Parameters<typeof undiciFetch>[0], init?: Omit<NonNullable<Parameters<typeof undiciFetch>[1]>, 'dispatcher'>): ReturnType<typeof undiciFetch>;
+  fetch(input: Parameters<typeof undiciFetch>[0], init?: HttpFetchInit): ReturnType<typeof undiciFetch>;
   /** The composed dispatcher, for undici's own APIs (`stream`, `pipeline`, `WebSocket`…) from the same undici copy. */
   readonly dispatcher: Dispatcher;
   /** The layers in use, outermost first. */
   readonly layers: readonly Layer[];
-  /** Lets requests in flight finish, then closes every connection. */
+  /** Lets requests in flight finish (retry backoffs included), then closes every connection; later requests get BW_ERR_CLOSED. */
   close(): Promise<void>;
 }
 
@@ -121,24 +125,103 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     fresh !== undefined && (opts as unknown as Record<symbol, unknown>)[kFresh] === true
       ? fresh.dispatch({ ...opts, reset: true }, handler)
       : dispatch(opts, handler);
-  // undici's compose makes the *last* interceptor the outermost; our lists put the outermost first.
-  const dispatcher = base.compose([freshRoute, ...[...layers].reverse().map((l) => l.interceptor)]);
   let closed: Promise<void> | undefined;
+  // Requests between dispatch and their end, retry backoffs included: close() waits for them before it
+  // closes the Agents, so a retry never finds its Agent closed and no backoff timer outlives close().
+  const inFlight = { count: 0, drained: undefined as (() => void) | undefined };
+  const tracking: Interceptor = (dispatch) => (opts, handler) => {
+    if (closed !== undefined) return refuseClosed(handler, String(opts.origin ?? ''));
+    inFlight.count++;
+    try {
+      return dispatch(opts, new TrackedHandler(handler, inFlight));
+    } catch (err) {
+      settle(inFlight);
+      throw err;
+    }
+  };
+  // undici's compose makes the *last* interceptor the outermost; our lists put the outermost first.
+  const dispatcher = base.compose([freshRoute, ...[...layers].reverse().map((l) => l.interceptor), tracking]);
   return {
     // Without a subscriber, no closure for observed() per request.
     request: (url, options) =>
       completed.hasSubscribers
         ? (observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>)
         : undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions),
-    fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher })),
+    fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),
     close() {
       closed ??= (async () => {
+        if (inFlight.count > 0) await new Promise<void>((r) => (inFlight.drained = r));
         circuits.shutdownAll();
         if (fresh !== undefined) await Promise.all([base.close(), fresh.close()]);
       })();
       return closed;
     },
   };
+}
+
+type InFlight = { count: number; drained: (() => void) | undefined };
+
+function settle(inFlight: InFlight): void {
+  if (--inFlight.count === 0) inFlight.drained?.();
+}
+
+/** Counts a request as in flight until undici reports its end (body read), its error or an upgrade. */
+class TrackedHandler extends ForwardingHandler {
+  #inFlight: InFlight | undefined;
+
+  constructor(next: Handler, inFlight: InFlight) {
+    super(next);
+    this.#inFlight = inFlight;
+  }
+
+  #settle(): void {
+    if (this.#inFlight !== undefined) settle(this.#inFlight);
+    this.#inFlight = undefined;
+  }
+
+  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<Handler['onRequestUpgrade'] & {}>[2], socket: never): void {
+    this.#settle();
+    super.onRequestUpgrade(controller, statusCode, headers, socket);
+  }
+
+  override onResponseEnd(controller: Controller, trailers: Parameters<Handler['onResponseEnd'] & {}>[1]): void {
+    this.#settle();
+    super.onResponseEnd(controller, trailers);
+  }
+
+  override onResponseError(controller: Controller, err: Error): void {
+    this.#settle();
+    super.onResponseError(controller, err);
+  }
+}
+
+/** A request made after close(): nothing is sent, the caller gets BW_ERR_CLOSED. */
+function refuseClosed(handler: Handler, origin: string): true {
+  const err = new BreakwaterError('BW_ERR_CLOSED', `request to ${origin} after client.close(): nothing was sent`, {
+    details: { attempts: 0, retryDelayMs: 0 },
+  });
+  handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err);
+  return true;
+}
+
+const PER_REQUEST = ['deadlineMs', 'headersTimeoutMs', 'bodyTimeoutMs'] as const;
+
+/**
+ * undici's fetch builds its own dispatch options and drops unknown init keys: the per-request
+ * `deadlineMs`/`headersTimeoutMs`/`bodyTimeoutMs` reach the deadline layer (which validates them) through a
+ * dispatcher that adds them to every dispatch of this fetch, redirects included. Without them, the client's.
+ */
+function withRequestOptions(dispatcher: Dispatcher, init: HttpFetchInit | undefined): Dispatcher {
+  if (init === undefined || init === null) return dispatcher;
+  const keys = PER_REQUEST.filter((key) => init[key] !== undefined);
+  if (keys.length === 0) return dispatcher;
+  const added = Object.fromEntries(keys.map((key) => [key, init[key]]));
+  return {
+    dispatch: (opts: Dispatcher.DispatchOptions, handler: Handler) => dispatcher.dispatch({ ...opts, ...added }, handler),
+    get isMockActive() {
+      return (dispatcher as { isMockActive?: boolean }).isMockActive;
+    },
+  } as unknown as Dispatcher;
 }

@@ -25,6 +25,10 @@ describe('parseDeadlineHeader', () => {
 
   it('takes the smallest of repeated values', () => {
     expect(parseDeadlineHeader(['900', 'junk', '300'])).toBe(300);
+    // Two headers as Node's http server hands them over: joined with ", " (regression: read as garbage, no deadline).
+    expect(parseDeadlineHeader('900, 300')).toBe(300);
+    expect(parseDeadlineHeader('900,junk')).toBe(900);
+    expect(parseDeadlineHeader('0, 900')).toBe(0);
   });
 });
 

@@ -19,8 +19,10 @@ export const MAX_DEADLINE_HEADER_MS = 300_000;
 export function parseDeadlineHeader(value: string | string[] | undefined): number | undefined {
   if (value === undefined) return undefined;
   let best: number | undefined;
-  for (const v of Array.isArray(value) ? value : [value]) {
-    const text = String(v).trim();
+  // Repeated headers arrive as an array, or joined with ", " by Node's http server (a list header):
+  // every element counts, the smallest wins, as for an array.
+  for (const v of (Array.isArray(value) ? value : [value]).flatMap((x) => String(x).split(','))) {
+    const text = v.trim();
     // Digits only (a sign allowed): "1e3", "0x10", "12ms" and "" are garbage, not budgets.
     if (!/^[+-]?\d+(\.\d+)?$/.test(text)) {
       publish('deadlineHeaderIgnored', { value: text.slice(0, 64) });

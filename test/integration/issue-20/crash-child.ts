@@ -52,6 +52,12 @@ const cases: [string, () => Promise<unknown>][] = [
   ['refused by address', () => client.request(`http://127.0.0.1:${closedPort}/`)],
   ['refused by name (fetch)', () => client.fetch(`http://localhost:${closedPort}/`)],
   ['TLS failure (self-signed)', () => client.request(`https://localhost:${tlsPort}/`)],
+  // Hostile review: more peers and inputs that fail before a response.
+  ['TLS to a plain-HTTP port', () => client.request(`https://localhost:${port}/`)],
+  ['DNS failure', () => client.request('http://no-such-host.invalid/')],
+  ['DNS failure (fetch)', () => client.fetch('http://no-such-host.invalid/')],
+  ['invalid URL', () => client.request('http://exa mple.com:99999/')],
+  ['invalid header (CRLF, fetch)', () => client.fetch(`http://localhost:${port}/`, { headers: [['x-bad', 'a\r\nb']] })],
   ['invalid header (CRLF)', () => client.request(`http://localhost:${port}/`, { headers: { 'x-bad': 'a\r\nb' } })],
   ['invalid connection header', () => client.request(`http://localhost:${port}/`, { headers: { connection: 'keep alive' } })],
   ['invalid option to an unknown name', () => client.request('http://no-such-host.invalid/', { reset: 'yes' as unknown as boolean })],

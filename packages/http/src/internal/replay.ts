@@ -20,6 +20,7 @@ export class ReplayableBody {
   #overflowed = false;
   #ended = false;
   #generation = 0;
+  #pulling: Promise<Buffer | undefined> | undefined;
 
   constructor(iterable: AsyncIterable<unknown> | Iterable<unknown>, limitBytes: number) {
     this.#iterable = iterable;
@@ -57,17 +58,41 @@ export class ReplayableBody {
 
   async *#attempt(generation: number): AsyncGenerator<Buffer> {
     let i = 0;
+    let sent = 0;
     while (generation === this.#generation) {
-      if (i < this.#chunks.length) {
-        yield this.#chunks[i++]!;
+      if (!this.#overflowed && i < this.#chunks.length) {
+        const chunk = this.#chunks[i++]!;
+        sent += chunk.length;
+        yield chunk;
         continue;
       }
-      if (this.#ended) return;
+      if (this.#ended) {
+        if (sent !== this.#readBytes) throw notReplayable(sent, this.#readBytes);
+        return;
+      }
+      // One read of the source at a time, shared by every attempt: a retry that starts while the
+      // previous attempt still waits on the source must not issue a second next() (the two chunks
+      // would be recorded out of order, one lost and one sent twice). The pending read's chunk is
+      // recorded at index i, or handed to us directly once the recording is dropped.
+      this.#pulling ??= this.#pull();
+      const chunk = await this.#pulling;
+      if (generation !== this.#generation) return;
+      if (chunk === undefined || !this.#overflowed) continue;
+      // Past the recording: only an attempt that sent every byte read before this chunk may go on.
+      if (sent + chunk.length !== this.#readBytes) throw notReplayable(sent, this.#readBytes - chunk.length);
+      sent += chunk.length;
+      yield chunk;
+    }
+  }
+
+  /** Reads one chunk from the source and records it; undefined at its end. */
+  async #pull(): Promise<Buffer | undefined> {
+    try {
       this.#source ??= sourceIterator(this.#iterable);
       const r = await this.#source.next();
       if (r.done === true) {
         this.#ended = true;
-        return;
+        return undefined;
       }
       const chunk = toBuffer(r.value);
       this.#readBytes += chunk.length;
@@ -75,18 +100,23 @@ export class ReplayableBody {
         if (this.#readBytes <= this.#limitBytes) {
           // A copy: a producer may reuse its buffer once we have yielded it.
           this.#chunks.push(Buffer.from(chunk));
-          i++;
         } else {
           this.#overflowed = true;
           this.#chunks = [];
-          i = 0;
         }
       }
-      // Superseded while waiting for the source: this chunk is recorded for the newer attempt.
-      if (generation !== this.#generation) return;
-      yield chunk;
+      return chunk;
+    } finally {
+      this.#pulling = undefined;
     }
   }
+}
+
+/** An attempt would have sent a short or gapped body: it fails instead (never different bytes). */
+function notReplayable(sentBytes: number, readBytes: number): Error {
+  return new Error(
+    `request body not replayable: this attempt sent ${sentBytes} of the ${readBytes} bytes already read from the one-shot body, and the rest is no longer recorded (maxReplayBodyBytes)`,
+  );
 }
 
 function sourceIterator(iterable: AsyncIterable<unknown> | Iterable<unknown>): AsyncIterator<unknown> | Iterator<unknown> {

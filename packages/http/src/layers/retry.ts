@@ -232,6 +232,7 @@ class RetryRun implements Handler {
   onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: never): void {
     this.#current = controller;
     this.#forwarded = true;
+    this.replay?.close();
     this.next.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
@@ -268,7 +269,12 @@ class RetryRun implements Handler {
 
   onResponseEnd(_controller: Controller, trailers: Headers): void {
     if (this.#swallowing !== undefined) this.#schedule(this.#swallowing.delayMs);
-    else this.next.onResponseEnd?.(this, trailers);
+    else {
+      // The request is over: a one-shot source the server did not read to its end (an early 413 or
+      // 401) is destroyed, as undici does without Breakwater (an fs stream would keep its fd open).
+      this.replay?.close();
+      this.next.onResponseEnd?.(this, trailers);
+    }
   }
 
   onResponseError(_controller: Controller, err: Error): void {
@@ -341,17 +347,23 @@ class RetryRun implements Handler {
     }
     const bw = classify(err, { ...(this.opts.origin === undefined ? {} : { host: new URL(String(this.opts.origin)).hostname }) });
     const blocked = this.#bodyBlocked && this.replay !== undefined;
+    // Not idempotent and already being written (undici calls onRequestStart as it writes): the server may
+    // have applied it, so `retryable: true` would invite a duplicate write. The outcome is unknown.
+    const unknown = !blocked && !this.idempotent && this.#startedUp && bw.retryable;
     const annotated = new BreakwaterError(bw.code, bw.message, {
       cause: bw.cause ?? err,
-      retryable: blocked ? false : bw.retryable,
+      retryable: blocked || unknown ? false : bw.retryable,
       hint: blocked
         ? `Not retried: the request body is one-shot (a stream or iterator) and ${this.replay.readBytes} bytes of it had been sent, more than \`maxReplayBodyBytes\` (${this.o.maxReplayBodyBytes}) kept for a replay. Pass a Buffer, string or Blob, or raise \`maxReplayBodyBytes\`.`
-        : bw.hint,
+        : unknown
+          ? `The connection failed after the ${this.opts.method} was sent: the server may or may not have applied it (details.outcome: 'unknown'). Check before sending it again, or send it with an Idempotency-Key (\`idempotencyKey: true\`) so it is retried safely.`
+          : bw.hint,
       details: {
         ...bw.details,
         attempts: this.attempt,
         retryDelayMs: this.retryDelayMs,
         ...(blocked ? { notRetried: 'body-not-replayable', bodyBytesSent: this.replay.readBytes, maxReplayBodyBytes: this.o.maxReplayBodyBytes } : {}),
+        ...(unknown ? { outcome: 'unknown', notRetried: 'not-idempotent' } : {}),
       },
     });
     this.next.onResponseError?.(this, annotated);
