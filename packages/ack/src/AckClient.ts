@@ -99,7 +99,12 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     let signal: AbortSignal | undefined;
     let deadline: Deadline | undefined;
     try {
-      ({ buf, signal, deadline } = validateSend(payload, options, Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes)));
+      ({ buf, signal, deadline } = validateSend(
+        payload,
+        options,
+        Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes),
+        this.#o.serverDedupHorizonMs,
+      ));
     } catch (error) {
       return Promise.reject(error);
     }

@@ -61,6 +61,11 @@ describe('ack defaults', () => {
     expect(() => resolveAckClientOptions({ port: 1, durability: 'fsync' })).toThrow(invalid('durability'));
     expect(() => resolveAckClientOptions({ port: 1, outboxPath: '/tmp/x', durability: 'paranoid' as never })).toThrow(invalid('durability'));
     expect(resolveAckClientOptions({ port: 1, outboxPath: '/tmp/x', durability: 'fsync' }).durability).toBe('fsync');
+    // Retransmits must end before the servers forget a message (issue 14): validated against the horizon the client is told.
+    expect(() => resolveAckClientOptions({ port: 1, sendTimeoutMs: 300_000 })).toThrow(invalid('sendTimeoutMs'));
+    expect(() => resolveAckClientOptions({ port: 1, sendTimeoutMs: 120_000, serverDedupHorizonMs: 60_000 })).toThrow(/below `serverDedupHorizonMs` \(60000\)/);
+    expect(resolveAckClientOptions({ port: 1, sendTimeoutMs: 600_000, serverDedupHorizonMs: 3_600_000 }).sendTimeoutMs).toBe(600_000);
+    expect(() => resolveAckClientOptions({ port: 1, serverDedupHorizonMs: 0 })).toThrow(invalid('serverDedupHorizonMs'));
     expect(() => resolveAckServerOptions({} as never)).toThrow(invalid('handler'));
     expect(() => resolveAckServerOptions({ handler, maxWindow: 0 })).toThrow(invalid('maxWindow'));
     expect(() => resolveAckServerOptions({ handler, dedupHorizonMs: 1.5 })).toThrow(invalid('dedupHorizonMs'));

@@ -55,8 +55,16 @@ export interface AckClientTunables {
   heartbeatIntervalMs?: number;
   /** A PING unanswered for this long means the peer process is gone or frozen (FM-09): reconnect. @defaultValue 3_000 @example 10_000 */
   heartbeatTimeoutMs?: number;
-  /** Deadline of a `send()` given none. Keep it below the server's `dedupHorizonMs`. @defaultValue 30_000 @example 5_000 */
+  /** Deadline of a `send()` given none. Must stay below `serverDedupHorizonMs` (validated). @defaultValue 30_000 @example 5_000 */
   sendTimeoutMs?: number;
+  /**
+   * The `dedupHorizonMs` of the servers (and of their PostgreSQL dedup store) this client sends to: how long they
+   * remember a message. A retransmit after that could run the handler again, so `sendTimeoutMs` and every
+   * per-send `deadline` must stay below it — checked at `createAckClient()` and at `send()` (BW_ERR_INVALID_OPTION).
+   * The wire does not carry it: set it when your servers use a horizon other than the default.
+   * @defaultValue 300_000 (the server's default) @example 3_600_000
+   */
+  serverDedupHorizonMs?: number;
   /** `reject`: a NACK fails the send; `retry`: NACKs marked retryable are resent with backoff (through the budget) until the deadline. @defaultValue 'reject' */
   nackPolicy?: NackPolicy;
   /**
@@ -125,6 +133,7 @@ export const ACK_CLIENT_DEFAULTS = Object.freeze({
   heartbeatIntervalMs: 2_000,
   heartbeatTimeoutMs: 3_000,
   sendTimeoutMs: 30_000,
+  serverDedupHorizonMs: 300_000,
   nackPolicy: 'reject' as NackPolicy,
   // Equal to the reconnect backoff, which NACK retries used before they had options of their own.
   nackRetryBaseDelayMs: 100,
@@ -280,6 +289,7 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
     heartbeatIntervalMs: int(1, MAX_TIMER),
     heartbeatTimeoutMs: int(1, MAX_TIMER),
     sendTimeoutMs: int(1, MAX_TIMER),
+    serverDedupHorizonMs: int(1, MAX_TIMER),
     nackPolicy: (v, k) => validateOneOf(v, k, ['reject', 'retry'] as const),
     nackRetryBaseDelayMs: int(0, MAX_TIMER),
     nackRetryMaxDelayMs: int(0, MAX_TIMER),
@@ -291,6 +301,13 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
   });
   validateMaxAtLeastBase(o.reconnectBaseDelayMs, o.reconnectMaxDelayMs, 'reconnectBaseDelayMs', 'reconnectMaxDelayMs');
   validateMaxAtLeastBase(o.nackRetryBaseDelayMs, o.nackRetryMaxDelayMs, 'nackRetryBaseDelayMs', 'nackRetryMaxDelayMs');
+  if (o.sendTimeoutMs >= o.serverDedupHorizonMs) {
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `Expected \`sendTimeoutMs\` (${o.sendTimeoutMs}) to be below \`serverDedupHorizonMs\` (${o.serverDedupHorizonMs}): a message retransmitted after the servers forgot it could be handled twice`,
+      { details: { key: 'sendTimeoutMs' }, hint: "Lower sendTimeoutMs, or raise the servers' dedupHorizonMs and tell the client with serverDedupHorizonMs." },
+    );
+  }
   if (given.durability !== undefined && given.outboxPath === undefined) {
     // Without a file there is nothing to sync: refuse rather than let a caller believe in durability it lacks.
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `outboxPath` beside `durability`: without an outbox, messages live in memory only', {

@@ -6,11 +6,20 @@ export function validateSend(
   payload: unknown,
   options: SendOptions,
   maxBytes: number,
+  horizonMs = Number.POSITIVE_INFINITY,
 ): { buf: Buffer; signal: AbortSignal | undefined; deadline: Deadline | undefined } {
   const o = validateOptionsObject<SendOptions>(options, 'send() options', ['signal', 'deadline']);
   const signal = validateSignal(o.signal);
   if (o.deadline !== undefined && !(o.deadline instanceof Deadline)) {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `deadline` to be a Deadline', { details: { key: 'deadline' } });
+  }
+  if (o.deadline !== undefined && o.deadline.remainingMs() >= horizonMs) {
+    // Retransmits could go on after the servers forgot the message: it could be handled twice.
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `Expected \`deadline\` (${Math.round(o.deadline.remainingMs())} ms left) to be below \`serverDedupHorizonMs\` (${horizonMs})`,
+      { details: { key: 'deadline' }, hint: 'A send may retransmit until its deadline; the servers remember a message only for dedupHorizonMs.' },
+    );
   }
   const buf = toBuffer(payload);
   if (buf.length > maxBytes) {
