@@ -1,10 +1,9 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 // undici 8 is a dependency of @breakwater/http only; the naive side uses that very copy.
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createFaultProxy, type FaultProxy } from '../../packages/chaos/src/index.js';
 import { createClient } from '../../packages/http/src/index.js';
+import { listenHttp } from '../support/httpServer.js';
 
 // FM-07, stale pooled connection: a load balancer (the chaos proxy) resets any
 // connection reused after T = 500 ms idle: the request meets the LB's close.
@@ -22,17 +21,13 @@ afterEach(async () => {
 });
 
 async function backend(): Promise<number> {
-  const server = http.createServer((_req, res) => res.end('ok'));
-  server.keepAliveTimeout = 60_000;
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(r);
-      }),
+  return listenHttp(
+    (_req, res) => res.end('ok'),
+    cleanups,
+    (server) => {
+      server.keepAliveTimeout = 60_000;
+    },
   );
-  return (server.address() as AddressInfo).port;
 }
 
 async function lb(port: number): Promise<FaultProxy> {
