@@ -59,6 +59,16 @@ describe('SocketWatch and the programs', () => {
       expect(quiet).toBeUndefined();
       expect(failure).toBeUndefined();
       expect(performance.now() - started).toBeLessThan(2_000);
+      // A signal aborted before the call (the scorecard aborted during a scenario's setup) fires no event:
+      // the waits must still end at once, not after their 10 s.
+      const again = performance.now();
+      const [lateQuiet, lateFailure, lateBytes] = await Promise.all([
+        quietFor([watch], 10_000, undefined, controller.signal),
+        failureWithin(watch, 10_000, controller.signal),
+        watch.readBytes(watch.bytesIn + 1, 10_000, controller.signal),
+      ]);
+      expect([lateQuiet, lateFailure, lateBytes]).toEqual([undefined, undefined, watch.bytesIn]);
+      expect(performance.now() - again).toBeLessThan(2_000);
     } finally {
       server.close();
     }

@@ -59,6 +59,8 @@ export class SocketWatch {
 
   /** The first event of one of `types` from now on, or undefined after `timeoutMs` (or when `signal` aborts). */
   next(types: readonly SocketEventType[], timeoutMs: number, signal?: AbortSignal): Promise<SocketEvent | undefined> {
+    // An abort that came before the call fires no 'abort' event: without this the wait would last `timeoutMs`.
+    if (signal?.aborted === true) return Promise.resolve(undefined);
     return new Promise((resolve) => {
       const done = (event: SocketEvent | undefined) => {
         clearTimeout(timer);
@@ -106,6 +108,7 @@ export async function quietFor(
 ): Promise<SocketEvent | undefined> {
   const early = watches.flatMap((w) => w.eventsSinceMark).find((e) => types.includes(e.type));
   if (early !== undefined) return early;
+  if (signal?.aborted === true) return undefined;
   // One signal ends every other watch's wait once the first event (or the caller's abort) arrived.
   const controller = new AbortController();
   const onAbort = () => controller.abort();
