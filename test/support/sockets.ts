@@ -1,19 +1,10 @@
 import { type ConnectOptions, connect as hardenedConnect } from '@breakwater/socket';
-import { SocketWatch } from '../../packages/chaos/src/watch/index.js';
+import { SocketWatch } from '../../packages/chaos/src/watch/SocketWatch.js';
 
 // The watch helpers live in @breakwater/chaos (shared with `breakwater scorecard`).
-export {
-  connectWatched as connect,
-  echoRoundTrip,
-  failureWithin,
-  QUIET_EVENTS,
-  quietFor,
-  type SocketEvent,
-  type SocketEventType,
-  SocketWatch,
-  type TcpInfo,
-  tcpInfo,
-} from '../../packages/chaos/src/watch/index.js';
+export * from '../../packages/chaos/src/watch/SocketWatch.js';
+export { connectWatched as connect } from '../../packages/chaos/src/watch/SocketWatch.js';
+export * from '../../packages/chaos/src/watch/tcpInfo.js';
 
 /** A socket from `@breakwater/socket`'s connect(), watched like {@link connect}'s. */
 export async function connectHardened(host: string, port: number, options: Omit<ConnectOptions, 'host' | 'port'> = {}): Promise<SocketWatch> {

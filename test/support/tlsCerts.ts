@@ -54,48 +54,20 @@ export function makeTestPki(): TestPki {
       '',
     ].join('\n'),
   );
+  // A fresh P-256 key and, with `-x509`, a self-signed certificate, else a signing request.
+  const newKey = (name: string, cn: string, ...req: string[]) =>
+    ssl('req', ...req, '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', `${name}.key`, '-subj', `/CN=${cn}`);
+  const pair = (name: string) => ({ key: read(`${name}.key`), cert: read(`${name}.pem`) });
   const makeCa = (name: string, cn: string) => {
-    ssl(
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-subj',
-      `/CN=${cn}`,
-    );
-    return { key: read(`${name}.key`), cert: read(`${name}.pem`) };
+    newKey(name, cn, '-x509', '-out', `${name}.pem`, '-days', '2');
+    return pair(name);
   };
   const makeLeaf = (name: string, ca: string, cn: string, ext: string, dates: string[] = ['-days', '2']) => {
     writeFileSync(join(dir, 'index.txt'), '');
     writeFileSync(join(dir, 'serial'), `${(Date.now() % 1e9).toString(16).padStart(8, '0')}\n`);
-    ssl(
-      'req',
-      '-new',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-keyout',
-      `${name}.key`,
-      '-out',
-      `${name}.csr`,
-      '-subj',
-      `/CN=${cn}`,
-      '-addext',
-      ext,
-    );
+    newKey(name, cn, '-new', '-out', `${name}.csr`, '-addext', ext);
     ssl('ca', '-batch', '-config', 'ca.cnf', '-cert', `${ca}.pem`, '-keyfile', `${ca}.key`, '-in', `${name}.csr`, '-out', `${name}.pem`, '-notext', ...dates);
-    return { key: read(`${name}.key`), cert: read(`${name}.pem`) };
+    return pair(name);
   };
   const serverExt = 'subjectAltName=DNS:localhost,IP:127.0.0.1';
   const ca = makeCa('ca', 'Breakwater test CA');

@@ -21,20 +21,14 @@ export {
   type TopologyOptions,
 } from './netns/index.js';
 export { ECHO_SERVER, REQUEST_CLIENT, SIZED_RESPONSE_SERVER } from './programs/index.js';
+export { FAULT_PROXY_DEFAULTS, type FaultProxyListen, type FaultProxyOptions, type FaultProxyTarget } from './proxy/defaults.js';
+export { type ActiveFault, createFaultProxy, type FaultProxy, type FaultProxyStats } from './proxy/FaultProxy.js';
 export {
-  type ActiveFault,
   type BandwidthFault,
   type BlackholeFault,
-  createFaultProxy,
   FAULT_DEFAULTS,
-  FAULT_PROXY_DEFAULTS,
   FAULT_TYPES,
   type FaultDirection,
-  type FaultProxy,
-  type FaultProxyListen,
-  type FaultProxyOptions,
-  type FaultProxyStats,
-  type FaultProxyTarget,
   type FaultSpec,
   type FaultType,
   type HalfCloseFault,
@@ -44,7 +38,7 @@ export {
   type ResetFault,
   type SlicerFault,
   type SlowCloseFault,
-} from './proxy/index.js';
+} from './proxy/faults.js';
 export {
   connectWatched,
   echoRoundTrip,
@@ -54,6 +48,5 @@ export {
   type SocketEvent,
   type SocketEventType,
   SocketWatch,
-  type TcpInfo,
-  tcpInfo,
-} from './watch/index.js';
+} from './watch/SocketWatch.js';
+export { type TcpInfo, tcpInfo } from './watch/tcpInfo.js';

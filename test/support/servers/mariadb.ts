@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, findBinary, freePort, inNamespace, signalAll, spawnUntil } from './process.js';
+import { exited, findBinary, freePort, inNamespace, type ServerProcess, signalAll, spawnUntil } from './process.js';
 
 /**
  * SIGSTOP, then wait until every thread of `pid` is stopped. kill() returns
@@ -26,19 +26,11 @@ function stopFully(pid: number | undefined): void {
 }
 
 /** A throw-away MariaDB: `--skip-grant-tables` (any user, no password, no default database). */
-export interface MariadbServer {
-  readonly host: string;
-  readonly port: number;
-  /** SIGSTOP mariadbd (one process, all threads): connections stay open, nothing answers. */
+export interface MariadbServer extends ServerProcess {
+  /** SIGSTOP mariadbd (one process, all threads). */
   freeze(): void;
-  resume(): void;
-  /** SIGKILL: no shutdown, but the kernel still closes every socket (FIN/RST) unless the port is blackholed. */
-  kill(): Promise<void>;
-  /** Starts mariadbd again on the same port and data dir (after `kill()`). */
-  start(): Promise<void>;
   /** Normal shutdown (SIGTERM: sessions are closed), then start again on the same port and data dir. */
   restart(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 export interface StartMariadbOptions {

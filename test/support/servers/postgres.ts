@@ -2,23 +2,14 @@ import { type ChildProcess, execFileSync } from 'node:child_process';
 import { appendFileSync, chownSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exited, findBinary, freePort, inNamespace, processTree, signalAll, spawnUntil } from './process.js';
+import { exited, findBinary, freePort, inNamespace, processTree, type ServerProcess, signalAll, spawnUntil } from './process.js';
 
 /** A throw-away PostgreSQL (127.0.0.1 unless told), trust auth, user `postgres`, database `postgres`. */
-export interface PostgresServer {
-  readonly host: string;
-  readonly port: number;
+export interface PostgresServer extends ServerProcess {
   /** SIGSTOP the postmaster and every backend: the server freezes without closing a socket. */
   freeze(): void;
-  /** SIGCONT what `freeze()` stopped. */
-  resume(): void;
   /** Fast shutdown (open sessions are aborted), then start again on the same port and data dir. */
   restart(): Promise<void>;
-  /** SIGKILL the postmaster and every backend: no FATAL message; the kernel still sends FIN/RST unless the port is blackholed. */
-  kill(): Promise<void>;
-  /** Starts again on the same port and data dir (after `kill()`). */
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 function binDir(): string | undefined {

@@ -95,3 +95,20 @@ export function exited(child: ChildProcess, timeoutMs = 10_000): Promise<void> {
 export function inNamespace(namespace: string | undefined, command: string, args: readonly string[]): [string, string[]] {
   return namespace === undefined ? [command, [...args]] : ['ip', ['netns', 'exec', namespace, command, ...args]];
 }
+
+/** What every throw-away server of test/support/servers can do to itself; each names what its variant means. */
+export interface ServerProcess {
+  readonly host: string;
+  readonly port: number;
+  /** SIGSTOP: connections stay open, nothing answers. */
+  freeze(): void;
+  /** SIGCONT what `freeze()` stopped. */
+  resume(): void;
+  /** Stops (gracefully), then starts again on the same port. */
+  restart(): Promise<void>;
+  /** SIGKILL: no shutdown message; the kernel still sends FIN/RST unless the port is blackholed. */
+  kill(): Promise<void>;
+  /** Starts again on the same port (after `kill()`). */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}

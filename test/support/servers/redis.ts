@@ -1,20 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
-import { exited, findBinary, freePort, inNamespace, signalAll, spawnUntil } from './process.js';
+import { exited, findBinary, freePort, inNamespace, type ServerProcess, signalAll, spawnUntil } from './process.js';
 
 /** A throw-away Redis (127.0.0.1 unless told): no persistence, a child process of the test. */
-export interface RedisServer {
-  readonly host: string;
-  readonly port: number;
-  /** SIGSTOP the server: connections stay open, nothing answers. */
-  freeze(): void;
-  resume(): void;
+export interface RedisServer extends ServerProcess {
   /** SIGTERM, then start again on the same port (no persistence: the data is gone). */
   restart(): Promise<void>;
-  /** SIGKILL: the kernel still sends FIN unless the port is blackholed. */
-  kill(): Promise<void>;
-  /** Starts again on the same port (after `kill()`). */
-  start(): Promise<void>;
-  stop(): Promise<void>;
 }
 
 const binary = () => findBinary('redis-server', ['/usr/bin', '/usr/local/bin']);
