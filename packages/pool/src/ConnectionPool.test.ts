@@ -374,7 +374,11 @@ describe('ConnectionPool: leaks, events, drain', () => {
     pool.release(await pool.acquire());
     await pool.drain();
     await until(() => server.sockets.size === 0, 2_000, 'the server side to close');
-    expect(active()).toEqual(before);
+    // At most what was there before: a timer or socket of an earlier test may end meanwhile (a CI run saw
+    // timers 1 → 0), never one more. The server seeing every socket closed is the sharper proof for sockets.
+    const after = active();
+    expect(after.sockets).toBeLessThanOrEqual(before.sockets);
+    expect(after.timers).toBeLessThanOrEqual(before.timers);
     expect(live.size).toBe(0);
     await server.close();
   });
