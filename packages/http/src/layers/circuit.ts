@@ -1,8 +1,6 @@
 import { type CircuitBreaker, type CircuitPolicyOptions, CircuitRegistry, type CircuitTicket } from '@breakwater/circuit';
+import { ForwardingHandler, NO_CONTROLLER } from '../internal/forward.js';
 import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
-
-// undici reports an error before a request started with no controller; so do we.
-const noController = null as unknown as Controller;
 
 /** A 5xx response, thrown to the breaker so it counts; the caller still gets the response. */
 class ServerFailure {
@@ -40,7 +38,7 @@ export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegi
         try {
           return dispatch(opts as DispatchOptions, recording);
         } catch (err) {
-          recording.onResponseError(noController, err as Error);
+          recording.onResponseError(NO_CONTROLLER, err as Error);
           return true;
         }
       }
@@ -52,16 +50,15 @@ export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegi
 }
 
 /** A request admitted while the breaker was closed: reports its outcome at the response's start (or its error). */
-class RecordingHandler implements Handler {
+class RecordingHandler extends ForwardingHandler {
   readonly #breaker: CircuitBreaker;
   readonly #ticket: CircuitTicket;
-  readonly #next: Handler;
   #settled = false;
 
   constructor(breaker: CircuitBreaker, ticket: CircuitTicket, next: Handler) {
+    super(next);
     this.#breaker = breaker;
     this.#ticket = ticket;
-    this.#next = next;
   }
 
   #record(outcome: unknown, threw: boolean): void {
@@ -70,62 +67,37 @@ class RecordingHandler implements Handler {
     this.#breaker.record(this.#ticket, outcome, threw);
   }
 
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.#next.onRequestStart?.(controller, context);
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
     this.#record(statusCode, false);
-    this.#next.onRequestUpgrade?.(controller, statusCode, headers, socket);
+    this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+  override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
     // As run() sees it: a 5xx is thrown to the breaker (it counts), anything else is a result.
     if (statusCode >= 500) this.#record(new ServerFailure(statusCode), true);
     else this.#record(statusCode, false);
-    this.#next.onResponseStart?.(controller, statusCode, headers, message);
+    this.next.onResponseStart?.(controller, statusCode, headers, message);
   }
 
-  onResponseStarted(): void {
-    this.#next.onResponseStarted?.();
-  }
-
-  onRequestSent(): void {
-    this.#next.onRequestSent?.();
-  }
-
-  onBodySent(chunk: Buffer): void {
-    this.#next.onBodySent?.(chunk);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.#next.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
-    this.#next.onResponseEnd?.(controller, trailers);
-  }
-
-  onResponseError(controller: Controller, err: Error): void {
+  override onResponseError(controller: Controller, err: Error): void {
     this.#record(err, true);
-    this.#next.onResponseError?.(controller, err);
+    this.next.onResponseError?.(controller, err);
   }
 }
 
 /** One call through the breaker (open or half-open): the handler undici sees, and the action the breaker runs. */
-class CircuitCall implements Handler {
+class CircuitCall extends ForwardingHandler {
   readonly #dispatch: Dispatch;
   readonly #opts: DispatchOptions;
-  readonly #next: Handler;
   #started = false;
   #settled = false;
   #resolve: ((v: unknown) => void) | undefined;
   #reject: ((e: unknown) => void) | undefined;
 
   constructor(dispatch: Dispatch, opts: DispatchOptions, next: Handler) {
+    super(next);
     this.#dispatch = dispatch;
     this.#opts = opts;
-    this.#next = next;
   }
 
   /** The breaker's action: dispatches, and settles at the response's start (or its error). */
@@ -137,13 +109,13 @@ class CircuitCall implements Handler {
       try {
         this.#dispatch(this.#opts, this);
       } catch (err) {
-        this.onResponseError(noController, err as Error);
+        this.onResponseError(NO_CONTROLLER, err as Error);
       }
     });
 
   /** Rejected by the breaker before dispatching: tell the caller. Other outcomes were delivered already. */
   readonly rejected = (err: unknown): void => {
-    if (!this.#started) this.#next.onResponseError?.(noController, err as Error);
+    if (!this.#started) this.next.onResponseError?.(NO_CONTROLLER, err as Error);
   };
 
   #succeed(statusCode: number): void {
@@ -158,44 +130,20 @@ class CircuitCall implements Handler {
     this.#reject?.(reason);
   }
 
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.#next.onRequestStart?.(controller, context);
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
     this.#succeed(statusCode);
-    this.#next.onRequestUpgrade?.(controller, statusCode, headers, socket);
+    this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+  override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
     if (statusCode >= 500) this.#fail(new ServerFailure(statusCode));
     else this.#succeed(statusCode);
-    this.#next.onResponseStart?.(controller, statusCode, headers, message);
+    this.next.onResponseStart?.(controller, statusCode, headers, message);
   }
 
-  onResponseStarted(): void {
-    this.#next.onResponseStarted?.();
-  }
-
-  onRequestSent(): void {
-    this.#next.onRequestSent?.();
-  }
-
-  onBodySent(chunk: Buffer): void {
-    this.#next.onBodySent?.(chunk);
-  }
-
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.#next.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
-    this.#next.onResponseEnd?.(controller, trailers);
-  }
-
-  onResponseError(controller: Controller, err: Error): void {
+  override onResponseError(controller: Controller, err: Error): void {
     this.#fail(err);
-    this.#next.onResponseError?.(controller, err);
+    this.next.onResponseError?.(controller, err);
   }
 }
 

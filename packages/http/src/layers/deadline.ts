@@ -1,5 +1,6 @@
 import { BreakwaterError, classify, Deadline, ERROR_CODES, validateNumber } from '@breakwater/core';
 import { RETRY_MARKER_HEADER } from '@breakwater/retry';
+import { ForwardingHandler } from '../internal/forward.js';
 import { getHeader, replayable, withHeader } from '../internal/headers.js';
 import { isUsageError } from '../internal/rewrite.js';
 import { kDeadline, kNoPropagate } from '../internal/symbols.js';
@@ -137,8 +138,7 @@ function explained(err: BreakwaterError, waitingFor: 'headers' | 'body', source:
   return new BreakwaterError('BW_ERR_DEADLINE', err.message, { cause: err.cause ?? err, hint, details: { ...err.details, waitingFor, source } });
 }
 
-class DeadlineHandler implements Handler {
-  readonly #next: Handler;
+class DeadlineHandler extends ForwardingHandler {
   readonly #deadline: Deadline;
   readonly #origin: string;
   readonly #source: string;
@@ -149,20 +149,20 @@ class DeadlineHandler implements Handler {
   #responded = false;
 
   constructor(next: Handler, deadline: Deadline, origin: string, source: string, signal: AbortSignal | undefined) {
-    this.#next = next;
+    super(next);
     this.#deadline = deadline;
     this.#origin = origin;
     this.#source = source;
     this.#signal = signal instanceof AbortSignal ? signal : undefined;
   }
 
-  onRequestStart(controller: Controller, context: unknown): void {
+  override onRequestStart(controller: Controller, context: unknown): void {
     if (this.#controller === undefined) {
       this.#controller = controller;
       // Called at once if the deadline has passed already.
       this.#deadline.onAbort(this.#onAbort);
     } else this.#controller = controller;
-    this.#next.onRequestStart?.(controller, context);
+    this.next.onRequestStart?.(controller, context);
   }
 
   /** The deadline aborted: abort the request in flight. */
@@ -170,50 +170,34 @@ class DeadlineHandler implements Handler {
     this.#controller?.abort(reason as Error);
   };
 
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
     this.#done();
-    this.#next.onRequestUpgrade?.(controller, statusCode, headers, socket);
+    this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStarted(): void {
-    this.#next.onResponseStarted?.();
-  }
-
-  onRequestSent(): void {
-    this.#next.onRequestSent?.();
-  }
-
-  onBodySent(chunk: Buffer): void {
-    this.#next.onBodySent?.(chunk);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+  override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
     this.#responded = true;
-    this.#next.onResponseStart?.(controller, statusCode, headers, message);
+    this.next.onResponseStart?.(controller, statusCode, headers, message);
   }
 
-  onResponseData(controller: Controller, chunk: Buffer): void {
-    this.#next.onResponseData?.(controller, chunk);
-  }
-
-  onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
+  override onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
     this.#done();
-    this.#next.onResponseEnd?.(controller, trailers);
+    this.next.onResponseEnd?.(controller, trailers);
   }
 
-  onResponseError(controller: Controller, err: Error): void {
+  override onResponseError(controller: Controller, err: Error): void {
     const keep = err instanceof BreakwaterError && err.code === 'BW_ERR_DEADLINE';
     // The caller aborted (their signal is the deadline's parent): their reason, as undici would give it.
     const callerAborted = this.#signal?.aborted === true;
     const reason = callerAborted ? this.#signal?.reason : this.#deadline.expired && !keep ? this.#deadline.signal.reason : err;
     this.#done();
     if (callerAborted && !(reason instanceof BreakwaterError)) {
-      this.#next.onResponseError?.(controller, reason as Error);
+      this.next.onResponseError?.(controller, reason as Error);
       return;
     }
     let out = errorFor(reason, this.#origin, controller);
     if (out instanceof BreakwaterError && out.code === 'BW_ERR_DEADLINE') out = explained(out, this.#responded ? 'body' : 'headers', this.#source);
-    this.#next.onResponseError?.(controller, out);
+    this.next.onResponseError?.(controller, out);
   }
 
   #done(): void {
