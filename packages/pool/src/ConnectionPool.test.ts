@@ -1,25 +1,13 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
 import type net from 'node:net';
 import { type Clock, FakeClock, monotonicClock } from '@breakwater/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { closedPort, exchange, LineServer, until } from '../test/lineServer.js';
+import { poolFixture } from '../test/poolFixture.js';
 import type { ConnectionPool } from './ConnectionPool.js';
 import { createPool } from './createPool.js';
-import type { PoolOptions } from './defaults.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function setup(options: Partial<PoolOptions> = {}, serverOptions = {}) {
-  const server = await LineServer.start(serverOptions);
-  const clock = new FakeClock(1_000);
-  const pool = createPool({ host: '127.0.0.1', port: server.port, clock, ...options });
-  cleanups.push(() => server.close());
-  cleanups.push(() => pool.drain({ timeoutMs: 0 }));
-  return { server, clock, pool };
-}
+const { cleanups, setup } = poolFixture();
 
 /** Every connection the pool knows about is idle, borrowed, being probed or opening. */
 function expectBalanced(pool: ConnectionPool): void {

@@ -1,25 +1,12 @@
 import type net from 'node:net';
-import { FakeClock } from '@breakwater/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { exchange, LineServer } from '../test/lineServer.js';
+import { poolFixture } from '../test/poolFixture.js';
 import { createPool } from './createPool.js';
-import type { PoolOptions } from './defaults.js';
 
 /** One lifecycle (issue #17): close() graceful with a deadline, destroy() at once, asyncDispose, drain() deprecated. */
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
-
-async function setup(options: Partial<PoolOptions> = {}) {
-  const server = await LineServer.start();
-  const clock = new FakeClock(1_000);
-  const pool = createPool({ host: '127.0.0.1', port: server.port, clock, ...options });
-  cleanups.push(() => server.close());
-  cleanups.push(() => pool.destroy());
-  return { server, clock, pool };
-}
+const { cleanups, setup } = poolFixture();
 
 const settledSoon = async (p: Promise<unknown>) => {
   let settled = false;

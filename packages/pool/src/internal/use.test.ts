@@ -1,22 +1,9 @@
-import { FakeClock } from '@breakwater/core';
-import { afterEach, describe, expect, it } from 'vitest';
-import { exchange, LineServer } from '../../test/lineServer.js';
-import { createPool } from '../createPool.js';
-import type { PoolOptions } from '../defaults.js';
 
-const cleanups: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const fn of cleanups.splice(0).reverse()) await fn();
-});
+import { describe, expect, it } from 'vitest';
+import { exchange, } from '../../test/lineServer.js';
+import { poolFixture } from '../../test/poolFixture.js';
 
-async function setup(options: Partial<PoolOptions> = {}) {
-  const server = await LineServer.start();
-  const clock = new FakeClock(1_000);
-  const pool = createPool({ host: '127.0.0.1', port: server.port, clock, ...options });
-  cleanups.push(() => server.close());
-  cleanups.push(() => pool.drain({ timeoutMs: 0 }));
-  return { clock, pool };
-}
+const { setup } = poolFixture();
 
 /** Resolves with the abort reason once `signal` aborts. */
 const aborted = (signal: AbortSignal) => new Promise<unknown>((resolve) => signal.addEventListener('abort', () => resolve(signal.reason), { once: true }));
