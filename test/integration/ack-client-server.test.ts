@@ -1,12 +1,10 @@
-import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AckClient, type AckServer, createAckClient, createAckServer, encodeFrame, FrameDecoder, isNack } from '../../packages/ack/src/index.js';
 import { Deadline } from '../../packages/core/src/index.js';
+import { makeSelfSigned } from '../support/tlsCerts.js';
 
 const open: (AckClient | AckServer | net.Socket)[] = [];
 afterEach(async () => {
@@ -219,22 +217,9 @@ describe('a script awaiting send()', () => {
 
 describe('ack over TLS', () => {
   it('client tls options pass through to connect(); the server speaks TLS', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'bw-ack-tls-'));
+    const pem = makeSelfSigned('breakwater.test', 'DNS:breakwater.test,IP:127.0.0.1');
     try {
-      execFileSync(
-        'openssl',
-        ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=breakwater.test'].concat([
-          '-addext',
-          'subjectAltName=DNS:breakwater.test,IP:127.0.0.1',
-          '-keyout',
-          join(dir, 'key.pem'),
-          '-out',
-          join(dir, 'cert.pem'),
-        ]),
-        { stdio: 'ignore' },
-      );
-      const key = readFileSync(join(dir, 'key.pem'));
-      const cert = readFileSync(join(dir, 'cert.pem'));
+      const { key, cert } = pem;
       const seen: string[] = [];
       const { port } = await serve((p) => seen.push(p.toString()), { tls: { key, cert } });
       const client = track(createAckClient({ port, tls: { ca: cert, servername: 'breakwater.test' } }));
@@ -247,7 +232,7 @@ describe('ack over TLS', () => {
       await expect(untrusting.send('x', { deadline: Deadline.after(300) })).rejects.toMatchObject({ code: 'BW_ERR_DEADLINE' });
       expect(failures[0]).toMatchObject({ code: 'BW_ERR_TLS' });
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      pem.remove();
     }
   });
 });

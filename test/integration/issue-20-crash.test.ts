@@ -1,49 +1,22 @@
-import { execFile, execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort } from '../support/servers/process.js';
+import { makeSelfSigned } from '../support/tlsCerts.js';
 
 // Issue 20: no input or peer may crash the process. Each error path undici reports before a request
 // starts runs in a child process (which must not die) through createClient(), and must reach the caller
 // as a rejected promise carrying the original error (as `cause`, or unchanged for the caller's own abort
 // reason and undici's usage errors).
 const child = fileURLToPath(new URL('./issue-20/crash-child.ts', import.meta.url));
-let dir: string;
 let cert: string;
 let key: string;
+let remove = () => {};
 
 beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'bw-issue20-'));
-  cert = join(dir, 'cert.pem');
-  key = join(dir, 'key.pem');
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:prime256v1',
-      '-nodes',
-      '-subj',
-      '/CN=localhost',
-      '-days',
-      '1',
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
+  ({ certPath: cert, keyPath: key, remove } = makeSelfSigned('localhost'));
 });
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+afterAll(() => remove());
 
 function run(mode: 'breakwater' | 'naive', closedPort: number): Promise<{ code: number | null; lines: Record<string, unknown>[]; stderr: string }> {
   return new Promise((resolve) => {

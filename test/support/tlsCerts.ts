@@ -83,3 +83,47 @@ export function makeTestPki(): TestPki {
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
+
+/** A self-signed certificate and its key, as PEM strings and as files in a temp dir removed by `remove()`. */
+export interface SelfSigned extends Pem {
+  keyPath: string;
+  certPath: string;
+  remove(): void;
+}
+
+/** A self-signed P-256 certificate for `cn`, with `subjectAltName` `san` (e.g. `DNS:localhost,IP:127.0.0.1`). */
+export function makeSelfSigned(cn: string, san = `DNS:${cn}`): SelfSigned {
+  const dir = mkdtempSync(join(tmpdir(), 'bw-cert-'));
+  const keyPath = join(dir, 'key.pem');
+  const certPath = join(dir, 'cert.pem');
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-days',
+      '1',
+      '-subj',
+      `/CN=${cn}`,
+      '-addext',
+      `subjectAltName=${san}`,
+      '-keyout',
+      keyPath,
+      '-out',
+      certPath,
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  return {
+    key: readFileSync(keyPath, 'utf8'),
+    cert: readFileSync(certPath, 'utf8'),
+    keyPath,
+    certPath,
+    remove: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}

@@ -1,10 +1,7 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { makeSelfSigned } from '../../../test/support/tlsCerts.js';
 import { connect } from './connect.js';
 import { guardOf } from './harden.js';
 
@@ -123,36 +120,13 @@ describe('connect()', () => {
 });
 
 describe('connect() with TLS', () => {
-  let dir: string;
-  let key: Buffer;
-  let cert: Buffer;
+  let key: string;
+  let cert: string;
+  let remove = () => {};
   beforeAll(() => {
-    dir = mkdtempSync(join(tmpdir(), 'bw-tls-'));
-    execFileSync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-days',
-        '1',
-        '-subj',
-        '/CN=breakwater.test',
-        '-addext',
-        'subjectAltName=DNS:breakwater.test,IP:127.0.0.1',
-        '-keyout',
-        join(dir, 'key.pem'),
-        '-out',
-        join(dir, 'cert.pem'),
-      ],
-      { stdio: 'ignore' },
-    );
-    key = readFileSync(join(dir, 'key.pem'));
-    cert = readFileSync(join(dir, 'cert.pem'));
+    ({ key, cert, remove } = makeSelfSigned('breakwater.test', 'DNS:breakwater.test,IP:127.0.0.1'));
   });
-  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  afterAll(() => remove());
 
   async function tlsServer(): Promise<number> {
     const srv = tls.createServer({ key, cert, ALPNProtocols: ['bw/1', 'http/1.1'] }, (s) => s.end(`alpn=${s.alpnProtocol}`));

@@ -1,6 +1,5 @@
-
 import { describe, expect, it } from 'vitest';
-import { exchange, } from '../../test/lineServer.js';
+import { exchange } from '../../test/lineServer.js';
 import { poolFixture } from '../../test/poolFixture.js';
 
 const { setup } = poolFixture();
