@@ -1,7 +1,6 @@
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createClient, type HttpClient } from '../../packages/http/src/index.js';
+import { listenHttp } from '../support/httpServer.js';
 
 // Issue 13, slow but healthy servers over real sockets on loopback. Before the fix a server that needed
 // 12 s before its headers failed createClient().request() with BW_ERR_DEADLINE after 30 s: the socket
@@ -17,18 +16,17 @@ afterAll(async () => {
 /** A server that thinks `delayMs` before answering; counts the requests it got. */
 async function slowServer(delayMs: number): Promise<{ url: string; hits: () => number }> {
   let hits = 0;
-  const server = http.createServer((req, res) => {
+  const port = await listenHttp((req, res) => {
     hits++;
     const timer = setTimeout(() => res.end(`answered after ${delayMs} ms`), delayMs);
     req.on('close', () => clearTimeout(timer));
-  });
-  await listen(server);
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/report`, hits: () => hits };
+  }, cleanups);
+  return { url: `http://127.0.0.1:${port}/report`, hits: () => hits };
 }
 
 /** Server-sent events with `gapMs` of silence between `events` events. */
 async function sseServer(gapMs: number, events: number): Promise<string> {
-  const server = http.createServer((req, res) => {
+  const port = await listenHttp((req, res) => {
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     let sent = 0;
     const send = () => {
@@ -38,20 +36,8 @@ async function sseServer(gapMs: number, events: number): Promise<string> {
     };
     let timer = setTimeout(send, 0);
     req.on('close', () => clearTimeout(timer));
-  });
-  await listen(server);
-  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
-}
-
-async function listen(server: http.Server): Promise<void> {
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        server.closeAllConnections();
-        server.close(r);
-      }),
-  );
+  }, cleanups);
+  return `http://127.0.0.1:${port}/events`;
 }
 
 function client(options?: Parameters<typeof createClient>[0]): HttpClient {
