@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { BreakwaterError, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
+import { BreakwaterError, MAX_TIMER_MS, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
 import { type CircuitOptions, type ResolvedCircuitOptions, resolveCircuitOptions } from './defaults.js';
 import { type Call, startCall } from './internal/call.js';
-import { isOpossumError, MAX_TIMER_MS, Opossum, type OpossumBreaker } from './internal/opossum.js';
+import { isOpossumError, Opossum, type OpossumBreaker } from './internal/opossum.js';
 import { defaultIsFailure } from './isFailure.js';
 
 const publish = publisher('circuit');
