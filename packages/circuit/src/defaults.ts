@@ -99,7 +99,13 @@ const CALL_KEYS = ['key', 'isFailure', 'random'] as const;
 
 /** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveCircuitOptions(options?: CircuitOptions, where = 'circuit()', fallbackKey = 'circuit'): ResolvedCircuitOptions {
-  const { tunables: o, others } = resolveTunables<ResolvedCircuitPolicyOptions, CircuitOptions>(options, where, CIRCUIT_DEFAULTS, CIRCUIT_OPTION_RULES, CALL_KEYS);
+  const { tunables: o, others } = resolveTunables<ResolvedCircuitPolicyOptions, CircuitOptions>(
+    options,
+    where,
+    CIRCUIT_DEFAULTS,
+    CIRCUIT_OPTION_RULES,
+    CALL_KEYS,
+  );
   const { key, isFailure, random } = others;
   validateAtLeast(o, 'resetTimeoutMs', 'maxResetTimeoutMs');
   if (o.rollingCountTimeoutMs < o.rollingCountBuckets) {

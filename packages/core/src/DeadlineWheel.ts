@@ -13,7 +13,6 @@ export interface WheelEntry {
  */
 export const DEADLINE_TICK_MS = 1;
 
-
 /**
  * One Node timer for every Deadline on the monotonic clock, instead of a
  * setTimeout/clearTimeout pair per deadline: deadlines are put in buckets

@@ -1,23 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { FakeClock, monotonicClock } from './Clock.js';
-import {
-  backoffRules,
-  intRule,
-  MAX_TIMER_MS,
-  msRule,
-  numberRule,
-  resolveBackoffShape,
-  resolveTunables,
-  validateAtLeast,
-  validateClock,
-} from './rules.js';
+import { backoffRules, intRule, MAX_TIMER_MS, msRule, numberRule, resolveBackoffShape, resolveTunables, validateAtLeast, validateClock } from './rules.js';
 
 const invalid = (key: string) => expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: { key } });
 
 describe('shared option rules', () => {
   it('msRule: whole ms up to the timer maximum, naming the range', () => {
     expect(msRule()(MAX_TIMER_MS, 'ackTimeoutMs')).toBe(MAX_TIMER_MS);
-    expect(() => msRule()(MAX_TIMER_MS + 1, 'ackTimeoutMs')).toThrow(`Expected \`ackTimeoutMs\` to be an integer between 0 and ${MAX_TIMER_MS}, got 2147483648`);
+    expect(() => msRule()(MAX_TIMER_MS + 1, 'ackTimeoutMs')).toThrow(
+      `Expected \`ackTimeoutMs\` to be an integer between 0 and ${MAX_TIMER_MS}, got 2147483648`,
+    );
     expect(() => msRule(1, 600_000)(0, 'connectTimeoutMs')).toThrow(invalid('connectTimeoutMs'));
     expect(() => msRule(0, 10)(1.5, 'x')).toThrow(/an integer between 0 and 10/);
     expect(() => msRule(0, MAX_TIMER_MS + 1)).toThrow(RangeError);
