@@ -56,7 +56,7 @@ describe('shared option rules', () => {
   });
 
   it('resolveTunables splits tunables from keys without defaults and rejects the rest', () => {
-    const defaults = Object.freeze({ idleMs: 10 });
+    const defaults: { idleMs: number } = Object.freeze({ idleMs: 10 });
     const onEvent = () => {};
     const r = resolveTunables<{ idleMs: number }, { host: string; onEvent: () => void }>({ host: 'h', onEvent }, 'x()', defaults, { idleMs: msRule() }, [
       'host',

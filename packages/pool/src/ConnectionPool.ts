@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { BreakwaterError, classify, validateNumber, validateSignal } from '@breakwater/core';
+import { BreakwaterError, classify, msRule, validateSignal } from '@breakwater/core';
 import type { ResolvedPoolOptions } from './defaults.js';
 import { BorrowCheck } from './internal/BorrowCheck.js';
 import { Borrowing } from './internal/Borrowing.js';
@@ -218,7 +218,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
   close(options: { deadlineMs?: number } = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? this.#o.drainTimeoutMs;
     try {
-      validateNumber(deadlineMs, 'deadlineMs', { min: 0, max: 2_147_483_647, integer: true });
+      msRule()(deadlineMs, 'deadlineMs');
     } catch (error) {
       return Promise.reject(error);
     }
