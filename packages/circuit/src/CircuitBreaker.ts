@@ -220,8 +220,26 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     };
   }
 
-  /** Stops every timer; later calls fail with BW_ERR_CLOSED. */
+  /**
+   * Stops every timer; later calls fail with BW_ERR_CLOSED. Calls in flight
+   * finish on their own (a breaker holds no connection), so there is nothing
+   * to wait for and no separate `destroy()`. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#stop();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @deprecated Renamed `close()`; kept for one release. */
   shutdown(): void {
+    this.#stop();
+  }
+
+  #stop(): void {
     this.#shutdown = true;
     this.#o.clock.clearTimeout(this.#resetTimer);
     this.#o.clock.clearTimeout(this.#rotationTimer);

@@ -1,5 +1,5 @@
 import { CircuitRegistry } from '@breakwater/circuit';
-import { BreakwaterError, channel, IdleMap } from '@breakwater/core';
+import { BreakwaterError, channel, IdleMap, msRule } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnector } from './connector.js';
@@ -56,8 +56,21 @@ export interface HttpClient {
   readonly dispatcher: Dispatcher;
   /** The layers in use, outermost first. */
   readonly layers: readonly Layer[];
-  /** Lets requests in flight finish (retry backoffs included), then closes every connection; later requests get BW_ERR_CLOSED. */
-  close(): Promise<void>;
+  /**
+   * Lets requests in flight finish (retry backoffs included), then closes every connection; later requests
+   * get BW_ERR_CLOSED. After `deadlineMs` (default: no limit) it destroys what is left, as `destroy()`.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /** Closes at once: requests in flight fail, every connection is destroyed. */
+  destroy(): Promise<void>;
+  /** `close()`, for `await using client = createClient()`. */
+  [Symbol.asyncDispose](): Promise<void>;
+}
+
+/** `close()`'s options: the one deadline vocabulary of Breakwater (a time limit from now, in ms). */
+export interface CloseOptions {
+  /** Longest wait for requests in flight before the rest is destroyed. @defaultValue no limit */
+  deadlineMs?: number;
 }
 
 /**
@@ -126,6 +139,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       ? fresh.dispatch({ ...opts, reset: true }, handler)
       : dispatch(opts, handler);
   let closed: Promise<void> | undefined;
+  let destroyed = false;
   // Requests between dispatch and their end, retry backoffs included: close() waits for them before it
   // closes the Agents, so a retry never finds its Agent closed and no backoff timer outlives close().
   const inFlight = { count: 0, drained: undefined as (() => void) | undefined };
@@ -150,15 +164,43 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),
-    close() {
+    close(options: CloseOptions = {}) {
+      let deadlineMs: number | undefined;
+      try {
+        deadlineMs = options.deadlineMs === undefined ? undefined : msRule()(options.deadlineMs, 'deadlineMs');
+      } catch (error) {
+        return Promise.reject(error);
+      }
       closed ??= (async () => {
-        if (inFlight.count > 0) await new Promise<void>((r) => (inFlight.drained = r));
-        circuits.shutdownAll();
-        if (fresh !== undefined) await Promise.all([base.close(), fresh.close()]);
+        if (inFlight.count > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          const drained = new Promise<boolean>((r) => (inFlight.drained = () => r(true)));
+          const late = deadlineMs === undefined ? drained : new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs)));
+          const inTime = await Promise.race([drained, late]);
+          clearTimeout(timer);
+          if (!inTime) return teardown(true);
+        }
+        await teardown(false);
       })();
       return closed;
     },
+    destroy() {
+      if (closed === undefined) closed = teardown(true);
+      else if (!destroyed) void teardown(true);
+      return closed;
+    },
+    [Symbol.asyncDispose]() {
+      return this.close();
+    },
   };
+
+  async function teardown(now: boolean): Promise<void> {
+    if (destroyed) return; // destroy() came first: the Agents are gone, close() has nothing left to do.
+    destroyed = now;
+    await circuits.close();
+    // A caller's own dispatcher is the caller's to close.
+    if (fresh !== undefined) await Promise.all(now ? [base.destroy(), fresh.destroy()] : [base.close(), fresh.close()]);
+  }
 }
 
 type InFlight = { count: number; drained: (() => void) | undefined };
