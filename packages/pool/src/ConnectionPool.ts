@@ -183,7 +183,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * stalled…) destroys the connection and counts towards passive health; any
    * other rejection (an application error) returns it. The rejection is
    * rethrown. `signal` aborts when the caller's signal does, when
-   * `timeoutMs` runs out (`BW_ERR_DEADLINE`), or when `close()` stops waiting
+   * `deadlineMs` runs out (`BW_ERR_DEADLINE`), or when `close()` stops waiting
    * for this connection (`BW_ERR_CLOSED`); the connection of an aborted use
    * is destroyed, since its protocol state is unknown.
    */
