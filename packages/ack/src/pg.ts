@@ -250,6 +250,10 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
     await this.#pruning?.catch(() => {});
   }
 
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
   #schedule(): void {
     // The clock's timers are unref'd: the job never keeps a process alive.
     this.#timer = this.#o.clock.setTimeout(() => {
