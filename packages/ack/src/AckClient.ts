@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { BreakwaterError, type Deadline, publisher } from '@breakwater/core';
+import { BreakwaterError, type Closeable, type Deadline, publisher } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import type { AckClientEvents, AckClientStats, SendOptions } from './AckClientEvents.js';
 import { AckLink, type AckLinkHandler } from './AckLink.js';
@@ -23,7 +23,7 @@ export type { Ack } from './SendWindow.js';
  * reconnect backoff in Failover; this class decides what to send when and
  * emits the events.
  */
-export class AckClient extends EventEmitter<AckClientEvents> {
+export class AckClient extends EventEmitter<AckClientEvents> implements Closeable {
   /** 16 random bytes (hex) naming this client's session on the servers' dedup windows. */
   readonly session: string;
   /** The session, its ids and the outbox. */

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { BreakwaterError, classify, msRule, publisher, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
+import { BreakwaterError, type Closeable, classify, msRule, publisher, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
 import { harden } from '@breakwater/socket';
 import { DedupWindow } from './DedupWindow.js';
 import { type AckServerOptions, type ResolvedAckServerOptions, resolveAckServerOptions } from './defaults.js';
@@ -48,7 +48,7 @@ export interface AckServerEvents {
  * The receiving side: runs the handler once per session + id, ACKs after it
  * resolves, NACKs when it throws (see {@link createAckServer}).
  */
-export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> {
+export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> implements Closeable {
   readonly #o: ResolvedAckServerOptions<Tx>;
   readonly #server: net.Server;
   readonly #dedup: DedupWindow;

@@ -1,4 +1,6 @@
-import { type Clock, msRule } from '@breakwater/core';
+import { type Clock, type CloseOptions, msRule } from '@breakwater/core';
+
+export type { CloseOptions };
 
 /**
  * `running` → `draining` (close() or destroy(): no new work; close() waits for
@@ -21,12 +23,6 @@ export class Lifecycle {
     this.#phase = to;
     return true;
   }
-}
-
-/** `close()`'s options, the same for every Breakwater object that drains. */
-export interface CloseOptions {
-  /** Longest wait for accepted work to finish; then the rest is torn down as by `destroy()`. @defaultValue no limit */
-  deadlineMs?: number;
 }
 
 /**

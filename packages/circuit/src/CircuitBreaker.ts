@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { BreakwaterError, MAX_TIMER_MS, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Closeable, MAX_TIMER_MS, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
 import { type CircuitOptions, type ResolvedCircuitOptions, resolveCircuitOptions } from './defaults.js';
 import { type Call, startCall } from './internal/call.js';
 import { isOpossumError, Opossum, type OpossumBreaker } from './internal/opossum.js';
@@ -77,7 +77,7 @@ const NO_ARGS: readonly unknown[] = Object.freeze([]);
  *   the breaker on the first error after recovery.
  * Rejections are `BW_ERR_CIRCUIT_OPEN` (retryable: false) with `{ key, state, retryInMs }`.
  */
-export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extends EventEmitter<CircuitEvents> {
+export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extends EventEmitter<CircuitEvents> implements Closeable {
   readonly key: string;
   readonly #o: ResolvedCircuitOptions;
   readonly #action: Action<A, R> | undefined;

@@ -1,4 +1,4 @@
-import { type Clock, IdleMap, validateString } from '@breakwater/core';
+import { type Clock, type Closeable, IdleMap, validateString } from '@breakwater/core';
 import { type Action, CircuitBreaker } from './CircuitBreaker.js';
 import type { CircuitOptions } from './defaults.js';
 
@@ -28,7 +28,7 @@ export interface CircuitRegistryOptions {
 }
 
 /** Breakers keyed by upstream (`host:port`, a service name), bounded in number (see {@link CircuitRegistryOptions}). */
-export class CircuitRegistry {
+export class CircuitRegistry implements Closeable {
   readonly #breakers: IdleMap<string, CircuitBreaker<never[], unknown>>;
 
   constructor(options: CircuitRegistryOptions = {}) {

@@ -1,5 +1,5 @@
 import { CircuitRegistry } from '@breakwater/circuit';
-import { BreakwaterError, channel, IdleMap, msRule } from '@breakwater/core';
+import { BreakwaterError, type Closeable, type CloseOptions, channel, IdleMap, msRule } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnector } from './connector.js';
@@ -47,7 +47,7 @@ export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & Dead
 /** undici's `fetch` init (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs` (each redirect hop gets them). */
 export type HttpFetchInit = Omit<NonNullable<Parameters<typeof undiciFetch>[1]>, 'dispatcher'> & DeadlineRequestOptions;
 
-export interface HttpClient {
+export interface HttpClient extends Closeable {
   /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */
   request(url: string | URL, options?: HttpRequestOptions): ReturnType<typeof undiciRequest>;
   /** WHATWG fetch, on undici 8's own `fetch` (never Node's global one); network errors are `TypeError` with a BreakwaterError `cause`. */
@@ -67,11 +67,7 @@ export interface HttpClient {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** `close()`'s options: the one deadline vocabulary of Breakwater (a time limit from now, in ms). */
-export interface CloseOptions {
-  /** Longest wait for requests in flight before the rest is destroyed. @defaultValue no limit */
-  deadlineMs?: number;
-}
+export type { CloseOptions };
 
 /**
  * A resilient HTTP client on undici 8: hardened connections, idle timeouts below the load balancer's,

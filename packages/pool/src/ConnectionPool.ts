@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { BreakwaterError, classify, msRule, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Closeable, type CloseOptions, classify, msRule, validateSignal } from '@breakwater/core';
 import type { ResolvedPoolOptions } from './defaults.js';
 import { BorrowCheck } from './internal/BorrowCheck.js';
 import { Borrowing } from './internal/Borrowing.js';
@@ -27,7 +27,7 @@ export interface ReleaseOptions {
  * A pool of TCP connections on generic-pool that never hands out a dead one.
  * Create it with {@link createPool}; see the package README for the rules.
  */
-export class ConnectionPool extends EventEmitter<PoolEvents> {
+export class ConnectionPool extends EventEmitter<PoolEvents> implements Closeable {
   readonly #o: ResolvedPoolOptions;
   readonly #close = new AbortController();
   readonly #counter = new PoolStatsCounter();
@@ -215,7 +215,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * every socket has closed and every timer is cleared. Calling it again
    * returns the same promise.
    */
-  close(options: { deadlineMs?: number } = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? this.#o.drainTimeoutMs;
     try {
       msRule()(deadlineMs, 'deadlineMs');
