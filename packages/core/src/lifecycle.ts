@@ -18,7 +18,7 @@ export interface Closeable extends AsyncDisposable {
 
 /**
  * `close()`'s options. Breakwater's one name for a time limit from now is
- * `deadlineMs` (a number of ms); an already running {@link Deadline} object,
+ * `deadlineMs` (a number of ms); an already running `Deadline` object,
  * where a call accepts one, is passed as `deadline`.
  */
 export interface CloseOptions {
