@@ -152,6 +152,15 @@ describe('createRetryStrategy()', () => {
     expect(fired).toBe(false);
   });
 
+  it('holds the process open during a backoff on the real clock, whose own timers are unref’d', () => {
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    const cancel = createRetryStrategy().schedule(() => {}, 60_000);
+    expect(timers()).toBe(before + 1);
+    cancel();
+    expect(timers()).toBe(before);
+  });
+
   it('rejects bad options naming the key', () => {
     const bad: [object, string][] = [
       [{ attempts: 0 }, 'attempts'],

@@ -1,4 +1,4 @@
-import { BreakwaterError, type Clock, channelName, publisher, type TimerHandle } from '@breakwater/core';
+import { BreakwaterError, type Clock, channelName, publisher, sleep } from '@breakwater/core';
 import { jitteredDelayMs } from './backoff/createBackoff.js';
 import { type ResolvedRetryStrategyOptions, type RetryStrategyOptions, resolveRetryStrategyOptions } from './defaults.js';
 import { isRetryable, NEVER_RETRIED, retryAfterMsOf } from './isRetryable.js';
@@ -123,8 +123,22 @@ export function strategyOf(o: ResolvedRetryStrategyOptions): RetryStrategy {
 class Strategy implements RetryStrategy {
   readonly options: ResolvedRetryStrategyOptions;
 
+  readonly #timers: Clock;
+
   constructor(o: ResolvedRetryStrategyOptions) {
     this.options = Object.freeze(o);
+    const clock = o.clock;
+    // The monotonic clock's timers are unref'd; a backoff is part of an operation someone awaits, and
+    // with its connection back in the (unref'd) pool nothing else may keep the process alive.
+    this.#timers = {
+      now: () => clock.now(),
+      setTimeout(callback, delayMs) {
+        const handle = clock.setTimeout(callback, delayMs);
+        (handle as { ref?: () => void }).ref?.();
+        return handle;
+      },
+      clearTimeout: (handle) => clock.clearTimeout(handle),
+    };
   }
 
   get clock(): Clock {
@@ -191,26 +205,11 @@ class Strategy implements RetryStrategy {
   }
 
   sleep(delayMs: number, signal?: AbortSignal): Promise<void> {
-    if (signal?.aborted === true) return Promise.reject(signal.reason);
-    return new Promise<void>((resolve, reject) => {
-      const onAbort = () => {
-        cancel();
-        reject(signal?.reason);
-      };
-      const cancel = this.schedule(() => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve();
-      }, delayMs);
-      signal?.addEventListener('abort', onAbort, { once: true });
-    });
+    return sleep(delayMs, { clock: this.#timers, ...(signal === undefined ? {} : { signal }) });
   }
 
   schedule(callback: () => void, delayMs: number): () => void {
-    const clock = this.options.clock;
-    const handle: TimerHandle = clock.setTimeout(callback, delayMs);
-    // The monotonic clock's timers are unref'd; a backoff is part of an operation someone awaits,
-    // and with its connection back in the (unref'd) pool nothing else may keep the process alive.
-    (handle as { ref?: () => void }).ref?.();
-    return () => clock.clearTimeout(handle);
+    const handle = this.#timers.setTimeout(callback, delayMs);
+    return () => this.#timers.clearTimeout(handle);
   }
 }
