@@ -47,6 +47,8 @@ describe('createRetryStrategy()', () => {
       ['retryAfter', { error: { status: 503 }, idempotent: true, retryAfterMs: 10_001 }],
       ['retryAfter', { error: Object.assign(refused(), { retryAfterMs: 20_000 }) }],
       ['deadline', { timeLeftMs: 0.5 }],
+      // Time is up: the deadline is the reason, even when the error (its own abort) is not retryable.
+      ['deadline', { timeLeftMs: 0, attempt: 3, error: new BreakwaterError('BW_ERR_DEADLINE', 'deadline passed', { retryable: false }) }],
       ['deadline', { timeLeftMs: 500, retryAfterMs: 600 }],
       ['deadline', { timeLeftMs: 1_500 }, { attemptTimeoutMs: 2_000 }],
       ['notReplayable', { replayable: false }],

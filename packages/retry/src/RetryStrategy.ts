@@ -5,11 +5,12 @@ import { isRetryable, NEVER_RETRIED, retryAfterMsOf } from './isRetryable.js';
 import type { RetryBudget } from './RetryBudget.js';
 
 /**
- * Why a retrying operation stopped without a success, in the order the strategy checks them:
- * `aborted` (the caller cancelled), `attempts` (none left), `notRetryable` (another attempt cannot
- * help or is unsafe), `retryAfter` (the server asked for a wait longer than `maxRetryAfterMs`),
- * `deadline` (the next attempt would not fit in the time left), `notReplayable` (the request cannot be
- * sent again unchanged: a one-shot body no longer recorded), `budget` (the retry budget refused).
+ * Why a retrying operation stopped without a success. The strategy checks, in this order: `aborted`
+ * (the caller cancelled), `deadline` (no time left at all), `attempts` (none left), `notRetryable`
+ * (another attempt cannot help or is unsafe), `retryAfter` (the server asked for a wait longer than
+ * `maxRetryAfterMs`), `deadline` again (the wait and the next attempt would not fit in the time left),
+ * `notReplayable` (the request cannot be sent again unchanged: a one-shot body no longer recorded),
+ * `budget` (the retry budget refused).
  * Published as `reason` on `breakwater:retry:gaveUp`.
  */
 export const GAVE_UP_REASONS = Object.freeze(['aborted', 'attempts', 'notRetryable', 'retryAfter', 'deadline', 'notReplayable', 'budget'] as const);
@@ -175,6 +176,9 @@ class Strategy implements RetryStrategy {
     const o = this.options;
     const { error } = input;
     if (input.signal?.aborted === true) return 'aborted';
+    const timeLeftMs = input.timeLeftMs ?? Number.POSITIVE_INFINITY;
+    // Time is up: whatever the attempt failed with (often the deadline's own abort), that is why it stops.
+    if (!(timeLeftMs > 0)) return 'deadline';
     if (input.attempt >= this.maxAttempts(input.incomingIsRetry)) return 'attempts';
     if (error instanceof BreakwaterError && NEVER_RETRIED.has(error.code)) return 'notRetryable';
     const verdict =
@@ -184,7 +188,7 @@ class Strategy implements RetryStrategy {
     if (retryAfterMs !== undefined && retryAfterMs > o.maxRetryAfterMs) return 'retryAfter';
     // The next attempt needs its time limit (or at least 1 ms) after the sleep: the sleep never
     // runs past the time left, and no attempt starts that could not finish before the deadline.
-    const available = (input.timeLeftMs ?? Number.POSITIVE_INFINITY) - Math.max(o.attemptTimeoutMs, 1);
+    const available = timeLeftMs - Math.max(o.attemptTimeoutMs, 1);
     if (!(available >= 0) || (retryAfterMs !== undefined && retryAfterMs > available)) return 'deadline';
     if (input.replayable === false) return 'notReplayable';
     if (!input.budget.tryRetry()) return 'budget';
