@@ -22,10 +22,8 @@ import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './ty
 const publish = publisher('http');
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
-/**
- * @deprecated since 0.2 (one release): `breakwater:http:retried` / `breakwater:http:gaveUp` with `origin`,
- * still published beside `breakwater:retry:*` (where every retry decision is, `source: 'http'`).
- */
+// Deprecated, published for one more release: `breakwater:http:retried` / `gaveUp` with `origin`, beside
+// `breakwater:retry:*` where every retry decision now is (`source: 'http'`). Remove with HTTP_CHANNELS.retried/gaveUp.
 function publishDeprecated(event: 'retried' | 'gaveUp', origin: unknown, m: { attempt?: number; attempts?: number; delayMs?: number; reason?: unknown }): void {
   publish(event, { origin, ...m });
 }
