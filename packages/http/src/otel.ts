@@ -1,4 +1,5 @@
 import { subscribe, unsubscribe } from 'node:diagnostics_channel';
+import { RETRY_CHANNELS } from '@breakwater/retry';
 // Types only: erased at build time, so this entry point loads without @opentelemetry/api installed.
 import type { Attributes, Meter } from '@opentelemetry/api';
 import { HTTP_CHANNELS } from './telemetry.js';
@@ -36,6 +37,18 @@ export function semconvAttributes(m: Record<string, unknown>): Attributes {
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
+/** What made the layer retry: the status (`'503'`) or the error's code. */
+function retryCause(error: unknown): string {
+  const e = error as { status?: unknown; code?: unknown; cause?: { code?: unknown } } | undefined;
+  if (typeof e?.status === 'number') return String(e.status);
+  return str(e?.code) ?? str(e?.cause?.code) ?? 'error';
+}
+
+/** Only the decisions of this package's retry layer: `retry()` publishes on the same channels with `source: 'retry'`. */
+const fromHttp = (fn: (m: Message) => void) => (m: unknown) => {
+  if ((m as Message).source === 'http') fn(m as Message);
+};
+
 function outcome(m: Message): string {
   if (typeof m.statusCode === 'number') return m.statusCode >= 500 ? '5xx' : m.statusCode >= 400 ? '4xx' : 'ok';
   // fetch rejects with TypeError('fetch failed') whose cause is the BreakwaterError.
@@ -45,7 +58,8 @@ function outcome(m: Message): string {
 }
 
 /**
- * Records the `breakwater:http:*` diagnostics channels as OpenTelemetry metrics on `meter`, for every
+ * Records the `breakwater:http:*` diagnostics channels, and the `breakwater:retry:*` decisions of the
+ * http retry layer (`source: 'http'`), as OpenTelemetry metrics on `meter`, for every
  * client in the process. Attributes stay low-cardinality: origin, method, outcome, reason, hostname.
  * Returns a function that unsubscribes (the instruments stay, with no further data points).
  * @example
@@ -78,15 +92,15 @@ export function instrumentHttpMetrics(meter: Meter): () => void {
         }
       },
     ],
-    [HTTP_CHANNELS.retried, (m) => retries.add(1, { origin: str((m as Message).origin) ?? '', reason: str((m as Message).reason) ?? '' })],
+    [RETRY_CHANNELS.retried, fromHttp((m) => retries.add(1, { origin: str(m.upstream) ?? '', reason: retryCause(m.error) }))],
     [HTTP_CHANNELS.staleRetried, (m) => staleRetried.add(1, { origin: str((m as Message).origin) ?? '' })],
     [
-      HTTP_CHANNELS.gaveUp,
-      (m) => {
-        const attrs = { origin: str((m as Message).origin) ?? '', reason: str((m as Message).reason) ?? '' };
+      RETRY_CHANNELS.gaveUp,
+      fromHttp((m) => {
+        const attrs = { origin: str(m.upstream) ?? '', reason: str(m.reason) ?? '' };
         gaveUp.add(1, attrs);
         if (attrs.reason === 'budget') budgetRefusals.add(1, { origin: attrs.origin });
-      },
+      }),
     ],
     [HTTP_CHANNELS.ejected, (m) => ejected.add(1, { hostname: str((m as Message).hostname) ?? '' })],
     [HTTP_CHANNELS.servedStale, (m) => servedStale.add(1, { hostname: str((m as Message).hostname) ?? '' })],

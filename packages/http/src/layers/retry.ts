@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
-import { BreakwaterError, classify, type Deadline, publisher } from '@breakwater/core';
-import { createBackoff, isRetryable, isRetryRequest, parseRetryAfterMs, RETRY_MARKER_HEADER, type RetryBudget } from '@breakwater/retry';
+import { BreakwaterError, type Clock, classify, type Deadline, publisher } from '@breakwater/core';
+import {
+  createRetryStrategy,
+  type GaveUpReason,
+  isRetryRequest,
+  parseRetryAfterMs,
+  RETRY_MARKER_HEADER,
+  RETRYABLE_STATUS,
+  type RetryBudget,
+  type RetryStrategy,
+} from '@breakwater/retry';
 import { isStaleSocketError } from '../connector.js';
 import { NO_CONTROLLER } from '../internal/forward.js';
 import { firstValue, getHeader, replayable, withHeader } from '../internal/headers.js';
@@ -12,7 +21,12 @@ import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './ty
 
 const publish = publisher('http');
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+
+// Deprecated, published for one more release: `breakwater:http:retried` / `gaveUp` with `origin`, beside
+// `breakwater:retry:*` where every retry decision now is (`source: 'http'`). Remove with HTTP_CHANNELS.retried/gaveUp.
+function publishDeprecated(event: 'retried' | 'gaveUp', origin: unknown, m: { attempt?: number; attempts?: number; delayMs?: number; reason?: unknown }): void {
+  publish(event, { origin, ...m });
+}
 
 export interface RetryLayerOptions {
   attempts: number;
@@ -25,6 +39,8 @@ export interface RetryLayerOptions {
   /** One-shot request bodies are recorded up to this many bytes so a retry sends the same bytes. */
   maxReplayBodyBytes: number;
   random?: () => number;
+  /** Backoff sleeps run on it. @defaultValue the monotonic clock */
+  clock?: Clock;
 }
 
 /**
@@ -35,6 +51,17 @@ export interface RetryLayerOptions {
  * budget: the server never saw it. Retries happen only before the response reaches the caller.
  */
 export function retryLayer(o: RetryLayerOptions): Layer {
+  // The decision is @breakwater/retry's, the same as retry()'s; this layer only carries it out on undici.
+  const strategy = createRetryStrategy({
+    attempts: o.attempts,
+    jitter: 'full',
+    baseDelayMs: o.baseDelayMs,
+    maxDelayMs: o.maxDelayMs,
+    maxRetryAfterMs: o.maxRetryAfterMs,
+    ...(o.random === undefined ? {} : { random: o.random }),
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
+    source: 'http',
+  });
   return {
     role: 'retry',
     description: 'idempotent retries within a per-origin budget, full jitter, Retry-After, one stale-socket resend',
@@ -52,12 +79,11 @@ export function retryLayer(o: RetryLayerOptions): Layer {
       const forwarded = marker !== undefined && isRetryRequest({ [RETRY_MARKER_HEADER]: marker });
       // A forwarded retry is retry traffic, not new demand: it is charged to this tier's budget, so the
       // retries leaving any tier stay within one budget wherever they started (FM-11).
-      if (!forwarded) budget.recordRequest();
-      else if (!budget.tryRetry()) {
+      if (!strategy.admit(budget, { incomingIsRetry: forwarded, upstream: origin })) {
         const err = new BreakwaterError('BW_ERR_RETRY_BUDGET', `retry budget for ${origin} exhausted forwarding a retried request`, {
           details: { upstream: origin, attempts: 0, retryDelayMs: 0 },
         });
-        publish('gaveUp', { origin, reason: 'budget', attempts: 0 });
+        publishDeprecated('gaveUp', origin, { reason: 'budget', attempts: 0 });
         handler.onResponseError?.(NO_CONTROLLER, err);
         return true;
       }
@@ -77,7 +103,7 @@ export function retryLayer(o: RetryLayerOptions): Layer {
         }
       }
       // The caller's options as they are: start() copies them per attempt anyway, with these headers.
-      const run = new RetryRun(dispatch, opts as DispatchOptions, headers, handler, o, budget, idempotent, forwarded ? 1 : o.attempts, replay);
+      const run = new RetryRun(dispatch, opts as DispatchOptions, headers, handler, o, strategy, budget, idempotent, forwarded, replay);
       run.start();
       return true;
     },
@@ -85,6 +111,9 @@ export function retryLayer(o: RetryLayerOptions): Layer {
 }
 
 const noop = () => {};
+
+/** The deadline layer above aborts with BW_ERR_DEADLINE; anything else is the caller's cancellation. */
+const abortReason = (reason: unknown): GaveUpReason => (reason instanceof BreakwaterError && reason.code === 'BW_ERR_DEADLINE' ? 'deadline' : 'aborted');
 
 type Headers = Parameters<NonNullable<Handler['onResponseStart']>>[2];
 type RawHeaders = Controller['rawHeaders'];
@@ -102,12 +131,12 @@ class RetryRun implements Handler {
   #forwarded = false; // the response (or an error) has gone to the caller: no more retries
   #swallowing: { delayMs: number } | undefined;
   #current: Controller | undefined;
-  #timer: NodeJS.Timeout | undefined;
+  #cancelTimer: (() => void) | undefined;
   #aborted: Error | undefined;
   #paused = false;
   #startedUp = false;
   #bodyBlocked = false; // a retry was wanted, but the one-shot body can no longer be replayed
-  #backoff: ReturnType<typeof createBackoff> | undefined;
+  #lastDelayMs: number | undefined;
 
   readonly dispatch: Dispatch;
   readonly opts: DispatchOptions;
@@ -115,9 +144,11 @@ class RetryRun implements Handler {
   readonly headers: unknown;
   readonly next: Handler;
   readonly o: RetryLayerOptions;
+  readonly strategy: RetryStrategy;
   readonly budget: RetryBudget;
   readonly idempotent: boolean;
-  readonly maxAttempts: number;
+  /** The request carried the retry marker: one attempt (FM-11). */
+  readonly forwardedRetry: boolean;
   readonly replay: ReplayableBody | undefined;
 
   constructor(
@@ -126,9 +157,10 @@ class RetryRun implements Handler {
     headers: unknown,
     next: Handler,
     o: RetryLayerOptions,
+    strategy: RetryStrategy,
     budget: RetryBudget,
     idempotent: boolean,
-    maxAttempts: number,
+    forwardedRetry: boolean,
     replay: ReplayableBody | undefined,
   ) {
     this.dispatch = dispatch;
@@ -136,9 +168,10 @@ class RetryRun implements Handler {
     this.headers = headers;
     this.next = next;
     this.o = o;
+    this.strategy = strategy;
     this.budget = budget;
     this.idempotent = idempotent;
-    this.maxAttempts = maxAttempts;
+    this.forwardedRetry = forwardedRetry;
     this.replay = replay;
   }
 
@@ -175,9 +208,10 @@ class RetryRun implements Handler {
   abort(reason: Error): void {
     if (this.#aborted !== undefined) return;
     this.#aborted = reason;
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
+    if (this.#cancelTimer !== undefined) {
+      this.#cancelTimer();
+      this.#cancelTimer = undefined;
+      this.#gaveUp(abortReason(reason), reason);
       this.#fail(reason);
     } else this.#current?.abort(reason);
   }
@@ -250,7 +284,7 @@ class RetryRun implements Handler {
 
   onResponseStart(controller: Controller, statusCode: number, headers: Headers, message?: string): void {
     this.#current = controller;
-    if (RETRYABLE_STATUS.has(statusCode) && this.idempotent && this.#aborted === undefined) {
+    if (RETRYABLE_STATUS.has(statusCode) && this.#aborted === undefined) {
       const retryAfterMs = parseRetryAfterMs(firstValue(headers['retry-after']));
       const delayMs = this.#decide({ status: statusCode }, retryAfterMs);
       if (delayMs !== undefined) {
@@ -279,6 +313,7 @@ class RetryRun implements Handler {
 
   onResponseError(_controller: Controller, err: Error): void {
     if (this.#forwarded || this.#aborted !== undefined) {
+      if (!this.#forwarded) this.#gaveUp(abortReason(this.#aborted ?? err), this.#aborted ?? err);
       this.#fail(this.#aborted ?? err);
       return;
     }
@@ -291,7 +326,7 @@ class RetryRun implements Handler {
       this.start(true);
       return;
     }
-    const delayMs = isRetryable(err, { idempotent: this.idempotent }) ? this.#decide(err, undefined) : undefined;
+    const delayMs = this.#decide(err, undefined);
     if (delayMs === undefined) this.#fail(err);
     else this.#schedule(delayMs);
   }
@@ -302,24 +337,39 @@ class RetryRun implements Handler {
     return false;
   }
 
-  /** The backoff before another attempt, or undefined to give up (the budget is charged here). */
-  #decide(reason: unknown, retryAfterMs: number | undefined): number | undefined {
-    if (this.attempt >= this.maxAttempts) return undefined;
-    if (retryAfterMs !== undefined && retryAfterMs > this.o.maxRetryAfterMs) return undefined;
-    const available = this.#deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
-    if (available <= 1 || (retryAfterMs !== undefined && retryAfterMs >= available)) return undefined;
-    // Never a different body: a one-shot body that outgrew its recording ends retrying here.
-    if (!this.#replayable()) return undefined;
-    if (!this.budget.tryRetry()) {
-      publish('gaveUp', { origin: this.opts.origin, reason: 'budget', attempts: this.attempt });
+  /** The backoff before another attempt, or undefined to give up: the strategy's decision (it charges the budget). */
+  #decide(error: unknown, retryAfterMs: number | undefined): number | undefined {
+    const decision = this.strategy.decide({
+      attempt: this.attempt,
+      error,
+      retryAfterMs,
+      timeLeftMs: this.#deadline?.remainingMs() ?? Number.POSITIVE_INFINITY,
+      budget: this.budget,
+      idempotent: this.idempotent,
+      incomingIsRetry: this.forwardedRetry,
+      // Never a different body: a one-shot body that outgrew its recording ends retrying here.
+      replayable: this.replay?.replayable ?? true,
+      previousDelayMs: this.#lastDelayMs,
+      upstream: this.#origin,
+      retryDelayMs: this.retryDelayMs,
+    });
+    if (!decision.retry) {
+      if (decision.reason === 'notReplayable') this.#bodyBlocked = true;
+      publishDeprecated('gaveUp', this.opts.origin, { reason: decision.reason, attempts: this.attempt });
       return undefined;
     }
-    // Created on the first retry: most requests never need one.
-    const o = this.o;
-    this.#backoff ??= createBackoff({ jitter: 'full', baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs, ...(o.random ? { random: o.random } : {}) });
-    const delayMs = Math.max(this.#backoff.next(available - 1), retryAfterMs ?? 0);
-    publish('retried', { origin: this.opts.origin, attempt: this.attempt + 1, delayMs, reason });
-    return delayMs;
+    this.#lastDelayMs = decision.delayMs;
+    publishDeprecated('retried', this.opts.origin, { attempt: this.attempt + 1, delayMs: decision.delayMs, reason: error });
+    return decision.delayMs;
+  }
+
+  get #origin(): string {
+    return String(this.opts.origin ?? '');
+  }
+
+  #gaveUp(reason: GaveUpReason, error: unknown): void {
+    this.strategy.gaveUp(reason, { attempts: this.attempt, upstream: this.#origin, retryDelayMs: this.retryDelayMs, error });
+    publishDeprecated('gaveUp', this.opts.origin, { reason, attempts: this.attempt });
   }
 
   #schedule(delayMs: number): void {
@@ -328,8 +378,9 @@ class RetryRun implements Handler {
       this.start();
       return;
     }
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
+    // On the strategy's clock (monotonic; a FakeClock in tests), holding the process as a pending request does.
+    this.#cancelTimer = this.strategy.schedule(() => {
+      this.#cancelTimer = undefined;
       this.start();
     }, delayMs);
   }
