@@ -72,7 +72,12 @@ class RecordingHandler extends ForwardingHandler {
     this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+  override onResponseStart(
+    controller: Controller,
+    statusCode: number,
+    headers: Parameters<NonNullable<Handler['onResponseStart']>>[2],
+    message?: string,
+  ): void {
     // As run() sees it: a 5xx is thrown to the breaker (it counts), anything else is a result.
     if (statusCode >= 500) this.#record(new ServerFailure(statusCode), true);
     else this.#record(statusCode, false);
@@ -135,7 +140,12 @@ class CircuitCall extends ForwardingHandler {
     this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+  override onResponseStart(
+    controller: Controller,
+    statusCode: number,
+    headers: Parameters<NonNullable<Handler['onResponseStart']>>[2],
+    message?: string,
+  ): void {
     if (statusCode >= 500) this.#fail(new ServerFailure(statusCode));
     else this.#succeed(statusCode);
     this.next.onResponseStart?.(controller, statusCode, headers, message);

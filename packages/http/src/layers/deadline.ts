@@ -175,7 +175,12 @@ class DeadlineHandler extends ForwardingHandler {
     this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  override onResponseStart(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], message?: string): void {
+  override onResponseStart(
+    controller: Controller,
+    statusCode: number,
+    headers: Parameters<NonNullable<Handler['onResponseStart']>>[2],
+    message?: string,
+  ): void {
     this.#responded = true;
     this.next.onResponseStart?.(controller, statusCode, headers, message);
   }
