@@ -89,8 +89,9 @@ export class OriginPools extends Dispatcher {
         dropIfUnused();
         this.emit('connectionError', o, [this, ...targets], err);
       });
+    // Room is made before the new pool joins: it has nothing in flight yet, and must not be the one closed.
+    if (this.#pools.size >= this.#max) this.#evict();
     this.#pools.set(key, entry);
-    if (this.#pools.size > this.#max) this.#evict();
     return entry;
   }
 
@@ -98,7 +99,7 @@ export class OriginPools extends Dispatcher {
   #evict(): void {
     let scanned = 0;
     for (const [key, entry] of this.#pools) {
-      if (++scanned > EVICTION_SCAN || this.#pools.size <= this.#max) return;
+      if (++scanned > EVICTION_SCAN || this.#pools.size < this.#max) return;
       if (!idle(entry.pool, false)) continue;
       this.#pools.delete(key);
       void entry.pool.close();
