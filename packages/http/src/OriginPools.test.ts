@@ -32,7 +32,13 @@ async function server() {
         srv.close(r);
       }),
   );
-  return { port: (srv.address() as AddressInfo).port, sockets, release: () => held.splice(0).forEach((f) => f()) };
+  return {
+    port: (srv.address() as AddressInfo).port,
+    sockets,
+    release: () => {
+      for (const f of held.splice(0)) f();
+    },
+  };
 }
 
 function pools(maxPools: number) {
