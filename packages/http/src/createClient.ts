@@ -7,6 +7,7 @@ import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { ForwardingHandler } from './internal/forward.js';
 import { kFresh } from './internal/symbols.js';
+import { attemptSpan, requestSpan } from './internal/tracing.js';
 import type { DeadlineRequestOptions } from './layers/deadline.js';
 import type { Controller, Handler, Interceptor, Layer } from './layers/types.js';
 import { OriginPools } from './OriginPools.js';
@@ -148,7 +149,8 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     }
   };
   // undici's compose makes the *last* interceptor the outermost; our lists put the outermost first.
-  const dispatcher = base.compose([freshRoute, ...[...layers].reverse().map((l) => l.interceptor), tracking]);
+  // Spans (instrumentHttpTracing()) wrap the whole stack, and see each attempt just above the connection.
+  const dispatcher = base.compose([freshRoute, attemptSpan, ...[...layers].reverse().map((l) => l.interceptor), requestSpan, tracking]);
   return {
     // Without a subscriber, no closure for observed() per request.
     request: (url, options) =>
