@@ -1,6 +1,7 @@
-import http from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import type http from 'node:http';
+import type { Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenHttp } from '../../../test/support/httpServer.js';
 import { hardenedConnectors } from './connector.js';
 import { kAddress, kResolution } from './internal/symbols.js';
 import { OriginPools } from './OriginPools.js';
@@ -11,34 +12,25 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A server on 127.0.0.1 answering with the Host header it got; `hold` keeps a response open until released. */
+/** A server on 127.0.0.1 answering with the Host header it got; `/hold` keeps a response open until released. */
 async function server() {
   const sockets = new Set<Socket>();
   const held: (() => void)[] = [];
-  const srv = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     if (req.url === '/hold') held.push(() => res.end(req.headers.host));
     else res.end(req.headers.host);
-  });
-  srv.keepAliveTimeout = 60_000;
-  srv.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  cleanups.push(
-    () =>
-      new Promise((r) => {
-        srv.closeAllConnections();
-        srv.close(r);
-      }),
-  );
-  return {
-    port: (srv.address() as AddressInfo).port,
-    sockets,
-    release: () => {
-      for (const f of held.splice(0)) f();
-    },
   };
+  const port = await listenHttp(handler, cleanups, (srv) => {
+    srv.keepAliveTimeout = 60_000;
+    srv.on('connection', (s: Socket) => {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+    });
+  });
+  const release = () => {
+    for (const f of held.splice(0)) f();
+  };
+  return { port, sockets, release };
 }
 
 function pools(maxPools: number) {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { AggregationTemporality, MeterProvider, MetricReader } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { afterEach, describe, expect, it } from 'vitest';
+import { listenHttp } from '../../../test/support/httpServer.js';
 import { createClient } from './createClient.js';
 import { HTTP_METRICS, HTTP_SPAN_EVENTS, instrumentHttpMetrics, instrumentHttpTracing } from './otel.js';
 
@@ -15,18 +16,12 @@ afterEach(async () => {
 });
 
 /** A server on 127.0.0.1 answering `statuses` in turn (the last one repeated). */
-async function server(statuses: number[]): Promise<number> {
+function server(statuses: number[]): Promise<number> {
   let n = 0;
-  const srv = http.createServer((_req, res) => {
+  return listenHttp((_req, res) => {
     res.statusCode = statuses[Math.min(n++, statuses.length - 1)]!;
     res.end('x');
-  });
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  cleanups.push(() => {
-    srv.closeAllConnections();
-    return new Promise((r) => srv.close(r));
-  });
-  return (srv.address() as AddressInfo).port;
+  }, cleanups);
 }
 
 /** A client for the name `api.test`, resolved to 127.0.0.1 by Breakwater's resolver. */

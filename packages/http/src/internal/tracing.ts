@@ -9,6 +9,9 @@ const SPAN_KIND_CLIENT = 2;
 const STATUS_ERROR = 2;
 const kSpan = Symbol('breakwater.http.span');
 
+type ResponseHeaders = Parameters<NonNullable<Handler['onResponseStart']>>[2];
+type Trailers = Parameters<NonNullable<Handler['onResponseEnd']>>[1];
+
 /** The tracer set by instrumentHttpTracing(); undefined (the default): the interceptors below do nothing. */
 let tracer: Tracer | undefined;
 
@@ -79,12 +82,7 @@ class SpanHandler extends ForwardingHandler {
     this.#t.span.end();
   }
 
-  override onResponseStart(
-    controller: Controller,
-    statusCode: number,
-    headers: Parameters<NonNullable<Handler['onResponseStart']>>[2],
-    message?: string,
-  ): void {
+  override onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, message?: string): void {
     this.#t.span.setAttribute('http.response.status_code', statusCode);
     if (statusCode >= 400) {
       this.#t.span.setAttribute('error.type', String(statusCode));
@@ -93,12 +91,12 @@ class SpanHandler extends ForwardingHandler {
     this.next.onResponseStart?.(controller, statusCode, headers, message);
   }
 
-  override onResponseEnd(controller: Controller, trailers: Parameters<NonNullable<Handler['onResponseEnd']>>[1]): void {
+  override onResponseEnd(controller: Controller, trailers: Trailers): void {
     this.#end();
     this.next.onResponseEnd?.(controller, trailers);
   }
 
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: never): void {
+  override onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: never): void {
     this.#t.span.setAttribute('http.response.status_code', statusCode);
     this.#end();
     this.next.onRequestUpgrade?.(controller, statusCode, headers, socket);
