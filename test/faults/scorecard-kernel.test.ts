@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks';
 import { expect, it } from 'vitest';
 import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
-import { runScorecard } from '../../packages/cli/src/scorecard/runner.js';
-import { KERNEL_SCENARIOS } from '../../packages/cli/src/scorecard/scenarios/kernel.js';
-import type { Scenario, ScenarioResult } from '../../packages/cli/src/scorecard/types.js';
+import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { KERNEL_SCENARIOS } from '../../packages/scorecard/src/scenarios/kernel.js';
+import type { Scenario, ScenarioResult } from '../../packages/scorecard/src/types.js';
 import { describeNetns } from '../support/netns.js';
 
 /**

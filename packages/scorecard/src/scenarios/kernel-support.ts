@@ -54,7 +54,7 @@ export const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 // sources (vitest) through the repository's ts-hooks, which map
 // `@breakwater/<pkg>` to its TypeScript sources.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const TS_HOOKS = FROM_SOURCE ? new URL('../../../../../test/support/ts-hooks.ts', import.meta.url).href : '';
+const TS_HOOKS = FROM_SOURCE ? new URL('../../../../test/support/ts-hooks.ts', import.meta.url).href : '';
 
 /**
  * argv for a namespace child that loads `pkg`: `[hooks, specifier]`. The

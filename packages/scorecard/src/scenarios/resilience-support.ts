@@ -12,7 +12,7 @@ import type { ScenarioContext } from '../types.js';
 // this file; from the workspace sources (vitest) a child needs the resolution
 // vitest gives the parent, which the repository's ts-hooks provide.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const CHILD_FLAGS = FROM_SOURCE ? ['--import', fileURLToPath(new URL('../../../../../test/support/ts-hooks.ts', import.meta.url))] : [];
+const CHILD_FLAGS = FROM_SOURCE ? ['--import', fileURLToPath(new URL('../../../../test/support/ts-hooks.ts', import.meta.url))] : [];
 
 /** What a child passes to `import()` to load `pkg`. */
 export const childImport = (pkg: '@breakwater/ack'): string => (FROM_SOURCE ? pkg : import.meta.resolve(pkg));
