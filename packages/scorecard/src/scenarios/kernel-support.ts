@@ -12,7 +12,8 @@ import type { Measurement, ScenarioContext } from '../types.js';
  */
 export async function scenarioTopology(ctx: ScenarioContext, options?: TopologyOptions): Promise<Topology> {
   ctx.signal.throwIfAborted();
-  const topology = await createTopology(options);
+  // The build stops at its next step on abort: nothing is built for a scenario already cancelled.
+  const topology = await createTopology({ ...options, signal: ctx.signal });
   ctx.defer(() => topology.dispose());
   ctx.signal.throwIfAborted();
   return topology;
