@@ -134,3 +134,27 @@ export function aborted(ctx: ScenarioContext): Promise<never> {
     ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
   });
 }
+
+/** Calls `call` back to back (2 ms apart) until `stop()` or the abort; records each latency and error (FM-12). */
+export function callLoop(ctx: ScenarioContext, call: () => Promise<unknown>) {
+  const samples: { ms: number; error: unknown }[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running && !ctx.signal.aborted) {
+      const t = performance.now();
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e ?? 'error',
+      );
+      samples.push({ ms: performance.now() - t, error });
+      await sleep(2);
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
+}
