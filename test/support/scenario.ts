@@ -69,7 +69,8 @@ export function scenarioContext(signal: AbortSignal = new AbortController().sign
   };
 }
 
-async function runDefers(defers: (() => unknown)[]): Promise<unknown> {
+/** Runs every cleanup, last registered first, even after one throws; returns the first error. */
+export async function runDefers(defers: (() => unknown)[]): Promise<unknown> {
   let first: unknown;
   for (let fn = defers.pop(); fn !== undefined; fn = defers.pop()) {
     try {
