@@ -38,11 +38,14 @@ const closedPort = await new Promise((resolve) => {
   });
 });
 
-// Retries are published on diagnostics_channel (breakwater:http:retried); a service would count them.
-// `reason` is the response ({ status }) or the error that made the layer retry.
-const onRetried = ({ attempt, delayMs, reason }) =>
-  console.log(`  retry: attempt ${attempt} in ${Math.round(delayMs)} ms after ${reason.status ? `HTTP ${reason.status}` : (reason.code ?? reason.message)}`);
-diagnostics.subscribe('breakwater:http:retried', onRetried);
+// Every retry decision is published on diagnostics_channel (breakwater:retry:retried, the same for retry()
+// and this client: `source` says which); a service would count them. `error` is the response ({ status })
+// or the error that made the layer retry.
+const onRetried = ({ source, attempt, delayMs, error }) => {
+  if (source === 'http')
+    console.log(`  retry: attempt ${attempt} in ${Math.round(delayMs)} ms after ${error.status ? `HTTP ${error.status}` : (error.code ?? error.message)}`);
+};
+diagnostics.subscribe('breakwater:retry:retried', onRetried);
 
 // One client per service, created once: it owns the connection pool, the retry budget and the breakers.
 const client = createClient({ deadlineMs: 2_000, baseDelayMs: 20, maxDelayMs: 100 });
@@ -89,7 +92,7 @@ try {
   // Nothing listens: the connection error is classified into a typed error, retried, then given up.
   await show(`GET 127.0.0.1:${closedPort} (nothing listens)`, () => client.request(`http://127.0.0.1:${closedPort}/`).then((r) => r.statusCode));
 } finally {
-  diagnostics.unsubscribe('breakwater:http:retried', onRetried);
+  diagnostics.unsubscribe('breakwater:retry:retried', onRetried);
   await client.close();
   upstream.closeAllConnections();
   await new Promise((resolve) => upstream.close(resolve));

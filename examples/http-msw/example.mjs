@@ -19,14 +19,10 @@ const network = defineNetwork({
 });
 await network.enable();
 
-const client = createClient({
-  deadlineMs: 2_000,
-  // msw names a request after the host given to `net.connect()`, not its `Host` header or TLS servername.
-  // The `dns` and `balance` layers connect to a resolved address, so the handler would see
-  // https://192.0.2.1/users/1; without them undici connects to the name and the handler sees the real URL.
-  // deadline, retry and circuit still run. (`.test` never resolves: nothing can reach a real network.)
-  layers: (defaults) => defaults.filter((l) => l.role !== 'dns' && l.role !== 'balance'),
-});
+// The default stack, no layer removed: the dns and balance layers resolve names in the connect step, and
+// msw answers at the socket before any lookup, so the handler sees the real URL (the name, not an address)
+// and `.test` (which never resolves: nothing can reach a real network) needs no DNS.
+const client = createClient({ deadlineMs: 2_000 });
 try {
   const { statusCode, body } = await client.request('https://api.example.test/users/1');
   console.log(`GET https://api.example.test/users/1 -> ${statusCode} ${JSON.stringify(await body.json())}`);

@@ -1,58 +1,77 @@
 import { expect, it } from 'vitest';
-import { describeNetns, topology, useCleanup } from '../support/netns.js';
-import { REQUEST_CLIENT, SIZED_RESPONSE_SERVER } from '../support/programs.js';
+import { type Fm03Counts, fm03 } from '../../packages/scorecard/src/scenarios/fm-03.js';
+import { describeNetns } from '../support/netns.js';
 import { reportResult } from '../support/report.js';
+import { scenarioResult } from '../support/scenario.js';
 
 /**
- * FM-03, ephemeral port exhaustion: a connection per request where the
- * client closes first leaves each client port in TIME_WAIT for 60 s. With
- * the client namespace's range cut to 100 ports (40000–40099) the 101st
- * connect fails with EADDRNOTAVAIL. The control sends as many requests over
- * one connection in the same namespace, first (it ends with a reset, so its
- * port does not linger in TIME_WAIT).
+ * FM-03, ephemeral port exhaustion: a connection per request where the client
+ * closes first leaves each client port in TIME_WAIT for 60 s. The scorecard's
+ * scenario cuts the client namespace's range to 100 ports (40000–40099), runs
+ * 2,000 requests through @breakwater/pool (0 errors), then 400 with a
+ * connection each (EADDRNOTAVAIL). This file runs it with the pool's `max` at
+ * 10 and adds, in the same namespace: a control of 400 requests over one
+ * reused connection before the naive side (it ends with a reset, so its port
+ * does not linger), and afterwards a fresh pool, which gets
+ * BW_ERR_PORTS_EXHAUSTED with the FM-03 hint instead of a bare errno.
  */
 
-const REQUESTS = 400;
 const PORTS = 100;
-
-interface Counts {
-  ok: number;
-  errors: Record<string, number>;
-  elapsedMs: number;
-}
+const POOL_MAX = 10;
+const POOLED = 2_000;
+const NAIVE = 400;
 
 describeNetns('FM-03 ephemeral port exhaustion (TIME_WAIT on the client)', () => {
-  const defer = useCleanup();
+  it('the pool: 2,000 requests with 100 ports, 0 errors; one reused connection: 0 errors; a connection per request runs out', async () => {
+    let pooled: Fm03Counts | undefined;
+    let reused: Fm03Counts | undefined;
+    let naive: Fm03Counts | undefined;
+    let after: Fm03Counts | undefined;
+    const result = await scenarioResult(
+      fm03({
+        pooledRequests: POOLED,
+        naiveRequests: NAIVE,
+        poolMax: POOL_MAX,
+        async beforeNaive(lab, counts) {
+          pooled = counts;
+          expect(await lab.topology.client.readSysctl('net.ipv4.ip_local_port_range')).toMatch(/^40000\s+40099$/);
+          reused = await lab.requests('reused', NAIVE);
+        },
+        async afterNaive(lab, counts) {
+          naive = counts;
+          // Every port is now in TIME_WAIT: a new pool says so, in words.
+          after = await lab.pool(1, { mode: 'exhausted' });
+        },
+      }),
+    );
+    expect(result.naive.ok, result.naive.text).toBe(true);
+    expect(result.breakwater.ok, result.breakwater.text).toBe(true);
 
-  it('naive: 400 connection-per-request exchanges run out of 100 ports; one reused connection does not', async () => {
-    const topo = await topology(defer, { clientNamespace: true });
-    await topo.client.sysctl('net.ipv4.ip_local_port_range', `40000 ${40000 + PORTS - 1}`);
-    expect(await topo.client.readSysctl('net.ipv4.ip_local_port_range')).toMatch(/^40000\s+40099$/);
-    const server = topo.server.spawnNode(SIZED_RESPONSE_SERVER);
-    const { port } = (await server.ready) as { port: number };
+    expect(pooled).toMatchObject({ ok: POOLED, errors: {} });
+    expect(pooled?.created).toBeLessThanOrEqual(POOL_MAX);
+    expect(reused).toMatchObject({ ok: NAIVE, errors: {} });
+    const exhausted = naive?.errors.EADDRNOTAVAIL ?? 0;
+    // Without the range limit all 400 would succeed; without TIME_WAIT none would fail. The pool's
+    // closed connections hold up to POOL_MAX of the 100 ports in TIME_WAIT already.
+    const free = PORTS - (pooled?.created ?? 0);
+    expect(naive?.ok).toBeGreaterThanOrEqual(free * 0.9);
+    expect(naive?.ok).toBeLessThanOrEqual(PORTS);
+    expect(exhausted).toBeGreaterThanOrEqual(NAIVE - PORTS);
+    expect((naive?.ok ?? 0) + exhausted).toBe(NAIVE);
+    expect(after?.errors).toEqual({ BW_ERR_PORTS_EXHAUSTED: 1 });
+    expect(after?.hint).toMatch(/FM-03/);
 
-    const runClient = async (mode: 'reused' | 'per-request'): Promise<Counts> => {
-      const child = topo.client.spawnNode(REQUEST_CLIENT, [topo.server.address, String(port), String(REQUESTS), mode], { readyTimeoutMs: 40_000 });
-      return (await child.ready) as Counts;
-    };
-
-    const reused = await runClient('reused');
-    expect(reused).toMatchObject({ ok: REQUESTS, errors: {} });
     reportResult(
       { fm: 'FM-03', side: 'control', metric: 'errors', value: 0, unit: 'requests' },
-      `${REQUESTS} requests over one reused connection: ${reused.ok} ok, 0 errors (${reused.elapsedMs} ms)`,
+      `${NAIVE} requests over one reused connection: ${reused?.ok} ok, 0 errors (${reused?.elapsedMs} ms)`,
     );
-
-    const naive = await runClient('per-request');
-    const exhausted = naive.errors.EADDRNOTAVAIL ?? 0;
-    // Without the range limit all 400 would succeed; without TIME_WAIT none would fail.
-    expect(naive.ok).toBeGreaterThanOrEqual(PORTS * 0.9);
-    expect(naive.ok).toBeLessThanOrEqual(PORTS);
-    expect(exhausted).toBeGreaterThanOrEqual(250);
-    expect(naive.ok + exhausted).toBe(REQUESTS);
     reportResult(
       { fm: 'FM-03', side: 'naive', metric: 'EADDRNOTAVAIL', value: exhausted, unit: 'requests' },
-      `${REQUESTS} connection-per-request exchanges with ${PORTS} ports: ${naive.ok} ok, ${exhausted} EADDRNOTAVAIL (${naive.elapsedMs} ms)`,
+      `${NAIVE} connection-per-request exchanges with ${PORTS} ports: ${naive?.ok} ok, ${exhausted} EADDRNOTAVAIL (${naive?.elapsedMs} ms)`,
+    );
+    reportResult(
+      { fm: 'FM-03', side: 'breakwater', metric: 'errors', value: 0, unit: 'requests' },
+      `${POOLED} requests through @breakwater/pool (max ${POOL_MAX}) with ${PORTS} ports: ${pooled?.ok} ok, 0 errors, ${pooled?.created} connections (${pooled?.elapsedMs} ms); then a new pool: BW_ERR_PORTS_EXHAUSTED`,
     );
   });
 });

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect, it } from 'vitest';
 import { run } from '../../packages/chaos/src/netns/command.js';
-import { createTopology, sweepStaleNetns } from '../../packages/chaos/src/netns/index.js';
+import { createTopology, listNetnsResources, sweepStaleNetns } from '../../packages/chaos/src/netns/index.js';
 import { isPidAlive } from '../../packages/chaos/src/netns/names.js';
 import { describeNetns, topology, useCleanup } from '../support/netns.js';
 import { ECHO_SERVER } from '../support/programs.js';
@@ -71,6 +71,19 @@ function expectGone(state: string, report: OwnerReport): void {
 
 describeNetns('netns harness', () => {
   const defer = useCleanup();
+
+  it('createTopology({ signal }) stops building once aborted, rejects with the reason and leaves nothing behind', async () => {
+    const mine = async () => (await listNetnsResources()).filter((r) => r.ownerPid === process.pid).map((r) => r.name);
+    const before = await mine();
+    const reason = new Error('cancelled');
+    await expect(createTopology({ router: true, clientNamespace: true, signal: AbortSignal.abort(reason) })).rejects.toBe(reason);
+    // Aborted while its first commands run: the namespaces it had made are removed before it rejects.
+    const controller = new AbortController();
+    const building = createTopology({ router: true, clientNamespace: true, signal: controller.signal });
+    setImmediate(() => controller.abort(reason));
+    await expect(building).rejects.toBe(reason);
+    expect((await mine()).filter((n) => !before.includes(n))).toEqual([]);
+  });
 
   it('blackholePort drops both directions, and removing the rule lets the connection recover', async () => {
     const topo = await topology(defer);

@@ -1,10 +1,10 @@
-import { performance } from 'node:perf_hooks';
 import { expect, it } from 'vitest';
 import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
-import { runScorecard } from '../../packages/cli/src/scorecard/runner.js';
-import { KERNEL_SCENARIOS } from '../../packages/cli/src/scorecard/scenarios/kernel.js';
-import type { Scenario, ScenarioResult } from '../../packages/cli/src/scorecard/types.js';
+import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { KERNEL_SCENARIOS } from '../../packages/scorecard/src/scenarios/kernel.js';
+import type { ScenarioResult } from '../../packages/scorecard/src/types.js';
 import { describeNetns } from '../support/netns.js';
+import { runScenario } from '../support/scenario.js';
 
 /**
  * The scorecard's kernel scenarios (FM-01, 02, 03, 05, 06, 08), each run the
@@ -13,44 +13,6 @@ import { describeNetns } from '../support/netns.js';
  * Breakwater bound, and an abort mid-run must leave no namespace, veth, nft
  * table or child process of this worker behind.
  */
-
-interface Run {
-  result?: ScenarioResult;
-  error?: unknown;
-  durationMs: number;
-  progress: string[];
-}
-
-/** A runner in miniature: budget, abort, defers (last first, every one, even when one throws). */
-async function runScenario(scenario: Scenario, abortAfterMs = scenario.budgetMs, abortOnProgress = false): Promise<Run> {
-  const controller = new AbortController();
-  const defers: (() => unknown)[] = [];
-  const progress: string[] = [];
-  const timer = setTimeout(() => controller.abort(new Error(`aborted after ${abortAfterMs} ms`)), abortAfterMs);
-  const started = performance.now();
-  const run: Run = { durationMs: 0, progress };
-  const onProgress = (text: string) => {
-    progress.push(text);
-    // Mid-run for certain: the first step has started (setup is done), however fast the host.
-    if (abortOnProgress) setImmediate(() => controller.abort(new Error(`aborted at "${text}"`)));
-  };
-  try {
-    run.result = await scenario.run({ signal: controller.signal, defer: (fn) => defers.push(fn), progress: onProgress });
-  } catch (error) {
-    run.error = error;
-  } finally {
-    clearTimeout(timer);
-    for (let fn = defers.pop(); fn !== undefined; fn = defers.pop()) {
-      try {
-        await fn();
-      } catch (error) {
-        run.error ??= error;
-      }
-    }
-    run.durationMs = performance.now() - started;
-  }
-  return run;
-}
 
 const mine = async () => (await listNetnsResources()).filter((r) => r.ownerPid === process.pid);
 
@@ -113,7 +75,7 @@ describeNetns('scorecard: kernel scenarios aborted mid-run', () => {
     it(`${scenario.id}: an abort mid-run (at its first step, or after 2 s) rejects and leaves nothing behind`, async () => {
       const before = await mine();
       // FM-03 can finish in under 2 s on a quiet host: abort at its first step instead.
-      const run = await runScenario(scenario, 2_000, true);
+      const run = await runScenario(scenario, { abortAfterMs: 2_000, abortOnProgress: true });
       expect(run.error, `${scenario.id} settled without noticing the abort`).toBeDefined();
       expect(run.durationMs).toBeLessThan(2_000 + 5_000);
       expect((await mine()).filter((r) => !before.some((b) => b.name === r.name))).toEqual([]);

@@ -7,8 +7,8 @@ import { inflateSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
 import { HTML_COLORS } from '../../packages/cli/src/scorecard/html.js';
-import { SCENARIOS } from '../../packages/cli/src/scorecard/scenarios/index.js';
-import type { ScorecardRow } from '../../packages/cli/src/scorecard/types.js';
+import { SCENARIOS } from '../../packages/cli/src/scorecard/scenarios.js';
+import type { ScorecardRow } from '../../packages/scorecard/src/types.js';
 import { describeNetns, requireNetns } from '../support/netns.js';
 
 /**

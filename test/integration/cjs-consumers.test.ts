@@ -36,6 +36,7 @@ const USES: Record<string, string> = {
   '@breakwater/drivers/pg': "typeof m.createPgPool === 'function'",
   '@breakwater/drivers/ioredis': "typeof m.createRedis === 'function'",
   '@breakwater/drivers/mysql2': "typeof m.isIdempotentStatement === 'function'",
+  '@breakwater/scorecard': "m.SCORECARD_DEFAULTS.concurrency > 0 && typeof m.createScenarios === 'function'",
   '@breakwater/cli': "m.parseTarget('127.0.0.1:80').port === 80",
 };
 

@@ -5,6 +5,15 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CircuitBreaker } from '../../packages/circuit/src/index.js';
 import { BreakwaterError } from '../../packages/core/src/index.js';
+import { callLoop, httpGet, percentile } from '../../packages/scorecard/src/scenarios/resilience-support.js';
+import { scenarioContext } from '../support/scenario.js';
+
+// The call loop and the GET are the scorecard's FM-12 helpers (its scenario runs with the breaker's defaults;
+// this file with short timers, and adds the half-open probe under load).
+const ctx = scenarioContext();
+const get = (port: number, signal?: AbortSignal) => httpGet(port, { agent: false, ...(signal === undefined ? {} : { signal }) }).then((status) => ({ status }));
+const p99 = (samples: number[]) => percentile(samples, 99);
+const loop = (call: () => Promise<unknown>) => callLoop(ctx, call);
 
 // FM-12, cascading failure into a dead dependency: a loopback backend goes
 // down (closed: ECONNREFUSED) for 5 s, as in the catalogue, then
@@ -25,45 +34,6 @@ afterEach(async () => {
     await new Promise<void>((r) => s.close(() => r()));
   }
 });
-
-function get(port: number, signal?: AbortSignal): Promise<{ status: number }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/', agent: false, ...(signal === undefined ? {} : { signal }) }, (res) => {
-      res.resume();
-      res.on('end', () => resolve({ status: res.statusCode ?? 0 }));
-    });
-    req.on('error', reject);
-  });
-}
-
-function p99(samples: number[]): number {
-  const sorted = [...samples].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)] ?? Number.NaN;
-}
-
-/** Calls `call` back to back (2 ms apart) until `stop()`; records each latency and outcome. */
-function loop(call: () => Promise<unknown>) {
-  const samples: { ms: number; error: unknown }[] = [];
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const t = performance.now();
-      const error = await call().then(
-        () => undefined,
-        (e: unknown) => e,
-      );
-      samples.push({ ms: performance.now() - t, error });
-      await delay(2);
-    }
-  })();
-  return {
-    samples,
-    stop: async () => {
-      running = false;
-      await done;
-    },
-  };
-}
 
 describe('FM-12: circuit breaker on a dead dependency', () => {
   it('fails fast while open, lets one probe through in half-open, and closes on the first probe after recovery', async () => {
@@ -126,6 +96,6 @@ describe('FM-12: circuit breaker on a dead dependency', () => {
         `breakwater: ${reachedNetwork}/${withBreaker.samples.length} reached it, open p99 ${openP99.toFixed(3)} ms; ` +
         `closed ${closedAfterMs.toFixed(0)} ms after recovery (probe was due in ${waitForProbeMs.toFixed(0)} ms); half-open: 1 of 20 concurrent calls reached the backend`,
     );
-    breaker.shutdown();
+    await breaker.close();
   });
 });

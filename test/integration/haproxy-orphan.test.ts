@@ -13,7 +13,9 @@ import { haproxyBinary } from '../support/haproxy.js';
 
 const binary = haproxyBinary();
 const required = process.env.BREAKWATER_REQUIRE_NETNS === '1';
-const launcher = new URL('../../packages/cli/dist/scorecard/scenarios/transport-support.js', import.meta.url).href;
+// The child runs @breakwater/scorecard's launcher from its TypeScript source, as vitest does here: no build needed.
+const tsHooks = new URL('../support/ts-hooks.ts', import.meta.url).pathname;
+const launcher = new URL('../../packages/scorecard/src/scenarios/transport-support.ts', import.meta.url).href;
 
 /** Running (a zombie nobody reaped yet counts as gone: it holds no port and does nothing). */
 const alive = (pid: number) => {
@@ -37,7 +39,7 @@ describe.skipIf(binary === undefined && !required)('HAProxy started by the score
       console.log(JSON.stringify({ haproxy: h.pid }));
       setInterval(() => {}, 1_000);
     `;
-    const parent = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const parent = spawn(process.execPath, ['--import', tsHooks, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
     const haproxyPid = await new Promise<number>((resolve, reject) => {
       parent.stdout.setEncoding('utf8').once('data', (line: string) => resolve((JSON.parse(line) as { haproxy: number }).haproxy));
       parent.once('exit', () => reject(new Error('the parent exited before starting HAProxy')));

@@ -1,8 +1,8 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { runScorecard } from '../../packages/cli/src/scorecard/runner.js';
-import { RESILIENCE_SCENARIOS } from '../../packages/cli/src/scorecard/scenarios/resilience.js';
-import type { ScorecardRow } from '../../packages/cli/src/scorecard/types.js';
+import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { RESILIENCE_SCENARIOS } from '../../packages/scorecard/src/scenarios/resilience.js';
+import type { ScorecardRow } from '../../packages/scorecard/src/types.js';
 
 // The scorecard's FM-09, 10, 11, 12 and 14 scenarios through the real runner:
 // each must reproduce the failure naively and meet the catalogue's bound

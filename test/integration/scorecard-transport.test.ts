@@ -1,14 +1,14 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { runScorecard } from '../../packages/cli/src/scorecard/runner.js';
-import { fm04 } from '../../packages/cli/src/scorecard/scenarios/fm-04.js';
-import { fm07 } from '../../packages/cli/src/scorecard/scenarios/fm-07.js';
-import { fm13 } from '../../packages/cli/src/scorecard/scenarios/fm-13.js';
-import { fm16 } from '../../packages/cli/src/scorecard/scenarios/fm-16.js';
-import { fm17 } from '../../packages/cli/src/scorecard/scenarios/fm-17.js';
-import { TRANSPORT_SCENARIOS } from '../../packages/cli/src/scorecard/scenarios/transport.js';
-import { haproxyBinary } from '../../packages/cli/src/scorecard/scenarios/transport-support.js';
-import type { Scenario, ScorecardRow } from '../../packages/cli/src/scorecard/types.js';
+import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { fm04 } from '../../packages/scorecard/src/scenarios/fm-04.js';
+import { fm07 } from '../../packages/scorecard/src/scenarios/fm-07.js';
+import { fm13 } from '../../packages/scorecard/src/scenarios/fm-13.js';
+import { fm16 } from '../../packages/scorecard/src/scenarios/fm-16.js';
+import { fm17 } from '../../packages/scorecard/src/scenarios/fm-17.js';
+import { TRANSPORT_SCENARIOS } from '../../packages/scorecard/src/scenarios/transport.js';
+import { haproxyBinary } from '../../packages/scorecard/src/scenarios/transport-support.js';
+import type { Scenario, ScorecardRow } from '../../packages/scorecard/src/types.js';
 
 // The transport scenarios of `breakwater scorecard` (FM-04, 07, 13, 16, 17),
 // run by the scorecard's own runner as the CLI runs them (FM-04 alone, the

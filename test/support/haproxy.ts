@@ -1,2 +1,2 @@
-// The launcher lives in the CLI package, whose FM-16 scorecard scenario runs HAProxy too: one copy.
-export { freePort, type Haproxy, haproxyBinary, startHaproxy } from '../../packages/cli/src/scorecard/scenarios/transport-support.js';
+// The launcher lives in @breakwater/scorecard, whose FM-07 and FM-16 scenarios run HAProxy too: one copy.
+export { freePort, type Haproxy, haproxyBinary, startHaproxy } from '@breakwater/scorecard';

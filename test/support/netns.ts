@@ -1,6 +1,7 @@
 import { appendFileSync } from 'node:fs';
 import { afterEach, describe, inject, it } from 'vitest';
 import { createTopology, netnsSupport, type Topology, type TopologyOptions } from '../../packages/chaos/src/netns/index.js';
+import { runDefers } from './scenario.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -56,14 +57,7 @@ export type Defer = (cleanup: () => unknown) => void;
 export function useCleanup(): Defer {
   const stack: (() => unknown)[] = [];
   afterEach(async () => {
-    let first: unknown;
-    for (let fn = stack.pop(); fn !== undefined; fn = stack.pop()) {
-      try {
-        await fn();
-      } catch (error) {
-        first ??= error;
-      }
-    }
+    const first = await runDefers(stack);
     if (first !== undefined) throw first;
   });
   return (cleanup) => {

@@ -1,10 +1,12 @@
+import { resolveScorecardOptions, SCORECARD_DEFAULTS } from '@breakwater/scorecard';
 import { describe, expect, it } from 'vitest';
 import { formatDefault, readmeDefaults } from '../../../test/support/defaultsTable.js';
-import { DOCTOR_DEFAULTS, PROBE_DEFAULTS, resolveDoctorOptions, resolveProbeOptions, resolveScorecardOptions, SCORECARD_DEFAULTS } from './defaults.js';
+import { DOCTOR_DEFAULTS, PROBE_DEFAULTS, resolveDoctorOptions, resolveProbeOptions } from './defaults.js';
 
 describe('cli defaults', () => {
   it('are documented in the README exactly', () => {
     const table = readmeDefaults(new URL('../README.md', import.meta.url));
+    // `breakwater scorecard --concurrency` documents the scorecard's defaults here too.
     const all = { ...DOCTOR_DEFAULTS, ...PROBE_DEFAULTS, ...SCORECARD_DEFAULTS };
     for (const [key, value] of Object.entries(all)) expect(table.get(key), `README row for \`${key}\``).toBe(formatDefault(value));
     expect(table.size).toBe(Object.keys(all).length);

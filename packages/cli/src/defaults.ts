@@ -95,29 +95,3 @@ export function resolveProbeOptions(options: ProbeOptions = {}): ResolvedProbeOp
     echoTimeoutMs: msRule(1, 600_000),
   });
 }
-
-export interface ScorecardOptions {
-  /**
-   * Scenarios run side by side. Most wait on kernel timers, so running them
-   * together keeps the scorecard well under a few minutes; timing-sensitive
-   * ones (`exclusive`) always run alone.
-   * @defaultValue 4
-   */
-  concurrency?: number;
-  /** Longest wait for one scenario cleanup (closing servers, removing namespaces) before it is reported as hung. @defaultValue 10_000 */
-  cleanupTimeoutMs?: number;
-}
-
-export type ResolvedScorecardOptions = Required<ScorecardOptions>;
-
-export const SCORECARD_DEFAULTS = Object.freeze({
-  concurrency: 4,
-  cleanupTimeoutMs: 10_000,
-}) satisfies ResolvedScorecardOptions;
-
-export function resolveScorecardOptions(options: ScorecardOptions = {}): ResolvedScorecardOptions {
-  return resolveOptions<ResolvedScorecardOptions>(options, 'scorecard', SCORECARD_DEFAULTS, {
-    concurrency: (v, k) => validateNumber(v, k, { min: 1, max: 64, integer: true }),
-    cleanupTimeoutMs: (v, k) => validateNumber(v, k, { min: 1, max: 600_000, integer: true }),
-  });
-}

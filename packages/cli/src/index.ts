@@ -1,3 +1,25 @@
+// The scorecard's contract and runner live in @breakwater/scorecard; re-exported for existing users.
+export {
+  type HostSupport,
+  type Measurement,
+  type Requirement,
+  type ResolvedScorecardOptions,
+  type RunnerEvent,
+  type RunScorecardOptions,
+  resolveScorecardOptions,
+  runScorecard,
+  SCORECARD_DEFAULTS,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioResult,
+  type ScorecardHost,
+  type ScorecardOptions,
+  type ScorecardReport,
+  type ScorecardRow,
+  type ScorecardSummary,
+  type Unit,
+  type Verdict,
+} from '@breakwater/scorecard';
 // Moved to @breakwater/socket (the stall watchdog reads it too); re-exported for existing users.
 export { decodeTcpInfo, TCP_INFO_OFFSETS, type TcpInfo } from '@breakwater/socket';
 export { type CliCommand, type CliOption, EXIT } from './commands/Command.js';
@@ -9,12 +31,8 @@ export {
   type ProbeOptions,
   type ResolvedDoctorOptions,
   type ResolvedProbeOptions,
-  type ResolvedScorecardOptions,
   resolveDoctorOptions,
   resolveProbeOptions,
-  resolveScorecardOptions,
-  SCORECARD_DEFAULTS,
-  type ScorecardOptions,
 } from './defaults.js';
 export { formatDoctor } from './doctor/format.js';
 export { DOCTOR_CHECKS, runDoctor } from './doctor/runDoctor.js';
@@ -25,23 +43,4 @@ export { formatProbe } from './probe/format.js';
 export { type AddressResult, type EchoResult, type ProbeReport, parseTarget, probe } from './probe/probe.js';
 export { formatScorecard } from './scorecard/format.js';
 export { escapeHtml, HTML_COLORS, renderHtml } from './scorecard/html.js';
-export type { HostSupport } from './scorecard/requirements.js';
-export {
-  type RunnerEvent,
-  type RunScorecardOptions,
-  runScorecard,
-  type ScorecardHost,
-  type ScorecardReport,
-  type ScorecardSummary,
-} from './scorecard/runner.js';
-export { SCENARIOS } from './scorecard/scenarios/index.js';
-export type {
-  Measurement,
-  Requirement,
-  Scenario,
-  ScenarioContext,
-  ScenarioResult,
-  ScorecardRow,
-  Unit,
-  Verdict,
-} from './scorecard/types.js';
+export { CLI_DOCTOR, SCENARIOS } from './scorecard/scenarios.js';

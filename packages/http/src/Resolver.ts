@@ -90,6 +90,11 @@ export class Resolver {
     return e !== undefined && 'addresses' in e && e.expiresAt > this.#clock.now() ? e.addresses : undefined;
   }
 
+  /** Whether the name has an answer cached, fresh, expired or negative: it was resolved before. */
+  knows(hostname: string): boolean {
+    return this.#cache.peek(hostname) !== undefined;
+  }
+
   async lookup(hostname: string): Promise<ResolvedAddress[]> {
     const now = this.#clock.now();
     const e = this.#cache.get(hostname);

@@ -1,6 +1,7 @@
 import type net from 'node:net';
 import { harden, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import { buildConnector } from 'undici';
+import type { LookupFunction } from './internal/lookup.js';
 import { kReused } from './internal/symbols.js';
 import { type HttpTlsOptions, resolveTlsOptions, warnVerificationSkipped } from './tls.js';
 
@@ -15,6 +16,11 @@ export interface ConnectorOptions {
   tls?: HttpTlsOptions;
   /** Accept any certificate. Named to be seen in review; prefer `tls.ca`. @defaultValue false */
   dangerouslySkipTlsVerification?: boolean;
+  /**
+   * How each connection turns the origin's name into an address (`net.connect()`'s `lookup`), e.g. one
+   * that asks a Breakwater `Resolver`. The socket still connects to the name. @defaultValue dns.lookup
+   */
+  lookup?: LookupFunction;
 }
 
 /**
@@ -27,20 +33,31 @@ export interface ConnectorOptions {
  * resend once on a fresh connection.
  */
 export function hardenedConnector(o: ConnectorOptions = {}): buildConnector.connector {
+  return hardenedConnectors(o)(o.lookup);
+}
+
+/**
+ * `hardenedConnector()` per `lookup`: TLS options checked and the insecure warning said once, one undici
+ * connector (and TLS session cache) per lookup. createClient() gives each connection pool its own lookup.
+ */
+export function hardenedConnectors(o: Omit<ConnectorOptions, 'lookup'>): (lookup: LookupFunction | undefined) => buildConnector.connector {
   const tlsOptions = resolveTlsOptions(o.tls) ?? {};
   if (o.dangerouslySkipTlsVerification === true) warnVerificationSkipped();
-  const connect = buildConnector({
+  const base = {
     ...tlsOptions,
     ...(o.dangerouslySkipTlsVerification === true ? { rejectUnauthorized: false } : {}),
     timeout: o.connectTimeoutMs ?? SOCKET_DEFAULTS.connectTimeoutMs,
     allowH2: o.allowH2 ?? false,
-  } as buildConnector.BuildOptions);
+  };
   const socketOptions = o.socket ?? {};
-  // The dns layer aims a request at an address and sets SNI to the name; a `tls.servername` the user
-  // chose (a certificate's name for a host called by address or alias) wins over both.
+  // undici sets SNI to the origin's name; a `tls.servername` the user chose (a certificate's name for a
+  // host called by address or alias) wins over it.
   const servername = tlsOptions.servername;
-  const adopted = adoptSockets(connect, { socket: socketOptions });
-  return servername === undefined ? adopted : (options, callback) => adopted(options.protocol !== 'https:' ? options : { ...options, servername }, callback);
+  return (lookup) => {
+    const connect = buildConnector({ ...base, ...(lookup === undefined ? {} : { lookup }) } as buildConnector.BuildOptions);
+    const adopted = adoptSockets(connect, { socket: socketOptions });
+    return servername === undefined ? adopted : (options, callback) => adopted(options.protocol !== 'https:' ? options : { ...options, servername }, callback);
+  };
 }
 
 /**

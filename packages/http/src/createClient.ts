@@ -1,14 +1,16 @@
 import { CircuitRegistry } from '@breakwater/circuit';
 import { BreakwaterError, type Closeable, type CloseOptions, channel, IdleMap, msRule } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
-import { Agent, type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
-import { hardenedConnector } from './connector.js';
+import { type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
+import { hardenedConnectors } from './connector.js';
 import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { ForwardingHandler } from './internal/forward.js';
 import { kFresh } from './internal/symbols.js';
+import { attemptSpan, requestSpan } from './internal/tracing.js';
 import type { DeadlineRequestOptions } from './layers/deadline.js';
 import type { Controller, Handler, Interceptor, Layer } from './layers/types.js';
+import { OriginPools } from './OriginPools.js';
 import { attemptHeadersTimeoutMs } from './presetOptions.js';
 import { createProxyDispatcher } from './proxy.js';
 import { Resolver } from './Resolver.js';
@@ -95,7 +97,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
   let fresh: Dispatcher | undefined;
   if (o.dispatcher !== undefined) base = o.dispatcher;
   else {
-    const agentOptions = {
+    const poolOptions = {
       connections: o.connections,
       keepAliveTimeout: o.keepAliveTimeoutMs,
       // A server's Keep-Alive: timeout hint may only shorten our idle time, never lengthen it.
@@ -104,20 +106,27 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       headersTimeout: attemptHeadersTimeoutMs(o),
       bodyTimeout: o.bodyTimeoutMs,
       allowH2: o.allowH2,
-      // One connector for both Agents: TLS options are checked once, the insecure warning said once.
-      connect: hardenedConnector({
-        connectTimeoutMs: o.connectTimeoutMs,
-        allowH2: o.allowH2,
-        socket: o.socket,
-        ...(o.tls === undefined ? {} : { tls: o.tls }),
-        dangerouslySkipTlsVerification: o.dangerouslySkipTlsVerification,
-      }),
     };
+    // One connector factory for every pool: TLS options are checked once, the insecure warning said once.
+    const connectorFor = hardenedConnectors({
+      connectTimeoutMs: o.connectTimeoutMs,
+      allowH2: o.allowH2,
+      socket: o.socket,
+      ...(o.tls === undefined ? {} : { tls: o.tls }),
+      dangerouslySkipTlsVerification: o.dangerouslySkipTlsVerification,
+    });
     const proxy = o.proxy;
+    // Direct: bounded pools (maxOrigins) whose connections resolve names in the connect step (dns/balance).
+    // Through a proxy: undici's proxy agents, the proxy resolving the origin.
     const make = (): Dispatcher =>
       proxy === undefined
-        ? new Agent(agentOptions)
-        : createProxyDispatcher(proxy, { agent: agentOptions, connectTimeoutMs: o.connectTimeoutMs, socket: o.socket, requestTls: requestTlsOf(o) });
+        ? new OriginPools({ pool: poolOptions, connectorFor, maxPools: o.maxOrigins })
+        : createProxyDispatcher(proxy, {
+            agent: { ...poolOptions, connect: connectorFor(undefined) },
+            connectTimeoutMs: o.connectTimeoutMs,
+            socket: o.socket,
+            requestTls: requestTlsOf(o),
+          });
     base = make();
     // Stale-socket resends go here: `reset: true` closes each connection after its one request, so a
     // resend can never land on another stale pooled connection.
@@ -150,7 +159,8 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     }
   };
   // undici's compose makes the *last* interceptor the outermost; our lists put the outermost first.
-  const dispatcher = base.compose([freshRoute, ...[...layers].reverse().map((l) => l.interceptor), tracking]);
+  // Spans (instrumentHttpTracing()) wrap the whole stack, and see each attempt just above the connection.
+  const dispatcher = base.compose([freshRoute, attemptSpan, ...[...layers].reverse().map((l) => l.interceptor), requestSpan, tracking]);
   return {
     // Without a subscriber, no closure for observed() per request.
     request: (url, options) =>

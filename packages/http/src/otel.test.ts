@@ -1,6 +1,7 @@
 import { channel } from 'node:diagnostics_channel';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RETRY_CHANNELS } from '@breakwater/retry';
 import type { Meter } from '@opentelemetry/api';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createClient } from './createClient.js';
@@ -63,7 +64,7 @@ describe('instrumentHttpMetrics', () => {
     expect(sum(HTTP_METRICS.requests)).toBe(4);
     expect(sum(HTTP_METRICS.requests, { origin, method: 'GET', outcome: 'ok' })).toBe(4);
     // Each request met one 503 first, then was retried once.
-    expect(sum(HTTP_METRICS.retries, { origin })).toBe(4);
+    expect(sum(HTTP_METRICS.retries, { origin, reason: '503' })).toBe(4);
     const durations = points.get(HTTP_METRICS.duration)!;
     expect(durations).toHaveLength(4);
     for (const d of durations) expect(d.value).toBeGreaterThan(0);
@@ -110,6 +111,10 @@ describe('instrumentHttpMetrics', () => {
     const { meter, sum } = fakeMeter();
     const stop = instrumentHttpMetrics(meter);
     channel(HTTP_CHANNELS.staleRetried).publish({ origin: 'http://a', attempt: 2, error: new Error('reset') });
+    channel(RETRY_CHANNELS.gaveUp).publish({ source: 'http', upstream: 'http://a', reason: 'budget', attempts: 1, retryDelayMs: 0 });
+    // retry() publishes on the same channel: not an HTTP metric.
+    channel(RETRY_CHANNELS.gaveUp).publish({ source: 'retry', upstream: 'http://a', reason: 'budget', attempts: 1, retryDelayMs: 0 });
+    // The deprecated http alias is not counted twice.
     channel(HTTP_CHANNELS.gaveUp).publish({ origin: 'http://a', reason: 'budget', attempts: 1 });
     channel(HTTP_CHANNELS.ejected).publish({ hostname: 'a', address: '10.0.0.1', port: 80, failures: 5, forMs: 10_000 });
     channel(HTTP_CHANNELS.servedStale).publish({ hostname: 'a', error: new Error('SERVFAIL') });

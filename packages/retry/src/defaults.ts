@@ -184,6 +184,30 @@ export function resolveBackoffOptions(options?: BackoffOptions & { random?: () =
   return { ...o, random: validateRandom(random) };
 }
 
+/** Options of `createRetryStrategy()`: the policy, plus what the decision needs that is not tunable. */
+export interface RetryStrategyOptions extends RetryPolicyOptions {
+  /** Random numbers in [0, 1) for the jitter. @defaultValue Math.random */
+  random?: () => number;
+  /** Who publishes, as `source` in the `breakwater:retry:*` events. @defaultValue 'retry' */
+  source?: string;
+}
+
+export interface ResolvedRetryStrategyOptions extends Required<RetryPolicyOptions> {
+  random: () => number;
+  source: string;
+}
+
+/** Validates the options of `createRetryStrategy()`; throws BW_ERR_INVALID_OPTION naming the key. */
+export function resolveRetryStrategyOptions(options?: RetryStrategyOptions, where = 'createRetryStrategy()'): ResolvedRetryStrategyOptions {
+  const { tunables: o, others } = resolveTunables<Required<RetryPolicyOptions>, RetryStrategyOptions>(options, where, RETRY_DEFAULTS, RETRY_RULES, [
+    'random',
+    'source',
+  ]);
+  validateAtLeast(o, 'baseDelayMs', 'maxDelayMs');
+  const { random, source } = others;
+  return { ...o, random: validateRandom(random), source: source === undefined ? 'retry' : validateString(source, 'source') };
+}
+
 const CALL_KEYS = ['upstream', 'budget', 'deadline', 'signal', 'incomingIsRetry', 'retryOn', 'random'] as const;
 
 /** Validates every option of `retry()`; throws BW_ERR_INVALID_OPTION naming the key. */

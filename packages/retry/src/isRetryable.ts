@@ -8,9 +8,12 @@ export const NEVER_RETRIED: ReadonlySet<ErrorCode> = new Set<ErrorCode>([
   'BW_ERR_ABORTED',
 ]);
 
-// 408 and 429 say the request was not processed; 500, 502, 503 and 504 that
-// the server or a proxy failed. Other statuses will fail the same way again.
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
+/**
+ * HTTP statuses another attempt may fix (for an idempotent request): 408 and 429 say the request was
+ * not processed; 500, 502, 503 and 504 that the server or a proxy failed. Other statuses will fail the
+ * same way again. The one list: `retry()`, `isRetryable()` and `@breakwater/http` read it.
+ */
+export const RETRYABLE_STATUS: ReadonlySet<number> = new Set([408, 429, 500, 502, 503, 504]);
 
 /** `status` or `statusCode` of an error or response-like value, if it has one. */
 export function statusOf(value: unknown): number | undefined {

@@ -1,11 +1,8 @@
-import { BreakwaterError, Deadline, publisher, sleep, validateFunction } from '@breakwater/core';
+import { BreakwaterError, Deadline, validateFunction } from '@breakwater/core';
 import pRetry from 'p-retry';
-import { createBackoff } from './backoff/createBackoff.js';
 import { type ResolvedRetryOptions, type RetryOptions, resolveRetryOptions } from './defaults.js';
-import { isRetryable, NEVER_RETRIED, retryAfterMsOf } from './isRetryable.js';
 import { budgetFor, type RetryBudget } from './RetryBudget.js';
-
-const publish = publisher('retry');
+import { type RetryStrategy, strategyOf } from './RetryStrategy.js';
 
 /** What `fn` receives on each attempt. */
 export interface AttemptContext {
@@ -25,9 +22,6 @@ export interface RetryResult<T> {
   /** Total time slept between attempts, in ms. */
   retryDelayMs: number;
 }
-
-/** Why `retry()` stopped without a success; published on `breakwater:retry:gaveUp`. */
-export type GaveUpReason = 'attempts' | 'notRetryable' | 'budget' | 'deadline' | 'retryAfter' | 'aborted';
 
 // Thrown to p-retry in place of the attempt's error. p-retry never retries a
 // TypeError (nor anything thrown that is not an Error, which it turns into a
@@ -64,15 +58,27 @@ export async function retryWithStats<T>(fn: (context: AttemptContext) => T | Pro
     clock: o.clock,
     ...(signals.length > 0 ? { parent: AbortSignal.any(signals) } : {}),
   });
-  const state = { attempts: 0, retryDelayMs: 0, lastError: undefined as unknown, attemptTimedOut: false };
+  const strategy = strategyOf({
+    jitter: o.jitter,
+    baseDelayMs: o.baseDelayMs,
+    maxDelayMs: o.maxDelayMs,
+    attempts: o.attempts,
+    maxRetryAfterMs: o.maxRetryAfterMs,
+    idempotent: o.idempotent,
+    attemptTimeoutMs: o.attemptTimeoutMs,
+    clock: o.clock,
+    random: o.random,
+    source: 'retry',
+  });
+  const state: State = { attempts: 0, retryDelayMs: 0, lastError: undefined, lastDelayMs: undefined, attemptTimedOut: false };
   try {
     if (scope.expired) throw scope.signal.reason;
     // A request that is itself a retry is retry traffic, not new demand: it is
     // charged to this tier's budget as a retry, so the retries leaving any tier
     // stay within its budget wherever they started (FM-11).
-    if (!o.incomingIsRetry) budget.recordRequest();
-    else if (!budget.tryRetry()) throw budgetError(o.upstream, budget, undefined, 'forwarding a retried request');
-    const backoff = createBackoff({ jitter: o.jitter, baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs, random: o.random });
+    if (!strategy.admit(budget, { incomingIsRetry: o.incomingIsRetry, upstream: o.upstream })) {
+      throw budgetError(o.upstream, budget, undefined, 'forwarding a retried request');
+    }
     const value = await pRetry(
       async (attempt: number) => {
         if (scope.expired) {
@@ -97,11 +103,12 @@ export async function retryWithStats<T>(fn: (context: AttemptContext) => T | Pro
         // onFailedAttempt. Its `signal` is not passed: p-retry would discard a
         // result that arrives as the deadline fires, and reject with the bare
         // reason; we check the scope ourselves.
-        retries: (o.incomingIsRetry ? 1 : o.attempts) - 1,
+        retries: strategy.maxAttempts(o.incomingIsRetry) - 1,
         minTimeout: 0,
         factor: 1,
         randomize: false,
-        onFailedAttempt: ({ retriesLeft }) => beforeRetry(o, budget, backoff, scope, state, retriesLeft),
+        // The strategy counts attempts itself; p-retry's `retries` only keeps its loop in step.
+        onFailedAttempt: () => beforeRetry(o, strategy, budget, scope, state),
       },
     );
     return { value, attempts: state.attempts, retryDelayMs: state.retryDelayMs };
@@ -112,46 +119,45 @@ export async function retryWithStats<T>(fn: (context: AttemptContext) => T | Pro
   }
 }
 
-type State = { attempts: number; retryDelayMs: number; lastError: unknown; attemptTimedOut: boolean };
+type State = { attempts: number; retryDelayMs: number; lastError: unknown; lastDelayMs: number | undefined; attemptTimedOut: boolean };
 
-/** Decides whether to retry; returns after the backoff sleep, or throws the error to give up with. */
-async function beforeRetry(
-  o: ResolvedRetryOptions,
-  budget: RetryBudget,
-  backoff: ReturnType<typeof createBackoff>,
-  scope: Deadline,
-  state: State,
-  retriesLeft: number,
-): Promise<void> {
+/** Asks the strategy; returns after the backoff sleep, or throws the error to give up with. */
+async function beforeRetry(o: ResolvedRetryOptions, strategy: RetryStrategy, budget: RetryBudget, scope: Deadline, state: State): Promise<void> {
   const error = state.lastError;
-  const giveUp = (reason: GaveUpReason, thrown: unknown = error): never => {
-    publish('gaveUp', { upstream: o.upstream, reason, attempts: state.attempts, retryDelayMs: state.retryDelayMs, error });
-    throw thrown;
-  };
-  if (scope.expired) giveUp('aborted', scope.signal.reason);
-  if (retriesLeft <= 0) giveUp('attempts');
-  const bw = error instanceof BreakwaterError ? error : undefined;
-  if (bw !== undefined && NEVER_RETRIED.has(bw.code)) giveUp('notRetryable');
-  // An attempt that hit its own time limit may have reached the peer: a request-phase failure.
-  const verdict = state.attemptTimedOut ? o.idempotent : (o.retryOn?.(error, { attempt: state.attempts }) ?? isRetryable(error, { idempotent: o.idempotent }));
-  if (!verdict) giveUp('notRetryable');
-
-  const retryAfterMs = retryAfterMsOf(error);
-  if (retryAfterMs !== undefined && retryAfterMs > o.maxRetryAfterMs) giveUp('retryAfter');
-  // The next attempt needs its time limit (or at least 1 ms) before the deadline.
-  const available = scope.remainingMs() - Math.max(o.attemptTimeoutMs, 1);
-  if (available < 0 || (retryAfterMs !== undefined && retryAfterMs > available)) giveUp('deadline');
-  const delayMs = Math.max(backoff.next(available), Math.min(retryAfterMs ?? 0, available));
-
-  if (!budget.tryRetry()) giveUp('budget', budgetError(o.upstream, budget, error));
-  publish('retried', { upstream: o.upstream, attempt: state.attempts + 1, delayMs, error });
+  const decision = strategy.decide({
+    attempt: state.attempts,
+    error,
+    timeLeftMs: scope.remainingMs(),
+    budget,
+    // An attempt that hit its own time limit may have reached the peer: a request-phase failure.
+    retryable: state.attemptTimedOut ? o.idempotent : undefined,
+    retryOn: o.retryOn,
+    incomingIsRetry: o.incomingIsRetry,
+    previousDelayMs: state.lastDelayMs,
+    signal: o.signal,
+    upstream: o.upstream,
+    retryDelayMs: state.retryDelayMs,
+  });
+  if (!decision.retry) {
+    if (decision.reason === 'budget') throw budgetError(o.upstream, budget, error);
+    // An expired scope (the caller's deadline or signal) ends the operation with its reason.
+    throw scope.expired ? scope.signal.reason : error;
+  }
+  const { delayMs } = decision;
+  state.lastDelayMs = delayMs;
   if (delayMs === 0) return;
   const started = o.clock.now();
   try {
-    await sleep(delayMs, { clock: o.clock, signal: scope.signal });
+    await strategy.sleep(delayMs, scope.signal);
   } catch (reason) {
     state.retryDelayMs += o.clock.now() - started;
-    giveUp('aborted', reason);
+    strategy.gaveUp(o.signal?.aborted === true ? 'aborted' : 'deadline', {
+      attempts: state.attempts,
+      upstream: o.upstream,
+      retryDelayMs: state.retryDelayMs,
+      error,
+    });
+    throw reason;
   }
   state.retryDelayMs += o.clock.now() - started;
 }

@@ -33,6 +33,8 @@ interface Built {
   namespaces: string[];
   rootLinks: string[];
   hosts: NetnsHost[];
+  /** Checked between build steps (`TopologyOptions.signal`). */
+  signal: AbortSignal | undefined;
 }
 
 /**
@@ -54,6 +56,11 @@ interface Built {
  */
 export async function createTopology(options?: TopologyOptions): Promise<Topology> {
   const resolved = resolveTopologyOptions(options);
+  const signal = options?.signal;
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`signal\` to be an AbortSignal, got ${typeof signal}`, { details: { key: 'signal' } });
+  }
+  signal?.throwIfAborted();
   const support = netnsSupport();
   if (!support.available) {
     throw new BreakwaterError('BW_ERR_UNSUPPORTED', `createTopology() cannot run here: ${support.reason}`, {
@@ -68,7 +75,7 @@ export async function createTopology(options?: TopologyOptions): Promise<Topolog
   // Names are unique per process through the counter; under worker threads
   // several counters share one pid, so a taken name moves on to the next index.
   for (let attempt = 1; ; attempt++) {
-    const built: Built = { names: topologyNames(process.pid, topologyCount++), lease, namespaces: [], rootLinks: [], hosts: [] };
+    const built: Built = { names: topologyNames(process.pid, topologyCount++), lease, namespaces: [], rootLinks: [], hosts: [], signal };
     try {
       const topology = await build(built, resolved);
       publish('topologyCreated', { subnet: lease.cidr, namespaces: built.namespaces, router: resolved.router, clientNamespace: resolved.clientNamespace });
@@ -90,6 +97,7 @@ function ip(namespace: string | null, args: readonly string[]): Promise<string> 
 }
 
 async function addNamespace(built: Built, name: string): Promise<void> {
+  built.signal?.throwIfAborted();
   // Parallel first uses of /run/netns race on its mount: retry a little.
   for (let attempt = 1; ; attempt++) {
     try {
@@ -123,6 +131,7 @@ async function build(built: Built, o: ResolvedTopologyOptions): Promise<Topology
       ]
     : [['client', 'server', lease.first]];
   for (const [near, far, addresses] of hops) {
+    built.signal?.throwIfAborted();
     const nearIf = names.link(near, far);
     const farIf = names.link(far, near);
     const nearNs = nsOf(near);
@@ -145,6 +154,7 @@ async function build(built: Built, o: ResolvedTopologyOptions): Promise<Topology
     interfaces.get(far)?.push({ name: farIf, address: addresses.far, peer: near });
   }
 
+  built.signal?.throwIfAborted();
   const hosts = new Map<Role, NetnsHost>();
   for (const role of roles) {
     const host = new NetnsHost({ role, namespace: nsOf(role), interfaces: interfaces.get(role) ?? [], rootTable: names.rootTable });

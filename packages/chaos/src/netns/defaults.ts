@@ -41,6 +41,12 @@ export interface TopologyOptions {
   clientNamespace?: boolean;
   /** MTU of each hop; needs `router: true`. */
   mtu?: HopMtuOptions;
+  /**
+   * Stops the build between two commands once aborted: what was built so far
+   * is removed and `createTopology()` rejects with the signal's reason, instead
+   * of finishing a topology nobody will use.
+   */
+  signal?: AbortSignal;
 }
 
 export interface ResolvedTopologyOptions {
@@ -62,7 +68,7 @@ const MTU_RULE = { min: 68, max: 65_535, integer: true } as const;
 
 /** Validates `createTopology()` options; errors are BW_ERR_INVALID_OPTION naming the key. */
 export function resolveTopologyOptions(options?: TopologyOptions): ResolvedTopologyOptions {
-  const given = validateOptionsObject<TopologyOptions>(options, 'createTopology() options', ['router', 'clientNamespace', 'mtu']);
+  const given = validateOptionsObject<TopologyOptions>(options, 'createTopology() options', ['router', 'clientNamespace', 'mtu', 'signal']);
   const router = given.router === undefined ? TOPOLOGY_DEFAULTS.router : validateBoolean(given.router, 'router');
   const clientNamespace = given.clientNamespace === undefined ? TOPOLOGY_DEFAULTS.clientNamespace : validateBoolean(given.clientNamespace, 'clientNamespace');
   const mtuGiven = validateOptionsObject<HopMtuOptions>(given.mtu, 'mtu', ['clientRouter', 'routerServer']);

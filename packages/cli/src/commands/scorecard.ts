@@ -1,12 +1,11 @@
 import { rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BreakwaterError } from '@breakwater/core';
+import type { Scenario, ScorecardReport } from '@breakwater/scorecard';
 import { type Io, paint, writeJson } from '../output.js';
 import { formatScorecard } from '../scorecard/format.js';
 import { renderHtml } from '../scorecard/html.js';
 import { createProgress } from '../scorecard/progress.js';
-import type { ScorecardReport } from '../scorecard/runner.js';
-import type { Scenario } from '../scorecard/types.js';
 import { type CliCommand, EXIT, number } from './Command.js';
 
 /** An {@link Io} that may say whether stderr is a terminal (the real one does; test captures do not). */
@@ -74,7 +73,7 @@ Examples:
   async run(_args, flags, io: ScorecardIo) {
     // Loaded here, not at startup: the scenarios pull in every package (and
     // the netns harness), which `doctor` and `probe` never need.
-    const [{ SCENARIOS }, { runScorecard }] = await Promise.all([import('../scorecard/scenarios/index.js'), import('../scorecard/runner.js')]);
+    const [{ SCENARIOS }, { runScorecard }] = await Promise.all([import('../scorecard/scenarios.js'), import('@breakwater/scorecard')]);
     const scenarios = select(flags.only, SCENARIOS);
     if (scenarios.length === 0) throw new BreakwaterError('BW_ERR_UNSUPPORTED', 'no scorecard scenarios are registered');
     const progress = createProgress(

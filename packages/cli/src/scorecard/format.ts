@@ -1,6 +1,5 @@
+import type { ScorecardReport, ScorecardRow, Verdict } from '@breakwater/scorecard';
 import { paint, type Style } from '../output.js';
-import type { ScorecardReport } from './runner.js';
-import type { ScorecardRow, Verdict } from './types.js';
 
 const VERDICT_STYLE: Record<Verdict, Style> = { pass: 'green', fail: 'red', error: 'red', skipped: 'dim' };
 const WIDTH = { id: 5, title: 44, cell: 40 } as const;

@@ -1,8 +1,7 @@
+import type { Measurement, ScorecardReport } from '@breakwater/scorecard';
 import { describe, expect, it } from 'vitest';
 import { formatScorecard } from './format.js';
 import { barChart, escapeHtml, HTML_COLORS, lineChart, renderHtml } from './html.js';
-import type { ScorecardReport } from './runner.js';
-import type { Measurement } from './types.js';
 
 const EVIL = `<script>alert("x")</script> & 'quotes'`;
 const m = (value: number, unit: Measurement['unit'], ok = true, extra: Partial<Measurement> = {}): Measurement => ({

@@ -1,5 +1,4 @@
-import type { ScorecardReport } from './runner.js';
-import type { Measurement, ScorecardRow, Verdict } from './types.js';
+import type { Measurement, ScorecardReport, ScorecardRow, Verdict } from '@breakwater/scorecard';
 
 /**
  * The colors the report draws with; the screenshot test looks for these

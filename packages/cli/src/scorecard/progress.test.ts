@@ -1,6 +1,6 @@
+import type { ScorecardRow } from '@breakwater/scorecard';
 import { describe, expect, it, vi } from 'vitest';
 import { createProgress } from './progress.js';
-import type { ScorecardRow } from './types.js';
 
 const row = (id: string, verdict: ScorecardRow['verdict'], reason?: string): ScorecardRow => ({
   id,

@@ -1,5 +1,5 @@
+import type { RunnerEvent } from '@breakwater/scorecard';
 import { paint } from '../output.js';
-import type { RunnerEvent } from './runner.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const MARK = { pass: '✔', fail: '✖', error: '✖', skipped: '○' } as const;

@@ -1,5 +1,4 @@
 import net from 'node:net';
-import { getHeader, withHeader } from './headers.js';
 
 export type OriginName = { readonly url: URL; readonly hostname: string };
 
@@ -29,22 +28,6 @@ function parseName(origin: unknown): OriginName | undefined {
   const hostname = url.hostname.startsWith('[') ? url.hostname.slice(1, -1) : url.hostname;
   if (net.isIP(hostname) !== 0) return undefined;
   return { url, hostname };
-}
-
-/**
- * Dispatch options aimed at `address` instead of the name: the Agent then keeps one pool per address,
- * and the server still sees the name in `Host` (and TLS in SNI).
- */
-export function aimAt<O extends { origin?: unknown; headers?: unknown }>(opts: O, url: URL, address: string): O {
-  const host = address.includes(':') ? `[${address}]` : address;
-  const port = url.port === '' ? '' : `:${url.port}`;
-  return {
-    ...opts,
-    origin: `${url.protocol}//${host}${port}`,
-    // The caller's headers as given (name case, order, shape), plus the name as Host unless they set one.
-    headers: getHeader(opts.headers, 'host') === undefined ? withHeader(opts.headers, 'host', url.host) : opts.headers,
-    ...(url.protocol === 'https:' ? { servername: url.hostname } : {}),
-  };
 }
 
 /** Connection-level failures: the address (or the DNS answer) may be wrong. */

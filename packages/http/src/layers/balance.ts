@@ -1,7 +1,8 @@
 import { IdleMap, publisher } from '@breakwater/core';
-import { aimAt, isConnectionError, isUsageError, nameOf } from '../internal/rewrite.js';
-import type { Resolver } from '../Resolver.js';
-import { ForwardingHandler, withAddresses } from './dns.js';
+import type { Resolution } from '../internal/lookup.js';
+import { isConnectionError, isUsageError, nameOf } from '../internal/rewrite.js';
+import type { ResolvedAddress, Resolver } from '../Resolver.js';
+import { ForwardingHandler, pinned, ResolvedCall, withAddresses } from './dns.js';
 import type { Controller, Handler, Layer } from './types.js';
 
 const publish = publisher('http');
@@ -32,6 +33,8 @@ interface Peer {
  * time to response headers × (pending + 1) (after Finagle's P2C + PeakEWMA). A slow but "healthy" address
  * (gray failure, FM-14) loses nearly all traffic; an idle score decays, so it is re-probed now and
  * then. `outlierFailures` consecutive errors or 5xx eject an address for `outlierEjectionMs`.
+ * The choice is made per request once the name's addresses are cached (the request goes to a pool pinned
+ * to the address, the origin keeping its name), and per connection in the connect step before that.
  */
 export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { peers: IdleMap<string, Peer> } {
   // Bounded and swept on insertion (no timer): a peer with calls in flight or still ejected stays.
@@ -56,11 +59,11 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
     p.ewmaMs = p.ewmaMs === 0 ? rttMs : p.ewmaMs + (rttMs > p.ewmaMs ? UP : DOWN) * (rttMs - p.ewmaMs);
     p.updatedAt = now;
   };
-  const choose = (port: string, addresses: { address: string }[]) => {
+  const choose = (port: string, addresses: readonly { address: string }[]): string => {
     // One address: nothing to choose, ejected or not (never eject everything).
     if (addresses.length === 1) return addresses[0]!.address;
     const now = performance.now();
-    let live = addresses.filter((a) => peerOf(`${a.address}:${port}`).ejectedUntil <= now);
+    let live: readonly { address: string }[] = addresses.filter((a) => peerOf(`${a.address}:${port}`).ejectedUntil <= now);
     if (live.length === 0) live = addresses; // never eject everything
     if (live.length === 1) return live[0]!.address;
     const i = Math.floor(random() * live.length);
@@ -83,6 +86,14 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
       publish('ejected', { hostname: a.hostname, address: a.address, port: a.port, failures: peer.failures, forMs: o.outlierEjectionMs });
     }
   };
+  // A connection opened before the name was cached (its first requests) picks its address the same way.
+  const resolution: Resolution = {
+    resolver,
+    choose: (_hostname, port, addresses) => {
+      const address = choose(port, addresses);
+      return addresses.find((a) => a.address === address)!;
+    },
+  };
   return {
     role: 'balance',
     description: 'P2C + peak EWMA across the addresses of a name, with passive outlier ejection',
@@ -91,14 +102,15 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
       const name = nameOf(opts.origin);
       if (name === undefined) return dispatch(opts, handler);
       const port = name.url.port || (name.url.protocol === 'https:' ? '443' : '80');
-      const send = (addresses: { address: string }[]) => {
+      const send = (addresses: readonly ResolvedAddress[]) => {
         const address = choose(port, addresses);
         const peer = peerOf(`${address}:${port}`);
         const call = new BalancedCall(handler, settle, resolver, peer, name.hostname, address, port);
         peer.pending++;
-        dispatch(aimAt(opts, name.url, address), call);
+        dispatch(pinned(opts, resolution, address), call);
       };
-      withAddresses(resolver, name.hostname, opts, handler, send);
+      if (!withAddresses(resolver, name.hostname, opts, handler, send))
+        return dispatch(pinned(opts, resolution, undefined), new ResolvedCall(handler, resolver, name.hostname));
       return true;
     },
   };

@@ -1,18 +1,13 @@
 import { randomUUID } from 'node:crypto';
-import { BreakwaterError, classify, type Deadline, publisher } from '@breakwater/core';
-import { createBackoff, isRetryable, isRetryRequest, parseRetryAfterMs, RETRY_MARKER_HEADER, type RetryBudget } from '@breakwater/retry';
-import { isStaleSocketError } from '../connector.js';
+import { BreakwaterError, type Clock } from '@breakwater/core';
+import { createRetryStrategy, isRetryRequest, RETRY_MARKER_HEADER, type RetryBudget } from '@breakwater/retry';
 import { NO_CONTROLLER } from '../internal/forward.js';
-import { firstValue, getHeader, replayable, withHeader } from '../internal/headers.js';
+import { getHeader, replayable, withHeader } from '../internal/headers.js';
+import { noop, publishDeprecated, RetryRun } from '../internal/RetryRun.js';
 import { encodeFormData, isFormDataLike, isReusableBody, ReplayableBody } from '../internal/replay.js';
-import { isUsageError } from '../internal/rewrite.js';
-import { kDeadline, kFresh, kNoPropagate } from '../internal/symbols.js';
-import { DEADLINE_HEADER } from './deadline.js';
-import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
+import type { DispatchOptions, Layer } from './types.js';
 
-const publish = publisher('http');
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
-const RETRYABLE_STATUS = new Set([408, 429, 500, 502, 503, 504]);
 
 export interface RetryLayerOptions {
   attempts: number;
@@ -25,6 +20,8 @@ export interface RetryLayerOptions {
   /** One-shot request bodies are recorded up to this many bytes so a retry sends the same bytes. */
   maxReplayBodyBytes: number;
   random?: () => number;
+  /** Backoff sleeps run on it. @defaultValue the monotonic clock */
+  clock?: Clock;
 }
 
 /**
@@ -35,6 +32,17 @@ export interface RetryLayerOptions {
  * budget: the server never saw it. Retries happen only before the response reaches the caller.
  */
 export function retryLayer(o: RetryLayerOptions): Layer {
+  // The decision is @breakwater/retry's, the same as retry()'s; this layer only carries it out on undici.
+  const strategy = createRetryStrategy({
+    attempts: o.attempts,
+    jitter: 'full',
+    baseDelayMs: o.baseDelayMs,
+    maxDelayMs: o.maxDelayMs,
+    maxRetryAfterMs: o.maxRetryAfterMs,
+    ...(o.random === undefined ? {} : { random: o.random }),
+    ...(o.clock === undefined ? {} : { clock: o.clock }),
+    source: 'http',
+  });
   return {
     role: 'retry',
     description: 'idempotent retries within a per-origin budget, full jitter, Retry-After, one stale-socket resend',
@@ -52,12 +60,11 @@ export function retryLayer(o: RetryLayerOptions): Layer {
       const forwarded = marker !== undefined && isRetryRequest({ [RETRY_MARKER_HEADER]: marker });
       // A forwarded retry is retry traffic, not new demand: it is charged to this tier's budget, so the
       // retries leaving any tier stay within one budget wherever they started (FM-11).
-      if (!forwarded) budget.recordRequest();
-      else if (!budget.tryRetry()) {
+      if (!strategy.admit(budget, { incomingIsRetry: forwarded, upstream: origin })) {
         const err = new BreakwaterError('BW_ERR_RETRY_BUDGET', `retry budget for ${origin} exhausted forwarding a retried request`, {
           details: { upstream: origin, attempts: 0, retryDelayMs: 0 },
         });
-        publish('gaveUp', { origin, reason: 'budget', attempts: 0 });
+        publishDeprecated('gaveUp', origin, { reason: 'budget', attempts: 0 });
         handler.onResponseError?.(NO_CONTROLLER, err);
         return true;
       }
@@ -77,295 +84,9 @@ export function retryLayer(o: RetryLayerOptions): Layer {
         }
       }
       // The caller's options as they are: start() copies them per attempt anyway, with these headers.
-      const run = new RetryRun(dispatch, opts as DispatchOptions, headers, handler, o, budget, idempotent, forwarded ? 1 : o.attempts, replay);
+      const run = new RetryRun(dispatch, opts as DispatchOptions, headers, handler, o, strategy, budget, idempotent, forwarded, replay);
       run.start();
       return true;
     },
   };
-}
-
-const noop = () => {};
-
-type Headers = Parameters<NonNullable<Handler['onResponseStart']>>[2];
-type RawHeaders = Controller['rawHeaders'];
-
-/**
- * One request across its attempts. It is also the controller the caller's handler sees, for the whole
- * run whichever attempt is in flight (undici's RetryHandler does the same with a RetryController):
- * `rawHeaders`/`rawTrailers` of the current attempt (fetch builds its Headers from them), `pause()`
- * carried over to the next attempt, `abort()` reaching the attempt in flight or cancelling the backoff.
- */
-class RetryRun implements Handler {
-  attempt = 0;
-  retryDelayMs = 0;
-  #staleResent = false;
-  #forwarded = false; // the response (or an error) has gone to the caller: no more retries
-  #swallowing: { delayMs: number } | undefined;
-  #current: Controller | undefined;
-  #timer: NodeJS.Timeout | undefined;
-  #aborted: Error | undefined;
-  #paused = false;
-  #startedUp = false;
-  #bodyBlocked = false; // a retry was wanted, but the one-shot body can no longer be replayed
-  #backoff: ReturnType<typeof createBackoff> | undefined;
-
-  readonly dispatch: Dispatch;
-  readonly opts: DispatchOptions;
-  /** The request's headers for every attempt (a record, or a flat array; names as the caller wrote them). */
-  readonly headers: unknown;
-  readonly next: Handler;
-  readonly o: RetryLayerOptions;
-  readonly budget: RetryBudget;
-  readonly idempotent: boolean;
-  readonly maxAttempts: number;
-  readonly replay: ReplayableBody | undefined;
-
-  constructor(
-    dispatch: Dispatch,
-    opts: DispatchOptions,
-    headers: unknown,
-    next: Handler,
-    o: RetryLayerOptions,
-    budget: RetryBudget,
-    idempotent: boolean,
-    maxAttempts: number,
-    replay: ReplayableBody | undefined,
-  ) {
-    this.dispatch = dispatch;
-    this.opts = opts;
-    this.headers = headers;
-    this.next = next;
-    this.o = o;
-    this.budget = budget;
-    this.idempotent = idempotent;
-    this.maxAttempts = maxAttempts;
-    this.replay = replay;
-  }
-
-  // ---- The controller the caller sees ----
-
-  get aborted(): boolean {
-    return this.#aborted !== undefined || (this.#current?.aborted ?? false);
-  }
-
-  get paused(): boolean {
-    return this.#paused || (this.#current?.paused ?? false);
-  }
-
-  get reason(): Error | null {
-    return this.#aborted ?? this.#current?.reason ?? null;
-  }
-
-  get rawHeaders(): RawHeaders {
-    return this.#current?.rawHeaders ?? null;
-  }
-
-  set rawHeaders(value: RawHeaders) {
-    if (this.#current !== undefined) this.#current.rawHeaders = value;
-  }
-
-  get rawTrailers(): RawHeaders {
-    return this.#current?.rawTrailers ?? null;
-  }
-
-  set rawTrailers(value: RawHeaders) {
-    if (this.#current !== undefined) this.#current.rawTrailers = value;
-  }
-
-  abort(reason: Error): void {
-    if (this.#aborted !== undefined) return;
-    this.#aborted = reason;
-    if (this.#timer !== undefined) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#fail(reason);
-    } else this.#current?.abort(reason);
-  }
-
-  pause(): void {
-    this.#paused = true;
-    this.#current?.pause();
-  }
-
-  resume(): void {
-    this.#paused = false;
-    this.#current?.resume();
-  }
-
-  get #deadline(): Deadline | undefined {
-    return this.opts[kDeadline] as Deadline | undefined;
-  }
-
-  start(fresh = false): void {
-    this.attempt++;
-    this.#swallowing = undefined;
-    this.#current = undefined;
-    let headers = this.headers;
-    // Origins outside `propagate` (third-party APIs) get neither header.
-    const propagate = this.opts[kNoPropagate] !== true;
-    if (this.attempt > 1 && propagate) headers = withHeader(headers, RETRY_MARKER_HEADER, String(this.attempt));
-    const deadline = this.#deadline;
-    if (deadline !== undefined && this.attempt > 1 && propagate) headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(deadline.remainingMs())));
-    try {
-      // A copy per attempt: some dispatchers (undici's ProxyAgent) rewrite the options they are given.
-      const opts: DispatchOptions = { ...this.opts, headers: headers as DispatchOptions['headers'] };
-      if (this.replay !== undefined) opts.body = this.replay.body() as unknown as DispatchOptions['body'];
-      if (fresh) (opts as Record<symbol, unknown>)[kFresh] = true;
-      this.dispatch(opts, this);
-    } catch (err) {
-      this.onResponseError(NO_CONTROLLER, err as Error);
-    }
-  }
-
-  // ---- The handler each attempt reports to ----
-
-  onRequestStart(controller: Controller, context: unknown): void {
-    this.#current = controller;
-    if (this.#aborted !== undefined) controller.abort(this.#aborted);
-    else if (this.#paused) controller.pause();
-    if (!this.#startedUp) {
-      this.#startedUp = true;
-      this.next.onRequestStart?.(this, context);
-    }
-  }
-
-  onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: never): void {
-    this.#current = controller;
-    this.#forwarded = true;
-    this.replay?.close();
-    this.next.onRequestUpgrade?.(this, statusCode, headers, socket);
-  }
-
-  onResponseStarted(): void {
-    this.next.onResponseStarted?.();
-  }
-
-  onRequestSent(): void {
-    this.next.onRequestSent?.();
-  }
-
-  onBodySent(chunk: Buffer): void {
-    this.next.onBodySent?.(chunk);
-  }
-
-  onResponseStart(controller: Controller, statusCode: number, headers: Headers, message?: string): void {
-    this.#current = controller;
-    if (RETRYABLE_STATUS.has(statusCode) && this.idempotent && this.#aborted === undefined) {
-      const retryAfterMs = parseRetryAfterMs(firstValue(headers['retry-after']));
-      const delayMs = this.#decide({ status: statusCode }, retryAfterMs);
-      if (delayMs !== undefined) {
-        // Drain this response quietly and try again: the caller only ever sees the last one.
-        this.#swallowing = { delayMs };
-        return;
-      }
-    }
-    this.#forwarded = true;
-    this.next.onResponseStart?.(this, statusCode, headers, message);
-  }
-
-  onResponseData(_controller: Controller, chunk: Buffer): void {
-    if (this.#swallowing === undefined) this.next.onResponseData?.(this, chunk);
-  }
-
-  onResponseEnd(_controller: Controller, trailers: Headers): void {
-    if (this.#swallowing !== undefined) this.#schedule(this.#swallowing.delayMs);
-    else {
-      // The request is over: a one-shot source the server did not read to its end (an early 413 or
-      // 401) is destroyed, as undici does without Breakwater (an fs stream would keep its fd open).
-      this.replay?.close();
-      this.next.onResponseEnd?.(this, trailers);
-    }
-  }
-
-  onResponseError(_controller: Controller, err: Error): void {
-    if (this.#forwarded || this.#aborted !== undefined) {
-      this.#fail(this.#aborted ?? err);
-      return;
-    }
-    this.#swallowing = undefined;
-    if (this.idempotent && !this.#staleResent && isStaleSocketError(err) && this.#replayable()) {
-      // The peer closed an idle connection as we reused it: nothing was processed. Resend at once on a
-      // new connection, outside the budget (this is not extra load on a failing upstream).
-      this.#staleResent = true;
-      publish('staleRetried', { origin: this.opts.origin, attempt: this.attempt + 1, error: err });
-      this.start(true);
-      return;
-    }
-    const delayMs = isRetryable(err, { idempotent: this.idempotent }) ? this.#decide(err, undefined) : undefined;
-    if (delayMs === undefined) this.#fail(err);
-    else this.#schedule(delayMs);
-  }
-
-  #replayable(): boolean {
-    if (this.replay === undefined || this.replay.replayable) return true;
-    this.#bodyBlocked = true;
-    return false;
-  }
-
-  /** The backoff before another attempt, or undefined to give up (the budget is charged here). */
-  #decide(reason: unknown, retryAfterMs: number | undefined): number | undefined {
-    if (this.attempt >= this.maxAttempts) return undefined;
-    if (retryAfterMs !== undefined && retryAfterMs > this.o.maxRetryAfterMs) return undefined;
-    const available = this.#deadline?.remainingMs() ?? Number.POSITIVE_INFINITY;
-    if (available <= 1 || (retryAfterMs !== undefined && retryAfterMs >= available)) return undefined;
-    // Never a different body: a one-shot body that outgrew its recording ends retrying here.
-    if (!this.#replayable()) return undefined;
-    if (!this.budget.tryRetry()) {
-      publish('gaveUp', { origin: this.opts.origin, reason: 'budget', attempts: this.attempt });
-      return undefined;
-    }
-    // Created on the first retry: most requests never need one.
-    const o = this.o;
-    this.#backoff ??= createBackoff({ jitter: 'full', baseDelayMs: o.baseDelayMs, maxDelayMs: o.maxDelayMs, ...(o.random ? { random: o.random } : {}) });
-    const delayMs = Math.max(this.#backoff.next(available - 1), retryAfterMs ?? 0);
-    publish('retried', { origin: this.opts.origin, attempt: this.attempt + 1, delayMs, reason });
-    return delayMs;
-  }
-
-  #schedule(delayMs: number): void {
-    this.retryDelayMs += delayMs;
-    if (delayMs <= 0) {
-      this.start();
-      return;
-    }
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.start();
-    }, delayMs);
-  }
-
-  /**
-   * Ends the run with `err`. The caller's own abort reason and undici's usage errors (an invalid option
-   * or header) reach the caller unchanged, as they would without Breakwater; anything else becomes a
-   * BreakwaterError with the original as `cause` and the run's attempts in `details`.
-   */
-  #fail(err: Error): void {
-    this.replay?.close();
-    if ((err === this.#aborted && !(err instanceof BreakwaterError)) || isUsageError(err)) {
-      this.next.onResponseError?.(this, err);
-      return;
-    }
-    const bw = classify(err, { ...(this.opts.origin === undefined ? {} : { host: new URL(String(this.opts.origin)).hostname }) });
-    const blocked = this.#bodyBlocked && this.replay !== undefined;
-    // Not idempotent and already being written (undici calls onRequestStart as it writes): the server may
-    // have applied it, so `retryable: true` would invite a duplicate write. The outcome is unknown.
-    const unknown = !blocked && !this.idempotent && this.#startedUp && bw.retryable;
-    const annotated = new BreakwaterError(bw.code, bw.message, {
-      cause: bw.cause ?? err,
-      retryable: blocked || unknown ? false : bw.retryable,
-      hint: blocked
-        ? `Not retried: the request body is one-shot (a stream or iterator) and ${this.replay.readBytes} bytes of it had been sent, more than \`maxReplayBodyBytes\` (${this.o.maxReplayBodyBytes}) kept for a replay. Pass a Buffer, string or Blob, or raise \`maxReplayBodyBytes\`.`
-        : unknown
-          ? `The connection failed after the ${this.opts.method} was sent: the server may or may not have applied it (details.outcome: 'unknown'). Check before sending it again, or send it with an Idempotency-Key (\`idempotencyKey: true\`) so it is retried safely.`
-          : bw.hint,
-      details: {
-        ...bw.details,
-        attempts: this.attempt,
-        retryDelayMs: this.retryDelayMs,
-        ...(blocked ? { notRetried: 'body-not-replayable', bodyBytesSent: this.replay.readBytes, maxReplayBodyBytes: this.o.maxReplayBodyBytes } : {}),
-        ...(unknown ? { outcome: 'unknown', notRetried: 'not-idempotent' } : {}),
-      },
-    });
-    this.next.onResponseError?.(this, annotated);
-  }
 }

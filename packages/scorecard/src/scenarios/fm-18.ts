@@ -1,9 +1,6 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { DOCTOR_CHECKS, runDoctor } from '../../doctor/runDoctor.js';
-import type { DoctorReport } from '../../doctor/types.js';
-import { CLEAN, FOOTGUNS, type Tree, writeTree } from '../procTrees.js';
 import type { Scenario, ScenarioContext } from '../types.js';
 
 /**
@@ -35,13 +32,24 @@ export const SEED_FOOTGUNS: Readonly<Record<string, string>> = Object.freeze({
   'BBR without the fq qdisc': 'bbr-without-fq',
 });
 
-async function doctorOn(ctx: ScenarioContext, tmp: string, name: string, tree: Tree): Promise<DoctorReport> {
+function doctorOn(ctx: ScenarioContext, doctor: HostDoctor, tmp: string, tree: 'footguns' | 'clean') {
   ctx.signal.throwIfAborted();
-  const root = writeTree(path.join(tmp, name), tree);
-  return runDoctor({ procRoot: path.join(root, 'proc'), etcRoot: path.join(root, 'etc') });
+  return doctor.diagnose(tree, path.join(tmp, tree));
 }
 
-export const fm18: Scenario = {
+/** What FM-18 needs of a host doctor (the CLI's `breakwater doctor` provides it; the scorecard cannot import the CLI). */
+export interface HostDoctor {
+  /** Every check the doctor runs, by finding id: each must report on the footgun tree. */
+  readonly checks: readonly { readonly id: string }[];
+  /**
+   * Writes a fixture `/proc` + `/etc` tree under `dir` — `footguns` (every footgun the doctor knows) or
+   * `clean` (none) — and runs the doctor on it.
+   */
+  diagnose(tree: 'footguns' | 'clean', dir: string): Promise<{ findings: readonly { id: string; fix: { commands: readonly string[] } }[] }>;
+}
+
+/** FM-18 with the host doctor it measures. */
+export const fm18 = (doctor: HostDoctor): Scenario => ({
   id: 'FM-18',
   title: 'Host tuning footguns (tcp_tw_recycle, small buffers, conntrack, keepalive sysctls, tcp_retries2, …)',
   bound: 'every footgun in seeds/001 detected with its fix; none on a clean host',
@@ -52,11 +60,11 @@ export const fm18: Scenario = {
     const tmp = await mkdtemp(path.join(os.tmpdir(), 'bw-scorecard-fm18-'));
     ctx.defer(() => rm(tmp, { recursive: true, force: true }));
     ctx.progress('doctor on a fixture /proc with every footgun');
-    const footguns = await doctorOn(ctx, tmp, 'footguns', FOOTGUNS);
+    const footguns = await doctorOn(ctx, doctor, tmp, 'footguns');
     ctx.progress('doctor on a clean fixture /proc (control)');
-    const clean = await doctorOn(ctx, tmp, 'clean', CLEAN);
+    const clean = await doctorOn(ctx, doctor, tmp, 'clean');
 
-    const expected = DOCTOR_CHECKS.map((c) => c.id);
+    const expected = doctor.checks.map((c) => c.id);
     const withFix = new Set(footguns.findings.filter((f) => f.fix.commands.length > 0).map((f) => f.id));
     const found = expected.filter((id) => withFix.has(id));
     const missing = expected.filter((id) => !withFix.has(id));
@@ -84,4 +92,4 @@ export const fm18: Scenario = {
       ],
     };
   },
-};
+});

@@ -12,7 +12,7 @@ import type { ScenarioContext } from '../types.js';
 // this file; from the workspace sources (vitest) a child needs the resolution
 // vitest gives the parent, which the repository's ts-hooks provide.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const CHILD_FLAGS = FROM_SOURCE ? ['--import', fileURLToPath(new URL('../../../../../test/support/ts-hooks.ts', import.meta.url))] : [];
+const CHILD_FLAGS = FROM_SOURCE ? ['--import', fileURLToPath(new URL('../../../../test/support/ts-hooks.ts', import.meta.url))] : [];
 
 /** What a child passes to `import()` to load `pkg`. */
 export const childImport = (pkg: '@breakwater/ack'): string => (FROM_SOURCE ? pkg : import.meta.resolve(pkg));
@@ -133,4 +133,28 @@ export function aborted(ctx: ScenarioContext): Promise<never> {
     if (ctx.signal.aborted) reject(ctx.signal.reason);
     ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason), { once: true });
   });
+}
+
+/** Calls `call` back to back (2 ms apart) until `stop()` or the abort; records each latency and error (FM-12). */
+export function callLoop(ctx: ScenarioContext, call: () => Promise<unknown>) {
+  const samples: { ms: number; error: unknown }[] = [];
+  let running = true;
+  const done = (async () => {
+    while (running && !ctx.signal.aborted) {
+      const t = performance.now();
+      const error = await call().then(
+        () => undefined,
+        (e: unknown) => e ?? 'error',
+      );
+      samples.push({ ms: performance.now() - t, error });
+      await sleep(2);
+    }
+  })();
+  return {
+    samples,
+    stop: async () => {
+      running = false;
+      await done;
+    },
+  };
 }

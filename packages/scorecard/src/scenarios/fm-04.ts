@@ -27,7 +27,7 @@ const HEADER = Buffer.alloc(4);
 HEADER.writeUInt32BE(BODY.length);
 
 /** Replies one byte once a whole message (4-byte length + body) has arrived, never before. */
-function messageServer(): net.Server {
+export function messageServer(): net.Server {
   return net.createServer((socket) => {
     socket.setNoDelay(true);
     let pending = Buffer.alloc(0);
@@ -42,8 +42,16 @@ function messageServer(): net.Server {
   });
 }
 
-/** Per-exchange latencies (ms) on one connection: header and body in two write() calls, then wait for the reply. */
-async function exchanges(ctx: ScenarioContext, socket: net.Socket, count: number): Promise<number[]> {
+/** How one message goes out: by default a header and a body in two write() calls. */
+export type WriteMessage = (socket: net.Socket, header: Buffer, body: Buffer) => void;
+
+const twoWrites: WriteMessage = (socket, header, body) => {
+  socket.write(header);
+  socket.write(body);
+};
+
+/** Per-exchange latencies (ms) on one connection (destroyed after): send a message, then wait for the reply. */
+export async function exchanges(ctx: ScenarioContext, socket: net.Socket, count: number, write: WriteMessage = twoWrites): Promise<number[]> {
   ctx.defer(() => socket.destroy());
   const times: number[] = [];
   try {
@@ -57,8 +65,7 @@ async function exchanges(ctx: ScenarioContext, socket: net.Socket, count: number
           resolve();
         });
       });
-      socket.write(HEADER);
-      socket.write(BODY);
+      write(socket, HEADER, BODY);
       await reply;
       if (i >= WARM_UP) times.push(performance.now() - started);
     }
@@ -68,10 +75,29 @@ async function exchanges(ctx: ScenarioContext, socket: net.Socket, count: number
   return times;
 }
 
-async function naiveSocket(port: number): Promise<net.Socket> {
+/** A socket with Node's defaults (Nagle on). */
+export async function naiveSocket(port: number): Promise<net.Socket> {
   const socket = net.connect({ host: '127.0.0.1', port });
   await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
   return socket;
+}
+
+/**
+ * The sub-millisecond side shares a machine with whatever else runs: a CPU
+ * stolen for 15 ms is not Nagle. Best p99 of up to `BW_ROUNDS` rounds of
+ * `BW_EXCHANGES` exchanges, a little apart, until one is under the bound.
+ */
+export async function bestRound(ctx: ScenarioContext, open: () => Promise<net.Socket>, write?: WriteMessage): Promise<{ times: number[]; rounds: number }> {
+  let best: number[] = [];
+  let rounds = 0;
+  while (rounds < BW_ROUNDS && !(percentile(best, 99) < BW_P99_MS)) {
+    if (rounds > 0) await pause(BW_ROUND_GAP_MS, ctx.signal);
+    rounds++;
+    ctx.progress(`breakwater: round ${rounds} of ≤ ${BW_ROUNDS}, ${BW_EXCHANGES} exchanges on connect()`);
+    const times = await exchanges(ctx, await open(), BW_EXCHANGES, write);
+    if (best.length === 0 || percentile(times, 99) < percentile(best, 99)) best = times;
+  }
+  return { times: best, rounds };
 }
 
 export const fm04: Scenario = {
@@ -89,15 +115,7 @@ export const fm04: Scenario = {
     const naive = await exchanges(ctx, await naiveSocket(port), NAIVE_EXCHANGES);
     const naiveP50 = percentile(naive, 50);
 
-    let best: number[] = [];
-    let rounds = 0;
-    while (rounds < BW_ROUNDS && !(percentile(best, 99) < BW_P99_MS)) {
-      if (rounds > 0) await pause(BW_ROUND_GAP_MS, ctx.signal);
-      rounds++;
-      ctx.progress(`breakwater: round ${rounds} of ≤ ${BW_ROUNDS}, ${BW_EXCHANGES} exchanges on connect()`);
-      const times = await exchanges(ctx, await connect({ host: '127.0.0.1', port, signal: ctx.signal }), BW_EXCHANGES);
-      if (best.length === 0 || percentile(times, 99) < percentile(best, 99)) best = times;
-    }
+    const { times: best, rounds } = await bestRound(ctx, () => connect({ host: '127.0.0.1', port, signal: ctx.signal }));
     const bwP99 = percentile(best, 99);
 
     return {

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { BreakwaterError } from '@breakwater/core';
-import { resolveScorecardOptions } from '../defaults.js';
+import { resolveScorecardOptions } from './defaults.js';
 import { type HostSupport, REAL_HOST, unmetRequirement } from './requirements.js';
 import type { Measurement, Scenario, ScenarioResult, ScorecardRow } from './types.js';
 

@@ -1,9 +1,8 @@
 import type http from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { CIRCUIT_DEFAULTS, CircuitBreaker } from '@breakwater/circuit';
 import { BreakwaterError } from '@breakwater/core';
-import type { Scenario, ScenarioContext } from '../types.js';
-import { closeServer, httpGet, listen, percentile, round, thin, wait } from './resilience-support.js';
+import type { Scenario } from '../types.js';
+import { callLoop, closeServer, httpGet, listen, percentile, round, thin, wait } from './resilience-support.js';
 
 // FM-12, cascading failure into a dead dependency: a loopback backend goes
 // down (closed: ECONNREFUSED), then comes back on the same port. Naively
@@ -13,30 +12,6 @@ import { closeServer, httpGet, listen, percentile, round, thin, wait } from './r
 
 /** Shorter than the catalogue's 5 s so the first probe (4–5 s after opening) finds the backend up. */
 const DOWN_MS = 3_000;
-
-/** Calls `call` back to back (2 ms apart) until stopped; records each latency and error. */
-function loop(ctx: ScenarioContext, call: () => Promise<unknown>) {
-  const samples: { ms: number; error: unknown }[] = [];
-  let running = true;
-  const done = (async () => {
-    while (running && !ctx.signal.aborted) {
-      const t = performance.now();
-      const error = await call().then(
-        () => undefined,
-        (e: unknown) => e ?? 'error',
-      );
-      samples.push({ ms: performance.now() - t, error });
-      await sleep(2);
-    }
-  })();
-  return {
-    samples,
-    stop: async () => {
-      running = false;
-      await done;
-    },
-  };
-}
 
 export const FM_12: Scenario = {
   id: 'FM-12',
@@ -51,15 +26,15 @@ export const FM_12: Scenario = {
     const first = await listen(ctx, handler);
     const { port } = first;
     const breaker = new CircuitBreaker(undefined, { key: `127.0.0.1:${port}` });
-    ctx.defer(() => breaker.shutdown());
+    ctx.defer(() => breaker.close());
     const guarded = () => breaker.run(({ signal }) => httpGet(port, { agent: false, signal }));
     // A history of successes, as a live service has: the breaker must first see the failures outweigh it.
     for (let i = 0; i < 10; i++) await guarded();
 
     ctx.progress(`backend down for ${DOWN_MS / 1000} s: naive and breaker calls side by side`);
     await closeServer(first.server);
-    const naive = loop(ctx, () => httpGet(port, { agent: false }));
-    const withBreaker = loop(ctx, guarded);
+    const naive = callLoop(ctx, () => httpGet(port, { agent: false }));
+    const withBreaker = callLoop(ctx, guarded);
     await wait(ctx, DOWN_MS);
     await naive.stop();
 

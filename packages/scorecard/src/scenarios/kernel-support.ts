@@ -12,7 +12,8 @@ import type { Measurement, ScenarioContext } from '../types.js';
  */
 export async function scenarioTopology(ctx: ScenarioContext, options?: TopologyOptions): Promise<Topology> {
   ctx.signal.throwIfAborted();
-  const topology = await createTopology(options);
+  // The build stops at its next step on abort: nothing is built for a scenario already cancelled.
+  const topology = await createTopology({ ...options, signal: ctx.signal });
   ctx.defer(() => topology.dispose());
   ctx.signal.throwIfAborted();
   return topology;
@@ -54,7 +55,7 @@ export const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 // sources (vitest) through the repository's ts-hooks, which map
 // `@breakwater/<pkg>` to its TypeScript sources.
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const TS_HOOKS = FROM_SOURCE ? new URL('../../../../../test/support/ts-hooks.ts', import.meta.url).href : '';
+const TS_HOOKS = FROM_SOURCE ? new URL('../../../../test/support/ts-hooks.ts', import.meta.url).href : '';
 
 /**
  * argv for a namespace child that loads `pkg`: `[hooks, specifier]`. The

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { ECHO_SERVER, quietFor, SocketWatch, tcpInfo } from '@breakwater/chaos';
+import { ECHO_SERVER, quietFor, type SocketEvent, SocketWatch, type Topology, tcpInfo } from '@breakwater/chaos';
 import { connect, SOCKET_DEFAULTS } from '@breakwater/socket';
 import type { Scenario } from '../types.js';
 import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAborted } from './kernel-support.js';
@@ -14,13 +14,30 @@ import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAbort
 const NAIVE_WINDOW_MS = 10_000;
 const BOUND_MS = SOCKET_DEFAULTS.connectTimeoutMs + 500;
 
-export const FM_05: Scenario = {
+/** What a test sees once the window is over (the naive connect still open). */
+export interface Fm05Outcome {
+  topology: Topology;
+  naive: SocketWatch;
+  naiveEvent: SocketEvent | undefined;
+  /** `performance.now()` when both connects started. */
+  startedAt: number;
+}
+
+export interface Fm05Options {
+  /** Called after the window; the scenario's budget grows by `inspectMs` for it. */
+  inspect?(outcome: Fm05Outcome): Promise<void> | void;
+  /** @defaultValue 0 */
+  inspectMs?: number;
+}
+
+/** FM-05, with a test's extra look at the naive connect after the window. */
+export const fm05 = (options: Fm05Options = {}): Scenario => ({
   id: 'FM-05',
   title: 'Silent SYN drop (firewall, conntrack, backlog full)',
   bound: 'error ≤ connect timeout + 0.5 s',
   naiveExpectation: `connect still pending after ${seconds(NAIVE_WINDOW_MS)} s`,
   requires: ['netns'],
-  budgetMs: 30_000,
+  budgetMs: 30_000 + (options.inspectMs ?? 0),
   async run(ctx) {
     const topo = await scenarioTopology(ctx);
     const port = await readyPort(ctx, topo.server.spawnNode(ECHO_SERVER).ready);
@@ -45,6 +62,7 @@ export const FM_05: Scenario = {
     ctx.signal.throwIfAborted();
     const info = naiveEvent === undefined ? await tcpInfo(naive.socket, topo.server.address) : undefined;
     const pending = naiveEvent === undefined && naive.socket.connecting;
+    await options.inspect?.({ topology: topo, naive, naiveEvent, startedAt: started });
 
     return {
       naive: {
@@ -67,4 +85,6 @@ export const FM_05: Scenario = {
       ],
     };
   },
-};
+});
+
+export const FM_05: Scenario = fm05();

@@ -74,6 +74,24 @@ function describe(outcomes: (number | string)[]): string {
   return `${failures(outcomes)}/${outcomes.length} failed${detail === '' ? '' : ` (${detail})`}`;
 }
 
+/** The haproxy preset told this HAProxy's timeouts: what the Breakwater side's servers are hardened with. */
+export function fm16Preset() {
+  return resolvePreset({
+    infra: 'haproxy',
+    env: 'production',
+    overrides: {
+      loadBalancer: {
+        idleTimeoutMs: CLIENT_KEEP_ALIVE_S * 1_000,
+        upstreamIdleTimeoutMs: SERVER_TIMEOUT_S * 1_000,
+        responseTimeoutMs: SERVER_TIMEOUT_S * 1_000,
+      },
+    },
+  });
+}
+
+/** HAProxy's `timeout server` in this scenario (its idle server connections live at most this long). */
+export const FM16_SERVER_TIMEOUT_MS = SERVER_TIMEOUT_S * 1_000;
+
 export const fm16: Scenario = {
   id: 'FM-16',
   title: 'Stale keep-alive behind a load balancer (the ALB 502)',
@@ -85,17 +103,7 @@ export const fm16: Scenario = {
   run: settleBeforeCleanup(async (ctx) => {
     const binary = haproxyBinary();
     if (binary === undefined) throw new Error('haproxy is not on PATH or in /usr/sbin (apt-get install haproxy)');
-    const preset = resolvePreset({
-      infra: 'haproxy',
-      env: 'production',
-      overrides: {
-        loadBalancer: {
-          idleTimeoutMs: CLIENT_KEEP_ALIVE_S * 1_000,
-          upstreamIdleTimeoutMs: SERVER_TIMEOUT_S * 1_000,
-          responseTimeoutMs: SERVER_TIMEOUT_S * 1_000,
-        },
-      },
-    });
+    const preset = fm16Preset();
     const handler: http.RequestListener = (_req, res) => res.end('ok');
     const naive = Array.from({ length: PAIRS }, () => http.createServer(handler));
     const hardened = Array.from({ length: PAIRS }, () => http.createServer(handler));

@@ -1,0 +1,45 @@
+import type { LookupAddress, LookupOptions } from 'node:dns';
+import net from 'node:net';
+import type { ResolvedAddress, Resolver } from '../Resolver.js';
+
+/** `net.connect()`'s `lookup` option. */
+export type LookupFunction = net.LookupFunction;
+type LookupCallback = Parameters<LookupFunction>[2];
+
+/** Picks the address one new connection goes to, among a name's addresses (never empty). */
+export type ChooseAddress = (hostname: string, port: string, addresses: readonly ResolvedAddress[]) => ResolvedAddress;
+
+/**
+ * How the dns/balance layers ask the connect step to resolve a name (set on dispatch options under
+ * kResolution): Breakwater's Resolver for the answer, `choose` for the address of each new connection.
+ */
+export interface Resolution {
+  readonly resolver: Resolver;
+  readonly choose: ChooseAddress;
+}
+
+function answer(options: LookupOptions, callback: LookupCallback, a: { address: string; family: number }): void {
+  // With autoSelectFamily (Node's default) net asks for `all`: one address, so no other one is raced.
+  if (options.all === true) callback(null, [{ address: a.address, family: a.family } satisfies LookupAddress]);
+  else callback(null, a.address, a.family);
+}
+
+/**
+ * A `lookup` for `net.connect()` that resolves through the Resolver (TTL caps, negative cache, serve-stale)
+ * and connects to the address `choose` picks. The socket still connects to the *name*: msw, proxies,
+ * `Host` and TLS SNI all see it. A failed lookup fails the connect with the Resolver's BreakwaterError.
+ */
+export function resolverLookup(r: Resolution, port: string): LookupFunction {
+  return (hostname, options, callback) => {
+    r.resolver.lookup(hostname).then(
+      (addresses) => answer(options, callback, r.choose(hostname, port, addresses)),
+      (err: NodeJS.ErrnoException) => callback(err, '', 4),
+    );
+  };
+}
+
+/** A `lookup` that always answers `address`: the connections of a pool pinned to one address of a name. */
+export function pinnedLookup(address: string): LookupFunction {
+  const a = { address, family: net.isIP(address) === 6 ? 6 : 4 };
+  return (_hostname, options, callback) => answer(options, callback, a);
+}

@@ -1,0 +1,89 @@
+import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch } from '@breakwater/chaos';
+import { connect, guardOf, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
+import type { Scenario } from '../types.js';
+import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence } from './kernel-support.js';
+
+// FM-01, the zombie connection: an idle connection's peer crashes and no FIN
+// or RST ever arrives. One topology, both clients idle on the same server:
+// every packet of its port is dropped both ways, then the server is
+// SIGKILLed (its FIN is dropped too). Naive: net.connect with
+// setKeepAlive(true) (Node's delay: the kernel's 2 h). Breakwater: connect()
+// with its defaults (keepalive 5 s + 2 s × 5).
+
+/** The naive side is watched this long: past the Breakwater bound (≤ 17 s) with a margin. */
+const DEFAULT_WINDOW_MS = 20_000;
+const DEFAULT_DETECT_MS = SOCKET_DEFAULTS.keepAliveIdleMs + SOCKET_DEFAULTS.keepAliveIntervalMs * SOCKET_DEFAULTS.keepAliveCount;
+
+/** What a test sees of the run once the window is over (the sockets are still open). */
+export interface Fm01Outcome {
+  naive: SocketWatch;
+  hardened: SocketWatch;
+  /** The first event on the naive socket in the window, if any. */
+  naiveEvent: SocketEvent | undefined;
+  /** The Breakwater socket's failure, if it came in the window. */
+  failure: { atMs: number; error?: Error } | undefined;
+}
+
+export interface Fm01Options {
+  /** How long both sides are watched. @defaultValue 20_000 */
+  windowMs?: number;
+  /** The naive socket's setKeepAlive(true) (Node's delay, the kernel's 2 h); false leaves keepalive off. @defaultValue true */
+  naiveKeepAlive?: boolean;
+  /** Options for the Breakwater side's connect(), e.g. `{ native: false }`. */
+  socket?: SocketOptions;
+  /** Called after the window with both sockets and what they saw. */
+  inspect?(outcome: Fm01Outcome): Promise<void> | void;
+}
+
+/** FM-01 with another window, naive keepalive or Breakwater socket options. */
+export const fm01 = (options: Fm01Options = {}): Scenario => {
+  const NAIVE_WINDOW_MS = options.windowMs ?? DEFAULT_WINDOW_MS;
+  return {
+    id: 'FM-01',
+    title: 'Zombie connection (idle peer gone, no FIN)',
+    bound: 'error ≤ keepalive idle + interval × count + 2 s',
+    naiveExpectation: `no error in ${seconds(NAIVE_WINDOW_MS)} s`,
+    requires: ['netns'],
+    budgetMs: NAIVE_WINDOW_MS + 20_000,
+    async run(ctx) {
+      const topo = await scenarioTopology(ctx);
+      const server = topo.server.spawnNode(ECHO_SERVER);
+      const port = await readyPort(ctx, server.ready);
+
+      const naive = await connectWatched(topo.server.address, port);
+      ctx.defer(() => naive.socket.destroy());
+      if (options.naiveKeepAlive !== false) naive.socket.setKeepAlive(true);
+      const hardened = new SocketWatch(await connect({ ...options.socket, host: topo.server.address, port }));
+      ctx.defer(() => hardened.socket.destroy());
+      // The path works before the fault.
+      await Promise.all([echoRoundTrip(naive, 'hello'), echoRoundTrip(hardened, 'hello')]);
+
+      naive.mark();
+      await topo.server.nft.blackholePort(port);
+      await server.kill();
+      progressEvery(ctx, (s) => `peer gone without FIN: watching both clients (${s} s of ${seconds(NAIVE_WINDOW_MS)})`);
+      const [naiveEvent, failure] = await Promise.all([
+        quietFor([naive], NAIVE_WINDOW_MS, undefined, ctx.signal),
+        failureWithin(hardened, NAIVE_WINDOW_MS, ctx.signal),
+      ]);
+      ctx.signal.throwIfAborted();
+      await options.inspect?.({ naive, hardened, naiveEvent, failure });
+
+      const keepAlive = guardOf(hardened.socket)?.applied.keepAlive;
+      const boundMs = (keepAlive?.detectWithinMs ?? DEFAULT_DETECT_MS) + 2_000;
+      return {
+        naive: silence(naiveEvent, NAIVE_WINDOW_MS),
+        // PEER_TIMEOUT from keepalive; STALLED should the watchdog see it first.
+        breakwater: failedInTime(failure, NAIVE_WINDOW_MS, boundMs, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']),
+        notes: [
+          options.naiveKeepAlive === false
+            ? 'naive: net.connect defaults (keepalive off); the kernel would report nothing, ever'
+            : `naive: net.connect + setKeepAlive(true) (Node's delay, i.e. the kernel's 2 h idle); the kernel would report nothing for ≈ 2 h 11 min`,
+          `breakwater: connect() defaults, keepalive ${keepAlive?.mechanism ?? '?'} ${seconds(keepAlive?.idleMs ?? 0)} s + ${seconds(keepAlive?.intervalMs ?? 0)} s × ${keepAlive?.count ?? '?'}: bound ${seconds(boundMs)} s`,
+        ],
+      };
+    },
+  };
+};
+
+export const FM_01: Scenario = fm01();

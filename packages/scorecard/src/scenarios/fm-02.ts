@@ -1,0 +1,93 @@
+import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch, tcpInfo } from '@breakwater/chaos';
+import { connect, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
+import type { Scenario } from '../types.js';
+import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence } from './kernel-support.js';
+
+// FM-02, the 15-minute hang: the peer vanishes while written data is still
+// unacknowledged; the kernel retransmits until tcp_retries2 (≈ 924 s) and
+// says nothing before. One topology, both clients on the same echo server:
+// the port is blackholed, then each writes 64 KB. Naive: net.connect.
+// Breakwater: connect() defaults (TCP_USER_TIMEOUT 10 s natively, and the
+// 10 s stall watchdog, which reads TCP_INFO: segments unacknowledged and the
+// acknowledged byte count not moving; whichever fires first). A peer that
+// acknowledged our bytes and only thinks never trips the watchdog.
+
+const PAYLOAD_BYTES = 64 * 1024;
+/** Past the Breakwater bound (≤ 11 s) with a margin. */
+const DEFAULT_WINDOW_MS = 20_000;
+const BOUND_MS = Math.min(SOCKET_DEFAULTS.userTimeoutMs || Number.POSITIVE_INFINITY, SOCKET_DEFAULTS.stallTimeoutMs) + 1_000;
+
+/** One more Breakwater client in the same lab: its socket options and how much it writes. */
+export interface Fm02Client {
+  options: SocketOptions;
+  /** @defaultValue 64 KiB */
+  payloadBytes?: number;
+}
+
+/** What a test sees once the window is over (the sockets are still open). */
+export interface Fm02Outcome {
+  naive: SocketWatch;
+  naiveEvent: SocketEvent | undefined;
+  /** The naive write's callback: `null`/`undefined` when handed to the kernel, an Error on failure, pending otherwise. */
+  naiveWritten: Promise<Error | null | undefined>;
+  /** The Breakwater side's failure, then each extra client's, in order. */
+  failures: ({ atMs: number; error?: Error } | undefined)[];
+}
+
+export interface Fm02Options {
+  /** How long both sides are watched. @defaultValue 20_000 */
+  windowMs?: number;
+  /** Extra Breakwater clients written into the same blackhole. */
+  clients?: readonly Fm02Client[];
+  inspect?(outcome: Fm02Outcome): Promise<void> | void;
+}
+
+/** FM-02 with another window, and more Breakwater clients (other options) beside the default one. */
+export const fm02 = (options: Fm02Options = {}): Scenario => {
+  const NAIVE_WINDOW_MS = options.windowMs ?? DEFAULT_WINDOW_MS;
+  const clients: Fm02Client[] = [{ options: {} }, ...(options.clients ?? [])];
+  return {
+    id: 'FM-02',
+    title: 'Write into a blackhole (data in flight, peer gone)',
+    bound: 'error ≤ user timeout + 1 s',
+    naiveExpectation: `no error in ${seconds(NAIVE_WINDOW_MS)} s with data unacknowledged`,
+    requires: ['netns'],
+    budgetMs: NAIVE_WINDOW_MS + 20_000,
+    async run(ctx) {
+      const topo = await scenarioTopology(ctx);
+      const server = topo.server.spawnNode(ECHO_SERVER);
+      const port = await readyPort(ctx, server.ready);
+
+      const naive = await connectWatched(topo.server.address, port);
+      ctx.defer(() => naive.socket.destroy());
+      const hardened = await Promise.all(clients.map(async (c) => new SocketWatch(await connect({ ...c.options, host: topo.server.address, port }))));
+      for (const watch of hardened) ctx.defer(() => watch.socket.destroy());
+      await Promise.all([naive, ...hardened].map((watch) => echoRoundTrip(watch, 'hello')));
+
+      naive.mark();
+      await topo.server.nft.blackholePort(port);
+      const naiveWritten = new Promise<Error | null | undefined>((resolve) => naive.socket.write(Buffer.alloc(PAYLOAD_BYTES, 0x62), resolve));
+      for (const [i, watch] of hardened.entries()) watch.socket.write(Buffer.alloc(clients[i]?.payloadBytes ?? PAYLOAD_BYTES, 0x62));
+      progressEvery(ctx, (s) => `${PAYLOAD_BYTES / 1024} KB written into a blackhole: watching both clients (${s} s of ${seconds(NAIVE_WINDOW_MS)})`);
+      const [naiveEvent, ...failures] = await Promise.all([
+        quietFor([naive], NAIVE_WINDOW_MS, undefined, ctx.signal),
+        ...hardened.map((watch) => failureWithin(watch, NAIVE_WINDOW_MS, ctx.signal)),
+      ]);
+      ctx.signal.throwIfAborted();
+      await options.inspect?.({ naive, naiveEvent, naiveWritten, failures });
+      const failure = failures[0];
+      const info = naiveEvent === undefined ? await tcpInfo(naive.socket) : undefined;
+
+      return {
+        naive: silence(naiveEvent, NAIVE_WINDOW_MS),
+        breakwater: failedInTime(failure, NAIVE_WINDOW_MS, BOUND_MS, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']),
+        notes: [
+          `naive after ${seconds(NAIVE_WINDOW_MS)} s: ${info?.state ?? '?'}, ${info?.unacked ?? '?'} segments unacknowledged, ${info?.retransmits ?? '?'} retransmissions; the kernel gives up after ≈ 924 s (tcp_retries2 = 15)`,
+          `breakwater: connect() defaults (userTimeoutMs ${SOCKET_DEFAULTS.userTimeoutMs}, stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}: our bytes unacknowledged per TCP_INFO, or not leaving the process without it): bound ${seconds(BOUND_MS)} s`,
+        ],
+      };
+    },
+  };
+};
+
+export const FM_02: Scenario = fm02();
