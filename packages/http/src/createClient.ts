@@ -201,7 +201,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
   };
 
   async function teardown(now: boolean): Promise<void> {
-    if (destroyed) return; // destroy() came first: the Agents are gone, close() has nothing left to do.
+    if (destroyed) return; // destroy() came first: the connection pools are gone, close() has nothing left to do.
     destroyed = now;
     await circuits.close();
     // A caller's own dispatcher is the caller's to close.
