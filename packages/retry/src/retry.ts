@@ -149,6 +149,9 @@ async function beforeRetry(o: ResolvedRetryOptions, strategy: RetryStrategy, bud
   const started = o.clock.now();
   try {
     await strategy.sleep(delayMs, scope.signal);
+    // A backoff clamped to the time left ends at the deadline's edge, and a timer may fire late: once the
+    // time is up no attempt starts (it could not finish); the deadline's own timer fires within its tick.
+    if (scope.remainingMs() <= 0) await new Promise<never>((_, reject) => scope.onAbort(reject));
   } catch (reason) {
     state.retryDelayMs += o.clock.now() - started;
     strategy.gaveUp(o.signal?.aborted === true ? 'aborted' : 'deadline', {
