@@ -293,8 +293,21 @@ export class RetryRun implements Handler {
     // On the strategy's clock (monotonic; a FakeClock in tests), holding the process as a pending request does.
     this.#cancelTimer = this.strategy.schedule(() => {
       this.#cancelTimer = undefined;
-      this.start();
+      const deadline = this.#deadline;
+      if (deadline !== undefined && deadline.remainingMs() <= 0) this.#awaitDeadline(deadline);
+      else this.start();
     }, delayMs);
+  }
+
+  /**
+   * The backoff is clamped to the time left, so it ends at the deadline's edge, and a timer may fire late:
+   * once the time is up no attempt is sent (it could not finish). The deadline's own timer fires within
+   * its tick and ends the run as an abort during the backoff would (reason `deadline`).
+   */
+  #awaitDeadline(deadline: Deadline): void {
+    const onExpired = (reason: unknown): void => this.abort(reason as Error);
+    this.#cancelTimer = () => deadline.offAbort(onExpired);
+    deadline.onAbort(onExpired);
   }
 
   /**
