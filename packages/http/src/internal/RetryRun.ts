@@ -290,24 +290,47 @@ export class RetryRun implements Handler {
       this.start();
       return;
     }
+    let unlisten = noop;
     // On the strategy's clock (monotonic; a FakeClock in tests), holding the process as a pending request does.
-    this.#cancelTimer = this.strategy.schedule(() => {
-      this.#cancelTimer = undefined;
+    const cancel = this.strategy.schedule(() => {
+      // The backoff is clamped to the time left, so it ends at the deadline's edge, and a timer may fire
+      // late: once the time is up no attempt is sent (it could not finish); the deadline's own timer fires
+      // within its tick and ends the run through the listener, as an abort during the backoff.
       const deadline = this.#deadline;
-      if (deadline !== undefined && deadline.remainingMs() <= 0) this.#awaitDeadline(deadline);
-      else this.start();
+      if (deadline !== undefined && deadline.remainingMs() <= 0) {
+        this.#cancelTimer = unlisten;
+        return;
+      }
+      unlisten();
+      this.#cancelTimer = undefined;
+      this.start();
     }, delayMs);
+    this.#cancelTimer = () => {
+      cancel();
+      unlisten();
+    };
+    // Last: an abort heard at once finds the backoff to cancel.
+    unlisten = this.#listenForAbort();
   }
 
   /**
-   * The backoff is clamped to the time left, so it ends at the deadline's edge, and a timer may fire late:
-   * once the time is up no attempt is sent (it could not finish). The deadline's own timer fires within
-   * its tick and ends the run as an abort during the backoff would (reason `deadline`).
+   * During a backoff no attempt is in flight, and after a refused connect (no onRequestStart yet) the
+   * caller's handler has no controller to abort: the run hears the deadline (whose parent is the caller's
+   * signal) or, without one, the caller's signal itself, so an abort ends it at once.
    */
-  #awaitDeadline(deadline: Deadline): void {
-    const onExpired = (reason: unknown): void => this.abort(reason as Error);
-    this.#cancelTimer = () => deadline.offAbort(onExpired);
-    deadline.onAbort(onExpired);
+  #listenForAbort(): () => void {
+    const onAbort = (reason: unknown): void => this.abort(reason as Error);
+    const deadline = this.#deadline;
+    if (deadline !== undefined) {
+      deadline.onAbort(onAbort);
+      return () => deadline.offAbort(onAbort);
+    }
+    const signal = (this.opts as { signal?: unknown }).signal;
+    if (!(signal instanceof AbortSignal)) return noop;
+    const onSignal = (): void => onAbort(signal.reason);
+    if (signal.aborted) onSignal();
+    else signal.addEventListener('abort', onSignal, { once: true });
+    return () => signal.removeEventListener('abort', onSignal);
   }
 
   /**

@@ -62,3 +62,48 @@ describe('the http retry layer: the deadline ends during a clamped backoff', () 
     expect(clock.pendingTimers).toBe(0);
   });
 });
+
+describe('the http retry layer: the caller aborts during a backoff that follows a refused connect', () => {
+  // A refused connect never reaches onRequestStart, so the caller's handler has no controller yet: the
+  // run itself must hear the caller's signal (or the deadline, whose parent it is) during the backoff.
+  it.each([
+    ['the caller’s signal', false],
+    ['the deadline (its parent is the caller’s signal)', true],
+  ])('%s: ends at once with the caller’s reason, the timer cleared, no attempt after it', (_what, withDeadline) => {
+    const clock = new FakeClock();
+    const gaveUp: string[] = [];
+    const listener = (m: unknown) => gaveUp.push((m as { reason: string }).reason);
+    diagnosticsChannel.subscribe(RETRY_CHANNELS.gaveUp, listener);
+    unsubscribe.push(() => diagnosticsChannel.unsubscribe(RETRY_CHANNELS.gaveUp, listener));
+    const budget = new RetryBudget({ minPerSecond: 100, clock });
+    const layer = retryLayer({
+      attempts: 3,
+      baseDelayMs: 1_000,
+      maxDelayMs: 1_000,
+      maxRetryAfterMs: 10_000,
+      budgetFor: () => budget,
+      maxReplayBodyBytes: 0,
+      random: () => 0.5,
+      clock,
+    });
+    const inner: Handler[] = [];
+    const dispatch = layer.interceptor((_o, h) => {
+      inner.push(h);
+      return true;
+    });
+    const errors: Error[] = [];
+    const caller = new AbortController();
+    const opts: Record<string | symbol, unknown> = { origin: 'http://svc.test:8080', path: '/x', method: 'GET', signal: caller.signal };
+    if (withDeadline) opts[kDeadline] = Deadline.after(60_000, { clock, parent: caller.signal });
+    dispatch(opts as unknown as DispatchOptions, { onResponseError: (_c, err) => errors.push(err) });
+    inner[0]!.onResponseError?.({} as Controller, Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }));
+    clock.advance(100);
+    const reason = new Error('user left');
+    caller.abort(reason);
+    expect(errors).toEqual([reason]);
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(10_000);
+    expect(inner).toHaveLength(1);
+    expect(gaveUp).toEqual(['aborted']);
+  });
+});
