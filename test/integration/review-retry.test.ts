@@ -205,8 +205,14 @@ describe('time: Retry-After, deadline, abort', () => {
     ac.abort(new Error('user left'));
     const err = await rejection(pending);
     expect(err.message).toBe('user left');
+    // fetch() rejects at once on its own; the run behind it must stop too (close() waits for it).
+    const fetchAbort = new AbortController();
+    const fetched = c.fetch(`http://127.0.0.1:${port}/y`, { signal: fetchAbort.signal });
+    await vi_waitFor(() => seen.length === 3);
+    fetchAbort.abort(new Error('user left'));
+    await rejection(fetched);
     await c.close();
-    expect(seen.map(([, m]) => m.reason ?? `retried ${m.attempt}`)).toEqual(['retried 2', 'aborted']);
+    expect(seen.map(([, m]) => m.reason ?? `retried ${m.attempt}`)).toEqual(['retried 2', 'aborted', 'retried 2', 'aborted']);
   });
 
   it('close() during a backoff waits for the retry, which succeeds', async () => {

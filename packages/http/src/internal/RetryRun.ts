@@ -46,7 +46,8 @@ export class RetryRun implements Handler {
   #cancelTimer: (() => void) | undefined;
   #aborted: Error | undefined;
   #paused = false;
-  #startedUp = false;
+  #startedUp = false; // an attempt reached onRequestStart: its bytes may have been written
+  #handedUp = false; // the caller's handler has this run as its controller
   #bodyBlocked = false; // a retry was wanted, but the one-shot body can no longer be replayed
   #lastDelayMs: number | undefined;
 
@@ -169,10 +170,8 @@ export class RetryRun implements Handler {
     this.#current = controller;
     if (this.#aborted !== undefined) controller.abort(this.#aborted);
     else if (this.#paused) controller.pause();
-    if (!this.#startedUp) {
-      this.#startedUp = true;
-      this.next.onRequestStart?.(this, context);
-    }
+    this.#startedUp = true;
+    this.#handUp(context);
   }
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: never): void {
@@ -290,47 +289,35 @@ export class RetryRun implements Handler {
       this.start();
       return;
     }
-    let unlisten = noop;
     // On the strategy's clock (monotonic; a FakeClock in tests), holding the process as a pending request does.
-    const cancel = this.strategy.schedule(() => {
-      // The backoff is clamped to the time left, so it ends at the deadline's edge, and a timer may fire
-      // late: once the time is up no attempt is sent (it could not finish); the deadline's own timer fires
-      // within its tick and ends the run through the listener, as an abort during the backoff.
-      const deadline = this.#deadline;
-      if (deadline !== undefined && deadline.remainingMs() <= 0) {
-        this.#cancelTimer = unlisten;
-        return;
-      }
-      unlisten();
+    this.#cancelTimer = this.strategy.schedule(() => {
       this.#cancelTimer = undefined;
-      this.start();
+      const deadline = this.#deadline;
+      if (deadline !== undefined && deadline.remainingMs() <= 0) this.#awaitDeadline(deadline);
+      else this.start();
     }, delayMs);
-    this.#cancelTimer = () => {
-      cancel();
-      unlisten();
-    };
-    // Last: an abort heard at once finds the backoff to cancel.
-    unlisten = this.#listenForAbort();
+    // After a refused connect no attempt has reached onRequestStart, so the caller's handler (request()'s
+    // signal, fetch's abort, the deadline layer) has no controller: give it this run now, so an abort
+    // during the backoff ends the run at once instead of after every remaining attempt. Last: an abort
+    // heard at once finds the timer to cancel.
+    this.#handUp(null);
+  }
+
+  #handUp(context: unknown): void {
+    if (this.#handedUp) return;
+    this.#handedUp = true;
+    this.next.onRequestStart?.(this, context);
   }
 
   /**
-   * During a backoff no attempt is in flight, and after a refused connect (no onRequestStart yet) the
-   * caller's handler has no controller to abort: the run hears the deadline (whose parent is the caller's
-   * signal) or, without one, the caller's signal itself, so an abort ends it at once.
+   * The backoff is clamped to the time left, so it ends at the deadline's edge, and a timer may fire late:
+   * once the time is up no attempt is sent (it could not finish). The deadline's own timer fires within
+   * its tick and ends the run as an abort during the backoff would (reason `deadline`).
    */
-  #listenForAbort(): () => void {
-    const onAbort = (reason: unknown): void => this.abort(reason as Error);
-    const deadline = this.#deadline;
-    if (deadline !== undefined) {
-      deadline.onAbort(onAbort);
-      return () => deadline.offAbort(onAbort);
-    }
-    const signal = (this.opts as { signal?: unknown }).signal;
-    if (!(signal instanceof AbortSignal)) return noop;
-    const onSignal = (): void => onAbort(signal.reason);
-    if (signal.aborted) onSignal();
-    else signal.addEventListener('abort', onSignal, { once: true });
-    return () => signal.removeEventListener('abort', onSignal);
+  #awaitDeadline(deadline: Deadline): void {
+    const onExpired = (reason: unknown): void => this.abort(reason as Error);
+    this.#cancelTimer = () => deadline.offAbort(onExpired);
+    deadline.onAbort(onExpired);
   }
 
   /**
