@@ -51,4 +51,27 @@ describe('retry(): the deadline ends during a clamped backoff', () => {
     expect((err as BreakwaterError).details).toMatchObject({ attempts: 1 });
     expect(gaveUp).toEqual(['deadline']);
   });
+
+  it('an attempt that fails after the deadline passed, before its timer fired: BW_ERR_DEADLINE, not the attempt’s error', async () => {
+    const clock = lateClock(5);
+    const deadline = Deadline.after(300, { clock });
+    let calls = 0;
+    const p = retry(
+      // Ignores its signal and fails at 302 ms: the deadline's timer (due 300 ms) has not fired yet.
+      () =>
+        new Promise<never>((_, reject) => {
+          calls++;
+          clock.setTimeout(() => reject(new BreakwaterError('BW_ERR_CONNECT_REFUSED', 'connection refused')), 297);
+        }),
+      { clock, deadline, budget: new RetryBudget({ minPerSecond: 100, clock }) },
+    );
+    const outcome = p.then(
+      () => 'resolved',
+      (e: BreakwaterError) => e,
+    );
+    for (let t = 0; t < 320; t++) await clock.advanceAsync(1);
+    const err = await outcome;
+    expect(calls).toBe(1);
+    expect((err as BreakwaterError).code).toBe('BW_ERR_DEADLINE');
+  });
 });
