@@ -276,6 +276,30 @@ describe('retry()', () => {
     }
   });
 
+  it('an abort during the backoff: the caller’s reason, no attempt after it, the timer cleared, gaveUp aborted', async () => {
+    const seen = listen(RETRY_CHANNELS.gaveUp, RETRY_CHANNELS.retried);
+    const ac = new AbortController();
+    let calls = 0;
+    const pending = retry(
+      () => {
+        calls++;
+        throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+      },
+      { signal: ac.signal, baseDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'equal' },
+    );
+    await vi_waitFor(() => seen.length === 1);
+    const timersInBackoff = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    ac.abort(new Error('user left'));
+    const err = await rejection(pending);
+    expect(err.message).toBe('user left');
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThan(timersInBackoff);
+    expect(calls).toBe(1);
+    expect(seen.map(([, m]) => [m.source, m.reason ?? 'retried'])).toEqual([
+      ['retry', 'retried'],
+      ['retry', 'aborted'],
+    ]);
+  });
+
   it('a non-Error throw is rethrown as is, after the attempts, with no TypeError from p-retry', async () => {
     let calls = 0;
     const thrown = await retry(
@@ -309,24 +333,27 @@ describe('process lifetime (child processes)', () => {
     });
 
   it('an http request in backoff keeps the process alive; a finished client does not hold it open', async () => {
-    const { origin, bodies } = await server((n, _req, res) => {
-      res.statusCode = n === 1 ? 503 : 200;
-      if (n === 1) res.setHeader('retry-after', '1');
+    const { origin, bodies } = await server((n, req, res) => {
+      // /hold asks for a minute: a backoff timer left behind by the abort would hold the child past its kill bound.
+      const hold = req.url === '/hold';
+      res.statusCode = n === 1 || hold ? 503 : 200;
+      if (n === 1 || hold) res.setHeader('retry-after', hold ? '60' : '1');
       res.end('fine');
     });
     const script = `
       const { createClient } = await import('@breakwater/http');
-      const c = createClient();
+      const c = createClient({ maxRetryAfterMs: 120000, deadlineMs: 0 });
       const res = await c.request(process.argv[1] + '/x');
       console.log(res.statusCode, await res.body.text());
       const again = await c.request(process.argv[1] + '/y');
       await again.body.dump();
-      console.log('exiting without close');
+      const held = await c.request(process.argv[1] + '/hold', { signal: AbortSignal.timeout(200) }).catch((e) => e.name);
+      console.log(held, 'exiting without close');
     `;
     const { code, out } = await run(script, origin);
-    expect(out).toBe('200 fine\nexiting without close\n');
+    expect(out).toBe('200 fine\nTimeoutError exiting without close\n');
     expect(code).toBe(0);
-    expect(bodies).toHaveLength(3);
+    expect(bodies).toHaveLength(4);
   });
 
   it('retry() in backoff keeps the process alive', async () => {
