@@ -111,7 +111,7 @@ describe('data: never different bytes, never a second non-idempotent write', () 
       yield Buffer.from('two,');
       yield new Uint8Array([51]);
     }
-    const res = await client().request(`${origin}/x`, { method: 'PUT', body: gen() });
+    const res = await client().request(`${origin}/x`, { method: 'PUT', body: gen() as unknown as Readable });
     expect(res.statusCode).toBe(200);
     await res.body.dump();
     expect(bodies.map(String)).toEqual(['one,two,3', 'one,two,3']);
