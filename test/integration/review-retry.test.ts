@@ -178,12 +178,7 @@ describe('time: Retry-After, deadline, abort', () => {
     const c = client();
     const ac = new AbortController();
     const pending = c.request(`${origin}/x`, { signal: ac.signal });
-    await vi_waitFor(() => seen.length === 1);
-    const timersInBackoff = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    ac.abort(new Error('user left'));
-    const err = await rejection(pending);
-    expect(err.message).toBe('user left');
-    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThan(timersInBackoff);
+    await abortDuringBackoff(ac, pending, seen);
     await c.close();
     expect(bodies).toHaveLength(1);
     expect(seen.map(([, m]) => [m.source, m.reason ?? 'retried'])).toEqual([
@@ -287,12 +282,7 @@ describe('retry()', () => {
       },
       { signal: ac.signal, baseDelayMs: 60_000, maxDelayMs: 60_000, jitter: 'equal' },
     );
-    await vi_waitFor(() => seen.length === 1);
-    const timersInBackoff = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
-    ac.abort(new Error('user left'));
-    const err = await rejection(pending);
-    expect(err.message).toBe('user left');
-    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThan(timersInBackoff);
+    await abortDuringBackoff(ac, pending, seen);
     expect(calls).toBe(1);
     expect(seen.map(([, m]) => [m.source, m.reason ?? 'retried'])).toEqual([
       ['retry', 'retried'],
@@ -368,6 +358,17 @@ describe('process lifetime (child processes)', () => {
     expect(code).toBe(0);
   });
 });
+
+/** Aborts once the first retry is decided; checks the rejection is the caller's reason and the backoff's timer went with it. */
+async function abortDuringBackoff(ac: AbortController, pending: Promise<unknown>, seen: unknown[]): Promise<void> {
+  await vi_waitFor(() => seen.length === 1);
+  const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+  const inBackoff = timers();
+  ac.abort(new Error('user left'));
+  const err = await rejection(pending);
+  expect(err.message).toBe('user left');
+  expect(timers()).toBeLessThan(inBackoff);
+}
 
 async function vi_waitFor(ok: () => boolean): Promise<void> {
   while (!ok()) await new Promise((r) => setTimeout(r, 5));
