@@ -72,6 +72,21 @@ describe('data: never different bytes, never a second non-idempotent write', () 
     expect(seen).toEqual([]);
   });
 
+  it('a POST with idempotencyKey: true lost after its body was sent is resent with the same key and the same bytes', async () => {
+    const keys: unknown[] = [];
+    const { origin, bodies } = await server((n, req, res) => {
+      keys.push(req.headers['idempotency-key']);
+      if (n === 1) req.socket.resetAndDestroy();
+      else res.end('applied once');
+    });
+    const res = await client({ idempotencyKey: true }).request(`${origin}/pay`, { method: 'POST', body: Readable.from(['charge ', '10']) });
+    expect(await res.body.text()).toBe('applied once');
+    expect(bodies.map(String)).toEqual(['charge 10', 'charge 10']);
+    expect(keys).toHaveLength(2);
+    expect(typeof keys[0]).toBe('string');
+    expect(keys[1]).toBe(keys[0]);
+  });
+
   it('a POST answered 503 is not retried: the caller gets the 503 and gaveUp says notRetryable', async () => {
     const { origin, bodies } = await server((_n, _req, res) => {
       res.statusCode = 503;
@@ -251,6 +266,16 @@ describe('budgets and forwarded retries', () => {
       [RETRY_CHANNELS.gaveUp, 'budget', 0],
       ['breakwater:http:gaveUp', 'budget', 0],
     ]);
+  });
+  it('a retry the budget refuses: gaveUp budget, no attempt beyond the floor, the last error with attempts', async () => {
+    const { origin, bodies } = await server((_n, req) => req.socket.resetAndDestroy());
+    const seen = listen(RETRY_CHANNELS.gaveUp);
+    // A floor of one retry in the window, no ratio: the second retry is refused.
+    const err = await rejection(client({ retryBudget: { ratio: 0, minPerSecond: 1, windowMs: 1_000 }, attempts: 5 }).request(`${origin}/x`));
+    expect(bodies).toHaveLength(2);
+    expect(err).toBeInstanceOf(BreakwaterError);
+    expect(err.details).toMatchObject({ attempts: 2 });
+    expect(seen.map(([, m]) => [m.reason, m.attempts])).toEqual([['budget', 2]]);
   });
 });
 
