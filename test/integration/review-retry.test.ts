@@ -4,9 +4,9 @@ import type http from 'node:http';
 import net from 'node:net';
 import { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { BreakwaterError } from '@breakwater/core';
+import { BreakwaterError, Deadline } from '@breakwater/core';
 import { createClient } from '@breakwater/http';
-import { RETRY_CHANNELS, retry } from '@breakwater/retry';
+import { RETRY_CHANNELS, RetryBudget, retry } from '@breakwater/retry';
 import { afterEach, describe, expect, it } from 'vitest';
 import { listenHttp } from '../support/httpServer.js';
 
@@ -312,6 +312,36 @@ describe('retry()', () => {
     expect(seen.map(([, m]) => [m.source, m.reason ?? 'retried'])).toEqual([
       ['retry', 'retried'],
       ['retry', 'aborted'],
+    ]);
+  });
+
+  it('a forwarded retry is charged once and gets one attempt; a deadline ending mid-attempt is BW_ERR_DEADLINE', async () => {
+    const seen = listen(RETRY_CHANNELS.gaveUp);
+    const budget = new RetryBudget({ ratio: 0, minPerSecond: 10 });
+    let calls = 0;
+    const refused = () => {
+      calls++;
+      throw Object.assign(new Error('refused'), { code: 'ECONNREFUSED' });
+    };
+    await rejection(retry(refused, { budget, incomingIsRetry: true }));
+    expect(calls).toBe(1);
+    expect(budget.stats().retries).toBe(1);
+    const err = await rejection(
+      retry(
+        ({ signal }) =>
+          new Promise((_, reject) => {
+            calls++;
+            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+          }),
+        { deadline: Deadline.after(50), idempotent: true },
+      ),
+    );
+    expect(err.code).toBe('BW_ERR_DEADLINE');
+    expect(err.details).toMatchObject({ attempts: 1 });
+    expect(calls).toBe(2);
+    expect(seen.map(([, m]) => [m.source, m.reason])).toEqual([
+      ['retry', 'attempts'],
+      ['retry', 'deadline'],
     ]);
   });
 
