@@ -80,6 +80,8 @@ export class OriginPools extends Dispatcher {
       void pool.close();
     };
     pool
+      // A caller told to wait (dispatch() returned false) waits for 'drain', as on undici's Agent.
+      .on('drain', (o, targets) => this.emit('drain', o, [this, ...targets]))
       .on('connect', (o, targets) => this.emit('connect', o, [this, ...targets]))
       .on('disconnect', (o, targets, err) => {
         dropIfUnused();

@@ -1,0 +1,90 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { hardenedConnectors } from './connector.js';
+import { createClient } from './createClient.js';
+import { kAddress } from './internal/symbols.js';
+import type { Handler } from './layers/types.js';
+import { OriginPools } from './OriginPools.js';
+
+// Review of issue #16 (OriginPools in place of undici's Agent), on real loopback sockets: what the Agent
+// did that the pools must still do, and the LRU cap under requests that are running or queued.
+const cleanups: (() => Promise<unknown> | unknown)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+/** An HTTP server answering with its Host header; `/hold` answers when `release()` is called. */
+async function server(host = '127.0.0.1') {
+  const held: (() => void)[] = [];
+  const srv = http.createServer((req, res) => {
+    if (req.url === '/hold') held.push(() => res.end(req.headers.host));
+    else res.end(req.headers.host);
+  });
+  await new Promise<void>((r) => srv.listen(0, host, r));
+  cleanups.push(
+    () =>
+      new Promise((r) => {
+        srv.closeAllConnections();
+        srv.close(r);
+      }),
+  );
+  const release = () => {
+    for (const f of held.splice(0)) f();
+  };
+  return { port: (srv.address() as AddressInfo).port, release, held };
+}
+
+function pools(maxPools: number, connections = 4) {
+  const p = new OriginPools({ pool: { connections, keepAliveTimeout: 60_000 }, connectorFor: hardenedConnectors({}), maxPools });
+  cleanups.push(() => p.close());
+  return p;
+}
+
+/** A handler that resolves with the status (or the error) of one raw dispatch. */
+function raw(): { handler: Handler; done: Promise<number | Error> } {
+  let settle!: (v: number | Error) => void;
+  const done = new Promise<number | Error>((r) => (settle = r));
+  let status = 0;
+  const handler: Handler = {
+    onRequestStart: () => {},
+    onResponseStart: (_c, s) => {
+      status = s;
+    },
+    onResponseData: () => {},
+    onResponseEnd: () => settle(status),
+    onResponseError: (_c, err) => settle(err),
+  };
+  return { handler, done };
+}
+
+/** Dispatches two held requests on one connection (the second waits behind the first); counts 'drain'. */
+async function drains(dispatcher: { dispatch: OriginPools['dispatch']; on: OriginPools['on'] }, origin: string, release: () => void, held: unknown[]) {
+  let drained = 0;
+  dispatcher.on('drain', () => drained++);
+  const a = raw();
+  const b = raw();
+  const accepted = [dispatcher.dispatch({ origin, path: '/hold', method: 'GET' }, a.handler), dispatcher.dispatch({ origin, path: '/hold', method: 'GET' }, b.handler)];
+  await expect.poll(() => held.length).toBe(1);
+  release();
+  await expect.poll(() => held.length).toBe(1);
+  release();
+  expect(await Promise.all([a.done, b.done])).toEqual([200, 200]);
+  return { accepted, drained: () => drained };
+}
+
+describe('OriginPools (review of issue #16)', () => {
+  it("forwards a pool's 'drain' as undici's Agent does: a caller told to wait (dispatch() false) is woken", async () => {
+    const { port, release, held } = await server();
+    const agent = new Agent({ connections: 1 });
+    cleanups.push(() => agent.close());
+    const naive = await drains(agent, `http://127.0.0.1:${port}`, release, held);
+    expect(naive.accepted).toContain(false);
+    await expect.poll(naive.drained).toBeGreaterThan(0);
+
+    const ours = await drains(pools(10, 1), `http://127.0.0.1:${port}`, release, held);
+    expect(ours.accepted).toContain(false);
+    await expect.poll(ours.drained).toBeGreaterThan(0);
+  });
+});
