@@ -87,4 +87,27 @@ describe('OriginPools (review of issue #16)', () => {
     expect(ours.accepted).toContain(false);
     await expect.poll(ours.drained).toBeGreaterThan(0);
   });
+
+  it("keeps the Agent's `stats` (per origin), `closed` and `destroyed` on client.dispatcher", async () => {
+    const { port } = await server();
+    const origin = `http://svc.test:${port}`;
+    // Two addresses, both on the loopback the server listens on: a pool per address, one origin in `stats`.
+    const c = createClient({
+      attempts: 1,
+      resolve: async () => [
+        { address: '127.0.0.1', family: 4, ttlMs: 60_000 },
+        { address: '::ffff:127.0.0.1', family: 6, ttlMs: 60_000 },
+      ],
+    });
+    cleanups.push(() => c.close());
+    for (let i = 0; i < 6; i++) expect(await (await c.request(`${origin}/`)).body.text()).toBe(`svc.test:${port}`);
+    const d = c.dispatcher as unknown as { stats: Record<string, Record<string, number>>; closed: boolean; destroyed: boolean };
+    expect(Object.keys(d.stats)).toEqual([origin]);
+    expect(d.stats[origin]).toMatchObject({ pending: 0, running: 0, size: 0 });
+    expect(d.stats[origin]!.connected).toBeGreaterThanOrEqual(1);
+    expect(d.closed).toBe(false);
+    await c.close();
+    expect(d.closed).toBe(true);
+    expect(d.destroyed).toBe(false);
+  });
 });
