@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { type buildConnector, Client, Dispatcher, errors, Pool } from 'undici';
 import { NO_CONTROLLER } from './internal/forward.js';
 import { type LookupFunction, pinnedLookup, type Resolution, resolverLookup } from './internal/lookup.js';
@@ -63,7 +64,8 @@ export class OriginPools extends Dispatcher {
     const out: Record<string, Stats> = {};
     for (const { pool, origin } of this.#pools.values()) {
       const s = pool.stats as unknown as Partial<Record<keyof Stats, number | boolean>>;
-      const sum = (out[origin] ??= { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 });
+      const sum = out[origin] ?? { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 };
+      out[origin] = sum;
       for (const k of Object.keys(sum) as (keyof Stats)[]) sum[k] += Number(s[k] ?? 0);
     }
     return out;
@@ -105,9 +107,11 @@ export class OriginPools extends Dispatcher {
       this.#pools.delete(key);
       void pool.close();
     };
+    // A caller told to wait (dispatch() returned false) waits for 'drain', as on undici's Agent (undici's
+    // types omit the `targets` argument it passes).
+    const drain = (o: URL, targets: Dispatcher[]) => void (this as EventEmitter).emit('drain', o, [this, ...targets]);
+    pool.on('drain', drain as unknown as (origin: URL) => void);
     pool
-      // A caller told to wait (dispatch() returned false) waits for 'drain', as on undici's Agent.
-      .on('drain', (o, targets) => this.emit('drain', o, [this, ...targets]))
       .on('connect', (o, targets) => this.emit('connect', o, [this, ...targets]))
       .on('disconnect', (o, targets, err) => {
         dropIfUnused();
