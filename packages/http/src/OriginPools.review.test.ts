@@ -1,6 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
+import { Agent, type Dispatcher } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hardenedConnectors } from './connector.js';
 import { createClient } from './createClient.js';
@@ -60,12 +60,15 @@ function raw(): { handler: Handler; done: Promise<number | Error> } {
 }
 
 /** Dispatches two held requests on one connection (the second waits behind the first); counts 'drain'. */
-async function drains(dispatcher: { dispatch: OriginPools['dispatch']; on: OriginPools['on'] }, origin: string, release: () => void, held: unknown[]) {
+async function drains(dispatcher: Dispatcher, origin: string, release: () => void, held: unknown[]) {
   let drained = 0;
   dispatcher.on('drain', () => drained++);
   const a = raw();
   const b = raw();
-  const accepted = [dispatcher.dispatch({ origin, path: '/hold', method: 'GET' }, a.handler), dispatcher.dispatch({ origin, path: '/hold', method: 'GET' }, b.handler)];
+  const accepted = [
+    dispatcher.dispatch({ origin, path: '/hold', method: 'GET' }, a.handler),
+    dispatcher.dispatch({ origin, path: '/hold', method: 'GET' }, b.handler),
+  ];
   await expect.poll(() => held.length).toBe(1);
   release();
   await expect.poll(() => held.length).toBe(1);
@@ -109,5 +112,20 @@ describe('OriginPools (review of issue #16)', () => {
     await c.close();
     expect(d.closed).toBe(true);
     expect(d.destroyed).toBe(false);
+  });
+
+  // First contact with a name goes through the connect step's lookup. Node's dns.lookup gives net every
+  // address (happy eyeballs falls back to the next one); the Resolver's lookup must too, the chosen one first.
+  it('a name on ::1 and 127.0.0.1 with only 127.0.0.1 listening: the first connection falls back to the live address', async () => {
+    const { port } = await server('127.0.0.1');
+    const dual = async () => [
+      { address: '::1', family: 6 as const, ttlMs: 60_000 },
+      { address: '127.0.0.1', family: 4 as const, ttlMs: 60_000 },
+    ];
+    // Without the balancer, the dns layer's first choice is the first address: ::1, closed. A POST, one attempt.
+    const c = createClient({ attempts: 1, resolve: dual, layers: (d) => d.filter((l) => l.role !== 'balance') });
+    cleanups.push(() => c.close());
+    const res = await c.request(`http://dual.test:${port}/`, { method: 'POST', body: 'x' });
+    expect(await res.body.text()).toBe(`dual.test:${port}`);
   });
 });
