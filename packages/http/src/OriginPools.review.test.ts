@@ -128,4 +128,56 @@ describe('OriginPools (review of issue #16)', () => {
     const res = await c.request(`http://dual.test:${port}/`, { method: 'POST', body: 'x' });
     expect(await res.body.text()).toBe(`dual.test:${port}`);
   });
+
+  it('past the cap, a pool with a request running and one queued is never closed; both complete', async () => {
+    const { port, release, held } = await server();
+    const p = pools(1, 1);
+    const pin = { [kAddress]: '127.0.0.1' };
+    const origin = (n: string) => `http://${n}.test:${port}`;
+    const a = [raw(), raw()];
+    for (const r of a) p.dispatch({ origin: origin('a'), path: '/hold', method: 'GET', ...pin } as never, r.handler);
+    await expect.poll(() => held.length).toBe(1);
+    // Two new origins while `a` runs one request and queues the other: `a` stays (over the cap), `b` goes for `c`.
+    for (const n of ['b', 'c'])
+      expect(await (await p.request({ origin: origin(n), path: '/', method: 'GET', ...pin } as never)).body.text()).toBe(`${n}.test:${port}`);
+    expect(p.size).toBe(2);
+    release();
+    await expect.poll(() => held.length).toBe(1);
+    release();
+    expect(await Promise.all(a.map((r) => r.done))).toEqual([200, 200]);
+    // Idle now: the next new origin brings the pools back under the cap.
+    await (await p.request({ origin: origin('d'), path: '/', method: 'GET', ...pin } as never)).body.text();
+    expect(p.size).toBe(1);
+  });
+
+  it('close() lets a running request finish; destroy() fails one with an error; both refuse later requests', async () => {
+    const { port, release, held } = await server();
+    const origin = `http://127.0.0.1:${port}`;
+    const closing = pools(10);
+    const running = raw();
+    closing.dispatch({ origin, path: '/hold', method: 'GET' }, running.handler);
+    await expect.poll(() => held.length).toBe(1);
+    let closed = false;
+    const done = closing.close().then(() => (closed = true));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(closed).toBe(false);
+    release();
+    expect(await running.done).toBe(200);
+    await done;
+    const late = raw();
+    expect(closing.dispatch({ origin, path: '/', method: 'GET' }, late.handler)).toBe(false);
+    expect(await late.done).toMatchObject({ code: 'UND_ERR_CLOSED' });
+
+    const destroying = pools(10);
+    const failed = raw();
+    destroying.dispatch({ origin, path: '/hold', method: 'GET' }, failed.handler);
+    await expect.poll(() => held.length).toBe(1);
+    await destroying.destroy();
+    expect(await failed.done).toMatchObject({ code: 'UND_ERR_DESTROYED' });
+    expect(destroying.destroyed).toBe(true);
+  });
+
+  it.each([0, -1, 1.5, 1e12])('maxOrigins %s is a typed BW_ERR_INVALID_OPTION', (maxOrigins) => {
+    expect(() => createClient({ maxOrigins })).toThrow(expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION' }));
+  });
 });
