@@ -1,9 +1,12 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 import { createClient } from '@breakwater/http';
+import { WebSocket } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { instrumentHttpTracing } from '../../packages/http/src/otel.js';
 import { makeSelfSigned } from '../support/tlsCerts.js';
@@ -87,5 +90,37 @@ describe('issue #16 review: OriginPools and the connect-step resolution', () => 
     expect(r.hosts).toHaveLength(22);
     expect(r.hosts[0]).toMatch(/^n0\.test:\d+$/);
     expect(r.open).toBe(0);
+  });
+
+  it("undici's WebSocket on client.dispatcher: the handshake carries the name, first resolved then pinned", async () => {
+    const server = http.createServer();
+    const hosts: string[] = [];
+    const upgraded: { destroy(): void }[] = [];
+    server.on('upgrade', (req, socket) => {
+      hosts.push(String(req.headers.host));
+      upgraded.push(socket);
+      const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69])); // a text frame: "hi"
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise((r) => server.close(r)));
+    // closeAllConnections() does not know upgraded sockets.
+    cleanups.push(() => {
+      for (const s of upgraded) s.destroy();
+    });
+    const port = (server.address() as AddressInfo).port;
+    const client = createClient({ resolve: async () => [{ address: '127.0.0.1', family: 4, ttlMs: 60_000 }] });
+    cleanups.push(() => client.close());
+    for (let i = 0; i < 2; i++) {
+      const ws = new WebSocket(`ws://svc.test:${port}/`, { dispatcher: client.dispatcher });
+      const message = await new Promise((resolve, reject) => {
+        ws.onmessage = (e) => resolve(e.data);
+        ws.onerror = () => reject(new Error('WebSocket error'));
+      });
+      expect(message).toBe('hi');
+      ws.close();
+    }
+    expect(hosts).toEqual([`svc.test:${port}`, `svc.test:${port}`]);
   });
 });
