@@ -129,6 +129,15 @@ describe('OriginPools (review of issue #16)', () => {
     expect(await res.body.text()).toBe(`dual.test:${port}`);
   });
 
+  // The pinned pools take an address's family from the address; the first connection, resolved in the
+  // connect step, must too: a custom `resolve` that mislabels it failed that one request (EINVAL).
+  it("a custom resolve's wrong family does not fail the first connection (the family is the address's)", async () => {
+    const { port } = await server('127.0.0.1');
+    const c = createClient({ attempts: 1, resolve: async () => [{ address: '127.0.0.1', family: 6, ttlMs: 60_000 }] });
+    cleanups.push(() => c.close());
+    for (let i = 0; i < 2; i++) expect(await (await c.request(`http://mislabelled.test:${port}/`)).body.text()).toBe(`mislabelled.test:${port}`);
+  });
+
   it('past the cap, a pool with a request running and one queued is never closed; both complete', async () => {
     const { port, release, held } = await server();
     const p = pools(1, 1);

@@ -18,6 +18,11 @@ export interface Resolution {
   readonly choose: ChooseAddress;
 }
 
+/** The family net needs for `address`: from the address itself, never from a resolver's label (EINVAL). */
+function familyOf(address: string): 4 | 6 {
+  return net.isIP(address) === 6 ? 6 : 4;
+}
+
 function answer(options: LookupOptions, callback: LookupCallback, a: { address: string; family: number }): void {
   // With autoSelectFamily (Node's default) net asks for `all`: one address, so no other one is raced.
   if (options.all === true) callback(null, [{ address: a.address, family: a.family } satisfies LookupAddress]);
@@ -43,12 +48,12 @@ export function resolverLookup(r: Resolution, port: string): LookupFunction {
           callback(err as NodeJS.ErrnoException, '', 4);
           return;
         }
-        if (options.all !== true) return callback(null, chosen.address, chosen.family);
+        if (options.all !== true) return callback(null, chosen.address, familyOf(chosen.address));
         const family = options.family === 4 || options.family === 6 ? options.family : undefined;
-        const rest = addresses.filter((a) => a.address !== chosen.address && (family === undefined || a.family === family));
+        const rest = addresses.filter((a) => a.address !== chosen.address && (family === undefined || familyOf(a.address) === family));
         callback(
           null,
-          [chosen, ...rest].map((a) => ({ address: a.address, family: a.family }) satisfies LookupAddress),
+          [chosen, ...rest].map((a) => ({ address: a.address, family: familyOf(a.address) }) satisfies LookupAddress),
         );
       },
       (err: NodeJS.ErrnoException) => callback(err, '', 4),
@@ -58,6 +63,6 @@ export function resolverLookup(r: Resolution, port: string): LookupFunction {
 
 /** A `lookup` that always answers `address`: the connections of a pool pinned to one address of a name. */
 export function pinnedLookup(address: string): LookupFunction {
-  const a = { address, family: net.isIP(address) === 6 ? 6 : 4 };
+  const a = { address, family: familyOf(address) };
   return (_hostname, options, callback) => answer(options, callback, a);
 }
