@@ -1,3 +1,4 @@
+import type { EventEmitter } from 'node:events';
 import { type buildConnector, Client, Dispatcher, errors, Pool } from 'undici';
 import { NO_CONTROLLER } from './internal/forward.js';
 import { type LookupFunction, pinnedLookup, type Resolution, resolverLookup } from './internal/lookup.js';
@@ -13,7 +14,8 @@ export interface OriginPoolsOptions {
   maxPools?: number;
 }
 
-type Entry = { pool: Pool | Client; key: string };
+type Entry = { pool: Pool | Client; key: string; origin: string };
+type Stats = Record<'connected' | 'free' | 'pending' | 'queued' | 'running' | 'size', number>;
 // Pools looked at, oldest first, for an idle one to close: bounded so a burst of busy pools costs O(1).
 const EVICTION_SCAN = 32;
 
@@ -31,6 +33,7 @@ export class OriginPools extends Dispatcher {
   // Insertion order = recency: a dispatch moves its pool to the end.
   readonly #pools = new Map<string, Entry>();
   #closed = false;
+  #destroyed = false;
 
   constructor(o: OriginPoolsOptions) {
     super();
@@ -41,6 +44,31 @@ export class OriginPools extends Dispatcher {
   /** How many pools are open. */
   get size(): number {
     return this.#pools.size;
+  }
+
+  /** As undici's Agent: close() or destroy() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** As undici's Agent: destroy() was called. */
+  get destroyed(): boolean {
+    return this.#destroyed;
+  }
+
+  /**
+   * As undici's Agent: each origin's pool stats (`connected`, `free`, `pending`, `queued`, `running`, `size`),
+   * keyed by origin; an origin with a pool per address gets their sums.
+   */
+  get stats(): Record<string, Stats> {
+    const out: Record<string, Stats> = {};
+    for (const { pool, origin } of this.#pools.values()) {
+      const s = pool.stats as unknown as Partial<Record<keyof Stats, number | boolean>>;
+      const sum = out[origin] ?? { connected: 0, free: 0, pending: 0, queued: 0, running: 0, size: 0 };
+      out[origin] = sum;
+      for (const k of Object.keys(sum) as (keyof Stats)[]) sum[k] += Number(s[k] ?? 0);
+    }
+    return out;
   }
 
   override dispatch(opts: Dispatcher.DispatchOptions, handler: Handler): boolean {
@@ -73,12 +101,16 @@ export class OriginPools extends Dispatcher {
     const lookup = address !== undefined ? pinnedLookup(address) : resolution !== undefined ? resolverLookup(resolution, port) : undefined;
     const options = { ...this.#o.pool, ...(h1 ? { allowH2: false } : {}), connect: this.#o.connectorFor(lookup) };
     const pool = this.#o.pool.connections === 1 ? new Client(origin, options) : new Pool(origin, options);
-    const entry: Entry = { pool, key };
+    const entry: Entry = { pool, key, origin: url.origin };
     const dropIfUnused = () => {
       if (this.#pools.get(key) !== entry || !idle(pool, true)) return;
       this.#pools.delete(key);
       void pool.close();
     };
+    // A caller told to wait (dispatch() returned false) waits for 'drain', as on undici's Agent (undici's
+    // types omit the `targets` argument it passes).
+    const drain = (o: URL, targets: Dispatcher[]) => void (this as EventEmitter).emit('drain', o, [this, ...targets]);
+    pool.on('drain', drain as unknown as (origin: URL) => void);
     pool
       .on('connect', (o, targets) => this.emit('connect', o, [this, ...targets]))
       .on('disconnect', (o, targets, err) => {
@@ -125,6 +157,7 @@ export class OriginPools extends Dispatcher {
     const callback = typeof a === 'function' ? a : b;
     const err = typeof a === 'function' ? null : (a ?? null);
     this.#closed = true;
+    this.#destroyed = true;
     const all = Promise.all([...this.#pools.values()].map((e) => e.pool.destroy(err))).then(() => undefined);
     this.#pools.clear();
     if (callback === undefined) return all;
