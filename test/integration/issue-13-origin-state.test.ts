@@ -102,7 +102,9 @@ describe('issue 13: per-origin state stays bounded', () => {
 
     // Bounded: a few MB at most, whatever the number of names; timers and handles do not follow it.
     expect(growth(bounded)).toBeLessThan(5);
-    expect(bounded.after.timers).toBeLessThanOrEqual(bounded.before.timers + 50);
+    // Timers: at most one per pool still open (a connection whose keep-alive timer has not fired yet on a
+    // loaded machine: a CI run saw 1,001 against 920 before) — never one per name (20,000).
+    expect(bounded.after.timers).toBeLessThanOrEqual(bounded.before.timers + 1_000 + 50);
     // At most maxOrigins pools, each with one connection: a client and a server socket.
     expect(bounded.after.handles).toBeLessThanOrEqual(2 * 1_000 + 5);
     // Naive: the same run keeps state for every name. (Its timers are not compared: they belong to live
