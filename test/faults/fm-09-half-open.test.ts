@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { BreakwaterError } from '../../packages/core/src/index.js';
 import { type Fm09Raw, fm09Scenario } from '../../packages/scorecard/src/scenarios/fm-09.js';
 import { reportResult } from '../support/report.js';
-import { scenarioResult } from '../support/scenario.js';
+import { observedResult } from '../support/scenario.js';
 
 /**
  * FM-09, half-open: write() succeeded, nobody received. The scorecard's
@@ -21,21 +21,19 @@ const FREEZE_AFTER = 100;
 const DEADLINE_MS = 10_000;
 
 async function run(kill: boolean): Promise<Fm09Raw> {
-  let raw: Fm09Raw | undefined;
-  const scenario = fm09Scenario({
-    client: { heartbeatIntervalMs: 250, heartbeatTimeoutMs: 750, ackTimeoutMs: 1_000, reconnectBaseDelayMs: 20 },
-    messages: MESSAGES,
-    freezeAfter: FREEZE_AFTER,
-    deadlineMs: DEADLINE_MS,
-    kill,
-    observe: (r) => {
-      raw = r;
-    },
-  });
-  const result = await scenarioResult(scenario);
+  const { result, raw } = await observedResult<Fm09Raw>((observe) =>
+    fm09Scenario({
+      client: { heartbeatIntervalMs: 250, heartbeatTimeoutMs: 750, ackTimeoutMs: 1_000, reconnectBaseDelayMs: 20 },
+      messages: MESSAGES,
+      freezeAfter: FREEZE_AFTER,
+      deadlineMs: DEADLINE_MS,
+      kill,
+      observe,
+    }),
+  );
   expect(result.naive.ok, result.naive.text).toBe(true);
   expect(result.breakwater.ok, result.breakwater.text).toBe(true);
-  return raw!;
+  return raw;
 }
 
 function check({ naive, breakwater: r }: Fm09Raw, label: string) {

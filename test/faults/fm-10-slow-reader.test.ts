@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type Fm10Raw, fm10Scenario } from '../../packages/scorecard/src/scenarios/fm-10.js';
 import { reportResult } from '../support/report.js';
-import { scenarioResult } from '../support/scenario.js';
+import { observedResult } from '../support/scenario.js';
 
 /**
  * FM-10, slow reader: the scorecard's scenario has the server read 1 KB/s
@@ -20,17 +20,12 @@ const MB = 1024 * 1024;
 const SLOW_LINK = { ackTimeoutMs: 120_000, heartbeatIntervalMs: 60_000, heartbeatTimeoutMs: 120_000, sendTimeoutMs: 120_000, socket: { stallTimeoutMs: 0 } };
 
 async function run(overflowPolicy: 'wait' | 'reject'): Promise<Fm10Raw> {
-  let raw: Fm10Raw | undefined;
-  const scenario = fm10Scenario({
-    client: { ...SLOW_LINK, maxBufferedBytes: BOUND_BYTES, overflowPolicy },
-    observe: (r) => {
-      raw = r;
-    },
-  });
-  const result = await scenarioResult(scenario);
+  const { result, raw } = await observedResult<Fm10Raw>((observe) =>
+    fm10Scenario({ client: { ...SLOW_LINK, maxBufferedBytes: BOUND_BYTES, overflowPolicy }, observe }),
+  );
   expect(result.naive.ok, result.naive.text).toBe(true);
   expect(result.breakwater.ok, result.breakwater.text).toBe(true);
-  return raw!;
+  return raw;
 }
 
 describe('FM-10 slow reader (1 KB/s) while the client offers 100 MB', () => {

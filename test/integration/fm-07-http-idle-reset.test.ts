@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { fm07Scenario } from '../../packages/scorecard/src/scenarios/fm-07.js';
-import { scenarioResult } from '../support/scenario.js';
+import { observedResult } from '../support/scenario.js';
 
 // FM-07, stale pooled connection: the scorecard's scenario puts a load
 // balancer (the chaos proxy's idleReset) that resets any connection reused
@@ -14,14 +14,8 @@ const T = 500;
 
 describe('FM-07: stale pooled connections behind an idle-resetting load balancer', () => {
   it('undici defaults fail some of 1,000 requests; Breakwater (the resend alone, or with idle < T) fails none', async () => {
-    let shortIdleFailed: number | undefined;
-    const scenario = fm07Scenario({
-      variants: [{ keepAliveTimeoutMs: T / 2 }],
-      observe: ([failed]) => {
-        shortIdleFailed = failed;
-      },
-    });
-    const result = await scenarioResult(scenario);
+    const { result, raw } = await observedResult<number[]>((observe) => fm07Scenario({ variants: [{ keepAliveTimeoutMs: T / 2 }], observe }));
+    const [shortIdleFailed] = raw;
     console.log(
       `[FM-07] undici defaults ${result.naive.text}; Breakwater (stale-socket resend, 4 s idle) ${result.breakwater.text}; idle ${T / 2} ms: ${shortIdleFailed} failed`,
     );
