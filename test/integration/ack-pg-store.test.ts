@@ -32,7 +32,7 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/ack/pg agai
     await pool.query('CREATE TABLE ack_effects (session text, msg int, server text)');
   }, 60_000);
   afterAll(async () => {
-    await store?.close();
+    await store?.[Symbol.asyncDispose](); // the lifecycle contract: asyncDispose is close()
     await pool?.end();
     await server?.stop();
   }, 30_000);

@@ -96,6 +96,6 @@ describe('FM-12: circuit breaker on a dead dependency', () => {
         `breakwater: ${reachedNetwork}/${withBreaker.samples.length} reached it, open p99 ${openP99.toFixed(3)} ms; ` +
         `closed ${closedAfterMs.toFixed(0)} ms after recovery (probe was due in ${waitForProbeMs.toFixed(0)} ms); half-open: 1 of 20 concurrent calls reached the backend`,
     );
-    breaker.shutdown();
+    await breaker.close();
   });
 });

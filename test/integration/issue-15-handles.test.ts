@@ -48,7 +48,7 @@ describe.skipIf(unavailable !== undefined && !required)('issue #15: no timer out
     await breaker.run(async () => 1);
     await settleTimers();
     const running = timeouts();
-    breaker.shutdown();
+    await breaker.close();
     await settleTimers();
     const leaked = running - timeouts();
     console.log(`[issue-15-handles] a breaker never shut down keeps ${leaked} timer(s) running`);

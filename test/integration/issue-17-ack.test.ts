@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AckClient, type AckClientOptions, type AckServer, createAckClient, createAckServer } from '../../packages/ack/src/index.js';
-import { Deadline } from '../../packages/core/src/index.js';
+import { Deadline, FakeClock } from '../../packages/core/src/index.js';
 
 // Issue #17: NACK retries have a backoff of their own, and the client's lifecycle is one forward-only state (running → draining → closed) instead of
 // flags. These are the orders a hostile caller can call close()/destroy()/send() in, on a real server.
 const open: (AckClient | AckServer)[] = [];
 afterEach(async () => {
-  for (const x of open.splice(0).reverse()) await ('send' in x ? x.destroy() : x.close());
+  for (const x of open.splice(0).reverse()) await x.destroy();
 });
 
 async function setup(handler: (p: Buffer) => unknown = () => {}, options: Omit<AckClientOptions, 'port'> = {}) {
@@ -89,3 +89,62 @@ describe('AckClient lifecycle (issue #17)', () => {
     expect(performance.now() - started).toBeLessThan(1_000);
   });
 });
+
+describe('one lifecycle: close({ deadlineMs }), destroy(), asyncDispose (issue #17)', () => {
+  it('client close({ deadlineMs }) stops waiting when the deadline passes: the unsettled reject, no timer is left', async () => {
+    const clock = new FakeClock();
+    let started = 0;
+    const { client, server } = await setup(
+      () => {
+        started++;
+        return new Promise(() => {});
+      },
+      { clock },
+    );
+    await until(() => client.stats().connected);
+    const pending = client.send('never acked');
+    pending.catch(() => {});
+    await until(() => started === 1);
+    const closing = client.close({ deadlineMs: 1_000 });
+    clock.advance(999);
+    expect(client.stats().inFlight).toBe(1);
+    clock.advance(1);
+    await closing;
+    await expect(pending).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+    expect(clock.pendingTimers).toBe(0);
+    await until(() => server.stats().connections === 0);
+    await expect(createAckClient({ port: 9 }).destroy()).resolves.toBeUndefined();
+    await expect(client.close({ deadlineMs: -1 })).rejects.toMatchObject({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'deadlineMs' } });
+  });
+
+  it('server destroy() abandons a handler that never finishes and closes every connection at once', async () => {
+    let started = 0;
+    const { client, server } = await setup(
+      () => {
+        started++;
+        return new Promise(() => {});
+      },
+      { reconnectBaseDelayMs: 10_000, reconnectMaxDelayMs: 10_000 },
+    );
+    void client.send('stuck').catch(() => {});
+    await until(() => started === 1);
+    await server.destroy();
+    expect(server.stats().abandonedHandlers).toBe(1);
+    await until(() => server.stats().connections === 0);
+    await expect(server.close()).resolves.toBeUndefined();
+  });
+
+  it('[Symbol.asyncDispose] closes a client and a server', async () => {
+    const { client, server } = await setup();
+    await client.send('one');
+    await client[Symbol.asyncDispose]();
+    await expect(client.send('two')).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+    await server[Symbol.asyncDispose]();
+    await until(() => server.stats().connections === 0);
+  });
+});
+
+async function until(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}

@@ -1,22 +1,17 @@
 import { EventEmitter } from 'node:events';
-import { BreakwaterError, type Deadline, publisher, type TimerHandle } from '@breakwater/core';
-import { type Backoff, createBackoff, RetryBudget } from '@breakwater/retry';
+import { BreakwaterError, type Closeable, type Deadline, publisher } from '@breakwater/core';
+import { RetryBudget } from '@breakwater/retry';
 import type { AckClientEvents, AckClientStats, SendOptions } from './AckClientEvents.js';
 import { AckLink, type AckLinkHandler } from './AckLink.js';
 import { ClientSession } from './ClientSession.js';
 import { type AckClientOptions, type ResolvedAckClientOptions, resolveAckClientOptions } from './defaults.js';
+import { Failover } from './Failover.js';
 import { DATA_OVERHEAD_BYTES, type Frame } from './frames.js';
+import { type CloseOptions, closeWithin, Lifecycle } from './Lifecycle.js';
 import { type Ack, abortError, type Message, SendWindow } from './SendWindow.js';
 import { ProcessHold, validateSend } from './sendInput.js';
 
 const publish = publisher('ack');
-
-/**
- * `running` → `draining` (close() or destroy(): no new sends; close() waits for
- * the unsettled) → `closed` (teardown: no connection, no timers). Forward only.
- */
-type Lifecycle = 'running' | 'draining' | 'closed';
-const LIFECYCLE: readonly Lifecycle[] = ['running', 'draining', 'closed'];
 
 export type { Ack } from './SendWindow.js';
 
@@ -24,26 +19,25 @@ export type { Ack } from './SendWindow.js';
  * The sending side of an ack channel (see {@link createAckClient}): a state
  * machine over one connection at a time. The messages and their deadlines
  * live in SendWindow, the connection (socket, decoder, heartbeats, probe) in
- * AckLink, the session and outbox in ClientSession; this class decides what
- * to send when, fails over between endpoints and emits the events.
+ * AckLink, the session and outbox in ClientSession, endpoint order and
+ * reconnect backoff in Failover; this class decides what to send when and
+ * emits the events.
  */
-export class AckClient extends EventEmitter<AckClientEvents> {
+export class AckClient extends EventEmitter<AckClientEvents> implements Closeable {
   /** 16 random bytes (hex) naming this client's session on the servers' dedup windows. */
   readonly session: string;
   /** The session, its ids and the outbox. */
   readonly #ids: ClientSession;
   readonly #o: ResolvedAckClientOptions;
   readonly #budget: RetryBudget;
-  readonly #backoff: Backoff;
-  readonly #stats = { acked: 0, retransmits: 0, reconnects: 0 };
+  readonly #failover: Failover;
+  readonly #stats = { acked: 0, retransmits: 0 };
   readonly #window: SendWindow;
-  #endpointIndex = 0;
   #link: AckLink | undefined;
-  #connecting: AbortController | undefined;
-  #reconnectTimer: TimerHandle | undefined;
   #batching = false;
-  #state: Lifecycle = 'running';
+  readonly #life = new Lifecycle();
   #closed: Promise<void> | undefined;
+  #tornDown: Promise<void> | undefined;
   #onDrained: (() => void) | undefined;
   /** Holds the event loop open while a send() is pending. */
   readonly #hold = new ProcessHold();
@@ -57,10 +51,15 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     this.#ids = new ClientSession(this.#o);
     this.session = this.#ids.hex;
     this.#budget = this.#o.retryBudget ?? new RetryBudget({ clock: this.#o.clock });
-    this.#backoff = createBackoff({ baseDelayMs: this.#o.reconnectBaseDelayMs, maxDelayMs: this.#o.reconnectMaxDelayMs });
     this.#window = new SendWindow(this.#o, (m, error) => this.#settle(m, error));
     for (const { id, payload } of this.#ids.takeRecovered()) this.#recover(id, payload);
-    this.#connect();
+    this.#failover = new Failover(this.#o, this.#budget, {
+      dialed: (socket, endpoint) => {
+        this.#link = new AckLink(socket, endpoint, this.#ids.bytes, this.#o, this.#linkHandler);
+      },
+      dialFailed: (endpoint, error) => this.emit('connectFailed', { endpoint, error }),
+    });
+    this.#failover.connect();
   }
 
   #recover(id: number, payload: Buffer): void {
@@ -77,6 +76,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   stats(): AckClientStats {
     return {
       ...this.#stats,
+      reconnects: this.#failover.reconnects,
       inFlight: this.#window.inFlight,
       queued: this.#window.unsettled - this.#window.inFlight,
       waiting: this.#window.waiting,
@@ -108,7 +108,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (this.#state !== 'running') return Promise.reject(new BreakwaterError('BW_ERR_CLOSED', 'the ack client is closed'));
+    if (this.#life.phase !== 'running') return Promise.reject(new BreakwaterError('BW_ERR_CLOSED', 'the ack client is closed'));
     if (signal?.aborted) return Promise.reject(abortError(signal.reason));
     if (deadline?.expired) return Promise.reject(deadline.signal.reason);
     // Fast path for a full client under 'reject': no timer, no listener, nothing to clean up.
@@ -136,12 +136,25 @@ export class AckClient extends EventEmitter<AckClientEvents> {
 
   /**
    * Stops accepting messages, waits until every accepted one is settled
-   * (each within its own deadline), then closes the connection and every
-   * timer. Idempotent.
+   * (each within its own deadline; with `deadlineMs`, at most that long, then
+   * as `destroy()`), then closes the connection and every timer. Idempotent.
    */
-  close(): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
+    return closeWithin(
+      this.#o.clock,
+      options,
+      () => this.#drained(),
+      () => this.destroy(),
+    );
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  #drained(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
-      this.#advance('draining');
+      this.#life.advance('draining');
       this.#onDrained = () => {
         this.#onDrained = undefined;
         void this.#teardown().then(resolve);
@@ -153,11 +166,11 @@ export class AckClient extends EventEmitter<AckClientEvents> {
 
   /** Closes at once: every unsettled send rejects with BW_ERR_CLOSED (with an outbox, they stay there for the next start). */
   destroy(): Promise<void> {
-    this.#advance('draining');
+    this.#life.advance('draining');
     this.#ids.keep();
     const error = new BreakwaterError('BW_ERR_CLOSED', 'the ack client was destroyed before the message was acknowledged');
     for (const m of this.#window.all()) this.#settle(m, error);
-    this.#onDrained = undefined;
+    this.#checkDrained(); // a close() in progress resolves with this teardown
     const done = this.#teardown();
     this.#closed ??= done;
     return done;
@@ -204,7 +217,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
   }
 
   #checkDrained(): void {
-    if (this.#state !== 'running' && this.#window.empty) this.#onDrained?.();
+    if (this.#life.phase !== 'running' && this.#window.empty) this.#onDrained?.();
   }
 
   /** Writes queued messages that fit the window, until write() says the socket buffer is full (FM-10). */
@@ -233,29 +246,6 @@ export class AckClient extends EventEmitter<AckClientEvents> {
       publish('retransmitted', event);
       this.emit('retransmitted', event);
     }
-  }
-
-  #connect(): void {
-    this.#reconnectTimer = undefined;
-    if (this.#state === 'closed') return;
-    const ep = this.#o.endpoints[this.#endpointIndex]!;
-    const endpoint = `${ep.host}:${ep.port}`;
-    const controller = new AbortController();
-    this.#connecting = controller;
-    AckLink.dial(ep, this.#o, controller.signal).then(
-      (socket) => {
-        this.#connecting = undefined;
-        if (this.#state === 'closed') return void socket.destroy();
-        this.#link = new AckLink(socket, endpoint, this.#ids.bytes, this.#o, this.#linkHandler);
-      },
-      (error: unknown) => {
-        this.#connecting = undefined;
-        if (this.#state === 'closed') return;
-        publish('connectFailed', { endpoint, error });
-        this.emit('connectFailed', { endpoint, error });
-        this.#failover();
-      },
-    );
   }
 
   readonly #linkHandler: AckLinkHandler = {
@@ -287,7 +277,7 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     switch (frame.type) {
       case 'hello': {
         link.opened(frame.window);
-        this.#backoff.reset();
+        this.#failover.greeted();
         const event = { endpoint: link.endpoint, retransmitting: this.#window.unsettled };
         publish('connected', event);
         this.emit('connected', event);
@@ -367,33 +357,19 @@ export class AckClient extends EventEmitter<AckClientEvents> {
     const event = { endpoint: link.endpoint, error: link.failure, unacked: this.#window.requeueInFlight(link.failure) };
     publish('disconnected', event);
     this.emit('disconnected', event);
-    if (this.#state !== 'closed') this.#failover();
+    if (this.#life.phase !== 'closed') this.#failover.next();
   }
 
-  /** Next endpoint, after a jittered backoff drawn through the retry budget. */
-  #failover(): void {
-    this.#endpointIndex = (this.#endpointIndex + 1) % this.#o.endpoints.length;
-    this.#stats.reconnects++;
-    let delayMs = this.#backoff.next();
-    if (!this.#budget.tryRetry()) {
-      delayMs = this.#o.reconnectMaxDelayMs;
-      publish('reconnectThrottled', { delayMs });
-    }
-    this.#reconnectTimer = this.#o.clock.setTimeout(() => this.#connect(), delayMs);
+  /** Runs once; every later call returns the same promise. */
+  #teardown(): Promise<void> {
+    this.#tornDown ??= this.#closeAll();
+    return this.#tornDown;
   }
 
-  /** Moves the lifecycle forward (never back); false if it is there or past it already. */
-  #advance(to: Lifecycle): boolean {
-    if (LIFECYCLE.indexOf(to) <= LIFECYCLE.indexOf(this.#state)) return false;
-    this.#state = to;
-    return true;
-  }
-
-  async #teardown(): Promise<void> {
-    if (!this.#advance('closed')) return;
-    this.#o.clock.clearTimeout(this.#reconnectTimer);
+  async #closeAll(): Promise<void> {
+    this.#life.advance('closed');
+    this.#failover.stop();
     this.#window.stop();
-    this.#connecting?.abort(new BreakwaterError('BW_ERR_CLOSED', 'the ack client was closed'));
     const link = this.#link;
     this.#link = undefined;
     await link?.destroy();

@@ -1,10 +1,11 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { BreakwaterError, classify, publisher, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
+import { BreakwaterError, type Closeable, classify, msRule, publisher, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
 import { harden } from '@breakwater/socket';
 import { DedupWindow } from './DedupWindow.js';
 import { type AckServerOptions, type ResolvedAckServerOptions, resolveAckServerOptions } from './defaults.js';
+import type { CloseOptions } from './Lifecycle.js';
 import { ServerConnection, type ServerShared } from './ServerConnection.js';
 
 const publish = publisher('ack');
@@ -47,7 +48,7 @@ export interface AckServerEvents {
  * The receiving side: runs the handler once per session + id, ACKs after it
  * resolves, NACKs when it throws (see {@link createAckServer}).
  */
-export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> {
+export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> implements Closeable {
   readonly #o: ResolvedAckServerOptions<Tx>;
   readonly #server: net.Server;
   readonly #dedup: DedupWindow;
@@ -140,11 +141,22 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> {
 
   /**
    * Stops accepting, lets running handlers finish (their ACKs are sent) for
-   * up to `closeTimeoutMs`, then closes every connection anyway: a handler
-   * that never finishes cannot hold the server open. Idempotent.
+   * up to `deadlineMs` (default `closeTimeoutMs`), then closes every connection anyway: a handler
+   * that never finishes cannot hold the server open. Idempotent: a later call
+   * returns the same promise, except that a shorter deadline (`destroy()`) still cuts the wait short.
    */
-  close(): Promise<void> {
-    this.#closing ??= (async () => {
+  close(options: CloseOptions = {}): Promise<void> {
+    let waitMs: number;
+    try {
+      waitMs = options.deadlineMs === undefined ? this.#o.closeTimeoutMs : msRule()(options.deadlineMs, 'deadlineMs');
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#closing !== undefined) {
+      if (waitMs === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+      return this.#closing;
+    }
+    this.#closing = (async () => {
       const stopped = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       for (const c of this.#connections) c.pause();
       if (this.#running > 0) {
@@ -152,7 +164,7 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> {
         let timer: ReturnType<typeof clock.setTimeout> | undefined;
         await new Promise<void>((resolve) => {
           this.#idleWaiters.push(resolve);
-          timer = clock.setTimeout(resolve, this.#o.closeTimeoutMs);
+          timer = clock.setTimeout(resolve, waitMs);
         });
         clock.clearTimeout(timer);
         // Their outcomes are never sent: the clients retransmit (a store rolls back what did not commit).
@@ -163,6 +175,15 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> {
       this.emit('closed');
     })();
     return this.#closing;
+  }
+
+  /** Closes at once: running handlers' outcomes are not sent (clients retransmit), every connection is destroyed. */
+  destroy(): Promise<void> {
+    return this.close({ deadlineMs: 0 });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #adjustBuffered(delta: number): void {

@@ -2,10 +2,13 @@ import type tls from 'node:tls';
 import {
   BreakwaterError,
   type Clock,
+  intRule,
   monotonicClock,
-  resolveOptions,
+  msRule,
+  resolveTunables,
+  validateAtLeast,
+  validateClock,
   validateFunction,
-  validateNumber,
   validateOneOf,
   validateOptionsObject,
   validatePort,
@@ -251,18 +254,7 @@ export const ACK_SERVER_DEFAULTS = Object.freeze({
   clock: monotonicClock,
 }) satisfies Required<AckServerTunables>;
 
-const int = (min: number, max: number) => (v: unknown, k: string) => validateNumber(v, k, { min, max, integer: true });
-const MAX_TIMER = 2_147_483_647;
-
-function validateClock(v: unknown, k: string): Clock {
-  const c = v as Partial<Clock> | null;
-  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock (now, setTimeout, clearTimeout)`, { details: { key: k } });
-  }
-  return v as Clock;
-}
-
-const frameBytes = int(64, 0x7fff_ffff);
+const frameBytes = intRule(64, 0x7fff_ffff);
 
 export type ResolvedAckClientOptions = Required<AckClientTunables> & {
   endpoints: readonly AckEndpoint[];
@@ -272,35 +264,38 @@ export type ResolvedAckClientOptions = Required<AckClientTunables> & {
   outboxPath: string | undefined;
 };
 
-const CLIENT_KEYS = [...Object.keys(ACK_CLIENT_DEFAULTS), 'endpoints', 'host', 'port', 'tls', 'socket', 'retryBudget', 'outboxPath'];
+const CLIENT_KEYS = ['endpoints', 'host', 'port', 'tls', 'socket', 'retryBudget', 'outboxPath'] as const;
 
 /** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckClientOptions {
-  const given = validateOptionsObject<AckClientOptions>(options, 'createAckClient()', CLIENT_KEYS) as AckClientOptions;
-  const tunables: Record<string, unknown> = {};
-  for (const k of Object.keys(ACK_CLIENT_DEFAULTS)) tunables[k] = (given as unknown as Record<string, unknown>)[k];
-  const o = resolveOptions<Required<AckClientTunables>>(tunables, 'createAckClient()', ACK_CLIENT_DEFAULTS, {
-    maxInFlight: int(1, 65_536),
-    maxQueuedMessages: int(0, 10_000_000),
-    maxBufferedBytes: int(1, Number.MAX_SAFE_INTEGER),
-    overflowPolicy: (v, k) => validateOneOf(v, k, ['wait', 'reject'] as const),
-    maxFrameBytes: frameBytes,
-    ackTimeoutMs: int(1, MAX_TIMER),
-    heartbeatIntervalMs: int(1, MAX_TIMER),
-    heartbeatTimeoutMs: int(1, MAX_TIMER),
-    sendTimeoutMs: int(1, MAX_TIMER),
-    serverDedupHorizonMs: int(1, MAX_TIMER),
-    nackPolicy: (v, k) => validateOneOf(v, k, ['reject', 'retry'] as const),
-    nackRetryBaseDelayMs: int(0, MAX_TIMER),
-    nackRetryMaxDelayMs: int(0, MAX_TIMER),
-    reconnectBaseDelayMs: int(0, MAX_TIMER),
-    reconnectMaxDelayMs: int(0, MAX_TIMER),
-    connectTimeoutMs: int(1, 600_000),
-    durability: (v, k) => validateOneOf(v, k, ['normal', 'fsync'] as const),
-    clock: validateClock,
-  });
-  validateMaxAtLeastBase(o.reconnectBaseDelayMs, o.reconnectMaxDelayMs, 'reconnectBaseDelayMs', 'reconnectMaxDelayMs');
-  validateMaxAtLeastBase(o.nackRetryBaseDelayMs, o.nackRetryMaxDelayMs, 'nackRetryBaseDelayMs', 'nackRetryMaxDelayMs');
+  const { tunables: o, others: given } = resolveTunables<Required<AckClientTunables>, AckClientOptions>(
+    options,
+    'createAckClient()',
+    ACK_CLIENT_DEFAULTS,
+    {
+      maxInFlight: intRule(1, 65_536),
+      maxQueuedMessages: intRule(0, 10_000_000),
+      maxBufferedBytes: intRule(1, Number.MAX_SAFE_INTEGER),
+      overflowPolicy: (v, k) => validateOneOf(v, k, ['wait', 'reject'] as const),
+      maxFrameBytes: frameBytes,
+      ackTimeoutMs: msRule(1),
+      heartbeatIntervalMs: msRule(1),
+      heartbeatTimeoutMs: msRule(1),
+      sendTimeoutMs: msRule(1),
+      serverDedupHorizonMs: msRule(1),
+      nackPolicy: (v, k) => validateOneOf(v, k, ['reject', 'retry'] as const),
+      nackRetryBaseDelayMs: msRule(),
+      nackRetryMaxDelayMs: msRule(),
+      reconnectBaseDelayMs: msRule(),
+      reconnectMaxDelayMs: msRule(),
+      connectTimeoutMs: msRule(1, 600_000),
+      durability: (v, k) => validateOneOf(v, k, ['normal', 'fsync'] as const),
+      clock: validateClock,
+    },
+    CLIENT_KEYS,
+  );
+  validateAtLeast(o, 'reconnectBaseDelayMs', 'reconnectMaxDelayMs');
+  validateAtLeast(o, 'nackRetryBaseDelayMs', 'nackRetryMaxDelayMs');
   if (o.sendTimeoutMs >= o.serverDedupHorizonMs) {
     throw new BreakwaterError(
       'BW_ERR_INVALID_OPTION',
@@ -308,7 +303,7 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
       { details: { key: 'sendTimeoutMs' }, hint: "Lower sendTimeoutMs, or raise the servers' dedupHorizonMs and tell the client with serverDedupHorizonMs." },
     );
   }
-  if (given.durability !== undefined && given.outboxPath === undefined) {
+  if (options.durability !== undefined && given.outboxPath === undefined) {
     // Without a file there is nothing to sync: refuse rather than let a caller believe in durability it lacks.
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `outboxPath` beside `durability`: without an outbox, messages live in memory only', {
       details: { key: 'durability' },
@@ -322,11 +317,6 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
     retryBudget: resolveBudget(given.retryBudget),
     outboxPath: given.outboxPath === undefined ? undefined : validateString(given.outboxPath, 'outboxPath'),
   };
-}
-
-function validateMaxAtLeastBase(base: number, max: number, baseKey: string, maxKey: string): void {
-  if (max >= base) return;
-  throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${maxKey}\` to be >= \`${baseKey}\` (${base}), got ${max}`, { details: { key: maxKey } });
 }
 
 function resolveEndpoints(given: AckClientOptions): AckEndpoint[] {
@@ -378,24 +368,27 @@ export type ResolvedAckServerOptions<Tx = undefined> = Required<AckServerTunable
 
 /** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveAckServerOptions<Tx = undefined>(options: AckServerOptions<Tx>): ResolvedAckServerOptions<Tx> {
-  const keys = [...Object.keys(ACK_SERVER_DEFAULTS), 'handler', 'dedupStore', 'tls'];
-  const given = validateOptionsObject<AckServerOptions<Tx>>(options, 'createAckServer()', keys) as AckServerOptions<Tx>;
-  const tunables: Record<string, unknown> = {};
-  for (const k of Object.keys(ACK_SERVER_DEFAULTS)) tunables[k] = (given as unknown as Record<string, unknown>)[k];
-  const o = resolveOptions<Required<AckServerTunables>>(tunables, 'createAckServer()', ACK_SERVER_DEFAULTS, {
-    maxFrameBytes: frameBytes,
-    maxWindow: int(1, 65_536),
-    maxSessions: int(1, 10_000_000),
-    dedupHorizonMs: int(1, MAX_TIMER),
-    maxConcurrency: int(1, 65_536),
-    idleTimeoutMs: int(1, MAX_TIMER),
-    maxConnections: int(1, 1_000_000),
-    helloTimeoutMs: int(1, MAX_TIMER),
-    maxTotalBufferedBytes: int(65_536, Number.MAX_SAFE_INTEGER),
-    maxFloorAdvance: int(1, Number.MAX_SAFE_INTEGER),
-    closeTimeoutMs: int(0, MAX_TIMER),
-    clock: validateClock,
-  });
+  const keys = ['handler', 'dedupStore', 'tls'] as const;
+  const { tunables: o, others: given } = resolveTunables<Required<AckServerTunables>, AckServerOptions<Tx>>(
+    options,
+    'createAckServer()',
+    ACK_SERVER_DEFAULTS,
+    {
+      maxFrameBytes: frameBytes,
+      maxWindow: intRule(1, 65_536),
+      maxSessions: intRule(1, 10_000_000),
+      dedupHorizonMs: msRule(1),
+      maxConcurrency: intRule(1, 65_536),
+      idleTimeoutMs: msRule(1),
+      maxConnections: intRule(1, 1_000_000),
+      helloTimeoutMs: msRule(1),
+      maxTotalBufferedBytes: intRule(65_536, Number.MAX_SAFE_INTEGER),
+      maxFloorAdvance: intRule(1, Number.MAX_SAFE_INTEGER),
+      closeTimeoutMs: msRule(),
+      clock: validateClock,
+    },
+    keys,
+  );
   if (o.maxTotalBufferedBytes < o.maxFrameBytes) {
     throw new BreakwaterError(
       'BW_ERR_INVALID_OPTION',

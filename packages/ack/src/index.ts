@@ -33,4 +33,5 @@ export {
   PROTOCOL_VERSION,
 } from './frames.js';
 export { isNack } from './isNack.js';
+export type { CloseOptions } from './Lifecycle.js';
 export { type OutboxContents, SqliteOutbox } from './SqliteOutbox.js';

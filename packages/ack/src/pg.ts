@@ -1,4 +1,15 @@
-import { BreakwaterError, type Clock, monotonicClock, resolveOptions, type TimerHandle, validateOptionsObject, validateString } from '@breakwater/core';
+import {
+  BreakwaterError,
+  type Clock,
+  intRule,
+  monotonicClock,
+  msRule,
+  resolveOptions,
+  type TimerHandle,
+  validateClock,
+  validateOptionsObject,
+  validateString,
+} from '@breakwater/core';
 import type { DedupKey, DedupStore, DedupTransaction } from './DedupStore.js';
 import { ACK_SERVER_DEFAULTS } from './defaults.js';
 
@@ -61,15 +72,6 @@ export const PG_DEDUP_STORE_DEFAULTS = Object.freeze({
 const MAX_PRUNE_STATEMENTS = 10;
 /** Session keys the ack server makes: hex, or certificate fingerprint hex + `/` + hex. Anything else is sent as a parameter. */
 const SAFE_SESSION = /^[0-9a-f/]{1,200}$/;
-const MAX_TIMER = 2_147_483_647;
-const int = (min: number, max: number) => (v: unknown, k: string) => {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be an integer between ${min} and ${max}, got ${String(v)}`, {
-      details: { key: k },
-    });
-  }
-  return v;
-};
 
 /**
  * The transactional inbox in PostgreSQL: one row per handled `(session, id)`,
@@ -104,18 +106,12 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
         }
         return t;
       },
-      dedupHorizonMs: int(1, MAX_TIMER),
-      pruneIntervalMs: int(1, MAX_TIMER),
-      pruneBatchRows: int(1, 1_000_000),
-      txIdleTimeoutMs: int(1, MAX_TIMER),
-      lockTimeoutMs: int(1, MAX_TIMER),
-      clock: (v, k) => {
-        const c = v as Partial<Clock> | null;
-        if (typeof c?.setTimeout !== 'function' || typeof c.clearTimeout !== 'function' || typeof c.now !== 'function') {
-          throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock`, { details: { key: k } });
-        }
-        return v as Clock;
-      },
+      dedupHorizonMs: msRule(1),
+      pruneIntervalMs: msRule(1),
+      pruneBatchRows: intRule(1, 1_000_000),
+      txIdleTimeoutMs: msRule(1),
+      lockTimeoutMs: msRule(1),
+      clock: validateClock,
     });
     this.#pool = pool;
     this.dedupHorizonMs = this.#o.dedupHorizonMs;
@@ -252,6 +248,10 @@ export class PgDedupStore<C extends PgClientLike = PgClientLike> implements Dedu
     this.#o.clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     await this.#pruning?.catch(() => {});
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #schedule(): void {

@@ -1,4 +1,4 @@
-import { BreakwaterError, Deadline, validateOptionsObject, validateSignal } from '@breakwater/core';
+import { BreakwaterError, Deadline, MAX_TIMER_MS, validateOptionsObject, validateSignal } from '@breakwater/core';
 import type { SendOptions } from './AckClientEvents.js';
 
 /** Checks `send()`'s arguments; throws BW_ERR_INVALID_OPTION naming the key. `maxBytes`: the largest payload that fits a frame and the buffer. */
@@ -53,7 +53,7 @@ export class ProcessHold {
   #keepAlive: NodeJS.Timeout | undefined;
 
   hold(): void {
-    if (this.#pending++ === 0) this.#keepAlive = setInterval(() => {}, 2 ** 31 - 1);
+    if (this.#pending++ === 0) this.#keepAlive = setInterval(() => {}, MAX_TIMER_MS);
   }
 
   release(): void {

@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { BreakwaterError, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Closeable, MAX_TIMER_MS, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
 import { type CircuitOptions, type ResolvedCircuitOptions, resolveCircuitOptions } from './defaults.js';
 import { type Call, startCall } from './internal/call.js';
-import { isOpossumError, MAX_TIMER_MS, Opossum, type OpossumBreaker } from './internal/opossum.js';
+import { isOpossumError, Opossum, type OpossumBreaker } from './internal/opossum.js';
 import { defaultIsFailure } from './isFailure.js';
 
 const publish = publisher('circuit');
@@ -77,7 +77,7 @@ const NO_ARGS: readonly unknown[] = Object.freeze([]);
  *   the breaker on the first error after recovery.
  * Rejections are `BW_ERR_CIRCUIT_OPEN` (retryable: false) with `{ key, state, retryInMs }`.
  */
-export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extends EventEmitter<CircuitEvents> {
+export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extends EventEmitter<CircuitEvents> implements Closeable {
   readonly key: string;
   readonly #o: ResolvedCircuitOptions;
   readonly #action: Action<A, R> | undefined;
@@ -220,8 +220,26 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     };
   }
 
-  /** Stops every timer; later calls fail with BW_ERR_CLOSED. */
+  /**
+   * Stops every timer; later calls fail with BW_ERR_CLOSED. Calls in flight
+   * finish on their own (a breaker holds no connection), so there is nothing
+   * to wait for and no separate `destroy()`. Idempotent.
+   */
+  close(): Promise<void> {
+    this.#stop();
+    return Promise.resolve();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @deprecated Renamed `close()`; kept for one release. */
   shutdown(): void {
+    this.#stop();
+  }
+
+  #stop(): void {
     this.#shutdown = true;
     this.#o.clock.clearTimeout(this.#resetTimer);
     this.#o.clock.clearTimeout(this.#rotationTimer);

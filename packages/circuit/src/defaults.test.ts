@@ -28,25 +28,25 @@ describe('circuit defaults', () => {
 });
 
 describe('circuit() / circuitFor()', () => {
-  it('keeps one breaker per upstream key', () => {
+  it('keeps one breaker per upstream key', async () => {
     const clock = new FakeClock();
     const registry = new CircuitRegistry();
-    const a = registry.circuitFor('a:443', undefined, { clock });
+    const a = registry.circuitFor('a:443', { clock });
     expect(registry.circuitFor('a:443')).toBe(a);
     expect(a.key).toBe('a:443');
     expect(registry.get('a:443')).toBe(a);
     expect(registry.keys()).toEqual(['a:443']);
     expect(registry.delete('a:443')).toBe(true);
     expect(registry.get('a:443')).toBeUndefined();
-    registry.circuitFor('b', undefined, { clock });
-    registry.shutdownAll();
+    registry.circuitFor('b', { clock });
+    await registry.close();
     expect(registry.keys()).toEqual([]);
-    const shared = circuitFor(`unit-${Math.random()}`, undefined, { clock });
+    const shared = circuitFor(`unit-${Math.random()}`, { clock });
     expect(circuitFor(shared.key)).toBe(shared);
-    shared.shutdown();
+    await shared.close();
     const named = circuit(async function getUser() {}, { clock });
     expect(named.key).toBe('getUser');
-    named.shutdown();
+    await named.close();
   });
 
   it('reject bad options naming the key, for every export', async () => {
@@ -69,7 +69,7 @@ describe('circuit() / circuitFor()', () => {
     ];
     for (const [options, key] of bad) {
       expect(() => circuit(() => 1, options as never), key).toThrow(invalid(key));
-      if (key !== 'key') expect(() => new CircuitRegistry().circuitFor('k', undefined, options as never), key).toThrow(invalid(key));
+      if (key !== 'key') expect(() => new CircuitRegistry().circuitFor('k', options as never), key).toThrow(invalid(key));
       expect(() => resolveCircuitOptions(options as never), key).toThrow(invalid(key));
     }
     expect(() => circuit('fn' as never)).toThrow(invalid('fn'));
@@ -77,7 +77,7 @@ describe('circuit() / circuitFor()', () => {
     const breaker = circuit(() => 1, { clock: new FakeClock() });
     await expect(breaker.run('x' as never)).rejects.toThrow(invalid('fn'));
     await expect(breaker.run(() => 1, { signal: 'x' as never })).rejects.toThrow(invalid('signal'));
-    breaker.shutdown();
+    await breaker.close();
   });
 });
 
@@ -85,12 +85,12 @@ describe('CircuitRegistry bounds', () => {
   it('drops closed breakers beyond maxCircuits but never an open one', async () => {
     const clock = new FakeClock();
     const registry = new CircuitRegistry({ maxCircuits: 2, clock });
-    const failing = registry.circuitFor('failing:443', undefined, { clock, volumeThreshold: 1 });
+    const failing = registry.circuitFor('failing:443', { clock, volumeThreshold: 1 });
     await failing.run(() => Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }))).catch(() => {});
     expect(failing.state).toBe('open');
-    for (let i = 0; i < 20; i++) registry.circuitFor(`ok${i}:443`, undefined, { clock }).admit();
+    for (let i = 0; i < 20; i++) registry.circuitFor(`ok${i}:443`, { clock }).admit();
     expect(registry.get('failing:443')).toBe(failing);
     expect(registry.size).toBeLessThanOrEqual(3);
-    registry.shutdownAll();
+    await registry.close();
   });
 });

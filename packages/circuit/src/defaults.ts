@@ -1,11 +1,15 @@
 import {
   BreakwaterError,
   type Clock,
+  intRule,
   monotonicClock,
-  resolveOptions,
+  msRule,
+  numberRule,
+  type Rules,
+  resolveTunables,
+  validateAtLeast,
+  validateClock,
   validateFunction,
-  validateNumber,
-  validateOptionsObject,
   validateString,
 } from '@breakwater/core';
 
@@ -75,45 +79,35 @@ export interface ResolvedCircuitOptions extends ResolvedCircuitPolicyOptions {
   random: () => number;
 }
 
-function validateClock(v: unknown, k: string): Clock {
-  const c = v as Partial<Clock> | null;
-  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock (now, setTimeout, clearTimeout)`, { details: { key: k } });
-  }
-  return v as Clock;
-}
-
-const int = (min: number, max: number) => (v: unknown, k: string) => validateNumber(v, k, { min, max, integer: true });
+/** Longest reset, window or call limit: one hour. */
+const MAX_CIRCUIT_MS = 3_600_000;
 
 export const CIRCUIT_OPTION_RULES = {
-  volumeThreshold: int(0, 1_000_000),
-  errorThresholdPercentage: (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 100 }),
-  rollingCountTimeoutMs: int(100, 3_600_000),
-  rollingCountBuckets: int(1, 1_000),
-  resetTimeoutMs: int(1, 3_600_000),
-  maxResetTimeoutMs: int(1, 3_600_000),
-  resetJitterRatio: (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 0.99 }),
-  attemptTimeoutMs: int(0, 3_600_000),
-  probeTimeoutMs: int(1, 3_600_000),
+  volumeThreshold: intRule(0, 1_000_000),
+  errorThresholdPercentage: numberRule(0, 100),
+  rollingCountTimeoutMs: msRule(100, MAX_CIRCUIT_MS),
+  rollingCountBuckets: intRule(1, 1_000),
+  resetTimeoutMs: msRule(1, MAX_CIRCUIT_MS),
+  maxResetTimeoutMs: msRule(1, MAX_CIRCUIT_MS),
+  resetJitterRatio: numberRule(0, 0.99),
+  attemptTimeoutMs: msRule(0, MAX_CIRCUIT_MS),
+  probeTimeoutMs: msRule(1, MAX_CIRCUIT_MS),
   clock: validateClock,
-} satisfies { [K in keyof ResolvedCircuitPolicyOptions]: (v: unknown, k: string) => ResolvedCircuitPolicyOptions[K] };
+} satisfies Rules<ResolvedCircuitPolicyOptions>;
 
 const CALL_KEYS = ['key', 'isFailure', 'random'] as const;
 
 /** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveCircuitOptions(options?: CircuitOptions, where = 'circuit()', fallbackKey = 'circuit'): ResolvedCircuitOptions {
-  const given = validateOptionsObject<CircuitOptions>(options, where, [...Object.keys(CIRCUIT_DEFAULTS), ...CALL_KEYS]);
-  const { key, isFailure, random, ...policy } = given;
-  const o = resolveOptions<ResolvedCircuitPolicyOptions>(policy, where, CIRCUIT_DEFAULTS, CIRCUIT_OPTION_RULES);
-  if (o.maxResetTimeoutMs < o.resetTimeoutMs) {
-    throw new BreakwaterError(
-      'BW_ERR_INVALID_OPTION',
-      `Expected \`maxResetTimeoutMs\` to be >= \`resetTimeoutMs\` (${o.resetTimeoutMs}), got ${o.maxResetTimeoutMs}`,
-      {
-        details: { key: 'maxResetTimeoutMs' },
-      },
-    );
-  }
+  const { tunables: o, others } = resolveTunables<ResolvedCircuitPolicyOptions, CircuitOptions>(
+    options,
+    where,
+    CIRCUIT_DEFAULTS,
+    CIRCUIT_OPTION_RULES,
+    CALL_KEYS,
+  );
+  const { key, isFailure, random } = others;
+  validateAtLeast(o, 'resetTimeoutMs', 'maxResetTimeoutMs');
   if (o.rollingCountTimeoutMs < o.rollingCountBuckets) {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`rollingCountBuckets\` to be <= \`rollingCountTimeoutMs\`, got ${o.rollingCountBuckets}`, {
       details: { key: 'rollingCountBuckets' },

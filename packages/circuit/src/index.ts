@@ -17,4 +17,4 @@ export {
   resolveCircuitOptions,
 } from './defaults.js';
 export { defaultIsFailure, FAILURE_CODES } from './isFailure.js';
-export { CircuitRegistry, type CircuitRegistryOptions, circuit, circuitFor } from './registry.js';
+export { type CircuitForOptions, CircuitRegistry, type CircuitRegistryOptions, circuit, circuitFor } from './registry.js';

@@ -1,4 +1,4 @@
-import { type Clock, IdleMap, validateString } from '@breakwater/core';
+import { type Clock, type Closeable, IdleMap, validateString } from '@breakwater/core';
 import { type Action, CircuitBreaker } from './CircuitBreaker.js';
 import type { CircuitOptions } from './defaults.js';
 
@@ -28,7 +28,7 @@ export interface CircuitRegistryOptions {
 }
 
 /** Breakers keyed by upstream (`host:port`, a service name), bounded in number (see {@link CircuitRegistryOptions}). */
-export class CircuitRegistry {
+export class CircuitRegistry implements Closeable {
   readonly #breakers: IdleMap<string, CircuitBreaker<never[], unknown>>;
 
   constructor(options: CircuitRegistryOptions = {}) {
@@ -39,7 +39,7 @@ export class CircuitRegistry {
       ...(options.clock === undefined ? {} : { clock: options.clock }),
       // Only closed ones: a fresh breaker would let a failing upstream's traffic through at once.
       canEvict: (b) => b.state === 'closed',
-      onEvict: (b) => b.shutdown(),
+      onEvict: (b) => void b.close(),
     });
   }
 
@@ -49,13 +49,26 @@ export class CircuitRegistry {
   }
 
   /**
-   * The breaker of `key`, created with `fn` and `options` on first use; later
+   * The breaker of `key`, created with `options` (and `options.fn`) on first use; later
    * calls return it as it is. Use `run(fn)` for calls other than `fn`.
+   * @example registry.circuitFor('users.internal:443', { attemptTimeoutMs: 1_000 })
    */
-  circuitFor<A extends unknown[] = unknown[], R = unknown>(key: string, fn?: Action<A, R>, options?: Omit<CircuitOptions, 'key'>): CircuitBreaker<A, R> {
+  circuitFor<A extends unknown[] = unknown[], R = unknown>(key: string, options?: CircuitForOptions<A, R>): CircuitBreaker<A, R>;
+  /** @deprecated Pass `fn` inside the options: `circuitFor(key, { fn, ...options })`; kept for one release. */
+  circuitFor<A extends unknown[] = unknown[], R = unknown>(
+    key: string,
+    fn: Action<A, R> | undefined,
+    options?: Omit<CircuitOptions, 'key'>,
+  ): CircuitBreaker<A, R>;
+  circuitFor<A extends unknown[] = unknown[], R = unknown>(
+    key: string,
+    fnOrOptions?: Action<A, R> | CircuitForOptions<A, R>,
+    legacy?: Omit<CircuitOptions, 'key'>,
+  ): CircuitBreaker<A, R> {
     validateString(key, 'key');
     let breaker = this.#breakers.get(key) as CircuitBreaker<A, R> | undefined;
     if (breaker === undefined) {
+      const { fn, ...options } = splitFn(fnOrOptions, legacy);
       breaker = new CircuitBreaker<A, R>(fn, { ...options, key });
       this.#breakers.set(key, breaker as unknown as CircuitBreaker<never[], unknown>);
     }
@@ -70,15 +83,42 @@ export class CircuitRegistry {
     return [...this.#breakers.keys()];
   }
 
-  /** Shuts the breaker of `key` down and forgets it. */
+  /** Closes the breaker of `key` and forgets it. */
   delete(key: string): boolean {
-    this.#breakers.peek(key)?.shutdown();
+    void this.#breakers.peek(key)?.close();
     return this.#breakers.delete(key);
   }
 
-  shutdownAll(): void {
+  /** Closes every breaker and forgets it. Idempotent; the registry may be used again afterwards. */
+  close(): Promise<void> {
     for (const key of this.keys()) this.delete(key);
+    return Promise.resolve();
   }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** @deprecated Renamed `close()`; kept for one release. */
+  shutdownAll(): void {
+    void this.close();
+  }
+}
+
+/** `circuitFor()`'s options: a breaker's options and, optionally, the function it guards. */
+export interface CircuitForOptions<A extends unknown[] = unknown[], R = unknown> extends Omit<CircuitOptions, 'key'> {
+  /** The function `fire()` calls; without it, use `run(fn)`. */
+  fn?: Action<A, R>;
+}
+
+function splitFn<A extends unknown[], R>(
+  fnOrOptions: Action<A, R> | CircuitForOptions<A, R> | undefined,
+  legacy: Omit<CircuitOptions, 'key'> | undefined,
+): CircuitForOptions<A, R> {
+  // The old form: circuitFor(key, fn, options) or circuitFor(key, undefined, options).
+  if (typeof fnOrOptions === 'function') return { ...legacy, fn: fnOrOptions };
+  if (fnOrOptions === undefined) return { ...legacy };
+  return fnOrOptions;
 }
 
 const defaultRegistry = new CircuitRegistry();
@@ -86,13 +126,20 @@ const defaultRegistry = new CircuitRegistry();
 /**
  * The shared breaker for an upstream in the default registry.
  * @example
- * const users = circuitFor('users.internal:443');
+ * const users = circuitFor('users.internal:443', { attemptTimeoutMs: 1_000 });
  * const user = await users.run(({ signal }) => fetchUser(id, { signal }));
  */
+export function circuitFor<A extends unknown[] = unknown[], R = unknown>(key: string, options?: CircuitForOptions<A, R>): CircuitBreaker<A, R>;
+/** @deprecated Pass `fn` inside the options: `circuitFor(key, { fn, ...options })`; kept for one release. */
 export function circuitFor<A extends unknown[] = unknown[], R = unknown>(
   key: string,
-  fn?: Action<A, R>,
+  fn: Action<A, R> | undefined,
   options?: Omit<CircuitOptions, 'key'>,
+): CircuitBreaker<A, R>;
+export function circuitFor<A extends unknown[] = unknown[], R = unknown>(
+  key: string,
+  fnOrOptions?: Action<A, R> | CircuitForOptions<A, R>,
+  legacy?: Omit<CircuitOptions, 'key'>,
 ): CircuitBreaker<A, R> {
-  return defaultRegistry.circuitFor(key, fn, options);
+  return defaultRegistry.circuitFor(key, splitFn(fnOrOptions, legacy));
 }

@@ -1,4 +1,4 @@
-import { resolveOptions, validateNumber, validateString } from '@breakwater/core';
+import { intRule, msRule, numberRule, resolveOptions, validateNumber, validateString } from '@breakwater/core';
 import { SOCKET_DEFAULTS } from '@breakwater/socket';
 
 export interface DoctorOptions {
@@ -58,11 +58,11 @@ export function resolveDoctorOptions(options: DoctorOptions = {}): ResolvedDocto
     connRate: positive(1_000_000),
     rttMs: positive(60_000),
     bandwidthMbps: positive(1_000_000),
-    pathIdleTimeoutMs: (v, k) => validateNumber(v, k, { min: 1_000, max: 86_400_000, integer: true }),
-    conntrackWarnRatio: (v, k) => validateNumber(v, k, { min: 0.01, max: 1 }),
-    closeWaitWarnCount: (v, k) => validateNumber(v, k, { min: 1, max: 1_000_000, integer: true }),
-    minBacklog: (v, k) => validateNumber(v, k, { min: 1, max: 1_000_000, integer: true }),
-    maxRetransmitMs: (v, k) => validateNumber(v, k, { min: 1_000, max: 86_400_000, integer: true }),
+    pathIdleTimeoutMs: msRule(1_000, 86_400_000),
+    conntrackWarnRatio: numberRule(0.01, 1),
+    closeWaitWarnCount: intRule(1, 1_000_000),
+    minBacklog: intRule(1, 1_000_000),
+    maxRetransmitMs: msRule(1_000, 86_400_000),
   });
 }
 
@@ -90,8 +90,8 @@ export const PROBE_DEFAULTS = Object.freeze({
 
 export function resolveProbeOptions(options: ProbeOptions = {}): ResolvedProbeOptions {
   return resolveOptions<ResolvedProbeOptions>(options, 'probe', PROBE_DEFAULTS, {
-    connectTimeoutMs: (v, k) => validateNumber(v, k, { min: 1, max: 600_000, integer: true }),
-    echoBytes: (v, k) => validateNumber(v, k, { min: 0, max: 1_073_741_824, integer: true }),
-    echoTimeoutMs: (v, k) => validateNumber(v, k, { min: 1, max: 600_000, integer: true }),
+    connectTimeoutMs: msRule(1, 600_000),
+    echoBytes: intRule(0, 1_073_741_824),
+    echoTimeoutMs: msRule(1, 600_000),
   });
 }

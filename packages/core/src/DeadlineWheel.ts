@@ -1,4 +1,5 @@
 import { monotonicClock, type TimerHandle } from './Clock.js';
+import { MAX_TIMER_MS } from './rules.js';
 
 /** What the wheel holds: anything with a monotonic expiry time. */
 export interface WheelEntry {
@@ -11,9 +12,6 @@ export interface WheelEntry {
  * much late (plus event-loop lag, as any timer).
  */
 export const DEADLINE_TICK_MS = 1;
-
-/** Node's largest timer delay. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /**
  * One Node timer for every Deadline on the monotonic clock, instead of a

@@ -5,6 +5,21 @@ export { ERROR_CODES, type ErrorCode, isErrorCode } from './codes.js';
 export { Deadline, type DeadlineOptions } from './Deadline.js';
 export { channel, channelName, publisher } from './diagnostics.js';
 export { IdleMap, type IdleMapOptions } from './IdleMap.js';
+export type { Closeable, CloseOptions } from './lifecycle.js';
+export {
+  type BackoffShape,
+  backoffRules,
+  intRule,
+  MAX_TIMER_MS,
+  msRule,
+  numberRule,
+  type Rule,
+  type Rules,
+  resolveBackoffShape,
+  resolveTunables,
+  validateAtLeast,
+  validateClock,
+} from './rules.js';
 export type { TlsProblem } from './tlsErrors.js';
 export {
   describe,

@@ -9,6 +9,7 @@ import { BreakwaterError } from './BreakwaterError.js';
 function invalid(key: string, expected: string, got: unknown): BreakwaterError {
   return new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${key}\` to be ${expected}, got ${describe(got)}`, {
     details: { key },
+    hint: `Set \`${key}\` to ${expected}, or leave it out for the default (the package README's defaults table).`,
   });
 }
 
@@ -89,6 +90,7 @@ export function validateOptionsObject<T extends object>(options: unknown, where:
       const near = known.find((k) => k.toLowerCase() === key.toLowerCase() || k.startsWith(key) || key.startsWith(k));
       throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Unknown option \`${key}\` in ${where}${near === undefined ? '' : ` (did you mean \`${near}\`?)`}`, {
         details: { key },
+        hint: `${where} takes: ${known.join(', ')}. A misspelt option would otherwise be ignored silently.`,
       });
     }
   }

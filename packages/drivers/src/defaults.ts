@@ -1,4 +1,4 @@
-import { BreakwaterError, resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
+import { BreakwaterError, msRule, resolveTunables, validateBoolean, validateFunction, validateOptionsObject } from '@breakwater/core';
 import { clientIdleCeilingMs, type PresetConfig, resolvePreset } from '@breakwater/presets';
 import { resolveSocketOptions, type SocketOptions } from '@breakwater/socket';
 
@@ -73,16 +73,14 @@ export interface ResolvedDriverOptions {
   idleTimeoutMs: number;
 }
 
-const ms = (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 2_147_483_647, integer: true });
-const RULES = { queryTimeoutMs: ms, serverIdleTimeoutMs: ms, transactionPooling: validateBoolean };
-const KEYS = ['preset', 'socket', 'queryTimeoutMs', 'serverIdleTimeoutMs', 'transactionPooling', 'isIdempotent'] as const;
+const RULES = { queryTimeoutMs: msRule(), serverIdleTimeoutMs: msRule(), transactionPooling: validateBoolean };
+const OTHER_KEYS = ['preset', 'socket', 'isIdempotent'] as const;
 
 let directPreset: PresetConfig | undefined;
 
 export function resolveDriverOptions(options: DriverOptions = {}, where = 'options'): ResolvedDriverOptions {
-  const given = validateOptionsObject<DriverOptions>(options, where, KEYS);
-  const { preset: presetGiven, socket: socketGiven, isIdempotent: predicate, ...numbers } = given;
-  const resolved = resolveOptions<{ queryTimeoutMs: number; serverIdleTimeoutMs: number; transactionPooling: boolean }>(numbers, where, DRIVER_DEFAULTS, RULES);
+  const { tunables: resolved, others } = resolveTunables<typeof DRIVER_DEFAULTS, DriverOptions>(options, where, DRIVER_DEFAULTS, RULES, OTHER_KEYS);
+  const { preset: presetGiven, socket: socketGiven, isIdempotent: predicate } = others;
   const isIdempotent = predicate === undefined ? undefined : validateFunction<(statement: unknown) => boolean>(predicate, 'isIdempotent');
   directPreset ??= resolvePreset({ infra: 'direct' });
   const preset = presetGiven === undefined ? directPreset : validatePresetShape(presetGiven);

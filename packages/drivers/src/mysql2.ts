@@ -149,7 +149,7 @@ export function createMysqlPool(config: PoolOptions = {}, options: DriverOptions
   // The breaker's timers end with the pool (the promise form's end() calls this one).
   const end = core.end.bind(core);
   core.end = (callback) => {
-    policy.breaker.shutdown();
+    void policy.breaker.close();
     return end(callback);
   };
   return core.promise();

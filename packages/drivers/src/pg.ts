@@ -208,7 +208,7 @@ export function createPgPool(config: pg.PoolConfig = {}, options: DriverOptions 
   // The breaker's timers end with the pool.
   const end = pool.end.bind(pool) as (cb?: () => void) => Promise<void> | undefined;
   (pool as { end: unknown }).end = (cb?: () => void) => {
-    policy.breaker.shutdown();
+    void policy.breaker.close();
     return end(cb);
   };
   return pool;

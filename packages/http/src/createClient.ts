@@ -1,5 +1,5 @@
 import { CircuitRegistry } from '@breakwater/circuit';
-import { BreakwaterError, channel, IdleMap } from '@breakwater/core';
+import { BreakwaterError, type Closeable, type CloseOptions, channel, IdleMap, msRule } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import { type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnectors } from './connector.js';
@@ -49,7 +49,7 @@ export type HttpRequestOptions = Omit<UndiciRequestOptions, 'dispatcher'> & Dead
 /** undici's `fetch` init (without `dispatcher`), plus per-request `deadlineMs`, `headersTimeoutMs`, `bodyTimeoutMs` (each redirect hop gets them). */
 export type HttpFetchInit = Omit<NonNullable<Parameters<typeof undiciFetch>[1]>, 'dispatcher'> & DeadlineRequestOptions;
 
-export interface HttpClient {
+export interface HttpClient extends Closeable {
   /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */
   request(url: string | URL, options?: HttpRequestOptions): ReturnType<typeof undiciRequest>;
   /** WHATWG fetch, on undici 8's own `fetch` (never Node's global one); network errors are `TypeError` with a BreakwaterError `cause`. */
@@ -58,9 +58,18 @@ export interface HttpClient {
   readonly dispatcher: Dispatcher;
   /** The layers in use, outermost first. */
   readonly layers: readonly Layer[];
-  /** Lets requests in flight finish (retry backoffs included), then closes every connection; later requests get BW_ERR_CLOSED. */
-  close(): Promise<void>;
+  /**
+   * Lets requests in flight finish (retry backoffs included), then closes every connection; later requests
+   * get BW_ERR_CLOSED. After `deadlineMs` (default: no limit) it destroys what is left, as `destroy()`.
+   */
+  close(options?: CloseOptions): Promise<void>;
+  /** Closes at once: requests in flight fail, every connection is destroyed. */
+  destroy(): Promise<void>;
+  /** `close()`, for `await using client = createClient()`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
+
+export type { CloseOptions };
 
 /**
  * A resilient HTTP client on undici 8: hardened connections, idle timeouts below the load balancer's,
@@ -135,6 +144,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       ? fresh.dispatch({ ...opts, reset: true }, handler)
       : dispatch(opts, handler);
   let closed: Promise<void> | undefined;
+  let destroyed = false;
   // Requests between dispatch and their end, retry backoffs included: close() waits for them before it
   // closes the Agents, so a retry never finds its Agent closed and no backoff timer outlives close().
   const inFlight = { count: 0, drained: undefined as (() => void) | undefined };
@@ -160,15 +170,43 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),
-    close() {
+    close(options: CloseOptions = {}) {
+      let deadlineMs: number | undefined;
+      try {
+        deadlineMs = options.deadlineMs === undefined ? undefined : msRule()(options.deadlineMs, 'deadlineMs');
+      } catch (error) {
+        return Promise.reject(error);
+      }
       closed ??= (async () => {
-        if (inFlight.count > 0) await new Promise<void>((r) => (inFlight.drained = r));
-        circuits.shutdownAll();
-        if (fresh !== undefined) await Promise.all([base.close(), fresh.close()]);
+        if (inFlight.count > 0) {
+          let timer: NodeJS.Timeout | undefined;
+          const drained = new Promise<boolean>((r) => (inFlight.drained = () => r(true)));
+          const late = deadlineMs === undefined ? drained : new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs)));
+          const inTime = await Promise.race([drained, late]);
+          clearTimeout(timer);
+          if (!inTime) return teardown(true);
+        }
+        await teardown(false);
       })();
       return closed;
     },
+    destroy() {
+      if (closed === undefined) closed = teardown(true);
+      else if (!destroyed) void teardown(true);
+      return closed;
+    },
+    [Symbol.asyncDispose]() {
+      return this.close();
+    },
   };
+
+  async function teardown(now: boolean): Promise<void> {
+    if (destroyed) return; // destroy() came first: the connection pools are gone, close() has nothing left to do.
+    destroyed = now;
+    await circuits.close();
+    // A caller's own dispatcher is the caller's to close.
+    if (fresh !== undefined) await Promise.all(now ? [base.destroy(), fresh.destroy()] : [base.close(), fresh.close()]);
+  }
 }
 
 type InFlight = { count: number; drained: (() => void) | undefined };

@@ -1,7 +1,7 @@
 import type { CircuitPolicyOptions } from '@breakwater/circuit';
-import { BreakwaterError, resolveOptions, validateBoolean, validateFunction, validateNumber, validateOptionsObject } from '@breakwater/core';
+import { BreakwaterError, intRule, msRule, type Rules, resolveTunables, validateAtLeast, validateBoolean, validateFunction } from '@breakwater/core';
 import type { PresetConfig, PresetHttp, PresetSelection } from '@breakwater/presets';
-import type { RetryBudgetOptions } from '@breakwater/retry';
+import { RETRY_RULES, type RetryBudgetOptions, type RetryPolicyOptions } from '@breakwater/retry';
 import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
@@ -16,7 +16,9 @@ import { type HttpTlsOptions, resolveTlsOptions } from './tls.js';
  * preset's `http` section ({@link PresetHttp}, owned by @breakwater/presets below this package), so
  * `createClient({ ...preset.http })` type-checks and a key added there must be handled here.
  */
-export interface HttpPolicyOptions extends Partial<PresetHttp> {
+export interface HttpPolicyOptions
+  extends Partial<PresetHttp>,
+    Pick<RetryPolicyOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'maxRetryAfterMs' | 'attemptTimeoutMs'> {
   /**
    * Connections per origin. undici's default is unlimited, which turns a slow upstream into thousands of sockets.
    * @defaultValue 32
@@ -61,11 +63,16 @@ export interface HttpPolicyOptions extends Partial<PresetHttp> {
    * @defaultValue 30_000
    */
   deadlineMs?: number;
+  // The retry options below are @breakwater/retry's (same meaning, same validation: RETRY_RULES).
   /** Attempts per request, the first included (idempotent requests only). @defaultValue 3 */
   attempts?: number;
-  /** Full-jitter backoff base. @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/ @defaultValue 50 */
+  /**
+   * Full-jitter backoff base. Half of `retry()`'s 100 ms: a request has someone waiting on it and a
+   * 30 s `deadlineMs`, so retries come sooner. @see https://aws.amazon.com/blogs/architecture/exponential-backoff-and-jitter/
+   * @defaultValue 50
+   */
   baseDelayMs?: number;
-  /** Full-jitter backoff cap. @defaultValue 2_000 */
+  /** Full-jitter backoff cap. Below `retry()`'s 10 s so every attempt fits the 30 s request deadline. @defaultValue 2_000 */
   maxDelayMs?: number;
   /** A `Retry-After` longer than this ends retrying. @defaultValue 10_000 */
   maxRetryAfterMs?: number;
@@ -205,12 +212,9 @@ export interface ResolvedHttpOptions extends ResolvedHttpPolicy {
   proxy: ResolvedProxy | undefined;
 }
 
-const ms =
-  (min: number, max = 3_600_000) =>
-  (v: unknown, k: string) =>
-    validateNumber(v, k, { min, max, integer: true });
+const ms = (min: number, max = 3_600_000) => msRule(min, max);
 const RULES = {
-  connections: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 65_535, integer: true }),
+  connections: intRule(1, 65_535),
   keepAliveTimeoutMs: ms(1, 600_000),
   keepAliveTimeoutThresholdMs: ms(0, 60_000),
   connectTimeoutMs: ms(1, 600_000),
@@ -218,24 +222,24 @@ const RULES = {
   bodyTimeoutMs: ms(0),
   allowH2: validateBoolean,
   deadlineMs: ms(0, 86_400_000),
-  attempts: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 10, integer: true }),
-  baseDelayMs: ms(0, 60_000),
-  maxDelayMs: ms(0, 600_000),
-  maxRetryAfterMs: ms(0),
+  attempts: RETRY_RULES.attempts,
+  baseDelayMs: RETRY_RULES.baseDelayMs,
+  maxDelayMs: RETRY_RULES.maxDelayMs,
+  maxRetryAfterMs: RETRY_RULES.maxRetryAfterMs,
   idempotencyKey: validateBoolean,
-  maxReplayBodyBytes: (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 1_073_741_824, integer: true }),
+  maxReplayBodyBytes: intRule(0, 1_073_741_824),
   dnsMaxTtlMs: ms(0, 86_400_000),
   dnsNegativeTtlMs: ms(0, 3_600_000),
   dnsStaleMs: ms(0, 86_400_000),
   balanceDecayMs: ms(1, 600_000),
-  outlierFailures: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 1_000, integer: true }),
+  outlierFailures: intRule(1, 1_000),
   outlierEjectionMs: ms(0, 3_600_000),
   // ── Adoption (#16) ──
-  attemptTimeoutMs: ms(0),
+  attemptTimeoutMs: RETRY_RULES.attemptTimeoutMs,
   dangerouslySkipTlsVerification: validateBoolean,
-  maxOrigins: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 10_000_000, integer: true }),
+  maxOrigins: intRule(1, 10_000_000),
   originIdleMs: ms(1_000, 86_400_000),
-};
+} satisfies Rules<ResolvedHttpPolicy>;
 
 const OTHER_KEYS = [
   'socket',
@@ -272,14 +276,14 @@ export function resolveHttpOptions(options: HttpClientOptions = {}): ResolvedHtt
 }
 
 function resolveGiven({ given: options, preset }: ReturnType<typeof applyPreset>): ResolvedHttpOptions {
-  const given = validateOptionsObject<HttpClientOptions>(options, 'createClient()', [...Object.keys(HTTP_DEFAULTS), ...OTHER_KEYS]);
-  const policyGiven = Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(HTTP_DEFAULTS, k)));
-  const policy = resolveOptions<ResolvedHttpPolicy>(policyGiven, 'createClient()', HTTP_DEFAULTS, RULES);
-  if (policy.maxDelayMs < policy.baseDelayMs) {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`maxDelayMs\` to be >= \`baseDelayMs\` (${policy.baseDelayMs}), got ${policy.maxDelayMs}`, {
-      details: { key: 'maxDelayMs' },
-    });
-  }
+  const { tunables: policy, others: given } = resolveTunables<ResolvedHttpPolicy, HttpClientOptions>(
+    options,
+    'createClient()',
+    HTTP_DEFAULTS,
+    RULES,
+    OTHER_KEYS,
+  );
+  validateAtLeast(policy, 'baseDelayMs', 'maxDelayMs');
   const circuit = given.circuit === false ? false : (objectOption<CircuitPolicyOptions>(given.circuit, 'circuit') ?? {});
   const dnsServers = given.dnsServers;
   if (dnsServers !== undefined && (!Array.isArray(dnsServers) || dnsServers.some((s) => typeof s !== 'string' || s === ''))) {

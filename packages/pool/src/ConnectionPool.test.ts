@@ -50,6 +50,19 @@ describe('ConnectionPool: lending', () => {
     expect(pool.stats().consecutiveFailures).toBe(0);
   });
 
+  it('use({ deadlineMs }) aborts the use with BW_ERR_DEADLINE; timeoutMs is its deprecated alias', async () => {
+    const { clock, pool } = await setup();
+    const hang = (_conn: net.Socket, signal: AbortSignal) =>
+      new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+    for (const options of [{ deadlineMs: 1_000 }, { timeoutMs: 1_000 }]) {
+      const using = pool.use(hang, options);
+      await until(() => pool.stats().borrowed === 1, 2_000, 'borrowed');
+      clock.advance(1_000);
+      await expect(using).rejects.toMatchObject({ code: 'BW_ERR_DEADLINE' });
+    }
+    await expect(pool.use(hang, { deadlineMs: -1 })).rejects.toMatchObject({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'deadlineMs' } });
+  });
+
   it('opens minIdle connections at start and replaces an evicted one', async () => {
     const { server, pool } = await setup({ minIdle: 2 });
     await until(() => pool.stats().idle === 2 && server.connections === 2, 2_000, 'warm-up');

@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { BreakwaterError, classify, validateNumber, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Closeable, type CloseOptions, classify, msRule, validateSignal } from '@breakwater/core';
 import type { ResolvedPoolOptions } from './defaults.js';
 import { BorrowCheck } from './internal/BorrowCheck.js';
 import { Borrowing } from './internal/Borrowing.js';
@@ -27,7 +27,7 @@ export interface ReleaseOptions {
  * A pool of TCP connections on generic-pool that never hands out a dead one.
  * Create it with {@link createPool}; see the package README for the rules.
  */
-export class ConnectionPool extends EventEmitter<PoolEvents> {
+export class ConnectionPool extends EventEmitter<PoolEvents> implements Closeable {
   readonly #o: ResolvedPoolOptions;
   readonly #close = new AbortController();
   readonly #counter = new PoolStatsCounter();
@@ -183,7 +183,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * stalled…) destroys the connection and counts towards passive health; any
    * other rejection (an application error) returns it. The rejection is
    * rethrown. `signal` aborts when the caller's signal does, when
-   * `timeoutMs` runs out (`BW_ERR_DEADLINE`), or when `close()` stops waiting
+   * `deadlineMs` runs out (`BW_ERR_DEADLINE`), or when `close()` stops waiting
    * for this connection (`BW_ERR_CLOSED`); the connection of an aborted use
    * is destroyed, since its protocol state is unknown.
    */
@@ -215,10 +215,10 @@ export class ConnectionPool extends EventEmitter<PoolEvents> {
    * every socket has closed and every timer is cleared. Calling it again
    * returns the same promise.
    */
-  close(options: { deadlineMs?: number } = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     const deadlineMs = options.deadlineMs ?? this.#o.drainTimeoutMs;
     try {
-      validateNumber(deadlineMs, 'deadlineMs', { min: 0, max: 2_147_483_647, integer: true });
+      msRule()(deadlineMs, 'deadlineMs');
     } catch (error) {
       return Promise.reject(error);
     }

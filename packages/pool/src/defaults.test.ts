@@ -44,7 +44,7 @@ describe('resolvePoolOptions()', () => {
     [{ port: 7000, idleTimeoutMs: -5 }, 'idleTimeoutMs', /`idleTimeoutMs`/],
     [{ port: 7000, maxLifetimeJitterRatio: 0.9 }, 'maxLifetimeJitterRatio', /between 0 and 0.5/],
     [{ port: 7000, minIdle: 11 }, 'minIdle', /`minIdle` to be at most `max` \(10\)/],
-    [{ port: 7000, reconnectBackoffMs: 500, reconnectBackoffMaxMs: 100 }, 'reconnectBackoffMaxMs', /at least `reconnectBackoffMs`/],
+    [{ port: 7000, reconnectBackoffMs: 500, reconnectBackoffMaxMs: 100 }, 'reconnectBackoffMaxMs', /to be >= `reconnectBackoffMs` \(500\), got 100/],
     [{ port: 7000, maxWaiting: 0 }, 'maxWaiting', /`maxWaiting`/],
     [{ port: 7000, probe: 'PING' }, 'probe', /`probe` to be a function/],
     [{ port: 7000, connect: 5 }, 'connect', /`connect` to be a function/],

@@ -2,11 +2,17 @@ import type net from 'node:net';
 import {
   BreakwaterError,
   type Clock,
+  intRule,
+  MAX_TIMER_MS,
   monotonicClock,
-  resolveOptions,
+  msRule,
+  numberRule,
+  type Rules,
+  resolveTunables,
+  validateAtLeast,
+  validateClock,
   validateFunction,
   validateNumber,
-  validateOptionsObject,
   validatePort,
   validateString,
 } from '@breakwater/core';
@@ -160,38 +166,25 @@ export const POOL_DEFAULTS = Object.freeze({
   clock: monotonicClock,
 }) satisfies ResolvedPoolTunables;
 
-const MAX_TIMER = 2_147_483_647;
-const int =
-  (min: number, max = MAX_TIMER) =>
-  (v: unknown, k: string) =>
-    validateNumber(v, k, { min, max, integer: true });
-
 const RULES = {
-  max: int(1, 100_000),
-  minIdle: int(0, 100_000),
-  idleTimeoutMs: int(1),
-  maxLifetimeMs: int(1),
-  maxLifetimeJitterRatio: (v: unknown, k: string) => validateNumber(v, k, { min: 0, max: 0.5 }),
-  validateAfterIdleMs: int(0),
-  validationTimeoutMs: int(1),
-  acquireTimeoutMs: int(1),
-  maxWaiting: int(1, 1_000_000),
-  unhealthyAfterFailures: int(0, 1_000),
-  unhealthyForMs: int(1),
-  reconnectBackoffMs: int(1),
-  reconnectBackoffMaxMs: int(1),
-  leakWarningMs: int(0),
-  drainTimeoutMs: int(0),
-  clock: (v: unknown, k: string) => {
-    const c = v as Partial<Clock> | null;
-    if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
-      throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock (now, setTimeout, clearTimeout)`, { details: { key: k } });
-    }
-    return v as Clock;
-  },
-} satisfies { [K in keyof ResolvedPoolTunables]: (v: unknown, k: string) => ResolvedPoolTunables[K] };
+  max: intRule(1, 100_000),
+  minIdle: intRule(0, 100_000),
+  idleTimeoutMs: msRule(1),
+  maxLifetimeMs: msRule(1),
+  maxLifetimeJitterRatio: numberRule(0, 0.5),
+  validateAfterIdleMs: msRule(0),
+  validationTimeoutMs: msRule(1),
+  acquireTimeoutMs: msRule(1),
+  maxWaiting: intRule(1, 1_000_000),
+  unhealthyAfterFailures: intRule(0, 1_000),
+  unhealthyForMs: msRule(1),
+  reconnectBackoffMs: msRule(1),
+  reconnectBackoffMaxMs: msRule(1),
+  leakWarningMs: msRule(0),
+  drainTimeoutMs: msRule(0),
+  clock: validateClock,
+} satisfies Rules<ResolvedPoolTunables>;
 
-const TUNABLE_KEYS = Object.keys(POOL_DEFAULTS) as (keyof ResolvedPoolTunables)[];
 const OTHER_KEYS = ['host', 'port', 'connect', 'socket', 'probe'] as const;
 
 function invalid(key: string, message: string): BreakwaterError {
@@ -204,17 +197,9 @@ function invalid(key: string, message: string): BreakwaterError {
  */
 export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
   if (options === undefined) throw invalid('port', 'Expected `port` (or a `connect` factory) in createPool() options, got undefined');
-  const given = validateOptionsObject<PoolOptions>(options, 'createPool() options', [...TUNABLE_KEYS, ...OTHER_KEYS]);
-  const tunables: Partial<PoolTunables> = {};
-  for (const k of TUNABLE_KEYS) if (given[k] !== undefined) (tunables as Record<string, unknown>)[k] = given[k];
-  const t = resolveOptions<ResolvedPoolTunables>(tunables, 'createPool() options', POOL_DEFAULTS, RULES);
+  const { tunables: t, others: given } = resolveTunables<ResolvedPoolTunables, PoolOptions>(options, 'createPool() options', POOL_DEFAULTS, RULES, OTHER_KEYS);
   if (t.minIdle > t.max) throw invalid('minIdle', `Expected \`minIdle\` to be at most \`max\` (${t.max}), got ${t.minIdle}`);
-  if (t.reconnectBackoffMaxMs < t.reconnectBackoffMs) {
-    throw invalid(
-      'reconnectBackoffMaxMs',
-      `Expected \`reconnectBackoffMaxMs\` to be at least \`reconnectBackoffMs\` (${t.reconnectBackoffMs}), got ${t.reconnectBackoffMaxMs}`,
-    );
-  }
+  validateAtLeast(t, 'reconnectBackoffMs', 'reconnectBackoffMaxMs');
   const connect = given.connect === undefined ? undefined : validateFunction<ConnectFactory>(given.connect, 'connect');
   const port = given.port === undefined ? undefined : validatePort(given.port);
   if (connect === undefined && (port === undefined || port === 0)) {
@@ -243,7 +228,7 @@ export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
  * createPool({ host, port, ...presetForPathIdle(350_000) }) // AWS NLB: 350 s
  */
 export function presetForPathIdle(pathIdleMs: number): Pick<ResolvedPoolTunables, 'idleTimeoutMs' | 'validateAfterIdleMs'> {
-  validateNumber(pathIdleMs, 'pathIdleMs', { min: 2, max: MAX_TIMER });
+  validateNumber(pathIdleMs, 'pathIdleMs', { min: 2, max: MAX_TIMER_MS });
   const idleTimeoutMs = Math.max(1, Math.floor(pathIdleMs * IDLE_TIMEOUT_RATIO));
   return { idleTimeoutMs, validateAfterIdleMs: Math.min(POOL_DEFAULTS.validateAfterIdleMs, Math.floor(idleTimeoutMs / 5)) };
 }

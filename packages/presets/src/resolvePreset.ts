@@ -1,5 +1,5 @@
 import { CIRCUIT_DEFAULTS, resolveCircuitOptions } from '@breakwater/circuit';
-import { BreakwaterError, resolveOptions, validateNumber, validateOneOf, validateOptionsObject } from '@breakwater/core';
+import { BreakwaterError, intRule, msRule, resolveOptions, validateNumber, validateOneOf, validateOptionsObject } from '@breakwater/core';
 import { POOL_DEFAULTS, resolvePoolOptions } from '@breakwater/pool';
 import { RETRY_DEFAULTS, resolveRetryOptions } from '@breakwater/retry';
 import { resolveSocketOptions, SOCKET_DEFAULTS } from '@breakwater/socket';
@@ -66,21 +66,17 @@ const LOAD_BALANCER_RULES = {
   responseTimeoutMs: limitMs,
 };
 
-const int =
-  (min: number, max = 2_147_483_647) =>
-  (v: unknown, k: string) =>
-    validateNumber(v, k, { min, max, integer: true });
 const HTTP_RULES = {
-  keepAliveTimeoutMs: int(1),
-  connections: int(1, 100_000),
-  deadlineMs: int(1),
-  attemptTimeoutMs: int(1, 3_600_000),
-  attempts: int(1, 100),
-  baseDelayMs: int(0, 3_600_000),
-  maxDelayMs: int(0, 3_600_000),
+  keepAliveTimeoutMs: msRule(1),
+  connections: intRule(1, 100_000),
+  deadlineMs: msRule(1),
+  attemptTimeoutMs: msRule(1, 3_600_000),
+  attempts: intRule(1, 100),
+  baseDelayMs: msRule(0, 3_600_000),
+  maxDelayMs: msRule(0, 3_600_000),
 } satisfies Record<keyof PresetHttp, unknown>;
 // 0 disables a Node server timer; Node's timers take at most 2^31 − 1 ms.
-const SERVER_RULES = { keepAliveTimeoutMs: int(0), headersTimeoutMs: int(0), requestTimeoutMs: int(0) };
+const SERVER_RULES = { keepAliveTimeoutMs: msRule(0), headersTimeoutMs: msRule(0), requestTimeoutMs: msRule(0) };
 
 function resolveLoadBalancer(selection: PresetSelection['infra'], overrides: unknown): PresetLoadBalancer {
   const { sources, ...numbers } = INFRA_PRESETS[selection];

@@ -1,12 +1,20 @@
 import {
   BreakwaterError,
+  backoffRules,
   type Clock,
   type Deadline,
+  intRule,
   monotonicClock,
+  msRule,
+  numberRule,
+  type Rules,
+  resolveBackoffShape,
   resolveOptions,
+  resolveTunables,
+  validateAtLeast,
   validateBoolean,
+  validateClock,
   validateFunction,
-  validateNumber,
   validateOneOf,
   validateOptionsObject,
   validateSignal,
@@ -134,49 +142,35 @@ export interface ResolvedRetryOptions extends Required<RetryPolicyOptions> {
   random: () => number;
 }
 
-export function validateClock(v: unknown, k: string): Clock {
-  const c = v as Partial<Clock> | null;
-  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock (now, setTimeout, clearTimeout)`, { details: { key: k } });
-  }
-  return v as Clock;
-}
-
-const ms = (min: number, max: number) => (v: unknown, k: string) => validateNumber(v, k, { min, max });
+/** Longest backoff delay, Retry-After or attempt limit: one hour. */
+const MAX_RETRY_MS = 3_600_000;
 
 export const RETRY_BUDGET_RULES = {
-  ratio: ms(0, 1),
-  minPerSecond: ms(0, 1_000_000),
-  windowMs: (v: unknown, k: string) => validateNumber(v, k, { min: 10, max: 3_600_000, integer: true }),
+  ratio: numberRule(0, 1),
+  minPerSecond: numberRule(0, 1_000_000),
+  windowMs: msRule(10, MAX_RETRY_MS),
   clock: validateClock,
-} satisfies { [K in keyof ResolvedRetryBudgetOptions]: (v: unknown, k: string) => ResolvedRetryBudgetOptions[K] };
+} satisfies Rules<ResolvedRetryBudgetOptions>;
 
-const BACKOFF_RULES = {
+/** The rules of {@link BackoffOptions}: `jitter`, and the shared backoff shape capped at one hour. */
+export const BACKOFF_RULES = {
   jitter: (v: unknown, k: string) => validateOneOf(v, k, JITTERS),
-  baseDelayMs: ms(0, 3_600_000),
-  maxDelayMs: ms(0, 3_600_000),
-};
+  ...backoffRules(MAX_RETRY_MS),
+} satisfies Rules<Required<BackoffOptions>>;
 
+/** The validation of {@link RetryPolicyOptions}, for packages that embed them (`@breakwater/http`). */
 export const RETRY_RULES = {
   ...BACKOFF_RULES,
-  attempts: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 100, integer: true }),
-  maxRetryAfterMs: ms(0, 3_600_000),
+  attempts: intRule(1, 100),
+  maxRetryAfterMs: msRule(0, MAX_RETRY_MS),
   idempotent: validateBoolean,
-  attemptTimeoutMs: ms(0, 3_600_000),
+  attemptTimeoutMs: msRule(0, MAX_RETRY_MS),
   clock: validateClock,
-} satisfies { [K in keyof Required<RetryPolicyOptions>]: (v: unknown, k: string) => Required<RetryPolicyOptions>[K] };
+} satisfies Rules<Required<RetryPolicyOptions>>;
 
 /** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveRetryBudgetOptions(options?: RetryBudgetOptions, where = 'RetryBudget'): ResolvedRetryBudgetOptions {
   return resolveOptions<ResolvedRetryBudgetOptions>(options, where, RETRY_BUDGET_DEFAULTS, RETRY_BUDGET_RULES);
-}
-
-function checkCap(base: number, max: number): void {
-  if (max < base) {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`maxDelayMs\` to be >= \`baseDelayMs\` (${base}), got ${max}`, {
-      details: { key: 'maxDelayMs' },
-    });
-  }
 }
 
 export function validateRandom(v: unknown, k = 'random'): () => number {
@@ -186,8 +180,7 @@ export function validateRandom(v: unknown, k = 'random'): () => number {
 /** Backoff options with their defaults; `random` defaults to Math.random. */
 export function resolveBackoffOptions(options?: BackoffOptions & { random?: () => number }, where = 'createBackoff()') {
   const { random, ...rest } = validateOptionsObject<BackoffOptions & { random?: () => number }>(options, where, [...Object.keys(BACKOFF_DEFAULTS), 'random']);
-  const o = resolveOptions<Required<BackoffOptions>>(rest, where, BACKOFF_DEFAULTS, BACKOFF_RULES);
-  checkCap(o.baseDelayMs, o.maxDelayMs);
+  const o = resolveBackoffShape<Required<BackoffOptions>>(rest, where, BACKOFF_DEFAULTS, BACKOFF_RULES);
   return { ...o, random: validateRandom(random) };
 }
 
@@ -206,9 +199,12 @@ export interface ResolvedRetryStrategyOptions extends Required<RetryPolicyOption
 
 /** Validates the options of `createRetryStrategy()`; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveRetryStrategyOptions(options?: RetryStrategyOptions, where = 'createRetryStrategy()'): ResolvedRetryStrategyOptions {
-  const { random, source, ...policy } = validateOptionsObject<RetryStrategyOptions>(options, where, [...Object.keys(RETRY_DEFAULTS), 'random', 'source']);
-  const o = resolveOptions<Required<RetryPolicyOptions>>(policy, where, RETRY_DEFAULTS, RETRY_RULES);
-  checkCap(o.baseDelayMs, o.maxDelayMs);
+  const { tunables: o, others } = resolveTunables<Required<RetryPolicyOptions>, RetryStrategyOptions>(options, where, RETRY_DEFAULTS, RETRY_RULES, [
+    'random',
+    'source',
+  ]);
+  validateAtLeast(o, 'baseDelayMs', 'maxDelayMs');
+  const { random, source } = others;
   return { ...o, random: validateRandom(random), source: source === undefined ? 'retry' : validateString(source, 'source') };
 }
 
@@ -216,10 +212,9 @@ const CALL_KEYS = ['upstream', 'budget', 'deadline', 'signal', 'incomingIsRetry'
 
 /** Validates every option of `retry()`; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveRetryOptions(options?: RetryOptions, where = 'retry()'): ResolvedRetryOptions {
-  const given = validateOptionsObject<RetryOptions>(options, where, [...Object.keys(RETRY_DEFAULTS), ...CALL_KEYS]);
-  const { upstream, budget, deadline, signal, incomingIsRetry, retryOn, random, ...policy } = given;
-  const o = resolveOptions<Required<RetryPolicyOptions>>(policy, where, RETRY_DEFAULTS, RETRY_RULES);
-  checkCap(o.baseDelayMs, o.maxDelayMs);
+  const { tunables: o, others } = resolveTunables<Required<RetryPolicyOptions>, RetryOptions>(options, where, RETRY_DEFAULTS, RETRY_RULES, CALL_KEYS);
+  validateAtLeast(o, 'baseDelayMs', 'maxDelayMs');
+  const { upstream, budget, deadline, signal, incomingIsRetry, retryOn, random } = others;
   if (upstream !== undefined && budget !== undefined) {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected either `upstream` or `budget`, got both', { details: { key: 'budget' } });
   }

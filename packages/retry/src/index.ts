@@ -5,6 +5,7 @@ export {
   type Jitter,
   RETRY_BUDGET_DEFAULTS,
   RETRY_DEFAULTS,
+  RETRY_RULES,
   type ResolvedRetryBudgetOptions,
   type ResolvedRetryOptions,
   type ResolvedRetryStrategyOptions,

@@ -140,7 +140,9 @@ async function beforeRetry(o: ResolvedRetryOptions, strategy: RetryStrategy, bud
   });
   if (!decision.retry) {
     if (decision.reason === 'budget') throw budgetError(o.upstream, budget, error);
-    // An expired scope (the caller's deadline or signal) ends the operation with its reason.
+    // An expired scope (the caller's deadline or signal) ends the operation with its reason; so does time
+    // that is up before the deadline's timer fired (it fires within its tick).
+    if (!scope.expired && scope.remainingMs() <= 0) await new Promise<never>((_, reject) => scope.onAbort(reject));
     throw scope.expired ? scope.signal.reason : error;
   }
   const { delayMs } = decision;
@@ -149,6 +151,9 @@ async function beforeRetry(o: ResolvedRetryOptions, strategy: RetryStrategy, bud
   const started = o.clock.now();
   try {
     await strategy.sleep(delayMs, scope.signal);
+    // A backoff clamped to the time left ends at the deadline's edge, and a timer may fire late: once the
+    // time is up no attempt starts (it could not finish); the deadline's own timer fires within its tick.
+    if (scope.remainingMs() <= 0) await new Promise<never>((_, reject) => scope.onAbort(reject));
   } catch (reason) {
     state.retryDelayMs += o.clock.now() - started;
     strategy.gaveUp(o.signal?.aborted === true ? 'aborted' : 'deadline', {

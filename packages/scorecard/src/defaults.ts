@@ -1,4 +1,4 @@
-import { resolveOptions, validateNumber } from '@breakwater/core';
+import { intRule, msRule, resolveOptions } from '@breakwater/core';
 
 export interface ScorecardOptions {
   /**
@@ -21,7 +21,7 @@ export const SCORECARD_DEFAULTS = Object.freeze({
 
 export function resolveScorecardOptions(options: ScorecardOptions = {}): ResolvedScorecardOptions {
   return resolveOptions<ResolvedScorecardOptions>(options, 'scorecard', SCORECARD_DEFAULTS, {
-    concurrency: (v, k) => validateNumber(v, k, { min: 1, max: 64, integer: true }),
-    cleanupTimeoutMs: (v, k) => validateNumber(v, k, { min: 1, max: 600_000, integer: true }),
+    concurrency: intRule(1, 64),
+    cleanupTimeoutMs: msRule(1, 600_000),
   });
 }

@@ -48,6 +48,17 @@ describe('StallWatchdog with TCP_INFO', () => {
     expect(dog.armed).toBe(false);
   });
 
+  it('[Symbol.dispose] clears its timer: nothing fires afterwards', () => {
+    const kernel = { current: info({ unacked: 3, lastAckRecvMs: 5_000 }) as TcpInfo | undefined };
+    const { clock, socket, dog } = setup(kernel);
+    dog.wrote();
+    expect(clock.pendingTimers).toBe(1);
+    dog[Symbol.dispose]();
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(5_000);
+    expect(socket.destroyed).toBe(false);
+  });
+
   it('fires when segments stay unacknowledged and nothing comes back (FM-02), naming what it saw', () => {
     const kernel = { current: info({ unacked: 3, lastAckRecvMs: 5_000, bytesAcked: 500 }) as TcpInfo | undefined };
     const { clock, socket, dog } = setup(kernel);

@@ -104,10 +104,15 @@ export class StallWatchdog {
     this.#armIfIdle();
   }
 
+  /** Clears the timer; the watchdog never fires again. Synchronous, hence no `close()`. Idempotent. */
   dispose(): void {
     this.#disposed = true;
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   #armIfIdle(): void {

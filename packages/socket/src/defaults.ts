@@ -1,4 +1,4 @@
-import { BreakwaterError, type Clock, monotonicClock, resolveOptions, validateBoolean, validateNumber } from '@breakwater/core';
+import { type Clock, intRule, monotonicClock, msRule, type Rules, resolveOptions, validateBoolean, validateClock, validateNumber } from '@breakwater/core';
 
 /**
  * Options shared by {@link connect} and {@link harden}. Every field has a
@@ -98,28 +98,20 @@ export const SOCKET_DEFAULTS = Object.freeze({
   clock: monotonicClock,
 }) satisfies ResolvedSocketOptions;
 
-const ms = (max: number) => (v: unknown, k: string) => validateNumber(v, k, { min: 0, max, integer: true });
-
 export const SOCKET_OPTION_RULES = {
   noDelay: validateBoolean,
   // The kernel takes keepalive values in whole seconds (1 … 32767).
   keepAliveIdleMs: (v: unknown, k: string) => keepAliveSeconds(v, k, true),
   keepAliveIntervalMs: (v: unknown, k: string) => keepAliveSeconds(v, k, false),
-  keepAliveCount: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 127, integer: true }),
-  userTimeoutMs: ms(2_147_483_647),
-  stallTimeoutMs: ms(2_147_483_647),
+  keepAliveCount: intRule(1, 127),
+  userTimeoutMs: msRule(),
+  stallTimeoutMs: msRule(),
   expectResponseAfterWrite: validateBoolean,
-  connectTimeoutMs: (v: unknown, k: string) => validateNumber(v, k, { min: 1, max: 600_000, integer: true }),
-  attemptDelayMs: (v: unknown, k: string) => validateNumber(v, k, { min: 10, max: 10_000, integer: true }),
+  connectTimeoutMs: msRule(1, 600_000),
+  attemptDelayMs: msRule(10, 10_000),
   native: validateBoolean,
-  clock: (v: unknown, k: string) => {
-    const c = v as Partial<Clock> | null;
-    if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
-      throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`${k}\` to be a Clock (now, setTimeout, clearTimeout)`, { details: { key: k } });
-    }
-    return v as Clock;
-  },
-} satisfies { [K in keyof ResolvedSocketOptions]: (v: unknown, k: string) => ResolvedSocketOptions[K] };
+  clock: validateClock,
+} satisfies Rules<ResolvedSocketOptions>;
 
 function keepAliveSeconds(v: unknown, k: string, allowZero: boolean): number {
   if (allowZero && v === 0) return 0;

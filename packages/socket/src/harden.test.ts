@@ -213,6 +213,10 @@ describe('harden()', () => {
     const guard = harden(s);
     s.emit('connect');
     expect(guard.applied.userTimeout.mechanism).toBe('emulated');
-    guard.dispose();
+    const listening = s.listenerCount('close');
+    guard[Symbol.dispose]();
+    guard.dispose(); // idempotent
+    expect(listening).toBeGreaterThan(0);
+    expect(s.listenerCount('close')).toBe(0);
   });
 });

@@ -29,8 +29,10 @@ export interface SocketGuard {
   expect(): void;
   /** The response is complete. */
   settle(): void;
-  /** Stops the watchdog (done automatically on close). */
+  /** Stops the watchdog (done automatically on close); the socket stays open: it is the caller's. */
   dispose(): void;
+  /** `dispose()`, for `using guard = harden(socket)`: the teardown is synchronous, so no `close()`. */
+  [Symbol.dispose](): void;
 }
 
 // Node ≥ 24 (and 22.?+ backports) take interval and count in setKeepAlive.
@@ -190,6 +192,9 @@ export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard
     applied,
     expect: () => watchdog.expect(),
     settle: () => watchdog.settle(),
+    [Symbol.dispose]() {
+      guard.dispose();
+    },
     dispose() {
       if (disposed) return;
       disposed = true;

@@ -1,4 +1,14 @@
-import { BreakwaterError, type Clock, describe, monotonicClock, validateNumber, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
+import {
+  BreakwaterError,
+  type Clock,
+  describe,
+  monotonicClock,
+  validateClock,
+  validateNumber,
+  validateOptionsObject,
+  validatePort,
+  validateString,
+} from '@breakwater/core';
 import { MAX_SEED, randomSeed } from '../internal/rng.js';
 import type { FaultSpec } from './faults.js';
 
@@ -100,16 +110,6 @@ export function resolveFaultProxyOptions(options: unknown): ResolvedFaultProxyOp
     seed: o.seed === undefined ? randomSeed() : validateNumber(o.seed, 'seed', { min: 0, max: MAX_SEED, integer: true }),
     faults: o.faults ?? [],
     maxBufferedBytes: validateNumber(o.maxBufferedBytes ?? FAULT_PROXY_DEFAULTS.maxBufferedBytes, 'maxBufferedBytes', { min: 1, integer: true }),
-    clock: validateClock(o.clock ?? FAULT_PROXY_DEFAULTS.clock),
+    clock: validateClock(o.clock ?? FAULT_PROXY_DEFAULTS.clock, 'clock'),
   };
-}
-
-function validateClock(value: unknown): Clock {
-  const c = value as Partial<Clock> | null;
-  if (typeof c !== 'object' || c === null || typeof c.now !== 'function' || typeof c.setTimeout !== 'function' || typeof c.clearTimeout !== 'function') {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `Expected \`clock\` to be a Clock ({ now, setTimeout, clearTimeout }), got ${describe(value)}`, {
-      details: { key: 'clock' },
-    });
-  }
-  return value as Clock;
 }

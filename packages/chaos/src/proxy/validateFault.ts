@@ -1,8 +1,6 @@
-import { BreakwaterError, describe, validateNumber, validateOneOf, validateOptionsObject } from '@breakwater/core';
+import { BreakwaterError, describe, MAX_TIMER_MS, validateNumber, validateOneOf, validateOptionsObject } from '@breakwater/core';
 import { FAULT_DEFAULTS, FAULT_TYPES, type FaultDirection, type FaultSpec, type FaultType, type ResolvedFault } from './faults.js';
 
-/** Node timers overflow (and fire after 1 ms) above 2^31 - 1 ms, so no delay may exceed it. */
-const MAX_DELAY_MS = 2_147_483_647;
 const DIRECTIONS = ['upstream', 'downstream', 'both'] as const;
 
 const FIELDS: { readonly [T in FaultType]: readonly string[] } = {
@@ -21,7 +19,7 @@ function knownKeys(type: FaultType): string[] {
   return ['type', 'probability', ...(type === 'idleReset' ? [] : ['direction']), ...FIELDS[type]];
 }
 
-const ms = (value: unknown, key: string): number => validateNumber(value, key, { min: 0, max: MAX_DELAY_MS });
+const ms = (value: unknown, key: string): number => validateNumber(value, key, { min: 0, max: MAX_TIMER_MS });
 const byteCount = (value: unknown, key: string): number => validateNumber(value, key, { min: 0, max: Number.MAX_SAFE_INTEGER, integer: true });
 
 /**

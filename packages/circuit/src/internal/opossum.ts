@@ -65,6 +65,3 @@ export const Opossum = createRequire(import.meta.url)('opossum') as OpossumConst
 export function isOpossumError(error: unknown, code: string): boolean {
   return typeof error === 'object' && error !== null && Opossum.isOurError(error) && (error as { code?: unknown }).code === code;
 }
-
-/** Node's largest timer delay; a larger one fires after 1 ms (TimeoutOverflowWarning). */
-export const MAX_TIMER_MS = 2 ** 31 - 1;

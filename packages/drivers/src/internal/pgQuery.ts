@@ -1,4 +1,4 @@
-import { BreakwaterError, validateNumber } from '@breakwater/core';
+import { BreakwaterError, msRule } from '@breakwater/core';
 import pg from 'pg';
 
 // Statements that PostgreSQL refuses inside a transaction block (the
@@ -19,7 +19,7 @@ export interface PgCallOptions {
 export function callTimeoutMs(statement: unknown, fallbackMs: number): number {
   const given = typeof statement === 'object' && statement !== null ? (statement as PgCallOptions).queryTimeoutMs : undefined;
   if (given === undefined) return fallbackMs;
-  return validateNumber(given, 'queryTimeoutMs', { min: 0, max: 2_147_483_647, integer: true });
+  return msRule()(given, 'queryTimeoutMs');
 }
 
 export function validateIdempotent(statement: unknown): void {

@@ -1,3 +1,4 @@
+import { MAX_TIMER_MS } from '@breakwater/core';
 import { exists, hasFlag } from '@ioredis/commands';
 import type { Redis } from 'ioredis';
 import { classifyDriverError } from './classifyDriverError.js';
@@ -47,8 +48,6 @@ export function isResendable(command: Pick<Command, 'name' | 'args' | 'inTransac
   }
   return exists(name) && hasFlag(name, 'readonly');
 }
-
-const MAX_TIMER_MS = 2_147_483_647;
 
 /**
  * Resends after a reconnect only what `isResendable` allows, and tells the

@@ -46,7 +46,8 @@ export class RetryRun implements Handler {
   #cancelTimer: (() => void) | undefined;
   #aborted: Error | undefined;
   #paused = false;
-  #startedUp = false;
+  #startedUp = false; // an attempt reached onRequestStart: its bytes may have been written
+  #handedUp = false; // the caller's handler has this run as its controller
   #bodyBlocked = false; // a retry was wanted, but the one-shot body can no longer be replayed
   #lastDelayMs: number | undefined;
 
@@ -169,10 +170,8 @@ export class RetryRun implements Handler {
     this.#current = controller;
     if (this.#aborted !== undefined) controller.abort(this.#aborted);
     else if (this.#paused) controller.pause();
-    if (!this.#startedUp) {
-      this.#startedUp = true;
-      this.next.onRequestStart?.(this, context);
-    }
+    this.#startedUp = true;
+    this.#handUp(context);
   }
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: Headers, socket: never): void {
@@ -293,8 +292,32 @@ export class RetryRun implements Handler {
     // On the strategy's clock (monotonic; a FakeClock in tests), holding the process as a pending request does.
     this.#cancelTimer = this.strategy.schedule(() => {
       this.#cancelTimer = undefined;
-      this.start();
+      const deadline = this.#deadline;
+      if (deadline !== undefined && deadline.remainingMs() <= 0) this.#awaitDeadline(deadline);
+      else this.start();
     }, delayMs);
+    // After a refused connect no attempt has reached onRequestStart, so the caller's handler (request()'s
+    // signal, fetch's abort, the deadline layer) has no controller: give it this run now, so an abort
+    // during the backoff ends the run at once instead of after every remaining attempt. Last: an abort
+    // heard at once finds the timer to cancel.
+    this.#handUp(null);
+  }
+
+  #handUp(context: unknown): void {
+    if (this.#handedUp) return;
+    this.#handedUp = true;
+    this.next.onRequestStart?.(this, context);
+  }
+
+  /**
+   * The backoff is clamped to the time left, so it ends at the deadline's edge, and a timer may fire late:
+   * once the time is up no attempt is sent (it could not finish). The deadline's own timer fires within
+   * its tick and ends the run as an abort during the backoff would (reason `deadline`).
+   */
+  #awaitDeadline(deadline: Deadline): void {
+    const onExpired = (reason: unknown): void => this.abort(reason as Error);
+    this.#cancelTimer = () => deadline.offAbort(onExpired);
+    deadline.onAbort(onExpired);
   }
 
   /**

@@ -31,7 +31,7 @@ export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegi
     description: 'a breaker per origin: 5xx and connection errors count; fail fast while open',
     registry,
     interceptor: (dispatch) => (opts, handler) => {
-      const breaker = registry.circuitFor(String(opts.origin ?? ''), undefined, options);
+      const breaker = registry.circuitFor(String(opts.origin ?? ''), options);
       const ticket = fast ? breaker.admit() : undefined;
       if (ticket !== undefined) {
         const recording = new RecordingHandler(breaker, ticket, handler);

@@ -1,7 +1,8 @@
 import diagnosticsChannel from 'node:diagnostics_channel';
-import { BreakwaterError, FakeClock } from '@breakwater/core';
+import { BreakwaterError, type Clock, Deadline, FakeClock } from '@breakwater/core';
 import { RETRY_CHANNELS, RetryBudget } from '@breakwater/retry';
 import { afterEach, describe, expect, it } from 'vitest';
+import { kDeadline } from '../internal/symbols.js';
 import { HTTP_CHANNELS } from '../telemetry.js';
 import { type RetryLayerOptions, retryLayer } from './retry.js';
 import type { Controller, DispatchOptions, Handler } from './types.js';
@@ -44,12 +45,16 @@ function setup(options: Partial<RetryLayerOptions> = {}) {
     ...options,
   });
   const inner: Handler[] = [];
-  const outer = { status: undefined as number | undefined, error: undefined as Error | undefined };
+  const outer = { status: undefined as number | undefined, error: undefined as Error | undefined, controller: undefined as Controller | undefined };
   const dispatch = layer.interceptor((_o, h) => {
     inner.push(h);
     return true;
   });
   const handler: Handler = {
+    // Kept as undici's request() and fetch() keep it: their aborts go through it.
+    onRequestStart: (c) => {
+      outer.controller = c;
+    },
     onResponseStart: (_c, status) => {
       outer.status = status;
     },
@@ -57,7 +62,7 @@ function setup(options: Partial<RetryLayerOptions> = {}) {
       outer.error = err;
     },
   };
-  const send = (method = 'GET') => dispatch({ origin: ORIGIN, path: '/x', method } as DispatchOptions, handler);
+  const send = (method = 'GET', extra: object = {}) => dispatch({ origin: ORIGIN, path: '/x', method, ...extra } as DispatchOptions, handler);
   /** The attempt in flight answers `status` (with `headers`) and ends. */
   const answer = (status: number, headers: Record<string, string> = {}) => {
     const h = inner.at(-1)!;
@@ -134,5 +139,52 @@ describe('the http retry layer on the shared RetryStrategy', () => {
     clock.advance(10_000);
     expect(inner).toHaveLength(1);
     expect(seen.map(([, m]) => m.reason)).toEqual(['notRetryable', 'deadline']);
+  });
+});
+
+describe('review of issue #17: the backoff and the caller', () => {
+  const refused = () => Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+
+  it('sends no attempt once the deadline has passed after a clamped backoff; ends with BW_ERR_DEADLINE, reason deadline', () => {
+    // The deadline's timer has not fired yet when the backoff's does (a late timer; the wheel's tick).
+    let now = 0;
+    let expire: (() => void) | undefined;
+    const deadlineClock: Clock = {
+      now: () => now,
+      setTimeout: (callback) => {
+        expire = callback;
+        return {};
+      },
+      clearTimeout: () => {},
+    };
+    const seen = listen(RETRY_CHANNELS.gaveUp);
+    const { clock, inner, outer, send } = setup({ baseDelayMs: 10_000, maxDelayMs: 10_000, random: () => 0.99 });
+    send('GET', { [kDeadline]: Deadline.after(300, { clock: deadlineClock }) });
+    // Refused before any connection: safe to retry. The backoff, 9,900 ms, is clamped to 299 ms.
+    inner[0]!.onResponseError?.(controller(), refused());
+    now = 304;
+    clock.advance(299);
+    expect(inner).toHaveLength(1);
+    expect(outer.error).toBeUndefined();
+    expire?.();
+    expect(inner).toHaveLength(1);
+    expect(outer.error).toMatchObject({ code: 'BW_ERR_DEADLINE', details: { attempts: 1 } });
+    expect(seen.map(([, m]) => m.reason)).toEqual(['deadline']);
+  });
+
+  it('an abort during a backoff after a refused connect ends the run at once: the caller’s reason, the timer cleared', () => {
+    // A refused connect never reaches onRequestStart: the caller's handler must still get a controller.
+    const seen = listen(RETRY_CHANNELS.gaveUp);
+    const { clock, inner, outer, send } = setup();
+    send();
+    inner[0]!.onResponseError?.(controller(), refused());
+    expect(clock.pendingTimers).toBe(1);
+    const reason = new Error('user left');
+    outer.controller?.abort(reason);
+    expect(outer.error).toBe(reason);
+    expect(clock.pendingTimers).toBe(0);
+    clock.advance(10_000);
+    expect(inner).toHaveLength(1);
+    expect(seen.map(([, m]) => m.reason)).toEqual(['aborted']);
   });
 });

@@ -8,6 +8,8 @@ export interface UseOptions {
   /** Cancels the acquire and aborts the signal handed to `fn`. */
   signal?: AbortSignal;
   /** Time for the whole use, acquire included; then `fn`'s signal aborts with `BW_ERR_DEADLINE`. @defaultValue no limit */
+  deadlineMs?: number;
+  /** @deprecated Renamed `deadlineMs` (Breakwater's one name for a time limit); kept for one release. */
   timeoutMs?: number;
 }
 
@@ -22,7 +24,7 @@ interface Lender {
 
 /**
  * acquire → fn(conn, signal) → release. `signal` aborts when the caller's
- * signal does, when `timeoutMs` runs out, or when drain() gives up waiting
+ * signal does, when `deadlineMs` runs out, or when drain() gives up waiting
  * and destroys the connection (`BW_ERR_CLOSED`). A connection whose use was
  * aborted is destroyed, not returned: its protocol state is unknown (a reply
  * may still be on its way), and that is not the endpoint's fault.
@@ -31,8 +33,10 @@ export async function useConnection<T>(pool: Lender, owner: object, clock: Clock
   validateFunction(fn, 'fn');
   const given = options instanceof AbortSignal ? { signal: options } : options;
   const parent = validateSignal(given.signal);
-  if (given.timeoutMs !== undefined) validateNumber(given.timeoutMs, 'timeoutMs', { min: 0 });
-  const deadline = given.timeoutMs === undefined ? undefined : Deadline.after(given.timeoutMs, { clock, parent, label: 'pool.use()' });
+  const key = given.deadlineMs === undefined && given.timeoutMs !== undefined ? 'timeoutMs' : 'deadlineMs';
+  const deadlineMs = given.deadlineMs ?? given.timeoutMs;
+  if (deadlineMs !== undefined) validateNumber(deadlineMs, key, { min: 0 });
+  const deadline = deadlineMs === undefined ? undefined : Deadline.after(deadlineMs, { clock, parent, label: 'pool.use()' });
   const outer = deadline?.signal ?? parent;
   try {
     const conn = await pool.acquire(outer);

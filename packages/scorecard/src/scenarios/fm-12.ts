@@ -26,7 +26,7 @@ export const FM_12: Scenario = {
     const first = await listen(ctx, handler);
     const { port } = first;
     const breaker = new CircuitBreaker(undefined, { key: `127.0.0.1:${port}` });
-    ctx.defer(() => breaker.shutdown());
+    ctx.defer(() => breaker.close());
     const guarded = () => breaker.run(({ signal }) => httpGet(port, { agent: false, signal }));
     // A history of successes, as a live service has: the breaker must first see the failures outweigh it.
     for (let i = 0; i < 10; i++) await guarded();

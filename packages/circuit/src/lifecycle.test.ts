@@ -1,0 +1,49 @@
+import { FakeClock } from '@breakwater/core';
+import { describe, expect, it } from 'vitest';
+import { CircuitRegistry, circuit, circuitFor } from './registry.js';
+
+const fail = async () => {
+  throw Object.assign(new Error('down'), { code: 'ECONNRESET' });
+};
+
+describe('circuit lifecycle', () => {
+  it('close() clears every timer of an open breaker, refuses later calls, and is idempotent', async () => {
+    const clock = new FakeClock();
+    const breaker = circuit(fail, { clock, volumeThreshold: 1, key: 'down:443' });
+    await expect(breaker.fire()).rejects.toThrow('down');
+    expect(breaker.state).toBe('open');
+    expect(clock.pendingTimers).toBeGreaterThan(0);
+    await breaker.close();
+    await breaker.close();
+    expect(clock.pendingTimers).toBe(0);
+    await expect(breaker.fire()).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+  });
+
+  it('[Symbol.asyncDispose] closes a breaker and a registry', async () => {
+    const clock = new FakeClock();
+    const registry = new CircuitRegistry({ clock });
+    const breaker = registry.circuitFor('a:443', { fn: fail, clock, volumeThreshold: 1 });
+    await expect(breaker.fire()).rejects.toThrow('down');
+    await registry[Symbol.asyncDispose]();
+    expect(registry.size).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+    const alone = circuit(fail, { clock, volumeThreshold: 1 });
+    await expect(alone.fire()).rejects.toThrow('down');
+    await alone[Symbol.asyncDispose]();
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('keeps the deprecated names working for one release', async () => {
+    const clock = new FakeClock();
+    const registry = new CircuitRegistry({ clock });
+    const old = registry.circuitFor('old:443', fail, { clock, volumeThreshold: 1 });
+    await expect(old.fire()).rejects.toThrow('down');
+    expect(registry.circuitFor('placeholder:443', undefined, { clock, volumeThreshold: 7 }).key).toBe('placeholder:443');
+    registry.shutdownAll();
+    expect(registry.size).toBe(0);
+    expect(clock.pendingTimers).toBe(0);
+    const shared = circuitFor(`unit-${Math.random()}`, undefined, { clock });
+    shared.shutdown();
+    await expect(shared.run(async () => 1)).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+  });
+});

@@ -1,0 +1,27 @@
+/**
+ * The lifecycle every long-lived Breakwater object follows (HttpClient,
+ * AckClient, AckServer, ConnectionPool, CircuitBreaker, CircuitRegistry…):
+ *
+ * - `close(options?)`: graceful. Stops taking new work, lets accepted work
+ *   finish for at most `deadlineMs`, then tears the rest down; resolves when
+ *   no socket and no timer is left. Idempotent.
+ * - `destroy()`: immediate, where that differs from closing (something is in
+ *   flight to cut short).
+ * - `[Symbol.asyncDispose]()`: `close()`, for `await using`.
+ *
+ * Objects whose teardown is synchronous (a socket guard, a watchdog) have
+ * `dispose()` and `[Symbol.dispose]` instead.
+ */
+export interface Closeable extends AsyncDisposable {
+  close(options?: CloseOptions): Promise<void>;
+}
+
+/**
+ * `close()`'s options. Breakwater's one name for a time limit from now is
+ * `deadlineMs` (a number of ms); an already running `Deadline` object,
+ * where a call accepts one, is passed as `deadline`.
+ */
+export interface CloseOptions {
+  /** Longest wait for accepted work to finish; then the rest is torn down as by `destroy()`. */
+  deadlineMs?: number;
+}
