@@ -1,3 +1,4 @@
+// Not the scorecard's FM-06 scenario (a raw request/response socket): this one proves what createClient() says over HTTP — upload stall, headers timeout not retried, stopped body — with both hops at 1400 MTU.
 import { request } from 'undici';
 import { expect, it } from 'vitest';
 import { createClient, type HttpClient } from '../../packages/http/src/index.js';

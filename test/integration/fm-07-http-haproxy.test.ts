@@ -1,3 +1,4 @@
+// Not the scorecard's FM-07 scenario: this runs the failure through a real HAProxy and proves the haproxy preset, where the scenario uses the chaos proxy's idleReset and createClient() defaults.
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';

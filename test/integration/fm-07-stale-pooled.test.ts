@@ -1,3 +1,4 @@
+// Not the scorecard's FM-07 scenario: this proves the same failure at the pool layer (bare generic-pool vs @breakwater/pool over raw sockets), not through an HTTP client.
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createFaultProxy } from '@breakwater/chaos';

@@ -1,3 +1,4 @@
+// Not the scorecard's FM-08 scenario (a PMTU black hole in network namespaces): this one runs on loopback against generic-pool with testOnBorrow and checks the pool's probe, eviction and fail-fast counts exactly.
 import net from 'node:net';
 import { createPool } from '@breakwater/pool';
 import { afterEach, expect, it } from 'vitest';

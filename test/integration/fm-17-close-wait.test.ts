@@ -1,3 +1,4 @@
+// Not the scorecard's FM-17 scenario: the naive side here is generic-pool (whose size still counts the dead sockets), and it bounds how fast @breakwater/pool shrinks (< 100 ms after the last close).
 import { execFile } from 'node:child_process';
 import net from 'node:net';
 import { promisify } from 'node:util';

@@ -52,6 +52,18 @@ export async function scenarioResult(scenario: Scenario): Promise<ScenarioResult
   return run.result as ScenarioResult;
 }
 
+/** Runs the scenario `make` builds around an `observe` hook: its result and what it observed. */
+export async function observedResult<T>(make: (observe: (raw: T) => void) => Scenario): Promise<{ result: ScenarioResult; raw: T }> {
+  let raw: T | undefined;
+  const result = await scenarioResult(
+    make((r) => {
+      raw = r;
+    }),
+  );
+  if (raw === undefined) throw new Error('the scenario returned without calling observe');
+  return { result, raw };
+}
+
 /**
  * A context for calling a scenario's helpers directly; `cleanup()` runs what
  * they deferred (last first). Pass it to vitest's `onTestFinished` or an `afterEach`.

@@ -1,6 +1,6 @@
 import http from 'node:http';
 import { createFaultProxy } from '@breakwater/chaos';
-import { createClient } from '@breakwater/http';
+import { createClient, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Scenario, ScenarioContext } from '../types.js';
 import { listen, pause, seeded, settleBeforeCleanup } from './transport-support.js';
@@ -46,63 +46,89 @@ async function waves(ctx: ScenarioContext, side: string, get: Get): Promise<{ pe
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 const show = (codes: Map<string, number>) => [...codes].map(([code, n]) => `${code} ×${n}`).join(', ');
 
-export const fm07: Scenario = {
-  id: 'FM-07',
-  title: 'Stale pooled connection after server/LB idle close',
-  bound: `0 failed requests over ${TOTAL.toLocaleString('en-US')} spaced around the LB idle T`,
-  naiveExpectation: 'some requests fail',
-  requires: [],
-  budgetMs: 35_000,
-  run: settleBeforeCleanup(async (ctx) => {
-    const backend = http.createServer((_req, res) => res.end('ok'));
-    backend.keepAliveTimeout = 60_000;
-    const port = await listen(ctx, backend);
-    const lb = async () => {
-      const proxy = await createFaultProxy({ target: { host: '127.0.0.1', port }, faults: [{ type: 'idleReset', idleMs: T_MS }] });
-      ctx.defer(() => proxy.close());
-      return proxy;
-    };
-    const [naiveLb, bwLb] = [await lb(), await lb()];
+/** Variants for the test suites; the scorecard runs the defaults. */
+export interface Fm07Options {
+  /** More Breakwater clients (createClient options), each behind its own LB, through the same waves beside the two sides. */
+  variants?: readonly HttpClientOptions[];
+  /** Gets each variant's failed requests (of the same total), in `variants` order. */
+  observe?: (variantsFailed: number[]) => void;
+}
 
-    const naive = new Agent();
-    ctx.defer(() => naive.destroy());
-    const bw = createClient();
-    ctx.defer(() => bw.close());
+export function fm07Scenario(options: Fm07Options = {}): Scenario {
+  return {
+    id: 'FM-07',
+    title: 'Stale pooled connection after server/LB idle close',
+    bound: `0 failed requests over ${TOTAL.toLocaleString('en-US')} spaced around the LB idle T`,
+    naiveExpectation: 'some requests fail',
+    requires: [],
+    budgetMs: 35_000,
+    run: settleBeforeCleanup(async (ctx) => {
+      const backend = http.createServer((_req, res) => res.end('ok'));
+      backend.keepAliveTimeout = 60_000;
+      const port = await listen(ctx, backend);
+      const lb = async () => {
+        const proxy = await createFaultProxy({ target: { host: '127.0.0.1', port }, faults: [{ type: 'idleReset', idleMs: T_MS }] });
+        ctx.defer(() => proxy.close());
+        return proxy;
+      };
+      const [naiveLb, bwLb] = [await lb(), await lb()];
 
-    const naiveGet: Get = async () => {
-      const res = await request(`http://127.0.0.1:${naiveLb.port}/`, { dispatcher: naive, signal: ctx.signal });
-      await res.body.text();
-    };
-    const bwGet: Get = async () => {
-      const res = await bw.request(`http://127.0.0.1:${bwLb.port}/`, { signal: ctx.signal });
-      await res.body.text();
-      if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
-    };
-    const [before, after] = await Promise.all([waves(ctx, 'naive', naiveGet), waves(ctx, 'breakwater', bwGet)]);
-    const naiveFailed = sum(before.perWave);
-    const bwFailed = sum(after.perWave);
-    const resets = { naive: naiveLb.stats().faultsApplied.idleReset ?? 0, breakwater: bwLb.stats().faultsApplied.idleReset ?? 0 };
+      const naive = new Agent();
+      ctx.defer(() => naive.destroy());
+      const bw = createClient();
+      ctx.defer(() => bw.close());
 
-    return {
-      naive: {
-        value: naiveFailed,
-        unit: 'errors',
-        text: `${naiveFailed}/${TOTAL} failed${naiveFailed > 0 ? ` (${show(before.codes)})` : ''}`,
-        ok: naiveFailed > 0,
-        series: { label: 'naive failures per wave', unit: 'errors', points: before.perWave },
-      },
-      breakwater: {
-        value: bwFailed,
-        unit: 'errors',
-        text: `${bwFailed}/${TOTAL} failed${bwFailed > 0 ? ` (${show(after.codes)})` : ''}`,
-        ok: bwFailed === 0,
-        series: { label: 'Breakwater failures per wave', unit: 'errors', points: after.perWave },
-      },
-      notes: [
-        `A proxy resets any connection reused after ≥ ${T_MS} ms idle; ${WAVES} waves of ${WAVE} GETs spaced ${0.6 * T_MS}–${1.4 * T_MS} ms. ` +
-          `Naive: undici Agent() defaults (idle sockets kept 4 s, no resend); Breakwater: createClient() defaults (a request reset on a reused connection is resent once on a fresh one). ` +
-          `Idle resets applied: naive ${resets.naive}, Breakwater ${resets.breakwater}.`,
-      ],
-    };
-  }),
-};
+      const naiveGet: Get = async () => {
+        const res = await request(`http://127.0.0.1:${naiveLb.port}/`, { dispatcher: naive, signal: ctx.signal });
+        await res.body.text();
+      };
+      const clientGet =
+        (client: typeof bw, proxy: typeof bwLb): Get =>
+        async () => {
+          const res = await client.request(`http://127.0.0.1:${proxy.port}/`, { signal: ctx.signal });
+          await res.body.text();
+          if (res.statusCode !== 200) throw new Error(`status ${res.statusCode}`);
+        };
+      const variants = await Promise.all(
+        (options.variants ?? []).map(async (variant) => {
+          const client = createClient(variant);
+          ctx.defer(() => client.close());
+          return clientGet(client, await lb());
+        }),
+      );
+      const [before, after, ...others] = await Promise.all([
+        waves(ctx, 'naive', naiveGet),
+        waves(ctx, 'breakwater', clientGet(bw, bwLb)),
+        ...variants.map((get, i) => waves(ctx, `variant ${i + 1}`, get)),
+      ]);
+      options.observe?.(others.map((o) => sum(o.perWave)));
+      const naiveFailed = sum(before.perWave);
+      const bwFailed = sum(after.perWave);
+      const resets = { naive: naiveLb.stats().faultsApplied.idleReset ?? 0, breakwater: bwLb.stats().faultsApplied.idleReset ?? 0 };
+
+      return {
+        naive: {
+          value: naiveFailed,
+          unit: 'errors',
+          text: `${naiveFailed}/${TOTAL} failed${naiveFailed > 0 ? ` (${show(before.codes)})` : ''}`,
+          ok: naiveFailed > 0,
+          series: { label: 'naive failures per wave', unit: 'errors', points: before.perWave },
+        },
+        breakwater: {
+          value: bwFailed,
+          unit: 'errors',
+          text: `${bwFailed}/${TOTAL} failed${bwFailed > 0 ? ` (${show(after.codes)})` : ''}`,
+          ok: bwFailed === 0,
+          series: { label: 'Breakwater failures per wave', unit: 'errors', points: after.perWave },
+        },
+        notes: [
+          `A proxy resets any connection reused after ≥ ${T_MS} ms idle; ${WAVES} waves of ${WAVE} GETs spaced ${0.6 * T_MS}–${1.4 * T_MS} ms. ` +
+            `Naive: undici Agent() defaults (idle sockets kept 4 s, no resend); Breakwater: createClient() defaults (a request reset on a reused connection is resent once on a fresh one). ` +
+            `Idle resets applied: naive ${resets.naive}, Breakwater ${resets.breakwater}.`,
+        ],
+      };
+    }),
+  };
+}
+
+export const fm07: Scenario = fm07Scenario();

@@ -1,6 +1,6 @@
 import net from 'node:net';
-import { type Ack, createAckClient } from '@breakwater/ack';
-import { BreakwaterError } from '@breakwater/core';
+import { type Ack, type AckClientOptions, createAckClient } from '@breakwater/ack';
+import { BreakwaterError, Deadline } from '@breakwater/core';
 import type { Scenario, ScenarioContext } from '../types.js';
 import { type Child, childImport, spawnChild, thin, wait } from './resilience-support.js';
 
@@ -39,10 +39,30 @@ function frame(i: number): Buffer {
   return b;
 }
 
+/** Variants for the test suites; the scorecard runs the defaults. */
+export interface Fm09Options {
+  /** Ack client options besides `endpoints` (e.g. a faster heartbeat). */
+  client?: Omit<AckClientOptions, 'endpoints'>;
+  /** Acked sends (default 200), the first server frozen after this many (default 50). */
+  messages?: number;
+  freezeAfter?: number;
+  /** Each send's deadline (default: none). */
+  deadlineMs?: number;
+  /** SIGKILL the frozen servers once their kernel took the bytes (300 ms on the ack side, 500 ms on the naive). */
+  kill?: boolean;
+  /** Gets what both sides saw, before the result is made. */
+  observe?: (raw: Fm09Raw) => void;
+}
+
+export interface Fm09Raw {
+  naive: { writesOk: number; processed: number };
+  breakwater: Awaited<ReturnType<typeof breakwater>>;
+}
+
 const handled = (c: Child) => c.lines.flatMap((l) => (typeof l.h === 'number' ? [l.h] : []));
 const portOf = async (c: Child) => (await c.ready).port as number;
 
-async function naive(ctx: ScenarioContext) {
+async function naive(ctx: ScenarioContext, options: Fm09Options) {
   const server = spawnChild(ctx, NAIVE_SERVER);
   const port = await portOf(server);
   const socket = net.connect(port, '127.0.0.1');
@@ -55,14 +75,22 @@ async function naive(ctx: ScenarioContext) {
     Array.from({ length: NAIVE_WRITES }, (_, i) => new Promise<boolean>((resolve) => socket.write(frame(1_000_000 + i), (err) => resolve(!err)))),
   );
   await wait(ctx, 500);
+  if (options.kill === true) await killed(server);
   const bytes = server.lines.reduce((n, l) => n + (typeof l.bytes === 'number' ? l.bytes : 0), 0);
   return { writesOk: ok.filter(Boolean).length, processed: Math.floor(bytes / 64) };
 }
 
-async function breakwater(ctx: ScenarioContext) {
+async function killed(c: Child): Promise<void> {
+  process.kill(c.pid, 'SIGKILL');
+  await c.exited;
+}
+
+async function breakwater(ctx: ScenarioContext, options: Fm09Options) {
+  const messages = options.messages ?? MESSAGES;
   const [a, b] = [spawnChild(ctx, ACK_SERVER, [childImport('@breakwater/ack')]), spawnChild(ctx, ACK_SERVER, [childImport('@breakwater/ack')])];
   const [portA, portB] = await Promise.all([portOf(a), portOf(b)]);
   const client = createAckClient({
+    ...options.client,
     endpoints: [
       { host: '127.0.0.1', port: portA },
       { host: '127.0.0.1', port: portB },
@@ -74,18 +102,24 @@ async function breakwater(ctx: ScenarioContext) {
   const outcomes: { i: number; ack?: Ack; error?: unknown; ms: number }[] = [];
   let next = 0;
   const producers = Array.from({ length: 16 }, async () => {
-    while (next < MESSAGES && !ctx.signal.aborted) {
+    while (next < messages && !ctx.signal.aborted) {
       const i = next++;
       const t = performance.now();
-      await client.send(frame(i), { signal: ctx.signal }).then(
+      const deadline = options.deadlineMs === undefined ? undefined : Deadline.after(options.deadlineMs);
+      await client.send(frame(i), { signal: ctx.signal, ...(deadline === undefined ? {} : { deadline }) }).then(
         (ack) => outcomes.push({ i, ack, ms: performance.now() - t }),
         (error: unknown) => outcomes.push({ i, error, ms: performance.now() - t }),
       );
+      deadline?.dispose();
     }
   });
-  while (outcomes.length < FREEZE_AFTER) await wait(ctx, 2);
+  while (outcomes.length < (options.freezeAfter ?? FREEZE_AFTER)) await wait(ctx, 2);
   process.kill(a.pid, 'SIGSTOP');
   const frozeAt = performance.now();
+  if (options.kill === true) {
+    await wait(ctx, 300); // the kernel takes (and ACKs) what the client writes meanwhile
+    await killed(a);
+  }
   await Promise.all(producers);
   const settledMs = performance.now() - frozeAt;
   ctx.signal.throwIfAborted();
@@ -93,49 +127,55 @@ async function breakwater(ctx: ScenarioContext) {
   return { outcomes, seenA: handled(a), seenB: handled(b), portB, disconnects, settledMs, retransmits: client.stats().retransmits };
 }
 
-export const FM_09: Scenario = {
-  id: 'FM-09',
-  title: 'Half-open connection: write() succeeded, nobody received',
-  bound: 'every message acked or reported failed; exactly-once delivery to the handler across reconnects',
-  naiveExpectation: 'write() callbacks report success for messages the frozen server never processes',
-  requires: [],
-  budgetMs: 30_000,
-  async run(ctx) {
-    ctx.progress('naive: plain writes to a SIGSTOPped server');
-    const plain = await naive(ctx);
-    ctx.progress(`breakwater: ${MESSAGES} acked sends, server frozen after ${FREEZE_AFTER}`);
-    const r = await breakwater(ctx);
+export function fm09Scenario(options: Fm09Options = {}): Scenario {
+  const messages = options.messages ?? MESSAGES;
+  return {
+    id: 'FM-09',
+    title: 'Half-open connection: write() succeeded, nobody received',
+    bound: 'every message acked or reported failed; exactly-once delivery to the handler across reconnects',
+    naiveExpectation: 'write() callbacks report success for messages the frozen server never processes',
+    requires: [],
+    budgetMs: 30_000,
+    async run(ctx) {
+      ctx.progress('naive: plain writes to a SIGSTOPped server');
+      const plain = await naive(ctx, options);
+      ctx.progress(`breakwater: ${messages} acked sends, server frozen after ${options.freezeAfter ?? FREEZE_AFTER}`);
+      const r = await breakwater(ctx, options);
+      options.observe?.({ naive: plain, breakwater: r });
 
-    const acked = r.outcomes.filter((o) => o.ack !== undefined);
-    const typed = r.outcomes.filter((o) => o.error instanceof BreakwaterError);
-    const unreported = MESSAGES - acked.length - typed.length;
-    // Acked means handled by the server that acknowledged it.
-    const lost = acked.filter((o) => !(Number(o.ack?.endpoint.split(':').pop()) === r.portB ? r.seenB : r.seenA).includes(o.i)).length;
-    const twiceByOne = [r.seenA, r.seenB].reduce((n, seen) => n + seen.length - new Set(seen).size, 0);
-    const again = r.seenA.filter((i) => r.seenB.includes(i)).length;
-    const byB = acked.filter((o) => Number(o.ack?.endpoint.split(':').pop()) === r.portB).length;
-    const bad = lost + unreported + twiceByOne;
-    const latencies = [...r.outcomes].sort((x, y) => x.i - y.i).map((o) => Math.round(o.ms));
-    const notes = [
-      `${NAIVE_WRITES} plain writes and ${MESSAGES} acked sends (the test suite: 100 and 400, also with SIGKILL); ack client defaults (heartbeat 2 s + 3 s), two servers on loopback`,
-    ];
-    if (again > 0)
-      notes.push(`${again} handled by the frozen server before its ACK left, then again by the second (dedup is per server process: see the ack README)`);
-    return {
-      naive: {
-        value: plain.writesOk - plain.processed,
-        unit: 'count',
-        text: `${plain.writesOk}/${NAIVE_WRITES} writes "succeeded", ${plain.processed} processed`,
-        ok: plain.writesOk === NAIVE_WRITES && plain.processed === 0,
-      },
-      breakwater: {
-        value: bad,
-        unit: 'count',
-        text: `${acked.length}/${MESSAGES} acked (${byB} after failover), ${typed.length} typed errors, ${bad} lost or duplicated; settled ${(r.settledMs / 1000).toFixed(1)} s after the freeze`,
-        ok: bad === 0 && r.disconnects.length > 0,
-        series: { label: 'send latency by message (ms)', unit: 'ms', points: thin(latencies) },
-      },
-      notes: [...notes, `disconnects: ${r.disconnects.join(', ') || 'none'}; ${r.retransmits} retransmits`],
-    };
-  },
-};
+      const acked = r.outcomes.filter((o) => o.ack !== undefined);
+      const typed = r.outcomes.filter((o) => o.error instanceof BreakwaterError);
+      const unreported = messages - acked.length - typed.length;
+      // Acked means handled by the server that acknowledged it.
+      const lost = acked.filter((o) => !(Number(o.ack?.endpoint.split(':').pop()) === r.portB ? r.seenB : r.seenA).includes(o.i)).length;
+      const twiceByOne = [r.seenA, r.seenB].reduce((n, seen) => n + seen.length - new Set(seen).size, 0);
+      const again = r.seenA.filter((i) => r.seenB.includes(i)).length;
+      const byB = acked.filter((o) => Number(o.ack?.endpoint.split(':').pop()) === r.portB).length;
+      const bad = lost + unreported + twiceByOne;
+      const latencies = [...r.outcomes].sort((x, y) => x.i - y.i).map((o) => Math.round(o.ms));
+      const notes = [
+        `${NAIVE_WRITES} plain writes and ${MESSAGES} acked sends (the test suite: 100 and 400, also with SIGKILL); ack client defaults (heartbeat 2 s + 3 s), two servers on loopback`,
+      ];
+      if (again > 0)
+        notes.push(`${again} handled by the frozen server before its ACK left, then again by the second (dedup is per server process: see the ack README)`);
+      return {
+        naive: {
+          value: plain.writesOk - plain.processed,
+          unit: 'count',
+          text: `${plain.writesOk}/${NAIVE_WRITES} writes "succeeded", ${plain.processed} processed`,
+          ok: plain.writesOk === NAIVE_WRITES && plain.processed === 0,
+        },
+        breakwater: {
+          value: bad,
+          unit: 'count',
+          text: `${acked.length}/${messages} acked (${byB} after failover), ${typed.length} typed errors, ${bad} lost or duplicated; settled ${(r.settledMs / 1000).toFixed(1)} s after the freeze`,
+          ok: bad === 0 && r.disconnects.length > 0,
+          series: { label: 'send latency by message (ms)', unit: 'ms', points: thin(latencies) },
+        },
+        notes: [...notes, `disconnects: ${r.disconnects.join(', ') || 'none'}; ${r.retransmits} retransmits`],
+      };
+    },
+  };
+}
+
+export const FM_09: Scenario = fm09Scenario();

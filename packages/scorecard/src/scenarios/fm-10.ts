@@ -41,7 +41,7 @@ socket.destroy();
 
 const ACK_CLIENT = `
 const { createAckClient } = await import(process.argv[2]);
-const client = createAckClient({ port: Number(process.argv[1]) });
+const client = createAckClient({ ...JSON.parse(process.argv[3] ?? '{}'), port: Number(process.argv[1]) });
 await new Promise((r) => client.once('connected', r));
 ${SAMPLER}
 let peakBuffered = 0, waiting = 0, offered = 0, stop = false;
@@ -53,10 +53,22 @@ const watch = setInterval(() => {
 }, 20);
 // More producers than the bound holds messages (8 MiB / 64 KB = 128): some must wait.
 const producers = Array.from({ length: 256 }, async () => {
+  let message;
   while (!stop && offered < ${OFFER_MB * MB}) {
-    offered += 65536;
-    // Errors after the offer ends are our own destroy(): not counted.
-    await client.send(Buffer.alloc(65536, 2)).catch((e) => { if (!stop) errors[e.code ?? e.name] = (errors[e.code ?? e.name] ?? 0) + 1; });
+    if (message === undefined) {
+      message = Buffer.alloc(65536, 2);
+      offered += 65536;
+    }
+    await client.send(message).then(
+      () => { message = undefined; },
+      async (e) => {
+        // Errors after the offer ends are our own destroy(): not counted.
+        if (!stop) errors[e.code ?? e.name] = (errors[e.code ?? e.name] ?? 0) + 1;
+        // Refused for want of room (overflowPolicy 'reject'): offered again later, the same buffer, as a real producer would.
+        if (e.code === 'BW_ERR_BACKPRESSURE') await until(100);
+        else message = undefined;
+      },
+    );
   }
 });
 await until(${OFFER_MS});
@@ -79,54 +91,73 @@ async function runClient(ctx: ScenarioContext, source: string, args: string[]) {
 
 const mb = (bytes: number) => round(bytes / MB);
 
-export const FM_10: Scenario = {
-  id: 'FM-10',
-  title: 'Slow reader / backpressure',
-  bound: 'client memory stays under the bound; sender waits or gets a typed error',
-  naiveExpectation: 'the whole offer piles up in user-space buffers',
-  requires: [],
-  budgetMs: 30_000,
-  async run(ctx) {
-    const server = createAckServer({ handler: () => {} });
-    ctx.defer(() => server.close());
-    const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
-    ctx.signal.throwIfAborted();
-    const proxy = await createFaultProxy({ target: { port }, faults: [{ type: 'bandwidth', bytesPerSecond: 1_024, direction: 'upstream' }] });
-    ctx.defer(() => proxy.close());
+/** What each side's process reported, for the test suites. */
+export interface Fm10Raw {
+  naive: { buffered: number; peakRss: number };
+  breakwater: { peakBuffered: number; waiting: number; errors: Record<string, number>; peakRss: number };
+}
 
-    ctx.progress(`naive: ${OFFER_MB} MB of socket.write() to a 1 KB/s reader`);
-    const naive = await runClient(ctx, NAIVE_CLIENT, [String(proxy.port)]);
-    ctx.progress(`breakwater: ${OFFER_MB} MB offered through the ack client for ${OFFER_MS / 1000} s`);
-    const bw = await runClient(ctx, ACK_CLIENT, [String(proxy.port), childImport('@breakwater/ack')]);
+/** Variants for the test suites; the scorecard runs the defaults. */
+export interface Fm10Options {
+  /** The ack client's options in its process (JSON), over its defaults; the bound follows `maxBufferedBytes`. */
+  client?: { maxBufferedBytes?: number; overflowPolicy?: 'wait' | 'reject' } & Record<string, unknown>;
+  observe?: (raw: Fm10Raw) => void;
+}
 
-    const naiveBuffered = naive.done.buffered as number;
-    const peakBuffered = bw.done.peakBuffered as number;
-    const waiting = bw.done.waiting as number;
-    const errors = bw.done.errors as Record<string, number>;
-    // Typed errors are the other acceptable answer; anything without a BW_ERR_ code is not.
-    const untyped = Object.keys(errors).filter((code) => !code.startsWith('BW_ERR_'));
-    const errorText = Object.entries(errors)
-      .map(([code, n]) => `${n} × ${code}`)
-      .join(', ');
-    return {
-      naive: {
-        value: mb(naive.peakRss),
-        unit: 'MB',
-        text: `RSS +${mb(naive.peakRss)} MB, ${mb(naiveBuffered)} MB in writableLength`,
-        // More than Breakwater is allowed to hold, in the socket's buffer and in RSS.
-        ok: naiveBuffered > BOUND_BYTES + SLACK_BYTES && naive.peakRss > BOUND_BYTES + SLACK_BYTES,
-        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(naive.rss.map(mb)) },
-      },
-      breakwater: {
-        value: mb(bw.peakRss),
-        unit: 'MB',
-        text: `RSS +${mb(bw.peakRss)} MB, buffered ≤ ${mb(peakBuffered)} of ${mb(BOUND_BYTES)} MB; up to ${waiting} sends waiting for room${errorText ? `, ${errorText}` : ''}`,
-        ok: peakBuffered <= BOUND_BYTES && bw.peakRss < BOUND_BYTES + SLACK_BYTES && (waiting > 0 || Object.keys(errors).length > 0) && untyped.length === 0,
-        series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(bw.rss.map(mb)) },
-      },
-      notes: [
-        `${OFFER_MB} MB offered for ${OFFER_MS / 1000} s (the test suite: the same); reader at 1 KB/s through the chaos proxy; ack client defaults (maxBufferedBytes 8 MiB, overflowPolicy 'wait'); RSS bound = 8 MiB + 20 MB for heap and allocator`,
-      ],
-    };
-  },
-};
+export function fm10Scenario(options: Fm10Options = {}): Scenario {
+  const bound = options.client?.maxBufferedBytes ?? BOUND_BYTES;
+  return {
+    id: 'FM-10',
+    title: 'Slow reader / backpressure',
+    bound: 'client memory stays under the bound; sender waits or gets a typed error',
+    naiveExpectation: 'the whole offer piles up in user-space buffers',
+    requires: [],
+    budgetMs: 30_000,
+    async run(ctx) {
+      const server = createAckServer({ handler: () => {} });
+      ctx.defer(() => server.close());
+      const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
+      ctx.signal.throwIfAborted();
+      const proxy = await createFaultProxy({ target: { port }, faults: [{ type: 'bandwidth', bytesPerSecond: 1_024, direction: 'upstream' }] });
+      ctx.defer(() => proxy.close());
+
+      ctx.progress(`naive: ${OFFER_MB} MB of socket.write() to a 1 KB/s reader`);
+      const naive = await runClient(ctx, NAIVE_CLIENT, [String(proxy.port)]);
+      ctx.progress(`breakwater: ${OFFER_MB} MB offered through the ack client for ${OFFER_MS / 1000} s`);
+      const bw = await runClient(ctx, ACK_CLIENT, [String(proxy.port), childImport('@breakwater/ack'), JSON.stringify(options.client ?? {})]);
+
+      const naiveBuffered = naive.done.buffered as number;
+      const peakBuffered = bw.done.peakBuffered as number;
+      const waiting = bw.done.waiting as number;
+      const errors = bw.done.errors as Record<string, number>;
+      // Typed errors are the other acceptable answer; anything without a BW_ERR_ code is not.
+      const untyped = Object.keys(errors).filter((code) => !code.startsWith('BW_ERR_'));
+      options.observe?.({ naive: { buffered: naiveBuffered, peakRss: naive.peakRss }, breakwater: { peakBuffered, waiting, errors, peakRss: bw.peakRss } });
+      const errorText = Object.entries(errors)
+        .map(([code, n]) => `${n} × ${code}`)
+        .join(', ');
+      return {
+        naive: {
+          value: mb(naive.peakRss),
+          unit: 'MB',
+          text: `RSS +${mb(naive.peakRss)} MB, ${mb(naiveBuffered)} MB in writableLength`,
+          // More than Breakwater is allowed to hold, in the socket's buffer and in RSS.
+          ok: naiveBuffered > bound + SLACK_BYTES && naive.peakRss > bound + SLACK_BYTES,
+          series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(naive.rss.map(mb)) },
+        },
+        breakwater: {
+          value: mb(bw.peakRss),
+          unit: 'MB',
+          text: `RSS +${mb(bw.peakRss)} MB, buffered ≤ ${mb(peakBuffered)} of ${mb(bound)} MB; up to ${waiting} sends waiting for room${errorText ? `, ${errorText}` : ''}`,
+          ok: peakBuffered <= bound && bw.peakRss < bound + SLACK_BYTES && (waiting > 0 || Object.keys(errors).length > 0) && untyped.length === 0,
+          series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(bw.rss.map(mb)) },
+        },
+        notes: [
+          `${OFFER_MB} MB offered for ${OFFER_MS / 1000} s (the test suite: the same); reader at 1 KB/s through the chaos proxy; ack client defaults (maxBufferedBytes 8 MiB, overflowPolicy 'wait'); RSS bound = 8 MiB + 20 MB for heap and allocator`,
+        ],
+      };
+    },
+  };
+}
+
+export const FM_10: Scenario = fm10Scenario();

@@ -11,10 +11,10 @@ import { httpGet, keepAliveAgent, listen, round } from './resilience-support.js'
 // and the deadline (propagationHeaders), each tier has a retry budget and a
 // breaker per upstream, and only the tier nearest the failure retries.
 
-const REQUESTS = 100;
+export const REQUESTS = 100;
 
 /** How a caller reaches `next` while serving `incoming` (undefined: the outside client). */
-type Call = (next: number, incoming: http.IncomingMessage | undefined) => Promise<number>;
+export type Call = (next: number, incoming: http.IncomingMessage | undefined) => Promise<number>;
 
 const httpError = (status: number) => Object.assign(new Error(`HTTP ${status}`), { status });
 
@@ -44,9 +44,12 @@ function breakwaterCaller(ctx: ScenarioContext): Call {
   };
 }
 
-/** Builds C ← B ← A and sends REQUESTS to A at once; returns the requests each tier received. */
-async function storm(ctx: ScenarioContext, make: (ctx: ScenarioContext) => Call): Promise<{ a: number; b: number; c: number }> {
-  const hits = { a: 0, b: 0, c: 0 };
+/**
+ * Builds C ← B ← A and sends REQUESTS to A at once; returns the requests each
+ * tier received and how many of the REQUESTS got an answer below 500 (`served`).
+ */
+export async function storm(ctx: ScenarioContext, make: (ctx: ScenarioContext) => Call): Promise<{ a: number; b: number; c: number; served: number }> {
+  const hits = { a: 0, b: 0, c: 0, served: 0 };
   const { port: c } = await listen(ctx, (_req, res) => {
     hits.c++;
     res.writeHead(503).end();
@@ -64,7 +67,8 @@ async function storm(ctx: ScenarioContext, make: (ctx: ScenarioContext) => Call)
   };
   const a = await tier('a', await tier('b', c));
   const client = make(ctx);
-  await Promise.all(Array.from({ length: REQUESTS }, () => client(a, undefined).catch(() => 503)));
+  const statuses = await Promise.all(Array.from({ length: REQUESTS }, () => client(a, undefined).catch(() => 503)));
+  hits.served = statuses.filter((status) => status < 500).length;
   ctx.signal.throwIfAborted();
   return hits;
 }

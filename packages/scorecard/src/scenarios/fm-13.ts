@@ -1,7 +1,7 @@
 import dgram from 'node:dgram';
 import dns from 'node:dns';
 import http from 'node:http';
-import { createClient, HTTP_DEFAULTS } from '@breakwater/http';
+import { createClient, HTTP_DEFAULTS, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Scenario, ScenarioContext } from '../types.js';
 import { listen, pause, seconds, settleBeforeCleanup } from './transport-support.js';
@@ -56,12 +56,17 @@ function answer(query: Buffer, zone: Zone): Buffer {
   return Buffer.concat([header, query.subarray(12, i + 5), record]);
 }
 
-async function dnsServer(ctx: ScenarioContext, zone: Zone): Promise<string> {
+async function dnsServer(ctx: ScenarioContext, zone: Zone): Promise<{ server: string; stop(): void }> {
   const socket = dgram.createSocket('udp4');
   socket.on('message', (msg, peer) => socket.send(answer(msg, zone), peer.port, peer.address));
-  ctx.defer(() => socket.close());
+  let open = true;
+  const stop = () => {
+    if (open) socket.close();
+    open = false;
+  };
+  ctx.defer(stop);
   await new Promise<void>((resolve) => socket.bind(0, '127.0.0.1', resolve));
-  return `127.0.0.1:${socket.address().port}`;
+  return { server: `127.0.0.1:${socket.address().port}`, stop };
 }
 
 /** undici's own connect-time lookup, pointed at the scenario's DNS server. */
@@ -83,93 +88,112 @@ function naiveAgent(server: string): Agent {
   });
 }
 
-export const fm13: Scenario = {
-  id: 'FM-13',
-  title: 'DNS caching forever / negative caching',
-  bound: `new address used within its TTL (${TTL_S} s); NXDOMAIN cached ≤ the cap (${seconds(NEGATIVE_CAP_MS)})`,
-  naiveExpectation: `still on the old address ${seconds(WINDOW_MS)} after the change`,
-  requires: [],
-  budgetMs: 15_000,
-  // A sub-second bound, and the DNS server answers from this process's event loop: beside FM-07's 2,000 requests a
-  // query can miss the resolver's 1 s timeout, and Breakwater then rightly serves the stale answer.
-  exclusive: true,
-  run: settleBeforeCleanup(async (ctx) => {
-    const zone: Zone = new Map([['svc.test', OLD]]);
-    const server = await dnsServer(ctx, zone);
-    // Two backends, one port, each answering with its address: the reply says which address was used.
-    let port = 0;
-    for (const address of [OLD, NEW]) {
-      const backend = http.createServer((req, res) => res.end(req.socket.localAddress));
-      backend.keepAliveTimeout = 60_000;
-      port = await listen(ctx, backend, address, port);
-    }
+/** Variants for the test suites; the scorecard runs the defaults. */
+export interface Fm13Options {
+  /** Breakwater's client options besides `dnsServers` (e.g. a shorter `dnsNegativeTtlMs`, which becomes the bound). */
+  client?: HttpClientOptions;
+  /** The missing name is created this long after its NXDOMAIN was cached (default 800 ms). */
+  createAfterMs?: number;
+  /** The missing name is asked for this often (default 250 ms: a handful of failures, below the breaker's volume threshold). */
+  createdPollMs?: number;
+  /** Runs after the measurements, with the DNS server's stop() and Breakwater's GET (its answer: the address that served it). */
+  afterwards?: (tools: { stopDns(): void; bwGet(name?: string): Promise<string> }) => Promise<void>;
+}
 
-    const naive = naiveAgent(server);
-    ctx.defer(() => naive.destroy());
-    const bw = createClient({ dnsServers: [server] });
-    ctx.defer(() => bw.close());
-    const naiveGet = async () => (await request(`http://svc.test:${port}/`, { dispatcher: naive, signal: ctx.signal })).body.text();
-    const bwGet = async (name = 'svc.test') => (await bw.request(`http://${name}:${port}/`, { signal: ctx.signal })).body.text();
+export function fm13Scenario(options: Fm13Options = {}): Scenario {
+  const negativeCapMs = options.client?.dnsNegativeTtlMs ?? NEGATIVE_CAP_MS;
+  const createAfterMs = options.createAfterMs ?? CREATE_AFTER_MS;
+  return {
+    id: 'FM-13',
+    title: 'DNS caching forever / negative caching',
+    bound: `new address used within its TTL (${TTL_S} s); NXDOMAIN cached ≤ the cap (${seconds(negativeCapMs)})`,
+    naiveExpectation: `still on the old address ${seconds(WINDOW_MS)} after the change`,
+    requires: [],
+    budgetMs: 15_000,
+    // A sub-second bound, and the DNS server answers from this process's event loop: beside FM-07's 2,000 requests a
+    // query can miss the resolver's 1 s timeout, and Breakwater then rightly serves the stale answer.
+    exclusive: true,
+    run: settleBeforeCleanup(async (ctx) => {
+      const zone: Zone = new Map([['svc.test', OLD]]);
+      const { server, stop: stopDns } = await dnsServer(ctx, zone);
+      // Two backends, one port, each answering with its address: the reply says which address was used.
+      let port = 0;
+      for (const address of [OLD, NEW]) {
+        const backend = http.createServer((req, res) => res.end(req.socket.localAddress));
+        backend.keepAliveTimeout = 60_000;
+        port = await listen(ctx, backend, address, port);
+      }
 
-    ctx.progress('record change');
-    const first = [await naiveGet(), await bwGet()];
-    if (first.some((a) => a !== OLD)) throw new Error(`expected both sides on ${OLD} first, got ${first.join(', ')}`);
-    await pause(CHANGE_AFTER_MS, ctx.signal);
-    zone.set('svc.test', NEW);
-    const changedAt = performance.now();
-    let bwMovedMs: number | undefined;
-    let naiveLast = OLD;
-    // Per poll after the change: 0 = the old address answered, 1 = the new one.
-    const naiveSeen: number[] = [];
-    const bwSeen: number[] = [];
-    while (performance.now() - changedAt < WINDOW_MS) {
-      naiveLast = await naiveGet();
-      naiveSeen.push(naiveLast === OLD ? 0 : 1);
-      const bwNow = await bwGet();
-      bwSeen.push(bwNow === OLD ? 0 : 1);
-      if (bwMovedMs === undefined && bwNow === NEW) bwMovedMs = performance.now() - changedAt;
-      await pause(50, ctx.signal);
-    }
+      const naive = naiveAgent(server);
+      ctx.defer(() => naive.destroy());
+      const bw = createClient({ ...options.client, dnsServers: [server] });
+      ctx.defer(() => bw.close());
+      const naiveGet = async () => (await request(`http://svc.test:${port}/`, { dispatcher: naive, signal: ctx.signal })).body.text();
+      const bwGet = async (name = 'svc.test') => (await bw.request(`http://${name}:${port}/`, { signal: ctx.signal })).body.text();
 
-    ctx.progress('NXDOMAIN, then the name is created');
-    const missing = await bwGet('new.test').then(
-      () => 'resolved',
-      (error: { code?: string }) => error.code ?? 'error',
-    );
-    await pause(CREATE_AFTER_MS, ctx.signal);
-    zone.set('new.test', OLD);
-    const createdAt = performance.now();
-    let foundMs: number | undefined;
-    // 250 ms apart: a handful of failures, below the circuit breaker's volume threshold.
-    while (foundMs === undefined && performance.now() - createdAt < NEGATIVE_CAP_MS + 1_000) {
-      if ((await bwGet('new.test').catch(() => '')) === OLD) foundMs = performance.now() - createdAt;
-      else await pause(250, ctx.signal);
-    }
+      ctx.progress('record change');
+      const first = [await naiveGet(), await bwGet()];
+      if (first.some((a) => a !== OLD)) throw new Error(`expected both sides on ${OLD} first, got ${first.join(', ')}`);
+      await pause(CHANGE_AFTER_MS, ctx.signal);
+      zone.set('svc.test', NEW);
+      const changedAt = performance.now();
+      let bwMovedMs: number | undefined;
+      let naiveLast = OLD;
+      // Per poll after the change: 0 = the old address answered, 1 = the new one.
+      const naiveSeen: number[] = [];
+      const bwSeen: number[] = [];
+      while (performance.now() - changedAt < WINDOW_MS) {
+        naiveLast = await naiveGet();
+        naiveSeen.push(naiveLast === OLD ? 0 : 1);
+        const bwNow = await bwGet();
+        bwSeen.push(bwNow === OLD ? 0 : 1);
+        if (bwMovedMs === undefined && bwNow === NEW) bwMovedMs = performance.now() - changedAt;
+        await pause(50, ctx.signal);
+      }
 
-    const moved = bwMovedMs !== undefined && bwMovedMs <= TTL_S * 1_000;
-    const forgot = missing === 'BW_ERR_DNS' && foundMs !== undefined && foundMs <= NEGATIVE_CAP_MS;
-    return {
-      naive: {
-        value: Math.round(WINDOW_MS),
-        unit: 'ms',
-        text: naiveLast === OLD ? `old address after ${seconds(WINDOW_MS)}` : 'moved to the new address',
-        ok: naiveLast === OLD,
-        series: { label: 'naive: new address (1) or old (0), per poll after the change', unit: 'count', points: naiveSeen.slice(0, 200) },
-      },
-      breakwater: {
-        value: Math.round(bwMovedMs ?? WINDOW_MS),
-        unit: 'ms',
-        text:
-          `${bwMovedMs === undefined ? `old address after ${seconds(WINDOW_MS)}` : `moved in ${seconds(bwMovedMs)}`}; ` +
-          `${missing !== 'BW_ERR_DNS' ? `NXDOMAIN gave ${missing}` : foundMs === undefined ? 'new name never' : `new name in ${seconds(foundMs)}`}`,
-        ok: moved && forgot,
-        series: { label: 'Breakwater: new address (1) or old (0), per poll after the change', unit: 'count', points: bwSeen.slice(0, 200) },
-      },
-      notes: [
-        `Authoritative DNS server on 127.0.0.1 (UDP); an A record (TTL ${TTL_S} s) moved from ${OLD} to ${NEW} ${CHANGE_AFTER_MS} ms after it was cached, GETs every 50 ms; ` +
-          `naive: undici Agent() with a connect-time lookup through the same server; Breakwater: createClient({ dnsServers }) defaults. ` +
-          `A name answered NXDOMAIN was created ${CREATE_AFTER_MS} ms later (Breakwater's negative cap: ${seconds(NEGATIVE_CAP_MS)}). Needs 127.0.0.2 and 127.0.0.3 on the loopback interface (Linux has all of 127/8).`,
-      ],
-    };
-  }),
-};
+      ctx.progress('NXDOMAIN, then the name is created');
+      const missing = await bwGet('new.test').then(
+        () => 'resolved',
+        (error: { code?: string }) => error.code ?? 'error',
+      );
+      await pause(createAfterMs, ctx.signal);
+      zone.set('new.test', OLD);
+      const createdAt = performance.now();
+      let foundMs: number | undefined;
+      // 250 ms apart: a handful of failures, below the circuit breaker's volume threshold.
+      while (foundMs === undefined && performance.now() - createdAt < negativeCapMs + 1_000) {
+        if ((await bwGet('new.test').catch(() => '')) === OLD) foundMs = performance.now() - createdAt;
+        else await pause(options.createdPollMs ?? 250, ctx.signal);
+      }
+      await options.afterwards?.({ stopDns, bwGet });
+
+      const moved = bwMovedMs !== undefined && bwMovedMs <= TTL_S * 1_000;
+      const forgot = missing === 'BW_ERR_DNS' && foundMs !== undefined && foundMs <= negativeCapMs;
+      return {
+        naive: {
+          value: Math.round(WINDOW_MS),
+          unit: 'ms',
+          text: naiveLast === OLD ? `old address after ${seconds(WINDOW_MS)}` : 'moved to the new address',
+          ok: naiveLast === OLD,
+          series: { label: 'naive: new address (1) or old (0), per poll after the change', unit: 'count', points: naiveSeen.slice(0, 200) },
+        },
+        breakwater: {
+          value: Math.round(bwMovedMs ?? WINDOW_MS),
+          unit: 'ms',
+          text:
+            `${bwMovedMs === undefined ? `old address after ${seconds(WINDOW_MS)}` : `moved in ${seconds(bwMovedMs)}`}; ` +
+            `${missing !== 'BW_ERR_DNS' ? `NXDOMAIN gave ${missing}` : foundMs === undefined ? 'new name never' : `new name in ${seconds(foundMs)}`}`,
+          ok: moved && forgot,
+          series: { label: 'Breakwater: new address (1) or old (0), per poll after the change', unit: 'count', points: bwSeen.slice(0, 200) },
+        },
+        notes: [
+          `Authoritative DNS server on 127.0.0.1 (UDP); an A record (TTL ${TTL_S} s) moved from ${OLD} to ${NEW} ${CHANGE_AFTER_MS} ms after it was cached, GETs every 50 ms; ` +
+            `naive: undici Agent() with a connect-time lookup through the same server; Breakwater: createClient({ dnsServers }) defaults. ` +
+            `A name answered NXDOMAIN was created ${createAfterMs} ms later (Breakwater's negative cap: ${seconds(negativeCapMs)}). Needs 127.0.0.2 and 127.0.0.3 on the loopback interface (Linux has all of 127/8).`,
+        ],
+      };
+    }),
+  };
+}
+
+export const fm13: Scenario = fm13Scenario();
