@@ -51,7 +51,7 @@ export function backoffRule(defaults: BackoffShape, rules: Rules<BackoffShape> =
  * the caller wrote. Giving both the nested option and an alias throws
  * BW_ERR_INVALID_OPTION naming `key`: which one wins would be a guess.
  */
-export function foldBackoffAliases<O extends object>(
+export function foldBackoffAliases<O extends object | undefined>(
   options: O,
   key: string,
   aliases: BackoffAliases,
