@@ -20,7 +20,7 @@ function startServer(name, port) {
 }
 
 const first = await startServer('server-1', 0);
-const client = createAckClient({ host: '127.0.0.1', port: first.port, reconnectBaseDelayMs: 50, reconnectMaxDelayMs: 200 });
+const client = createAckClient({ host: '127.0.0.1', port: first.port, reconnectBackoff: { baseDelayMs: 50, maxDelayMs: 200 } });
 // `retransmitting`: messages accepted but not yet acknowledged, (re)sent on this connection with their ids.
 client.on('connected', ({ retransmitting }) => console.log(`client connected, ${retransmitting} message(s) to (re)send`));
 client.on('disconnected', ({ unacked, error }) => console.log(`client disconnected (${unacked} unacked, ${error?.code ?? 'closed by peer'})`));

@@ -32,8 +32,7 @@ it('100,000 messages, 50 resets/blackholes: every send resolves and the handler 
     heartbeatIntervalMs: 100,
     heartbeatTimeoutMs: 300,
     ackTimeoutMs: 500,
-    reconnectBaseDelayMs: 20,
-    reconnectMaxDelayMs: 200,
+    reconnectBackoff: { baseDelayMs: 20, maxDelayMs: 200 },
     sendTimeoutMs: 55_000,
     retryBudget: new RetryBudget({ minPerSecond: 20 }),
   });

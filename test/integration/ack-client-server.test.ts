@@ -113,7 +113,7 @@ describe('ack client and server on loopback', () => {
     const error = await strict.send('bad').catch((e: unknown) => e);
     expect(isNack(error)).toBe(true);
     expect(error).toMatchObject({ retryable: false, details: { reason: 'schema mismatch' } });
-    const retrying = track(createAckClient({ port, nackPolicy: 'retry', reconnectBaseDelayMs: 10, reconnectMaxDelayMs: 50 }));
+    const retrying = track(createAckClient({ port, nackPolicy: 'retry', reconnectBackoff: { baseDelayMs: 10, maxDelayMs: 50 } }));
     await expect(retrying.send('good')).resolves.toMatchObject({ attempts: 2 });
     expect(calls).toBe(3);
   });
@@ -150,7 +150,7 @@ describe('ack client and server on loopback', () => {
           { host: '127.0.0.1', port: deadPort },
           { host: '127.0.0.1', port },
         ],
-        reconnectBaseDelayMs: 10,
+        reconnectBackoff: { baseDelayMs: 10 },
       }),
     );
     await expect(client.send('hi')).resolves.toMatchObject({ endpoint: `127.0.0.1:${port}` });
@@ -226,7 +226,7 @@ describe('ack over TLS', () => {
       await expect(client.send('over tls')).resolves.toMatchObject({ id: 1 });
       expect(seen).toEqual(['over tls']);
       // Without the CA the handshake fails; the send waits for a good connection and hits its deadline.
-      const untrusting = track(createAckClient({ port, tls: true, reconnectBaseDelayMs: 10 }));
+      const untrusting = track(createAckClient({ port, tls: true, reconnectBackoff: { baseDelayMs: 10 } }));
       const failures: unknown[] = [];
       untrusting.on('connectFailed', ({ error }) => failures.push(error));
       await expect(untrusting.send('x', { deadline: Deadline.after(300) })).rejects.toMatchObject({ code: 'BW_ERR_DEADLINE' });

@@ -83,8 +83,7 @@ describe.skipIf(unavailable !== undefined && !required)('a fleet of three ack se
       heartbeatIntervalMs: 150,
       heartbeatTimeoutMs: 500,
       ackTimeoutMs: 1_000,
-      reconnectBaseDelayMs: 10,
-      reconnectMaxDelayMs: 200,
+      reconnectBackoff: { baseDelayMs: 10, maxDelayMs: 200 },
       sendTimeoutMs: 60_000, // below the store's dedupHorizonMs (300 s)
       retryBudget: new RetryBudget({ minPerSecond: 50 }),
     });

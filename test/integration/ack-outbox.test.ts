@@ -19,7 +19,7 @@ const COUNT = 50;
 const CRASHING_CLIENT = `
 const { createAckClient } = await import('@breakwater/ack');
 const [port, outboxPath] = process.argv.slice(1);
-const client = createAckClient({ port: Number(port), outboxPath, reconnectBaseDelayMs: 50 });
+const client = createAckClient({ port: Number(port), outboxPath, reconnectBackoff: { baseDelayMs: 50 } });
 for (let i = 0; i < ${COUNT}; i++) client.send('order-' + i).catch(() => {});
 console.log(JSON.stringify({ session: client.session }));
 setInterval(() => {}, 1000);

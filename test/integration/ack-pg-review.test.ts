@@ -106,7 +106,7 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/ack/pg when
       ackTimeoutMs: 500,
       heartbeatIntervalMs: 200,
       heartbeatTimeoutMs: 1_000,
-      reconnectBaseDelayMs: 50,
+      reconnectBackoff: { baseDelayMs: 50 },
     });
     try {
       const sent = client.send('order-1');

@@ -137,7 +137,7 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/ack/pg agai
         heartbeatIntervalMs: 200,
         heartbeatTimeoutMs: 500,
         ackTimeoutMs: 1_000,
-        reconnectBaseDelayMs: 20,
+        reconnectBackoff: { baseDelayMs: 20 },
       });
       try {
         const payload = Buffer.alloc(4);

@@ -63,7 +63,7 @@ async function until(condition: () => boolean, ms = 5_000): Promise<void> {
 it('a server that ACKs ids it was never sent: those sends stay pending, the link is dropped as a protocol error', async () => {
   // Window 2: ids 1 and 2 go out, 3 and 4 wait in the client's queue.
   const fake = await lyingServer(2);
-  const c = client({ port: fake.port, sendTimeoutMs: 1_500, reconnectBaseDelayMs: 5_000, reconnectMaxDelayMs: 5_000 });
+  const c = client({ port: fake.port, sendTimeoutMs: 1_500, reconnectBackoff: { baseDelayMs: 5_000, maxDelayMs: 5_000 } });
   const outcomes: (string | number)[] = [];
   const sends = ['a', 'b', 'c', 'd'].map((p) =>
     c.send(p).then(
@@ -152,7 +152,12 @@ it('a server that accepts and never sends HELLO, or sends an oversized or malfor
       for (const s of sockets) s.destroy();
       server.close();
     });
-    const c = client({ port: (server.address() as net.AddressInfo).port, heartbeatTimeoutMs: 300, sendTimeoutMs: 1_000, reconnectBaseDelayMs: 50 });
+    const c = client({
+      port: (server.address() as net.AddressInfo).port,
+      heartbeatTimeoutMs: 300,
+      sendTimeoutMs: 1_000,
+      reconnectBackoff: { baseDelayMs: 50 },
+    });
     const disconnected = new Promise<{ error: unknown }>((r) => c.once('disconnected', r));
     const sent = c.send('never handled').catch((e: { code: string }) => e.code);
     expect(((await disconnected).error as { code?: string }).code, name).toBe(code);

@@ -30,10 +30,8 @@ describe('NACK backoff of its own (issue #17)', () => {
   it('a slow reconnect backoff no longer slows NACK retries: 3 retryable NACKs are resent within the NACK backoff', async () => {
     const { client } = await setup(busyThen(3), {
       nackPolicy: 'retry',
-      nackRetryBaseDelayMs: 10,
-      nackRetryMaxDelayMs: 20,
-      reconnectBaseDelayMs: 5_000,
-      reconnectMaxDelayMs: 5_000,
+      nackBackoff: { baseDelayMs: 10, maxDelayMs: 20 },
+      reconnectBackoff: { baseDelayMs: 5_000, maxDelayMs: 5_000 },
     });
     const started = performance.now();
     await expect(client.send('order', { deadline: Deadline.after(2_000) })).resolves.toMatchObject({ attempts: 4 });
@@ -43,7 +41,7 @@ describe('NACK backoff of its own (issue #17)', () => {
   it('the old rule (NACK retries on the reconnect backoff) misses the same deadline', async () => {
     // What 0.1.0 did for a client that tuned reconnect* to 5 s: each NACK waited up to 5 s (full jitter:
     // three retries all landing within 300 ms has odds of about 1 in 28,000).
-    const { client } = await setup(busyThen(3), { nackPolicy: 'retry', nackRetryBaseDelayMs: 5_000, nackRetryMaxDelayMs: 5_000 });
+    const { client } = await setup(busyThen(3), { nackPolicy: 'retry', nackBackoff: { baseDelayMs: 5_000, maxDelayMs: 5_000 } });
     const error = await client.send('order', { deadline: Deadline.after(300) }).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'BW_ERR_ACK_TIMEOUT', cause: expect.objectContaining({ code: 'BW_ERR_NACKED' }) });
   });
@@ -124,7 +122,7 @@ describe('one lifecycle: close({ deadlineMs }), destroy(), asyncDispose (issue #
         started++;
         return new Promise(() => {});
       },
-      { reconnectBaseDelayMs: 10_000, reconnectMaxDelayMs: 10_000 },
+      { reconnectBackoff: { baseDelayMs: 10_000, maxDelayMs: 10_000 } },
     );
     void client.send('stuck').catch(() => {});
     await until(() => started === 1);

@@ -35,7 +35,7 @@ export class Failover {
     this.#o = o;
     this.#budget = budget;
     this.#handler = handler;
-    this.#backoff = createBackoff({ baseDelayMs: o.reconnectBaseDelayMs, maxDelayMs: o.reconnectMaxDelayMs });
+    this.#backoff = createBackoff({ ...o.reconnectBackoff });
   }
 
   /** Dials the current endpoint. */
@@ -74,7 +74,7 @@ export class Failover {
     this.reconnects++;
     let delayMs = this.#backoff.next();
     if (!this.#budget.tryRetry()) {
-      delayMs = this.#o.reconnectMaxDelayMs;
+      delayMs = this.#o.reconnectBackoff.maxDelayMs;
       publish('reconnectThrottled', { delayMs });
     }
     this.#timer = this.#o.clock.setTimeout(() => this.connect(), delayMs);

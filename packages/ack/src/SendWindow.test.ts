@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ACK_CLIENT_DEFAULTS } from './defaults.js';
 import { type Message, SendWindow, type SendWindowOptions } from './SendWindow.js';
 
-function setup(overrides: Partial<SendWindowOptions> & { reconnectBaseDelayMs?: number; reconnectMaxDelayMs?: number } = {}) {
+function setup(overrides: Partial<SendWindowOptions> & { reconnectBackoff?: { baseDelayMs: number; maxDelayMs: number } } = {}) {
   const clock = new FakeClock(1_000);
   const expired: [Message, BreakwaterError][] = [];
   const w = new SendWindow({ ...ACK_CLIENT_DEFAULTS, maxInFlight: 2, maxQueuedMessages: 1, maxBufferedBytes: 10, ...overrides, clock }, (m, e) => {
@@ -79,8 +79,8 @@ describe('SendWindow', () => {
     expect(a.attempts).toBe(2);
   });
 
-  it('a parked (NACKed) message waits its own backoff, bounded by nackRetryMaxDelayMs, not the reconnect options', () => {
-    const { clock, w, message } = setup({ nackRetryBaseDelayMs: 40, nackRetryMaxDelayMs: 40, reconnectBaseDelayMs: 5_000, reconnectMaxDelayMs: 5_000 });
+  it('a parked (NACKed) message waits its own backoff, bounded by nackBackoff.maxDelayMs, not the reconnect options', () => {
+    const { clock, w, message } = setup({ nackBackoff: { baseDelayMs: 40, maxDelayMs: 40 }, reconnectBackoff: { baseDelayMs: 5_000, maxDelayMs: 5_000 } });
     const m = message(1);
     w.admit(m, 1);
     w.sent(m, 'a:1');

@@ -35,7 +35,7 @@ export interface Message {
 
 export type SendWindowOptions = Pick<
   ResolvedAckClientOptions,
-  'clock' | 'maxInFlight' | 'maxQueuedMessages' | 'maxBufferedBytes' | 'sendTimeoutMs' | 'nackRetryBaseDelayMs' | 'nackRetryMaxDelayMs'
+  'clock' | 'maxInFlight' | 'maxQueuedMessages' | 'maxBufferedBytes' | 'sendTimeoutMs' | 'nackBackoff'
 >;
 
 /**
@@ -201,7 +201,7 @@ export class SendWindow {
     m.state = 'parked';
     m.lastError = error;
     this.#inflight.delete(m.id);
-    m.backoff ??= createBackoff({ baseDelayMs: this.#o.nackRetryBaseDelayMs, maxDelayMs: this.#o.nackRetryMaxDelayMs });
+    m.backoff ??= createBackoff({ ...this.#o.nackBackoff });
     m.retryTimer = this.#clock.setTimeout(() => {
       m.retryTimer = undefined;
       if (m.state !== 'parked') return;

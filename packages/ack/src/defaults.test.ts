@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatDefault, readmeDefaults } from '../../../test/support/defaultsTable.js';
+import { flattenDefaults, formatDefault, readmeDefaults } from '../../../test/support/defaultsTable.js';
 import { ACK_CLIENT_DEFAULTS, ACK_SERVER_DEFAULTS, resolveAckClientOptions, resolveAckServerOptions } from './defaults.js';
 import { PG_DEDUP_STORE_DEFAULTS } from './pg.js';
 
@@ -15,8 +15,9 @@ describe('ack defaults', () => {
     for (const key of Object.keys(ACK_SERVER_DEFAULTS)) {
       if (key in ACK_CLIENT_DEFAULTS) expect(ACK_SERVER_DEFAULTS[key as keyof typeof ACK_SERVER_DEFAULTS]).toBe(all[key as keyof typeof all]);
     }
-    for (const [key, value] of Object.entries(all)) expect(table.get(key), `README row for \`${key}\``).toBe(formatDefault(value));
-    expect(table.size).toBe(Object.keys(all).length);
+    const rows = flattenDefaults(all);
+    for (const [key, value] of rows) expect(table.get(key), `README row for \`${key}\``).toBe(formatDefault(value));
+    expect(table.size).toBe(rows.size);
   });
 
   it('resolve to the defaults and are frozen', () => {
@@ -26,6 +27,39 @@ describe('ack defaults', () => {
     const s = resolveAckServerOptions({ handler });
     for (const [k, v] of Object.entries(ACK_SERVER_DEFAULTS)) expect(s[k as keyof typeof s]).toBe(v);
     expect(Object.isFrozen(ACK_CLIENT_DEFAULTS) && Object.isFrozen(ACK_SERVER_DEFAULTS)).toBe(true);
+  });
+
+  it('take each backoff as one nested { baseDelayMs, maxDelayMs }, errors naming the full path', () => {
+    const c = resolveAckClientOptions({ port: 1, reconnectBackoff: { baseDelayMs: 1_000, maxDelayMs: 1_000 }, nackBackoff: { maxDelayMs: 100 } });
+    // Independent: a slow reconnect does not force slow NACK retries, nor the reverse; a field left out keeps its default.
+    expect([c.reconnectBackoff, c.nackBackoff]).toEqual([
+      { baseDelayMs: 1_000, maxDelayMs: 1_000 },
+      { baseDelayMs: 100, maxDelayMs: 100 },
+    ]);
+    expect(() => resolveAckClientOptions({ port: 1, reconnectBackoff: { baseDelayMs: 500, maxDelayMs: 100 } })).toThrow(
+      /Expected `reconnectBackoff.maxDelayMs` to be >= `reconnectBackoff.baseDelayMs` \(500\), got 100/,
+    );
+    expect(() => resolveAckClientOptions({ port: 1, nackBackoff: { baseDelayMs: 500, maxDelayMs: 100 } })).toThrow(invalid('nackBackoff.maxDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, nackBackoff: { baseDelayMs: -1 } })).toThrow(invalid('nackBackoff.baseDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, reconnectBackoff: { maxDelayMs: 2 ** 31 } })).toThrow(invalid('reconnectBackoff.maxDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, reconnectBackoff: { maxDelay: 5 } as never })).toThrow(invalid('reconnectBackoff.maxDelay'));
+    expect(() => resolveAckClientOptions({ port: 1, reconnectBackoff: 100 as never })).toThrow(invalid('reconnectBackoff'));
+  });
+
+  it('still accept the deprecated flat backoff names, but not beside the nested option', () => {
+    const c = resolveAckClientOptions({ port: 1, reconnectBaseDelayMs: 50, reconnectMaxDelayMs: 200, nackRetryMaxDelayMs: 300 });
+    expect([c.reconnectBackoff, c.nackBackoff]).toEqual([
+      { baseDelayMs: 50, maxDelayMs: 200 },
+      { baseDelayMs: 100, maxDelayMs: 300 },
+    ]);
+    expect(c).not.toHaveProperty('reconnectBaseDelayMs');
+    // Errors name the flat key the caller wrote.
+    expect(() => resolveAckClientOptions({ port: 1, reconnectBaseDelayMs: 500, reconnectMaxDelayMs: 100 })).toThrow(invalid('reconnectMaxDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, nackRetryBaseDelayMs: -1 })).toThrow(invalid('nackRetryBaseDelayMs'));
+    expect(() => resolveAckClientOptions({ port: 1, reconnectBackoff: { baseDelayMs: 10 }, reconnectMaxDelayMs: 200 })).toThrow(
+      /Expected either `reconnectBackoff` or its deprecated flat form \(`reconnectMaxDelayMs`\), not both/,
+    );
+    expect(() => resolveAckClientOptions({ port: 1, nackBackoff: {}, nackRetryBaseDelayMs: 10 })).toThrow(invalid('nackBackoff'));
   });
 
   it('keep the send deadline below the dedup horizon, so no retransmit outlives the server memory', () => {
@@ -39,16 +73,7 @@ describe('ack defaults', () => {
     expect(() => resolveAckClientOptions({ port: 1, overflowPolicy: 'drop' as never })).toThrow(invalid('overflowPolicy'));
     expect(() => resolveAckClientOptions({ port: 1, nackPolicy: 'ignore' as never })).toThrow(invalid('nackPolicy'));
     expect(() => resolveAckClientOptions({ port: 1, maxFrameBytes: 10 })).toThrow(invalid('maxFrameBytes'));
-    expect(() => resolveAckClientOptions({ port: 1, reconnectBaseDelayMs: 500, reconnectMaxDelayMs: 100 })).toThrow(invalid('reconnectMaxDelayMs'));
-    expect(() => resolveAckClientOptions({ port: 1, nackRetryBaseDelayMs: 500, nackRetryMaxDelayMs: 100 })).toThrow(invalid('nackRetryMaxDelayMs'));
-    expect(() => resolveAckClientOptions({ port: 1, nackRetryBaseDelayMs: -1 })).toThrow(invalid('nackRetryBaseDelayMs'));
-    expect(() => resolveAckClientOptions({ port: 1, nackRetryMaxDelayMs: 2 ** 31 })).toThrow(invalid('nackRetryMaxDelayMs'));
     expect(() => resolveAckClientOptions({ port: 1, nackRetryDelayMs: 5 } as never)).toThrow(invalid('nackRetryDelayMs'));
-    // Independent of the reconnect backoff: a slow reconnect does not force slow NACK retries, nor the reverse.
-    expect(resolveAckClientOptions({ port: 1, reconnectBaseDelayMs: 1_000, reconnectMaxDelayMs: 1_000, nackRetryMaxDelayMs: 100 })).toMatchObject({
-      nackRetryBaseDelayMs: 100,
-      nackRetryMaxDelayMs: 100,
-    });
     expect(() => resolveAckClientOptions({ port: 1, ackTimeout: 5 } as never)).toThrow(invalid('ackTimeout'));
     expect(() => resolveAckClientOptions({})).toThrow(invalid('port'));
     expect(() => resolveAckClientOptions({ port: 70_000 })).toThrow(invalid('port'));

@@ -1,12 +1,14 @@
 import type tls from 'node:tls';
 import {
+  type BackoffShape,
   BreakwaterError,
+  backoffRule,
   type Clock,
+  foldBackoffAliases,
   intRule,
   monotonicClock,
   msRule,
   resolveTunables,
-  validateAtLeast,
   validateClock,
   validateFunction,
   validateOneOf,
@@ -71,18 +73,17 @@ export interface AckClientTunables {
   /** `reject`: a NACK fails the send; `retry`: NACKs marked retryable are resent with backoff (through the budget) until the deadline. @defaultValue 'reject' */
   nackPolicy?: NackPolicy;
   /**
-   * Base of the full-jitter backoff before a retryable NACK is resent
-   * (`nackPolicy: 'retry'`), per message, in ms. Independent of the
-   * reconnect backoff: a handler that is busy is not a link that is down.
-   * @defaultValue 100 @example 500
+   * Full-jitter backoff before a retryable NACK is resent (`nackPolicy: 'retry'`),
+   * per message, in ms: `baseDelayMs` doubling up to `maxDelayMs`. Independent of
+   * `reconnectBackoff`: a handler that is busy is not a link that is down.
+   * @defaultValue { baseDelayMs: 100, maxDelayMs: 5_000 } @example { baseDelayMs: 500, maxDelayMs: 60_000 }
    */
-  nackRetryBaseDelayMs?: number;
-  /** Cap of the NACK retry backoff, in ms. @defaultValue 5_000 @example 60_000 */
-  nackRetryMaxDelayMs?: number;
-  /** Base of the full-jitter reconnect backoff, in ms. @defaultValue 100 @example 50 */
-  reconnectBaseDelayMs?: number;
-  /** Cap of the reconnect backoff, in ms. @defaultValue 5_000 @example 30_000 */
-  reconnectMaxDelayMs?: number;
+  nackBackoff?: Partial<BackoffShape>;
+  /**
+   * Full-jitter reconnect backoff, in ms; `maxDelayMs` is also the wait when the retry budget refuses.
+   * @defaultValue { baseDelayMs: 100, maxDelayMs: 5_000 } @example { baseDelayMs: 50, maxDelayMs: 30_000 }
+   */
+  reconnectBackoff?: Partial<BackoffShape>;
   /** Whole connect phase per attempt (DNS, TCP, TLS), in ms. @defaultValue 3_000 @example 1_000 */
   connectTimeoutMs?: number;
   /**
@@ -124,7 +125,21 @@ export interface AckClientOptions extends AckClientTunables {
    * @example '/var/lib/orders/ack-outbox.sqlite'
    */
   outboxPath?: string;
+  /** @deprecated Use `nackBackoff.baseDelayMs`; removed in the next release. */
+  nackRetryBaseDelayMs?: number;
+  /** @deprecated Use `nackBackoff.maxDelayMs`; removed in the next release. */
+  nackRetryMaxDelayMs?: number;
+  /** @deprecated Use `reconnectBackoff.baseDelayMs`; removed in the next release. */
+  reconnectBaseDelayMs?: number;
+  /** @deprecated Use `reconnectBackoff.maxDelayMs`; removed in the next release. */
+  reconnectMaxDelayMs?: number;
 }
+
+/** {@link AckClientTunables} resolved: every field set, the backoffs complete. */
+export type ResolvedAckClientTunables = Omit<Required<AckClientTunables>, 'nackBackoff' | 'reconnectBackoff'> & {
+  nackBackoff: BackoffShape;
+  reconnectBackoff: BackoffShape;
+};
 
 export const ACK_CLIENT_DEFAULTS = Object.freeze({
   maxInFlight: 64,
@@ -139,15 +154,13 @@ export const ACK_CLIENT_DEFAULTS = Object.freeze({
   serverDedupHorizonMs: 300_000,
   nackPolicy: 'reject' as NackPolicy,
   // Equal to the reconnect backoff, which NACK retries used before they had options of their own.
-  nackRetryBaseDelayMs: 100,
-  nackRetryMaxDelayMs: 5_000,
-  reconnectBaseDelayMs: 100,
-  reconnectMaxDelayMs: 5_000,
+  nackBackoff: Object.freeze({ baseDelayMs: 100, maxDelayMs: 5_000 }),
+  reconnectBackoff: Object.freeze({ baseDelayMs: 100, maxDelayMs: 5_000 }),
   // The number lives in @breakwater/socket; this package only passes it on.
   connectTimeoutMs: SOCKET_DEFAULTS.connectTimeoutMs,
   durability: 'normal' as OutboxDurability,
   clock: monotonicClock,
-}) satisfies Required<AckClientTunables>;
+}) satisfies ResolvedAckClientTunables;
 
 /** Tunables of {@link createAckServer}. */
 export interface AckServerTunables {
@@ -256,7 +269,7 @@ export const ACK_SERVER_DEFAULTS = Object.freeze({
 
 const frameBytes = intRule(64, 0x7fff_ffff);
 
-export type ResolvedAckClientOptions = Required<AckClientTunables> & {
+export type ResolvedAckClientOptions = ResolvedAckClientTunables & {
   endpoints: readonly AckEndpoint[];
   tls: boolean | tls.ConnectionOptions | undefined;
   socket: AckClientOptions['socket'];
@@ -265,11 +278,16 @@ export type ResolvedAckClientOptions = Required<AckClientTunables> & {
 };
 
 const CLIENT_KEYS = ['endpoints', 'host', 'port', 'tls', 'socket', 'retryBudget', 'outboxPath'] as const;
+const NACK_ALIASES = { baseDelayMs: 'nackRetryBaseDelayMs', maxDelayMs: 'nackRetryMaxDelayMs' } as const;
+const RECONNECT_ALIASES = { baseDelayMs: 'reconnectBaseDelayMs', maxDelayMs: 'reconnectMaxDelayMs' } as const;
 
 /** Validates and fills in defaults; throws BW_ERR_INVALID_OPTION naming the key. */
 export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckClientOptions {
-  const { tunables: o, others: given } = resolveTunables<Required<AckClientTunables>, AckClientOptions>(
-    options,
+  // The flat names of an earlier release, folded into the nested options (issue #17).
+  let folded = foldBackoffAliases(options, 'nackBackoff', NACK_ALIASES, ACK_CLIENT_DEFAULTS.nackBackoff);
+  folded = foldBackoffAliases(folded, 'reconnectBackoff', RECONNECT_ALIASES, ACK_CLIENT_DEFAULTS.reconnectBackoff);
+  const { tunables: o, others: given } = resolveTunables<ResolvedAckClientTunables, AckClientOptions>(
+    folded,
     'createAckClient()',
     ACK_CLIENT_DEFAULTS,
     {
@@ -284,18 +302,14 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
       sendTimeoutMs: msRule(1),
       serverDedupHorizonMs: msRule(1),
       nackPolicy: (v, k) => validateOneOf(v, k, ['reject', 'retry'] as const),
-      nackRetryBaseDelayMs: msRule(),
-      nackRetryMaxDelayMs: msRule(),
-      reconnectBaseDelayMs: msRule(),
-      reconnectMaxDelayMs: msRule(),
+      nackBackoff: backoffRule(ACK_CLIENT_DEFAULTS.nackBackoff),
+      reconnectBackoff: backoffRule(ACK_CLIENT_DEFAULTS.reconnectBackoff),
       connectTimeoutMs: msRule(1, 600_000),
       durability: (v, k) => validateOneOf(v, k, ['normal', 'fsync'] as const),
       clock: validateClock,
     },
     CLIENT_KEYS,
   );
-  validateAtLeast(o, 'reconnectBaseDelayMs', 'reconnectMaxDelayMs');
-  validateAtLeast(o, 'nackRetryBaseDelayMs', 'nackRetryMaxDelayMs');
   if (o.sendTimeoutMs >= o.serverDedupHorizonMs) {
     throw new BreakwaterError(
       'BW_ERR_INVALID_OPTION',

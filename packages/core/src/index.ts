@@ -1,4 +1,5 @@
 export { BreakwaterError, type BreakwaterErrorOptions, isBreakwaterError } from './BreakwaterError.js';
+export { type BackoffAliases, backoffRule, foldBackoffAliases } from './backoffOption.js';
 export { type Clock, FakeClock, monotonicClock, sleep, type TimerHandle } from './Clock.js';
 export { type ClassifyContext, classify } from './classify.js';
 export { ERROR_CODES, type ErrorCode, isErrorCode } from './codes.js';

@@ -251,7 +251,7 @@ describe('ConnectionPool: connect failures', () => {
 
   it('drains promptly while connects keep failing and callers wait', async () => {
     const port = await closedPort();
-    const pool = createPool({ host: '127.0.0.1', port, max: 2, reconnectBackoffMs: 1_000 });
+    const pool = createPool({ host: '127.0.0.1', port, max: 2, reconnectBackoff: { baseDelayMs: 1_000 } });
     const waiting = Array.from({ length: 5 }, () => pool.acquire().catch((e: { code: string }) => e.code));
     await until(() => pool.stats().connectFailures >= 2, 2_000, 'the first failures');
     const started = performance.now();

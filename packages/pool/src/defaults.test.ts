@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { formatDefault, readmeDefaults } from '../../../test/support/defaultsTable.js';
+import { flattenDefaults, formatDefault, readmeDefaults } from '../../../test/support/defaultsTable.js';
 import { COMMON_PATH_IDLE_MS, IDLE_TIMEOUT_RATIO, POOL_DEFAULTS, presetForPathIdle, resolvePoolOptions } from './defaults.js';
 
 describe('pool defaults', () => {
   it('are documented in the README exactly', () => {
     const table = readmeDefaults(new URL('../README.md', import.meta.url));
-    for (const [key, value] of Object.entries(POOL_DEFAULTS)) {
-      expect(table.get(key), `README row for \`${key}\``).toBe(formatDefault(value));
-    }
-    expect(table.size).toBe(Object.keys(POOL_DEFAULTS).length);
+    const rows = flattenDefaults(POOL_DEFAULTS);
+    for (const [key, value] of rows) expect(table.get(key), `README row for \`${key}\``).toBe(formatDefault(value));
+    expect(table.size).toBe(rows.size);
   });
 
   it('resolve to the defaults with only a port, and are frozen', () => {
@@ -45,6 +44,15 @@ describe('resolvePoolOptions()', () => {
     [{ port: 7000, maxLifetimeJitterRatio: 0.9 }, 'maxLifetimeJitterRatio', /between 0 and 0.5/],
     [{ port: 7000, minIdle: 11 }, 'minIdle', /`minIdle` to be at most `max` \(10\)/],
     [{ port: 7000, reconnectBackoffMs: 500, reconnectBackoffMaxMs: 100 }, 'reconnectBackoffMaxMs', /to be >= `reconnectBackoffMs` \(500\), got 100/],
+    [{ port: 7000, reconnectBackoff: { baseDelayMs: 500, maxDelayMs: 100 } }, 'reconnectBackoff.maxDelayMs', /to be >= `reconnectBackoff.baseDelayMs` \(500\)/],
+    [{ port: 7000, reconnectBackoff: { baseDelayMs: 0 } }, 'reconnectBackoff.baseDelayMs', /between 1 and 2147483647, got 0/],
+    [{ port: 7000, reconnectBackoff: { base: 5 } }, 'reconnectBackoff.base', /Unknown option `reconnectBackoff.base`/],
+    [{ port: 7000, reconnectBackoffMs: 0 }, 'reconnectBackoffMs', /between 1 and/],
+    [
+      { port: 7000, reconnectBackoff: { baseDelayMs: 50 }, reconnectBackoffMs: 50 },
+      'reconnectBackoff',
+      /either `reconnectBackoff` or its deprecated flat form/,
+    ],
     [{ port: 7000, maxWaiting: 0 }, 'maxWaiting', /`maxWaiting`/],
     [{ port: 7000, probe: 'PING' }, 'probe', /`probe` to be a function/],
     [{ port: 7000, connect: 5 }, 'connect', /`connect` to be a function/],
@@ -62,6 +70,12 @@ describe('resolvePoolOptions()', () => {
     }
     expect(caught).toMatchObject({ code: 'BW_ERR_INVALID_OPTION', details: { key } });
     expect((caught as Error).message).toMatch(message);
+  });
+
+  it('takes the reconnect backoff nested, or by its deprecated flat names', () => {
+    expect(resolvePoolOptions({ port: 7000, reconnectBackoff: { maxDelayMs: 800 } }).reconnectBackoff).toEqual({ baseDelayMs: 100, maxDelayMs: 800 });
+    expect(resolvePoolOptions({ port: 7000, reconnectBackoffMs: 20, reconnectBackoffMaxMs: 40 }).reconnectBackoff).toEqual({ baseDelayMs: 20, maxDelayMs: 40 });
+    expect(resolvePoolOptions({ port: 7000, reconnectBackoffMs: 20 })).not.toHaveProperty('reconnectBackoffMs');
   });
 
   it('rejects no options at all', () => {

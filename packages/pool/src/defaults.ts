@@ -1,7 +1,10 @@
 import type net from 'node:net';
 import {
+  type BackoffShape,
   BreakwaterError,
+  backoffRule,
   type Clock,
+  foldBackoffAliases,
   intRule,
   MAX_TIMER_MS,
   monotonicClock,
@@ -9,7 +12,6 @@ import {
   numberRule,
   type Rules,
   resolveTunables,
-  validateAtLeast,
   validateClock,
   validateFunction,
   validateNumber,
@@ -96,13 +98,12 @@ export interface PoolTunables {
    */
   unhealthyForMs?: number;
   /**
-   * Delay before the first reconnect after a failed connect; doubles per
-   * consecutive failure, with equal jitter (AWS, "Exponential Backoff And Jitter").
-   * @defaultValue 100
+   * Reconnect delay after a failed connect, in ms: `baseDelayMs` before the
+   * first retry, doubling per consecutive failure up to `maxDelayMs`, with
+   * equal jitter (AWS, "Exponential Backoff And Jitter"). `baseDelayMs` ≥ 1: no busy loop.
+   * @defaultValue { baseDelayMs: 100, maxDelayMs: 5_000 }
    */
-  reconnectBackoffMs?: number;
-  /** Ceiling of the reconnect delay. @defaultValue 5_000 */
-  reconnectBackoffMaxMs?: number;
+  reconnectBackoff?: Partial<BackoffShape>;
   /**
    * A connection borrowed longer than this emits `leaked` with the borrower's
    * stack. Capturing that stack costs ≈ 2 µs per acquire, so it is off by
@@ -130,9 +131,13 @@ export interface PoolOptions extends PoolTunables {
   socket?: PoolSocketOptions;
   /** The protocol's validation, run on borrow after `validateAfterIdleMs` idle. */
   probe?: Probe;
+  /** @deprecated Use `reconnectBackoff.baseDelayMs`; removed in the next release. */
+  reconnectBackoffMs?: number;
+  /** @deprecated Use `reconnectBackoff.maxDelayMs`; removed in the next release. */
+  reconnectBackoffMaxMs?: number;
 }
 
-export type ResolvedPoolTunables = Required<PoolTunables>;
+export type ResolvedPoolTunables = Omit<Required<PoolTunables>, 'reconnectBackoff'> & { reconnectBackoff: BackoffShape };
 
 export interface ResolvedPoolOptions extends ResolvedPoolTunables {
   host: string;
@@ -159,12 +164,14 @@ export const POOL_DEFAULTS = Object.freeze({
   maxWaiting: 1_000,
   unhealthyAfterFailures: 5,
   unhealthyForMs: 5_000,
-  reconnectBackoffMs: 100,
-  reconnectBackoffMaxMs: 5_000,
+  reconnectBackoff: Object.freeze({ baseDelayMs: 100, maxDelayMs: 5_000 }),
   leakWarningMs: 0,
   drainTimeoutMs: 10_000,
   clock: monotonicClock,
 }) satisfies ResolvedPoolTunables;
+
+const RECONNECT_RULES: Rules<BackoffShape> = { baseDelayMs: msRule(1), maxDelayMs: msRule(1) };
+const RECONNECT_ALIASES = { baseDelayMs: 'reconnectBackoffMs', maxDelayMs: 'reconnectBackoffMaxMs' } as const;
 
 const RULES = {
   max: intRule(1, 100_000),
@@ -178,8 +185,7 @@ const RULES = {
   maxWaiting: intRule(1, 1_000_000),
   unhealthyAfterFailures: intRule(0, 1_000),
   unhealthyForMs: msRule(1),
-  reconnectBackoffMs: msRule(1),
-  reconnectBackoffMaxMs: msRule(1),
+  reconnectBackoff: backoffRule(POOL_DEFAULTS.reconnectBackoff, RECONNECT_RULES),
   leakWarningMs: msRule(0),
   drainTimeoutMs: msRule(0),
   clock: validateClock,
@@ -197,9 +203,10 @@ function invalid(key: string, message: string): BreakwaterError {
  */
 export function resolvePoolOptions(options: PoolOptions): ResolvedPoolOptions {
   if (options === undefined) throw invalid('port', 'Expected `port` (or a `connect` factory) in createPool() options, got undefined');
-  const { tunables: t, others: given } = resolveTunables<ResolvedPoolTunables, PoolOptions>(options, 'createPool() options', POOL_DEFAULTS, RULES, OTHER_KEYS);
+  // The flat names of an earlier release, folded into `reconnectBackoff` (issue #17).
+  const folded = foldBackoffAliases(options, 'reconnectBackoff', RECONNECT_ALIASES, POOL_DEFAULTS.reconnectBackoff, RECONNECT_RULES);
+  const { tunables: t, others: given } = resolveTunables<ResolvedPoolTunables, PoolOptions>(folded, 'createPool() options', POOL_DEFAULTS, RULES, OTHER_KEYS);
   if (t.minIdle > t.max) throw invalid('minIdle', `Expected \`minIdle\` to be at most \`max\` (${t.max}), got ${t.minIdle}`);
-  validateAtLeast(t, 'reconnectBackoffMs', 'reconnectBackoffMaxMs');
   const connect = given.connect === undefined ? undefined : validateFunction<ConnectFactory>(given.connect, 'connect');
   const port = given.port === undefined ? undefined : validatePort(given.port);
   if (connect === undefined && (port === undefined || port === 0)) {

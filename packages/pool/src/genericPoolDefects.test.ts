@@ -67,7 +67,7 @@ describe('generic-pool defect: a failing create() is retried in a busy loop and 
     expect(bareError.name).toBe('TimeoutError'); // not ECONNREFUSED: the cause is lost
     expect(bareCalls).toBeGreaterThan(100);
 
-    const pool = createPool({ host: '127.0.0.1', port, max: 2, acquireTimeoutMs: 1_000, reconnectBackoffMs: 50 });
+    const pool = createPool({ host: '127.0.0.1', port, max: 2, acquireTimeoutMs: 1_000, reconnectBackoff: { baseDelayMs: 50 } });
     cleanups.push(() => pool.drain());
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -116,7 +116,7 @@ describe('generic-pool defect: a create() that fails at once starves the event l
         throw Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
       },
       acquireTimeoutMs: 500,
-      reconnectBackoffMs: 20,
+      reconnectBackoff: { baseDelayMs: 20 },
     });
     cleanups.push(() => pool.drain());
     let maxLagMs = 0;

@@ -97,6 +97,14 @@ describe('resolvePreset', () => {
     expect(c.pool).toMatchObject({ max: 4, minIdle: 0, idleTimeoutMs: 10_000, validateAfterIdleMs: 0 });
   });
 
+  it("takes the pool's reconnect backoff nested, or by its deprecated flat names", () => {
+    const nested = resolvePreset({ infra: 'direct', overrides: { pool: { reconnectBackoff: { maxDelayMs: 800 } } } });
+    expect(nested.pool.reconnectBackoff).toEqual({ baseDelayMs: 100, maxDelayMs: 800 });
+    const flat = resolvePreset({ infra: 'direct', overrides: { pool: { reconnectBackoffMs: 20 } } } as unknown as PresetSelection);
+    expect(flat.pool.reconnectBackoff).toEqual({ baseDelayMs: 20, maxDelayMs: 5_000 });
+    expect(flat.pool).not.toHaveProperty('reconnectBackoffMs');
+  });
+
   it('keeps one backoff per path: set in `retry` or `http`, the other section follows', () => {
     const fromRetry = resolvePreset({ infra: 'direct', overrides: { retry: { baseDelayMs: 50, maxDelayMs: 2_000 } } });
     expect(fromRetry.http).toMatchObject({ baseDelayMs: 50, maxDelayMs: 2_000, deadlineMs: 3 * 10_000 + 50 + 100 });
@@ -127,6 +135,8 @@ describe('resolvePreset', () => {
     [{ loadBalancer: { layer: 3 } }, /`loadBalancer.layer`/, 'loadBalancer.layer'],
     [{ pool: { idleTimeout: 5 } }, /Unknown option `pool.idleTimeout`.*did you mean `idleTimeoutMs`/, 'pool.idleTimeout'],
     [{ pool: { clock: {} } }, /Unknown option `pool.clock`/, 'pool.clock'],
+    [{ pool: { reconnectBackoff: { baseDelayMs: 0 } } }, /`pool.reconnectBackoff.baseDelayMs`/, 'pool.reconnectBackoff.baseDelayMs'],
+    [{ pool: { reconnectBackoff: {}, reconnectBackoffMs: 50 } }, /either `pool.reconnectBackoff` or its deprecated flat form/, 'pool.reconnectBackoff'],
     [{ proxy: {} }, /Unknown option `proxy` in overrides/, 'proxy'],
   ])('rejects bad overrides naming the key: %j', (overrides, message, key) => {
     const error = errorOf(() => resolvePreset({ infra: 'aws-alb', overrides } as unknown as PresetSelection));

@@ -43,7 +43,9 @@ function within<T>(section: string, resolve: () => T): T {
     return resolve();
   } catch (error) {
     const key = error instanceof BreakwaterError ? error.details.key : undefined;
-    if (!(error instanceof BreakwaterError) || error.code !== 'BW_ERR_INVALID_OPTION' || typeof key !== 'string' || key.includes('.')) throw error;
+    // Already qualified: `overrides.pool` (the section itself is wrong). A nested field (`reconnectBackoff.baseDelayMs`) is not.
+    const qualifiedAlready = typeof key === 'string' && (key.startsWith('overrides.') || key.startsWith(`${section}.`));
+    if (!(error instanceof BreakwaterError) || error.code !== 'BW_ERR_INVALID_OPTION' || typeof key !== 'string' || qualifiedAlready) throw error;
     const qualified = `${section}.${key}`;
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', error.message.split(`\`${key}\``).join(`\`${qualified}\``), {
       cause: error,
@@ -54,6 +56,7 @@ function within<T>(section: string, resolve: () => T): T {
 
 const SOCKET_NUMBERS = numbersOf(SOCKET_DEFAULTS);
 const POOL_NUMBERS = numbersOf(POOL_DEFAULTS);
+const POOL_FLAT = ['reconnectBackoffMs', 'reconnectBackoffMaxMs'];
 const RETRY_NUMBERS = numbersOf(RETRY_DEFAULTS);
 const CIRCUIT_NUMBERS = numbersOf(CIRCUIT_DEFAULTS);
 
@@ -115,8 +118,12 @@ export function resolvePreset(selection: PresetSelection): PresetConfig {
   const poolBase = { ...POOL_NUMBERS, ...environment.pool };
   const idleTimeoutMs = Math.min(poolBase.idleTimeoutMs, clientIdleCeilingMs(loadBalancer.idleTimeoutMs));
   const poolDerived = { ...poolBase, idleTimeoutMs, validateAfterIdleMs: Math.min(poolBase.validateAfterIdleMs, Math.floor(idleTimeoutMs / 5)) };
-  const poolGiven = within('pool', () => validateOptionsObject(o.pool, 'overrides.pool', Object.keys(POOL_NUMBERS)));
-  const poolResolved = within('pool', () => resolvePoolOptions({ ...poolDerived, ...poolGiven, port: 1 }));
+  // The pool's deprecated flat names of `reconnectBackoff` still work here: given, they replace the default backoff.
+  const poolGiven = within('pool', () =>
+    validateOptionsObject<Record<string, unknown>>(o.pool, 'overrides.pool', [...Object.keys(POOL_NUMBERS), ...POOL_FLAT]),
+  );
+  const flat = POOL_FLAT.some((k) => poolGiven[k] !== undefined) ? { reconnectBackoff: undefined } : {};
+  const poolResolved = within('pool', () => resolvePoolOptions({ ...poolDerived, ...flat, ...poolGiven, port: 1 }));
   const pool = pick(poolResolved, Object.keys(POOL_NUMBERS) as (keyof typeof POOL_NUMBERS)[]);
 
   // One number of attempts and one attempt timeout per path, whichever section sets it.

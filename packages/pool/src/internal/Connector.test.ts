@@ -30,8 +30,7 @@ function failing(clock: FakeClock, options: { needed?: () => boolean; sync?: boo
   const failures: BreakwaterError[] = [];
   const connector = new Connector({
     clock,
-    reconnectBackoffMs: 100,
-    reconnectBackoffMaxMs: 5_000,
+    reconnectBackoff: { baseDelayMs: 100, maxDelayMs: 5_000 },
     host: '127.0.0.1',
     port: 9,
     signal: controller.signal,
@@ -92,8 +91,7 @@ describe('Connector', () => {
     const socket = { destroy() {} } as unknown as net.Socket;
     const connector = new Connector({
       clock,
-      reconnectBackoffMs: 100,
-      reconnectBackoffMaxMs: 5_000,
+      reconnectBackoff: { baseDelayMs: 100, maxDelayMs: 5_000 },
       host: 'h',
       port: 1,
       signal: new AbortController().signal,

@@ -1,11 +1,10 @@
 import type net from 'node:net';
-import { BreakwaterError, type Clock, classify, sleep } from '@breakwater/core';
+import { type BackoffShape, BreakwaterError, type Clock, classify, sleep } from '@breakwater/core';
 import { closedError } from './errors.js';
 
 export interface ConnectorOptions {
   clock: Clock;
-  reconnectBackoffMs: number;
-  reconnectBackoffMaxMs: number;
+  reconnectBackoff: BackoffShape;
   /** Opens one socket (may throw synchronously: that is caught like a rejection). */
   open: (signal: AbortSignal) => net.Socket | Promise<net.Socket>;
   /** Where the errors say they tried to connect. */
@@ -134,7 +133,7 @@ export class Connector {
         : classify(err, { host, ...(port === undefined ? {} : { port }), phase: 'connect', elapsedMs: clock.now() - started });
       if (signal.aborted) return error;
       this.#failures++;
-      const delayMs = reconnectDelayMs(this.#failures, this.#o.reconnectBackoffMs, this.#o.reconnectBackoffMaxMs);
+      const delayMs = reconnectDelayMs(this.#failures, this.#o.reconnectBackoff.baseDelayMs, this.#o.reconnectBackoff.maxDelayMs);
       this.#nextAttemptAt = clock.now() + delayMs;
       this.#o.onFailure(error, this.#failures, delayMs);
       return error;

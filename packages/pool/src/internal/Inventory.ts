@@ -50,8 +50,7 @@ export class Inventory {
     this.#sweeper = new Sweeper(o.clock, () => this.#sweep());
     this.connector = new Connector({
       clock: o.clock,
-      reconnectBackoffMs: o.reconnectBackoffMs,
-      reconnectBackoffMaxMs: o.reconnectBackoffMaxMs,
+      reconnectBackoff: o.reconnectBackoff,
       open: (signal) => openSocket(o, signal),
       host: o.host,
       port: o.port,
