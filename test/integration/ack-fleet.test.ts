@@ -98,7 +98,9 @@ describe.skipIf(unavailable !== undefined && !required)('a fleet of three ack se
     let next = 0;
     let settled = 0;
     const producers = Array.from({ length: 256 }, async () => {
-      while ((next < messages || (!enoughFaults() && next < acked.length)) && performance.now() - started < admitMs) {
+      // A slow (loaded) machine settles fewer messages per second, so fewer faults fit the window: admission
+      // goes on up to 1.5× the window while the schedule still owes faults (a CI run ended at 5 of 6).
+      while ((next < messages || (!enoughFaults() && next < acked.length)) && performance.now() - started < (enoughFaults() ? admitMs : admitMs * 1.5)) {
         const i = next++;
         const payload = Buffer.alloc(8);
         payload.writeUInt32BE(i, 0);
@@ -204,5 +206,5 @@ describe.skipIf(unavailable !== undefined && !required)('a fleet of three ack se
     expect(control.acked).toBe(control.sent);
     expect(control.lost).toBe(0);
     expect(control.duplicated).toBeGreaterThan(0);
-  }, 150_000);
+  }, 180_000);
 });
