@@ -47,8 +47,12 @@ const LARGE = 100 * 1024;
 const STALL_MS = 3_000;
 const TIMEOUT_MS = 3_000;
 const NAIVE_WAIT_MS = 8_000;
-/** undici's headers/body timers tick about once a second. */
-const TIMER_SLACK_MS = 1_500;
+/**
+ * undici's headers/body timers tick about once a second, and the clock starts before connect: beside seven
+ * other fault files on two busy cores a run saw a 3 s headers timeout reported at 5.1 s. (The catalogue's
+ * bound, stall timeout + 1 s for the large transfer, is the upload's and stays as it is.)
+ */
+const TIMER_SLACK_MS = 2_500;
 
 type Outcome = { ms: number; status?: number; bytes?: number; error?: { code?: string; hint?: string; details?: Record<string, unknown> } };
 
