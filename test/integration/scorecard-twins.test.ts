@@ -1,0 +1,60 @@
+import { CircuitBreaker } from '@breakwater/circuit';
+import { createClient } from '@breakwater/http';
+import { describe, expect, it } from 'vitest';
+import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { transientFailureTwin } from '../../packages/scorecard/src/scenarios/fm-11.js';
+import { oneFailureTwin } from '../../packages/scorecard/src/scenarios/fm-12.js';
+import type { Measurement, Scenario, ScenarioContext } from '../../packages/scorecard/src/types.js';
+
+// Each healthy twin must be able to fail: run with the defaults it passes;
+// with a defence made too eager (or too strict) it fails, and through the
+// real runner that fails the row with the twin's reason. The scenarios'
+// own runs (scorecard-resilience/transport tests) check the defaults again,
+// beside the naive and Breakwater sides.
+
+const held: Measurement = { value: 0, unit: 'count', text: 'held', ok: true };
+
+/** A row whose naive and Breakwater sides hold, so only its twin can fail it. */
+function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement>): Scenario {
+  return {
+    id,
+    title: `${id} healthy twin`,
+    bound: 'b',
+    naiveExpectation: 'n',
+    twinExpectation: 'healthy traffic passes untouched',
+    requires: [],
+    budgetMs: 20_000,
+    run: async (ctx) => ({ naive: held, breakwater: held, twin: await twin(ctx) }),
+  };
+}
+
+async function expectTwin(defaults: Scenario, eager: Scenario): Promise<{ passed: Measurement; hurt: Measurement }> {
+  const report = await runScorecard([defaults, eager], { concurrency: 2 });
+  const [good, bad] = report.rows;
+  for (const row of report.rows) console.log(`[${row.id}] ${row.verdict}: twin ${row.twin?.text}`);
+  expect({ verdict: good!.verdict, reason: good!.reason }).toEqual({ verdict: 'pass', reason: undefined });
+  expect(bad!.verdict).toBe('fail');
+  expect(bad!.reason).toMatch(/^the defence fired on healthy traffic \(healthy twin: healthy traffic passes untouched; got: /);
+  return { passed: good!.twin!, hurt: bad!.twin! };
+}
+
+describe('scorecard healthy twins fail when the defence is too eager', () => {
+  it('FM-12: one reset among successes keeps a default breaker closed; a breaker opening at 5 % opens and refuses calls', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('FM-12', (ctx) => oneFailureTwin(ctx, (key) => new CircuitBreaker(undefined, { key }))),
+      twinRow('FM-12 eager', (ctx) => oneFailureTwin(ctx, (key) => new CircuitBreaker(undefined, { key, errorThresholdPercentage: 5 }))),
+    );
+    expect(passed).toMatchObject({ value: 0, ok: true });
+    expect(hurt.value).toBeGreaterThan(0);
+    expect(hurt.text).toMatch(/^breaker opened 1× on 1 failure/);
+  }, 30_000);
+
+  it('FM-11: one transient 503 is retried once with the defaults; a client that never retries surfaces it', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('FM-11', (ctx) => transientFailureTwin(ctx, () => createClient())),
+      twinRow('FM-11 strict', (ctx) => transientFailureTwin(ctx, () => createClient({ attempts: 1 }))),
+    );
+    expect(passed).toMatchObject({ value: 2, text: 'one 503, retried once: 200' });
+    expect(hurt).toMatchObject({ value: 1, text: 'one 503, then 503 after 1 request(s) upstream', ok: false });
+  }, 30_000);
+});
