@@ -1,7 +1,10 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CircuitBreaker } from '@breakwater/circuit';
 import { createClient } from '@breakwater/http';
 import { describe, expect, it } from 'vitest';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { reuseBelowIdleTwin } from '../../packages/scorecard/src/scenarios/fm-07.js';
 import { transientFailureTwin } from '../../packages/scorecard/src/scenarios/fm-11.js';
 import { oneFailureTwin } from '../../packages/scorecard/src/scenarios/fm-12.js';
 import type { Measurement, Scenario, ScenarioContext } from '../../packages/scorecard/src/types.js';
@@ -56,5 +59,23 @@ describe('scorecard healthy twins fail when the defence is too eager', () => {
     );
     expect(passed).toMatchObject({ value: 2, text: 'one 503, retried once: 200' });
     expect(hurt).toMatchObject({ value: 1, text: 'one 503, then 503 after 1 request(s) upstream', ok: false });
+  }, 30_000);
+
+  it('FM-07: a connection reused just below the LB idle limit is kept by the defaults; a client closing idle connections after 200 ms opens one per request', async () => {
+    const backend = http.createServer((_req, res) => res.end('ok'));
+    backend.keepAliveTimeout = 60_000;
+    await new Promise<void>((resolve) => backend.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = backend.address() as AddressInfo;
+      const { passed, hurt } = await expectTwin(
+        twinRow('FM-07', (ctx) => reuseBelowIdleTwin(ctx, port, () => createClient())),
+        twinRow('FM-07 eager', (ctx) => reuseBelowIdleTwin(ctx, port, () => createClient({ keepAliveTimeoutMs: 200 }))),
+      );
+      expect(passed).toMatchObject({ value: 1, text: '8/8 ok 350 ms apart over 1 connection' });
+      expect(hurt.value).toBeGreaterThan(1);
+    } finally {
+      backend.closeAllConnections();
+      backend.close();
+    }
   }, 30_000);
 });
