@@ -7,6 +7,7 @@ import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { reuseBelowIdleTwin } from '../../packages/scorecard/src/scenarios/fm-07.js';
 import { transientFailureTwin } from '../../packages/scorecard/src/scenarios/fm-11.js';
 import { oneFailureTwin } from '../../packages/scorecard/src/scenarios/fm-12.js';
+import { stableRecordTwin } from '../../packages/scorecard/src/scenarios/fm-13.js';
 import type { Measurement, Scenario, ScenarioContext } from '../../packages/scorecard/src/types.js';
 
 // Each healthy twin must be able to fail: run with the defaults it passes;
@@ -77,5 +78,14 @@ describe('scorecard healthy twins fail when the defence is too eager', () => {
       backend.closeAllConnections();
       backend.close();
     }
+  }, 30_000);
+
+  it('FM-13: a stable record is re-resolved about once per TTL by the defaults; a client that caches nothing (dnsMaxTtlMs 0) asks per request', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('FM-13', (ctx) => stableRecordTwin(ctx, (dns) => createClient({ dnsServers: [dns] }))),
+      twinRow('FM-13 eager', (ctx) => stableRecordTwin(ctx, (dns) => createClient({ dnsServers: [dns], dnsMaxTtlMs: 0 }))),
+    );
+    expect(passed.value).toBeLessThanOrEqual(4);
+    expect(hurt.value).toBeGreaterThanOrEqual(30);
   }, 30_000);
 });
