@@ -5,6 +5,7 @@ import { createClient } from '@breakwater/http';
 import { describe, expect, it } from 'vitest';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { reuseBelowIdleTwin } from '../../packages/scorecard/src/scenarios/fm-07.js';
+import { fastReaderTwin } from '../../packages/scorecard/src/scenarios/fm-10.js';
 import { transientFailureTwin } from '../../packages/scorecard/src/scenarios/fm-11.js';
 import { oneFailureTwin } from '../../packages/scorecard/src/scenarios/fm-12.js';
 import { stableRecordTwin } from '../../packages/scorecard/src/scenarios/fm-13.js';
@@ -87,5 +88,15 @@ describe('scorecard healthy twins fail when the defence is too eager', () => {
     );
     expect(passed.value).toBeLessThanOrEqual(4);
     expect(hurt.value).toBeGreaterThanOrEqual(30);
+  }, 30_000);
+
+  it('FM-10: a fast reader gets every message without a wait by the defaults; a 256 KiB bound that rejects refuses healthy sends', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('FM-10', (ctx) => fastReaderTwin(ctx, {})),
+      twinRow('FM-10 eager', (ctx) => fastReaderTwin(ctx, { maxBufferedBytes: 256 * 1024, overflowPolicy: 'reject' })),
+    );
+    expect(passed).toMatchObject({ value: 0, text: '128/128 × 64 KB acked, 0 waited for room' });
+    expect(hurt.value).toBeGreaterThan(0);
+    expect(hurt.text).toMatch(/BW_ERR_BACKPRESSURE/);
   }, 30_000);
 });
