@@ -5,6 +5,7 @@ import { createClient } from '@breakwater/http';
 import { describe, expect, it } from 'vitest';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { reuseBelowIdleTwin } from '../../packages/scorecard/src/scenarios/fm-07.js';
+import { slowHandlerTwin } from '../../packages/scorecard/src/scenarios/fm-09.js';
 import { fastReaderTwin } from '../../packages/scorecard/src/scenarios/fm-10.js';
 import { transientFailureTwin } from '../../packages/scorecard/src/scenarios/fm-11.js';
 import { oneFailureTwin } from '../../packages/scorecard/src/scenarios/fm-12.js';
@@ -98,5 +99,14 @@ describe('scorecard healthy twins fail when the defence is too eager', () => {
     expect(passed).toMatchObject({ value: 0, text: '128/128 × 64 KB acked, 0 waited for room' });
     expect(hurt.value).toBeGreaterThan(0);
     expect(hurt.text).toMatch(/BW_ERR_BACKPRESSURE/);
+  }, 30_000);
+
+  it('FM-09: a handler blocking its server 2.5 s is waited for by the defaults; a 0.5 s + 0.5 s heartbeat fails over from a busy server', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('FM-09', (ctx) => slowHandlerTwin(ctx)),
+      twinRow('FM-09 eager', (ctx) => slowHandlerTwin(ctx, { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 500 })),
+    );
+    expect(passed).toMatchObject({ value: 0, text: 'acked by the busy server after its 2.5 s handler; 0 disconnects' });
+    expect(hurt.value).toBeGreaterThan(0);
   }, 30_000);
 });
