@@ -1,4 +1,4 @@
-import type { Measurement, ScorecardReport } from '@breakwater/scorecard';
+import { failureReason, type Measurement, type ScorecardReport, type ScorecardRow } from '@breakwater/scorecard';
 import { describe, expect, it } from 'vitest';
 import { formatScorecard } from './format.js';
 import { barChart, escapeHtml, HTML_COLORS, lineChart, renderHtml } from './html.js';
@@ -11,6 +11,9 @@ const m = (value: number, unit: Measurement['unit'], ok = true, extra: Partial<M
   ok,
   ...extra,
 });
+
+/** A fail row with the reason the runner gives it. */
+const failed = (row: Omit<ScorecardRow, 'reason'>): ScorecardRow => ({ ...row, reason: failureReason(row) ?? '' });
 
 const report = (): ScorecardReport => ({
   rows: [
@@ -36,7 +39,7 @@ const report = (): ScorecardReport => ({
       reason: `needs \`haproxy\` on PATH ${EVIL}`,
       durationMs: 0,
     },
-    {
+    failed({
       id: 'FM-09',
       title: 'Frozen server',
       bound: 'b',
@@ -47,7 +50,7 @@ const report = (): ScorecardReport => ({
       twinExpectation: 'a slow handler: no failover',
       twin: m(2, 'errors', false, { text: '2 failovers on a healthy server' }),
       durationMs: 5,
-    },
+    }),
   ],
   summary: { passed: 1, failed: 1, skipped: 1, errors: 0, durationMs: 21_500 },
   host: {
@@ -123,7 +126,7 @@ describe('scorecard table', () => {
     expect(lines[3]).toMatch(/^FM-01 {2}Zombie .*…\s+no error after 20 s .*…\s+11\.1 s\s+no error after 30 s idle\s+pass$/);
     expect(lines[4]).toMatch(/^FM-07 {2}Stale pooled connection\s+—\s+—\s+—\s+skipped$/);
     expect(text).toContain('FM-07 skipped: needs `haproxy` on PATH');
-    // No reason from the runner (an older report): the table says which checks did not hold.
+    // The runner's reason: which checks did not hold.
     expect(text).toContain(
       'FM-09 fail: the naive side did not show the failure (expected: n); the defence fired on healthy traffic (healthy twin: a slow handler: no failover; got: 2 failovers on a healthy server)',
     );
