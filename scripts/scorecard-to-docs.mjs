@@ -27,10 +27,12 @@ const lines = [
     `${host.uid === 0 ? 'root' : 'not root'}; ${summary.passed} passed, ${summary.failed} failed, ${summary.skipped} skipped, ` +
     `${summary.errors} errors in ${(summary.durationMs / 1000).toFixed(0)} s. Counts may be smaller than the test suite's (see notes).`,
   '',
-  '| id | failure | naive | Breakwater | bound | verdict |',
-  '| --- | --- | --- | --- | --- | --- |',
+  '| id | failure | naive | Breakwater | bound | healthy twin | verdict |',
+  '| --- | --- | --- | --- | --- | --- | --- |',
   ...report.rows.map(
-    (r) => `| ${r.id} | ${cell(r.title)} | ${cell(r.naive?.text ?? r.reason)} | ${cell(r.breakwater?.text)} | ${cell(r.bound)} | ${r.verdict} |`,
+    (r) =>
+      `| ${r.id} | ${cell(r.title)} | ${cell(r.naive?.text ?? r.reason)} | ${cell(r.breakwater?.text)} | ${cell(r.bound)} | ` +
+      `${r.twin === undefined ? '—' : cell(`${r.twin.text} (${r.twinExpectation ?? 'healthy'})`)} | ${r.verdict} |`,
   ),
 ];
 const notes = report.rows.flatMap((r) => (r.notes ?? []).map((n) => `- ${r.id}: ${cell(n)}`));

@@ -1,8 +1,10 @@
 import { expect, it } from 'vitest';
 import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { slowAcceptTwin } from '../../packages/scorecard/src/scenarios/fm-05.js';
 import { KERNEL_SCENARIOS } from '../../packages/scorecard/src/scenarios/kernel.js';
-import type { ScenarioResult } from '../../packages/scorecard/src/types.js';
+import { scenarioTopology } from '../../packages/scorecard/src/scenarios/kernel-support.js';
+import type { Measurement, Scenario, ScenarioResult } from '../../packages/scorecard/src/types.js';
 import { describeNetns } from '../support/netns.js';
 import { runScenario } from '../support/scenario.js';
 
@@ -63,6 +65,7 @@ describeNetns('scorecard: kernel scenarios (naive vs Breakwater defaults)', () =
       console.log(`[scorecard ${scenario.id}] naive: ${result.naive.text} | breakwater: ${result.breakwater.text} (${(run.durationMs / 1000).toFixed(1)} s)`);
       expect(result.naive.ok, `naive did not reproduce the failure: ${result.naive.text}`).toBe(true);
       expect(result.breakwater.ok, `breakwater missed the bound: ${result.breakwater.text}`).toBe(true);
+      if (scenario.twinExpectation !== undefined) expect(result.twin?.ok, `the healthy twin was hurt: ${result.twin?.text}`).toBe(true);
       BOUNDS[scenario.id]?.(result);
       for (const m of [result.naive, result.breakwater]) expect(m.series?.points.length ?? 0).toBeLessThanOrEqual(200);
       expect(run.durationMs).toBeLessThan(scenario.budgetMs);
@@ -95,5 +98,33 @@ describeNetns('scorecard: a kernel scenario through the real runner', () => {
     const interrupted = await runScorecard(fm05, { requireNetns: true, signal: controller.signal });
     expect(interrupted.rows[0]?.verdict).toBe('error');
     expect((await mine()).filter((r) => !before.some((b) => b.name === r.name))).toEqual([]);
+  });
+});
+
+describeNetns('scorecard: kernel healthy twins fail when the defence is too eager', () => {
+  const held: Measurement = { value: 0, unit: 'count', text: 'held', ok: true };
+  it('FM-05: a server dropping SYNs for 0.5 s is reached by connect() defaults; a 700 ms connect timeout gives up before the retransmit', async () => {
+    const twinRow = (id: string, connectTimeoutMs?: number): Scenario => ({
+      id,
+      title: id,
+      bound: 'b',
+      naiveExpectation: 'n',
+      twinExpectation: 'a slow-accepting server: connects',
+      requires: ['netns'],
+      budgetMs: 20_000,
+      run: async (ctx) => ({
+        naive: held,
+        breakwater: held,
+        twin: await slowAcceptTwin(ctx, await scenarioTopology(ctx), connectTimeoutMs === undefined ? {} : { connectTimeoutMs }),
+      }),
+    });
+    const report = await runScorecard([twinRow('FM-05'), twinRow('FM-05 eager', 700)], { requireNetns: true, concurrency: 2 });
+    const [good, bad] = report.rows;
+    console.log(`[FM-05 twin] defaults: ${good?.twin?.text} | eager: ${bad?.twin?.text}`);
+    expect({ verdict: good?.verdict, reason: good?.reason }).toEqual({ verdict: 'pass', reason: undefined });
+    expect(good?.twin?.value).toBeGreaterThanOrEqual(0.5); // on the retransmit, not the first SYN
+    expect(bad?.verdict).toBe('fail');
+    expect(bad?.twin?.text).toMatch(/^BW_ERR_CONNECT_TIMEOUT after 0\.\d s$/);
+    expect(bad?.reason).toMatch(/^the defence fired on healthy traffic/);
   });
 });

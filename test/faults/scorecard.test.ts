@@ -75,7 +75,11 @@ describeNetns('breakwater scorecard --json as root', () => {
     for (const row of report.rows) {
       expect(row.naive, `${row.id} naive`).toMatchObject({ ok: true, value: expect.any(Number), text: expect.any(String) });
       expect(row.breakwater, `${row.id} Breakwater`).toMatchObject({ ok: true, value: expect.any(Number), text: expect.any(String) });
+      // A row with a healthy twin carries its numbers, and the twin passed.
+      if (row.twinExpectation !== undefined) expect(row.twin, `${row.id} healthy twin`).toMatchObject({ ok: true, value: expect.any(Number) });
     }
+    const twins = report.rows.filter((row) => row.twin !== undefined).map((row) => row.id);
+    console.log(`[scorecard] healthy twins: ${twins.join(', ') || 'none'}`);
     expect(r.ms).toBeLessThan(FIVE_MINUTES);
     // The bin's own namespaces are not this worker's: check that it left none.
     const leftovers = (await listNetnsResources()).filter((res) => res.ownerPid === r.pid);

@@ -30,3 +30,4 @@ export type {
   Unit,
   Verdict,
 } from './types.js';
+export { failureReason, verdictOf } from './verdict.js';

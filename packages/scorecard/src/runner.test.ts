@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { HostSupport } from './requirements.js';
 import { type RunnerEvent, runScorecard } from './runner.js';
 import type { Measurement, Scenario, ScenarioContext, ScenarioResult } from './types.js';
+import { failureReason, verdictOf } from './verdict.js';
 
 // The runner is under test here, so the scenarios are tiny fakes.
 const HOST: HostSupport = { netns: () => ({ available: true }), hasProgram: () => true };
@@ -36,6 +37,50 @@ describe('runScorecard', () => {
     expect(report.rows[1]).toMatchObject({ naive: { value: 1000, ok: true }, breakwater: { value: 10 }, notes: ['smaller counts'] });
     expect(report.summary).toMatchObject({ passed: 1, failed: 2, skipped: 0, errors: 0 });
     expect(Object.keys(report).sort()).toEqual(['host', 'rows', 'summary']);
+  });
+
+  it('with a healthy twin: pass only when naive failed, Breakwater met its bound and the twin passed; a hurt twin fails the row, saying why', async () => {
+    const twin = (ok: boolean): Measurement => ({ value: ok ? 0 : 3, unit: 'errors', text: ok ? 'no error' : '3/20 calls rejected by the breaker', ok });
+    const withTwin = { twinExpectation: 'one failure: the breaker stays closed' };
+    const report = await runScorecard(
+      [
+        scenario('FM-12', async () => ({ ...result(), twin: twin(true) }), withTwin),
+        scenario('FM-11', async () => ({ ...result(), twin: twin(false) }), withTwin),
+        scenario('FM-07', async () => ({ ...result(false, true), twin: twin(false) }), withTwin),
+        scenario('FM-13', async () => result(), withTwin), // declared, not measured
+        scenario('FM-14', async () => result()), // no twin: judged on the two sides as before
+      ],
+      { host: HOST },
+    );
+    expect(report.rows.map((r) => [r.id, r.verdict])).toEqual([
+      ['FM-12', 'pass'],
+      ['FM-11', 'fail'],
+      ['FM-07', 'fail'],
+      ['FM-13', 'error'],
+      ['FM-14', 'pass'],
+    ]);
+    const [passed, hurt, both, undeclared, none] = report.rows;
+    expect(passed).toMatchObject({ twin: { ok: true, text: 'no error' }, twinExpectation: withTwin.twinExpectation });
+    expect(passed!.reason).toBeUndefined();
+    expect(hurt!.reason).toBe(
+      'the defence fired on healthy traffic (healthy twin: one failure: the breaker stays closed; got: 3/20 calls rejected by the breaker)',
+    );
+    expect(both!.reason).toMatch(/^the naive side did not show the failure \(expected: n\); the defence fired on healthy traffic/);
+    expect(undeclared!.reason).toBe('the scenario declares a healthy twin but returned no twin measurement');
+    expect(none).not.toHaveProperty('twin');
+    expect(none).not.toHaveProperty('twinExpectation');
+    expect(report.summary).toMatchObject({ passed: 2, failed: 2, errors: 1 });
+  });
+
+  it('verdictOf and failureReason judge the three checks alone', () => {
+    const row = { naiveExpectation: 'n', bound: 'b', naive: m(true), breakwater: m(true) };
+    expect([verdictOf(row), failureReason(row)]).toEqual(['pass', undefined]);
+    expect(verdictOf({ ...row, twin: m(true) })).toBe('pass');
+    expect(verdictOf({ ...row, twin: m(false) })).toBe('fail');
+    expect(failureReason({ ...row, twin: m(false) })).toBe('the defence fired on healthy traffic (healthy twin: left untouched; got: 1 ms)');
+    expect(verdictOf({ ...row, breakwater: m(false), twin: m(true) })).toBe('fail');
+    expect(failureReason({ ...row, breakwater: m(false) })).toBe('Breakwater missed its bound (b)');
+    expect(verdictOf({ ...row, naive: undefined })).toBe('fail');
   });
 
   it('aborts a scenario past its budget, runs its cleanups last-first, and reports an error', async () => {

@@ -3,6 +3,7 @@ import { BreakwaterError } from '@breakwater/core';
 import { resolveScorecardOptions } from './defaults.js';
 import { type HostSupport, REAL_HOST, unmetRequirement } from './requirements.js';
 import type { Measurement, Scenario, ScenarioResult, ScorecardRow } from './types.js';
+import { failureReason, verdictOf } from './verdict.js';
 
 /** What the progress indicator hears, in order per scenario: started, any progress, finished. */
 export type RunnerEvent =
@@ -113,6 +114,7 @@ function base(scenario: Scenario, verdict: ScorecardRow['verdict'], durationMs: 
     title: scenario.title,
     bound: scenario.bound,
     naiveExpectation: scenario.naiveExpectation,
+    ...(scenario.twinExpectation === undefined ? {} : { twinExpectation: scenario.twinExpectation }),
     verdict,
     ...(reason === undefined ? {} : { reason }),
     durationMs: Math.round(durationMs),
@@ -165,12 +167,15 @@ async function runScenario(
   const durationMs = performance.now() - started;
 
   let row: ScorecardRow;
-  const invalid = failure === undefined ? validateResult(result) : undefined;
+  const invalid = failure === undefined ? validateResult(scenario, result) : undefined;
   if (failure !== undefined) row = base(scenario, 'error', durationMs, message(failure));
   else if (invalid !== undefined) row = base(scenario, 'error', durationMs, invalid);
   else {
-    const { naive, breakwater, notes } = result!;
-    row = { ...base(scenario, naive.ok && breakwater.ok ? 'pass' : 'fail', durationMs), naive, breakwater, ...(notes?.length ? { notes } : {}) };
+    const { naive, breakwater, twin, notes } = result!;
+    row = { ...base(scenario, 'pass', durationMs), naive, breakwater, ...(twin === undefined ? {} : { twin }), ...(notes?.length ? { notes } : {}) };
+    row.verdict = verdictOf(row);
+    const why = failureReason(row);
+    if (why !== undefined) row.reason = why;
   }
   if (cleanupErrors.length > 0) {
     row.notes = [...(row.notes ?? []), ...cleanupErrors.map((e) => `cleanup failed: ${e}`)];
@@ -207,9 +212,12 @@ function isMeasurement(m: unknown): m is Measurement {
   return typeof v === 'object' && v !== null && typeof v.value === 'number' && typeof v.text === 'string' && typeof v.ok === 'boolean';
 }
 
-function validateResult(result: ScenarioResult | undefined): string | undefined {
+function validateResult(scenario: Scenario, result: ScenarioResult | undefined): string | undefined {
   if (!isMeasurement(result?.naive)) return 'the scenario returned no naive measurement';
   if (!isMeasurement(result?.breakwater)) return 'the scenario returned no Breakwater measurement';
+  // A twin it declares must be measured: a missing one would pass the row unchecked.
+  if ((scenario.twinExpectation !== undefined || result.twin !== undefined) && !isMeasurement(result.twin))
+    return 'the scenario declares a healthy twin but returned no twin measurement';
   return undefined;
 }
 

@@ -4,7 +4,10 @@
  * and measures the same thing twice: once the naive way (Node's defaults,
  * `http.Agent`, undici defaults, p-retry defaults) and once through
  * Breakwater. A row passes when the naive side really shows the failure and
- * the Breakwater side meets its bound — so a row cannot pass vacuously.
+ * the Breakwater side meets its bound — so a row cannot pass vacuously — and,
+ * where the scenario has one, its healthy twin passes: healthy but unusual
+ * traffic, run with the same Breakwater options, that the defence must leave
+ * alone (a defence that fires on healthy traffic fails the row).
  */
 
 /** What a scenario needs from the host; the runner skips (with the reason) what it cannot provide. */
@@ -26,6 +29,7 @@ export interface Measurement {
   /**
    * naive side: true when the failure was reproduced (the row's negative control held).
    * breakwater side: true when the bound was met.
+   * healthy twin: true when the healthy traffic passed untouched by the defence.
    */
   ok: boolean;
   /** Optional series for the HTML chart (e.g. per-request latencies in ms, memory over time). Keep ≤ 200 points. */
@@ -35,6 +39,13 @@ export interface Measurement {
 export interface ScenarioResult {
   naive: Measurement;
   breakwater: Measurement;
+  /**
+   * The healthy twin: healthy but unusual traffic (a peer thinking longer
+   * than the detection bound, one failure among successes…) run in the same
+   * scenario with the same Breakwater options; `ok` when the defence left it
+   * alone. Scenarios with a {@link Scenario.twinExpectation} must return it.
+   */
+  twin?: Measurement;
   /** Anything worth a footnote: counts used (smaller than the test suite's), host quirks. */
   notes?: string[];
 }
@@ -60,6 +71,8 @@ export interface Scenario {
   bound: string;
   /** What the naive side must show for the row to count, e.g. `no error in the window`. */
   naiveExpectation: string;
+  /** What the healthy twin must show, e.g. `one failure among successes: the breaker stays closed`. Set when the scenario runs one. */
+  twinExpectation?: string;
   requires: readonly Requirement[];
   /** Programs that must be on PATH (with `requires` including 'program'). */
   programs?: readonly string[];
@@ -81,12 +94,16 @@ export interface ScorecardRow {
   title: string;
   bound: string;
   naiveExpectation: string;
+  /** The scenario's {@link Scenario.twinExpectation}, when it has a healthy twin. */
+  twinExpectation?: string;
   verdict: Verdict;
   /** Present unless skipped or errored before measuring. */
   naive?: Measurement;
   breakwater?: Measurement;
+  /** The healthy twin's measurement, when the scenario has one. */
+  twin?: Measurement;
   notes?: string[];
-  /** Why it was skipped, or the error that stopped it. */
+  /** Why it was skipped, the error that stopped it, or (fail) which of the three checks did not hold. */
   reason?: string;
   durationMs: number;
 }

@@ -1,7 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fm18, runScorecard } from '@breakwater/scorecard';
 import { afterAll, describe, expect, it } from 'vitest';
+import { CLEAN, FOOTGUNS, writeTree } from '../doctor/procTrees.js';
+import { DOCTOR_CHECKS, runDoctor } from '../doctor/runDoctor.js';
 import { main } from '../main.js';
 import type { Io } from '../output.js';
 
@@ -32,6 +35,8 @@ describe('breakwater scorecard (in-process)', () => {
       verdict: 'pass',
       naive: { value: 0, unit: 'findings', ok: true },
       breakwater: { unit: 'findings', ok: true },
+      twin: { value: 0, unit: 'findings', text: '0 on a clean host', ok: true },
+      twinExpectation: 'a clean host (every setting sound): no findings',
     });
     expect(report.rows[0].breakwater.value).toBeGreaterThan(10);
     expect(err).toContain('[FM-18] started: Host tuning footguns');
@@ -53,5 +58,23 @@ describe('breakwater scorecard (in-process)', () => {
     expect(JSON.parse(unknown.out).error.message).toMatch(/^Expected `--only` to list registered scenario ids \(.*FM-18.*\), got "FM-99"$/);
     expect((await run(['scorecard', '--concurrency', '0', '--only', 'FM-18'])).code).toBe(2);
     expect((await run(['scorecard', '--concurrency', 'many'])).code).toBe(2);
+  });
+});
+
+describe('FM-18 healthy twin', () => {
+  it('fails the row when the doctor is too eager: a planned 1,000,000 connections/s flags the clean host', async () => {
+    const eager = fm18({
+      checks: DOCTOR_CHECKS,
+      async diagnose(tree, dir) {
+        const root = writeTree(dir, tree === 'footguns' ? FOOTGUNS : CLEAN);
+        return runDoctor({ procRoot: path.join(root, 'proc'), etcRoot: path.join(root, 'etc'), connRate: 1_000_000 });
+      },
+    });
+    const [row] = (await runScorecard([eager])).rows;
+    expect(row).toMatchObject({ verdict: 'fail', naive: { ok: true }, breakwater: { ok: true }, twin: { ok: false } });
+    expect(row!.twin!.value).toBeGreaterThan(0);
+    expect(row!.reason).toMatch(
+      /^the defence fired on healthy traffic \(healthy twin: a clean host \(every setting sound\): no findings; got: \d+ on a clean host: .*ip-local-port-range/,
+    );
   });
 });

@@ -1,4 +1,4 @@
-import type { Measurement, ScorecardReport } from '@breakwater/scorecard';
+import { failureReason, type Measurement, type ScorecardReport, type ScorecardRow } from '@breakwater/scorecard';
 import { describe, expect, it } from 'vitest';
 import { formatScorecard } from './format.js';
 import { barChart, escapeHtml, HTML_COLORS, lineChart, renderHtml } from './html.js';
@@ -12,6 +12,9 @@ const m = (value: number, unit: Measurement['unit'], ok = true, extra: Partial<M
   ...extra,
 });
 
+/** A fail row with the reason the runner gives it. */
+const failed = (row: Omit<ScorecardRow, 'reason'>): ScorecardRow => ({ ...row, reason: failureReason(row) ?? '' });
+
 const report = (): ScorecardReport => ({
   rows: [
     {
@@ -22,6 +25,8 @@ const report = (): ScorecardReport => ({
       verdict: 'pass',
       naive: m(20, 's', true, { text: `no error after 20 s ${EVIL}`, series: { label: EVIL, unit: 'ms', points: [1, 5, 3] } }),
       breakwater: m(11.1, 's'),
+      twinExpectation: `a peer idle 30 s but alive: no error ${EVIL}`,
+      twin: m(0, 'errors', true, { text: 'no error after 30 s idle', series: { label: 'twin probes answered', unit: 'count', points: [1, 2] } }),
       notes: [EVIL],
       durationMs: 21_000,
     },
@@ -34,7 +39,7 @@ const report = (): ScorecardReport => ({
       reason: `needs \`haproxy\` on PATH ${EVIL}`,
       durationMs: 0,
     },
-    {
+    failed({
       id: 'FM-09',
       title: 'Frozen server',
       bound: 'b',
@@ -42,8 +47,10 @@ const report = (): ScorecardReport => ({
       verdict: 'fail',
       naive: m(1, 'errors', false),
       breakwater: m(0, '%'),
+      twinExpectation: 'a slow handler: no failover',
+      twin: m(2, 'errors', false, { text: '2 failovers on a healthy server' }),
       durationMs: 5,
-    },
+    }),
   ],
   summary: { passed: 1, failed: 1, skipped: 1, errors: 0, durationMs: 21_500 },
   host: {
@@ -65,15 +72,16 @@ describe('scorecard HTML', () => {
     const html = renderHtml(report());
     expect(html).not.toContain('<script');
     expect(html).not.toContain("'quotes'");
-    // The evil text appears only escaped: title, note, naive text, series label, reason, host, netns reason.
-    expect(html.split('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;').length - 1).toBeGreaterThanOrEqual(7);
+    // The evil text appears only escaped: title, note, naive text, series label, reason, host, netns reason, twin expectation.
+    expect(html.split('&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;').length - 1).toBeGreaterThanOrEqual(8);
   });
 
   it('is self-contained: no scripts, no external resources', () => {
     const html = renderHtml(report());
     expect(html).toMatch(/^<!doctype html>/);
     expect(html).not.toMatch(/<script|<link|<img|src=|@import|url\(/i);
-    expect(html.match(/https?:\/\/[^"]*/g)).toEqual(['http://www.w3.org/2000/svg', 'http://www.w3.org/2000/svg', 'http://www.w3.org/2000/svg']);
+    // Two bar charts and two series (naive, twin): only the SVG namespace.
+    expect(html.match(/https?:\/\/[^"]*/g)).toEqual(Array(4).fill('http://www.w3.org/2000/svg'));
   });
 
   it('draws the table with verdict colors and, per measured row, the bars and series', () => {
@@ -82,7 +90,19 @@ describe('scorecard HTML', () => {
     expect(html).toContain(`td.verdict.pass{background:${HTML_COLORS.pass}}`);
     expect(html).toContain('<td class="verdict skipped">skipped');
     expect(html.match(/<svg class="bars"/g)).toHaveLength(2); // not for the skipped row
-    expect(html.match(/<svg class="series"/g)).toHaveLength(1);
+    expect(html.match(/<svg class="series"/g)).toHaveLength(2); // the naive series and the twin's
+    expect(html).toContain(`stroke="${HTML_COLORS.twin}"`);
+  });
+
+  it('shows the healthy twin in its own column, with what it must show, and marks a hurt one', () => {
+    const html = renderHtml(report());
+    expect(html).toContain('<th>Breakwater</th><th>healthy twin</th><th>verdict</th>');
+    expect(html).toContain('no error after 30 s idle<div class="sub">healthy: a peer idle 30 s but alive: no error &lt;script&gt;');
+    expect(html).toContain(
+      '2 failovers on a healthy server <span class="miss">(did not hold)</span><div class="sub">healthy: a slow handler: no failover</div>',
+    );
+    // The skipped row has no twin: a dash, like its other cells.
+    expect(html.match(/<td class="m">—<\/td>/g)).toHaveLength(3);
   });
 
   it('puts both bars on one log scale when units match, and says so when they do not', () => {
@@ -102,10 +122,14 @@ describe('scorecard table', () => {
   it('prints a row per scenario, why rows did not pass, and the summary', () => {
     const text = formatScorecard(report(), { color: false }, '/tmp/r.html');
     const lines = text.split('\n');
-    expect(lines[2]).toMatch(/^FM\s+failure\s+naive\s+Breakwater\s+verdict$/);
-    expect(lines[3]).toMatch(/^FM-01 {2}Zombie .*…\s+no error after 20 s .*…\s+11\.1 s\s+pass$/);
+    expect(lines[2]).toMatch(/^FM\s+failure\s+naive\s+Breakwater\s+healthy twin\s+verdict$/);
+    expect(lines[3]).toMatch(/^FM-01 {2}Zombie .*…\s+no error after 20 s .*…\s+11\.1 s\s+no error after 30 s idle\s+pass$/);
+    expect(lines[4]).toMatch(/^FM-07 {2}Stale pooled connection\s+—\s+—\s+—\s+skipped$/);
     expect(text).toContain('FM-07 skipped: needs `haproxy` on PATH');
-    expect(text).toContain('FM-09 fail: the naive side did not show the failure (expected: n)');
+    // The runner's reason: which checks did not hold.
+    expect(text).toContain(
+      'FM-09 fail: the naive side did not show the failure (expected: n); the defence fired on healthy traffic (healthy twin: a slow handler: no failover; got: 2 failovers on a healthy server)',
+    );
     expect(text).toContain('1 passed, 1 failed, 1 skipped, 0 errors in 21.5 s — HTML report: /tmp/r.html');
     expect(text).not.toContain('\u001b[');
     expect(formatScorecard(report(), { color: true })).toContain('\u001b[32mpass\u001b[0m');

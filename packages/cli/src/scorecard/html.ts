@@ -11,6 +11,7 @@ export const HTML_COLORS = Object.freeze({
   skipped: '#6e7781',
   naive: '#fb8500',
   breakwater: '#0969da',
+  twin: '#8250df',
 });
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
@@ -81,7 +82,8 @@ function row(r: ScorecardRow): string {
     r.naive !== undefined && r.breakwater !== undefined
       ? barChart(r.naive, r.breakwater) +
         (r.naive.series ? lineChart(r.naive.series, HTML_COLORS.naive) : '') +
-        (r.breakwater.series ? lineChart(r.breakwater.series, HTML_COLORS.breakwater) : '')
+        (r.breakwater.series ? lineChart(r.breakwater.series, HTML_COLORS.breakwater) : '') +
+        (r.twin?.series ? lineChart(r.twin.series, HTML_COLORS.twin) : '')
       : '';
   const extra = [...(r.reason === undefined ? [] : [r.reason]), ...(r.notes ?? [])].map((t) => `<div class="note">${escapeHtml(t)}</div>`).join('');
   return (
@@ -90,6 +92,7 @@ function row(r: ScorecardRow): string {
     `<td class="title">${escapeHtml(r.title)}${extra}</td>` +
     cell(r.naive, `naive must show: ${r.naiveExpectation}`) +
     cell(r.breakwater, `bound: ${r.bound}`) +
+    cell(r.twin, `healthy: ${r.twinExpectation ?? '—'}`) +
     `<td class="verdict ${r.verdict}">${escapeHtml(r.verdict)}<div class="dur">${escapeHtml((r.durationMs / 1000).toFixed(1))} s</div></td>` +
     `<td class="chart">${charts}</td></tr>`
   );
@@ -128,11 +131,11 @@ export function renderHtml(report: ScorecardReport): string {
 <p class="summary">${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.errors} errors in ${escapeHtml((s.durationMs / 1000).toFixed(1))} s</p>
 <p class="host">${escapeHtml(h.hostname)} · ${escapeHtml(h.platform)} ${escapeHtml(h.release)} ${escapeHtml(h.arch)} · Node ${escapeHtml(h.node)} · ${escapeHtml(h.cpus)} CPUs · uid ${escapeHtml(h.uid ?? '—')} · network namespaces: ${escapeHtml(h.netns.available ? 'yes' : `no (${h.netns.reason ?? 'unavailable'})`)} · ${escapeHtml(h.startedAt)}</p>
 <table class="scorecard">
-<thead><tr><th>FM</th><th>failure</th><th>naive</th><th>Breakwater</th><th>verdict</th><th>naive vs Breakwater</th></tr></thead>
+<thead><tr><th>FM</th><th>failure</th><th>naive</th><th>Breakwater</th><th>healthy twin</th><th>verdict</th><th>naive vs Breakwater</th></tr></thead>
 <tbody>
 ${report.rows.map(row).join('\n')}
 </tbody></table>
-<p class="sub">A row passes when the naive side really shows the failure and Breakwater meets its bound (docs/failure-modes.md). Bars share a log scale when both sides use the same unit.</p>
+<p class="sub">A row passes when the naive side really shows the failure, Breakwater meets its bound and, where the row has one, the healthy twin (healthy but unusual traffic, same Breakwater options) passes untouched by the defence (docs/failure-modes.md). Bars share a log scale when both sides use the same unit.</p>
 </body></html>
 `;
 }

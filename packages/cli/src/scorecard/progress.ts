@@ -53,7 +53,8 @@ export function createProgress(sink: ProgressSink, total: number): { onEvent(eve
         running.delete(row.id);
         done++;
         const style = row.verdict === 'pass' ? 'green' : row.verdict === 'skipped' ? 'dim' : 'red';
-        const detail = row.verdict === 'skipped' || row.verdict === 'error' ? `: ${row.reason ?? ''}` : '';
+        // A fail says which check did not hold (a hurt healthy twin included).
+        const detail = row.verdict === 'pass' ? '' : `: ${row.reason ?? ''}`;
         const text = `${paint(sink, style, `${MARK[row.verdict]} ${row.verdict}`)} [${row.id}] in ${(row.durationMs / 1000).toFixed(1)} s${detail}`;
         if (sink.tty) {
           clear();

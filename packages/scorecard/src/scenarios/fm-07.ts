@@ -1,8 +1,8 @@
 import http from 'node:http';
 import { createFaultProxy } from '@breakwater/chaos';
-import { createClient, type HttpClientOptions } from '@breakwater/http';
+import { createClient, type HttpClient, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
-import type { Scenario, ScenarioContext } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { listen, pause, seeded, settleBeforeCleanup } from './transport-support.js';
 
 /**
@@ -12,12 +12,18 @@ import { listen, pause, seeded, settleBeforeCleanup } from './transport-support.
  * 0.6 T … 1.4 T apart. undici's defaults keep idle sockets 4 s (> T) and
  * never resend; Breakwater's createClient() resends a request that died on a
  * reused connection once, on a fresh one.
+ * Healthy twin: requests one after another on one connection, each just
+ * below T after the last, behind the same LB: the client must keep and
+ * reuse that connection (no close, no reset, no resend).
  */
 
 const T_MS = 500;
 const WAVES = 20;
 const WAVE = 50;
 const TOTAL = WAVES * WAVE;
+/** The twin's requests, each TWIN_GAP × T after the previous answer: reuse just below the LB's idle limit. */
+const TWIN_REQUESTS = 8;
+const TWIN_GAP = 0.7;
 
 type Get = () => Promise<void>;
 
@@ -54,12 +60,45 @@ export interface Fm07Options {
   observe?: (variantsFailed: number[]) => void;
 }
 
+/**
+ * Healthy twin: TWIN_REQUESTS sequential GETs through a fresh LB with the
+ * same idle reset T, each TWIN_GAP × T after the last answer, by a client
+ * from `make`. Healthy: all succeed over the one connection the LB accepted.
+ */
+export async function reuseBelowIdleTwin(ctx: ScenarioContext, backendPort: number, make: () => HttpClient): Promise<Measurement> {
+  const proxy = await createFaultProxy({ target: { host: '127.0.0.1', port: backendPort }, faults: [{ type: 'idleReset', idleMs: T_MS }] });
+  ctx.defer(() => proxy.close());
+  const client = make();
+  ctx.defer(() => client.close());
+  let failed = 0;
+  for (let i = 0; i < TWIN_REQUESTS; i++) {
+    if (i > 0) await pause(T_MS * TWIN_GAP, ctx.signal);
+    try {
+      const res = await client.request(`http://127.0.0.1:${proxy.port}/`, { signal: ctx.signal });
+      await res.body.text();
+      if (res.statusCode !== 200) failed++;
+    } catch {
+      ctx.signal.throwIfAborted();
+      failed++;
+    }
+  }
+  const { accepted, faultsApplied } = proxy.stats();
+  const resets = faultsApplied.idleReset ?? 0;
+  return {
+    value: accepted,
+    unit: 'count',
+    text: `${TWIN_REQUESTS - failed}/${TWIN_REQUESTS} ok ${TWIN_GAP * T_MS} ms apart over ${accepted} connection${accepted === 1 ? '' : 's'}${resets > 0 ? `, ${resets} reset` : ''}`,
+    ok: failed === 0 && accepted === 1 && resets === 0,
+  };
+}
+
 export function fm07Scenario(options: Fm07Options = {}): Scenario {
   return {
     id: 'FM-07',
     title: 'Stale pooled connection after server/LB idle close',
     bound: `0 failed requests over ${TOTAL.toLocaleString('en-US')} spaced around the LB idle T`,
     naiveExpectation: 'some requests fail',
+    twinExpectation: `a connection reused ${TWIN_GAP * T_MS} ms after its last request (LB idle T ${T_MS} ms): kept, ${TWIN_REQUESTS}/${TWIN_REQUESTS} ok on 1 connection`,
     requires: [],
     budgetMs: 35_000,
     run: settleBeforeCleanup(async (ctx) => {
@@ -75,7 +114,8 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
 
       const naive = new Agent();
       ctx.defer(() => naive.destroy());
-      const bw = createClient();
+      const makeClient = () => createClient();
+      const bw = makeClient();
       ctx.defer(() => bw.close());
 
       const naiveGet: Get = async () => {
@@ -96,6 +136,8 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
           return clientGet(client, await lb());
         }),
       );
+      const twin = reuseBelowIdleTwin(ctx, port, makeClient);
+      twin.catch(() => {});
       const [before, after, ...others] = await Promise.all([
         waves(ctx, 'naive', naiveGet),
         waves(ctx, 'breakwater', clientGet(bw, bwLb)),
@@ -121,6 +163,8 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
           ok: bwFailed === 0,
           series: { label: 'Breakwater failures per wave', unit: 'errors', points: after.perWave },
         },
+        // Beside the waves, behind its own LB: it adds no wall time.
+        twin: await twin,
         notes: [
           `A proxy resets any connection reused after ≥ ${T_MS} ms idle; ${WAVES} waves of ${WAVE} GETs spaced ${0.6 * T_MS}–${1.4 * T_MS} ms. ` +
             `Naive: undici Agent() defaults (idle sockets kept 4 s, no resend); Breakwater: createClient() defaults (a request reset on a reused connection is resent once on a fresh one). ` +

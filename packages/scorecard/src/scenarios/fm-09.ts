@@ -1,14 +1,16 @@
 import net from 'node:net';
-import { type Ack, type AckClientOptions, createAckClient } from '@breakwater/ack';
+import { type Ack, type AckClientOptions, createAckClient, createAckServer } from '@breakwater/ack';
 import { BreakwaterError, Deadline } from '@breakwater/core';
-import type { Scenario, ScenarioContext } from '../types.js';
-import { type Child, childImport, spawnChild, thin, wait } from './resilience-support.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { aborted, type Child, childImport, spawnChild, thin, wait } from './resilience-support.js';
 
 // FM-09, half-open: the server process is frozen with SIGSTOP mid-stream. Its
 // kernel keeps ACKing and buffering, so a plain socket's write() callbacks all
 // report success while nothing is processed. The ack client (defaults) hears
 // no answer to its heartbeat, fails over to the second server and
 // retransmits. Servers are child processes so that SIGSTOP is real.
+// Healthy twin: a server whose handler blocks its process longer than the
+// heartbeat interval (busy, not frozen for good) must not be failed over.
 
 const NAIVE_WRITES = 100;
 const MESSAGES = 200;
@@ -19,6 +21,20 @@ const ACK_SERVER = `
 const { createAckServer } = await import(process.argv[1]);
 const server = createAckServer({ handler: async (p) => {
   await new Promise((r) => setTimeout(r, 2));
+  console.log(JSON.stringify({ h: p.readUInt32BE(0) }));
+} });
+const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
+console.log(JSON.stringify({ port }));
+`;
+
+/** The twin's handler blocks its server's process this long: past the default heartbeat interval (2 s), within its bound (2 s + 3 s). */
+const BUSY_MS = 2_500;
+
+/** Like ACK_SERVER, but each handler blocks the process (no PING answered meanwhile) for argv[2] ms. */
+const BUSY_SERVER = `
+const { createAckServer } = await import(process.argv[1]);
+const server = createAckServer({ handler: (p) => {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(process.argv[2]));
   console.log(JSON.stringify({ h: p.readUInt32BE(0) }));
 } });
 const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
@@ -127,6 +143,43 @@ async function breakwater(ctx: ScenarioContext, options: Fm09Options) {
   return { outcomes, seenA: handled(a), seenB: handled(b), portB, disconnects, settledMs, retransmits: client.stats().retransmits };
 }
 
+/**
+ * Healthy twin: one message to a server (a child process) whose handler
+ * blocks it for BUSY_MS, a second server beside it, by an ack client with
+ * `clientOptions`. Healthy: acked by the busy server, handled once, no
+ * disconnect (no failover).
+ */
+export async function slowHandlerTwin(ctx: ScenarioContext, clientOptions: Omit<AckClientOptions, 'endpoints'> = {}): Promise<Measurement> {
+  const busy = spawnChild(ctx, BUSY_SERVER, [childImport('@breakwater/ack'), String(BUSY_MS)]);
+  const spare = createAckServer({ handler: () => {} });
+  ctx.defer(() => spare.close());
+  const [busyPort, { port: sparePort }] = await Promise.all([portOf(busy), spare.listen({ host: '127.0.0.1', port: 0 })]);
+  ctx.signal.throwIfAborted();
+  const client = createAckClient({
+    ...clientOptions,
+    endpoints: [
+      { host: '127.0.0.1', port: busyPort },
+      { host: '127.0.0.1', port: sparePort },
+    ],
+  });
+  ctx.defer(() => client.destroy());
+  let disconnects = 0;
+  client.on('disconnected', () => disconnects++);
+  const ack = await Promise.race([client.send(frame(7), { signal: ctx.signal }), aborted(ctx)]).catch((err: unknown) => err as Error);
+  await wait(ctx, 100); // the busy server's stdout line
+  const byBusy = !(ack instanceof Error) && Number(ack.endpoint.split(':').pop()) === busyPort;
+  const handledTimes = handled(busy).length;
+  return {
+    value: disconnects,
+    unit: 'count',
+    text:
+      ack instanceof Error
+        ? `send failed: ${(ack as { code?: string }).code ?? ack.message}`
+        : `${byBusy ? `acked by the busy server after its ${BUSY_MS / 1000} s handler` : 'failed over: acked by the spare server'}; ${disconnects} disconnect${disconnects === 1 ? '' : 's'}`,
+    ok: byBusy && disconnects === 0 && handledTimes === 1,
+  };
+}
+
 export function fm09Scenario(options: Fm09Options = {}): Scenario {
   const messages = options.messages ?? MESSAGES;
   return {
@@ -134,9 +187,13 @@ export function fm09Scenario(options: Fm09Options = {}): Scenario {
     title: 'Half-open connection: write() succeeded, nobody received',
     bound: 'every message acked or reported failed; exactly-once delivery to the handler across reconnects',
     naiveExpectation: 'write() callbacks report success for messages the frozen server never processes',
+    twinExpectation: `a handler blocking its server ${BUSY_MS / 1000} s (longer than the 2 s heartbeat interval): acked by that server, no failover`,
     requires: [],
     budgetMs: 30_000,
     async run(ctx) {
+      // The healthy twin runs beside both sides (its own servers and client): it adds no wall time.
+      const twin = slowHandlerTwin(ctx, options.client);
+      twin.catch(() => {});
       ctx.progress('naive: plain writes to a SIGSTOPped server');
       const plain = await naive(ctx, options);
       ctx.progress(`breakwater: ${messages} acked sends, server frozen after ${options.freezeAfter ?? FREEZE_AFTER}`);
@@ -172,6 +229,7 @@ export function fm09Scenario(options: Fm09Options = {}): Scenario {
           ok: bad === 0 && r.disconnects.length > 0,
           series: { label: 'send latency by message (ms)', unit: 'ms', points: thin(latencies) },
         },
+        twin: await twin,
         notes: [...notes, `disconnects: ${r.disconnects.join(', ') || 'none'}; ${r.retransmits} retransmits`],
       };
     },

@@ -1,6 +1,6 @@
-import { ACK_CLIENT_DEFAULTS, createAckServer } from '@breakwater/ack';
+import { ACK_CLIENT_DEFAULTS, createAckClient, createAckServer } from '@breakwater/ack';
 import { createFaultProxy } from '@breakwater/chaos';
-import type { Scenario, ScenarioContext } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { aborted, childImport, round, spawnChild, thin } from './resilience-support.js';
 
 // FM-10, slow reader: the server reads 1 KB/s (the chaos proxy's bandwidth
@@ -9,6 +9,8 @@ import { aborted, childImport, round, spawnChild, thin } from './resilience-supp
 // Naive: socket.write() ignoring its return value — the whole offer lands in
 // user space. The ack client with its defaults holds at most
 // maxBufferedBytes (8 MiB); send() waits for room or fails with a typed error.
+// Healthy twin: a server reading as fast as it can, sent to steadily by the
+// ack client with the same options: no send waits, none is refused.
 
 const OFFER_MB = 100;
 const OFFER_MS = 4_000;
@@ -16,6 +18,9 @@ const BOUND_BYTES = ACK_CLIENT_DEFAULTS.maxBufferedBytes;
 /** RSS is more than buffers: the heap, the code, allocator slack. The test suite allows the same 20 MB. */
 const SLACK_BYTES = 20 * 1024 * 1024;
 const MB = 1024 * 1024;
+/** The twin's traffic: TWIN_MESSAGES of 64 KB, TWIN_PRODUCERS sends at a time (1 MiB in flight, far below the bound). */
+const TWIN_MESSAGES = 128;
+const TWIN_PRODUCERS = 16;
 
 // Both children print {"rss": growth in bytes} every 100 ms, then one {"done": …} line.
 const SAMPLER = `
@@ -80,6 +85,50 @@ await Promise.all(producers);
 console.log(JSON.stringify({ done: { peakBuffered, waiting, errors } }));
 `;
 
+/**
+ * Healthy twin: TWIN_MESSAGES × 64 KB to an ack server on loopback that
+ * reads at full speed, TWIN_PRODUCERS at a time, by an ack client with
+ * `clientOptions`. Healthy: every message acknowledged, no send waited for
+ * room, none refused.
+ */
+export async function fastReaderTwin(ctx: ScenarioContext, clientOptions: Record<string, unknown>): Promise<Measurement> {
+  const server = createAckServer({ handler: () => {} });
+  ctx.defer(() => server.close());
+  const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
+  ctx.signal.throwIfAborted();
+  const client = createAckClient({ ...clientOptions, port });
+  ctx.defer(() => client.destroy());
+  await Promise.race([new Promise((resolve) => client.once('connected', resolve)), aborted(ctx)]);
+  let waiting = 0;
+  const watch = setInterval(() => {
+    waiting = Math.max(waiting, client.stats().waiting);
+  }, 5);
+  ctx.defer(() => clearInterval(watch));
+  const errors = new Map<string, number>();
+  let acked = 0;
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: TWIN_PRODUCERS }, async () => {
+      while (next++ < TWIN_MESSAGES && !ctx.signal.aborted) {
+        await client.send(Buffer.alloc(65_536, 3)).then(
+          () => acked++,
+          (e: { code?: string; name?: string }) => errors.set(e.code ?? e.name ?? 'error', (errors.get(e.code ?? e.name ?? 'error') ?? 0) + 1),
+        );
+      }
+    }),
+  );
+  clearInterval(watch);
+  ctx.signal.throwIfAborted();
+  const refused = [...errors.values()].reduce((a, b) => a + b, 0);
+  const errorText = [...errors].map(([code, n]) => `, ${n} × ${code}`).join('');
+  return {
+    value: refused,
+    unit: 'errors',
+    text: `${acked}/${TWIN_MESSAGES} × 64 KB acked, ${waiting} waited for room${errorText}`,
+    ok: acked === TWIN_MESSAGES && refused === 0 && waiting === 0,
+  };
+}
+
 async function runClient(ctx: ScenarioContext, source: string, args: string[]) {
   const child = spawnChild(ctx, source, args, ['--expose-gc']);
   await Promise.race([child.exited, aborted(ctx)]);
@@ -111,6 +160,7 @@ export function fm10Scenario(options: Fm10Options = {}): Scenario {
     title: 'Slow reader / backpressure',
     bound: 'client memory stays under the bound; sender waits or gets a typed error',
     naiveExpectation: 'the whole offer piles up in user-space buffers',
+    twinExpectation: `a fast reader: ${TWIN_MESSAGES} × 64 KB, ${TWIN_PRODUCERS} at a time, all acked; no send waits or is refused`,
     requires: [],
     budgetMs: 30_000,
     async run(ctx) {
@@ -126,6 +176,8 @@ export function fm10Scenario(options: Fm10Options = {}): Scenario {
       ctx.progress(`breakwater: ${OFFER_MB} MB offered through the ack client for ${OFFER_MS / 1000} s`);
       const bw = await runClient(ctx, ACK_CLIENT, [String(proxy.port), childImport('@breakwater/ack'), JSON.stringify(options.client ?? {})]);
 
+      ctx.progress('healthy twin: a fast reader');
+      const twin = await fastReaderTwin(ctx, options.client ?? {});
       const naiveBuffered = naive.done.buffered as number;
       const peakBuffered = bw.done.peakBuffered as number;
       const waiting = bw.done.waiting as number;
@@ -152,6 +204,7 @@ export function fm10Scenario(options: Fm10Options = {}): Scenario {
           ok: peakBuffered <= bound && bw.peakRss < bound + SLACK_BYTES && (waiting > 0 || Object.keys(errors).length > 0) && untyped.length === 0,
           series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(bw.rss.map(mb)) },
         },
+        twin,
         notes: [
           `${OFFER_MB} MB offered for ${OFFER_MS / 1000} s (the test suite: the same); reader at 1 KB/s through the chaos proxy; ack client defaults (maxBufferedBytes 8 MiB, overflowPolicy 'wait'); RSS bound = 8 MiB + 20 MB for heap and allocator`,
         ],

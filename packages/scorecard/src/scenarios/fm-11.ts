@@ -1,7 +1,7 @@
 import type http from 'node:http';
-import { createClient, propagationHeaders } from '@breakwater/http';
+import { createClient, type HttpClient, propagationHeaders } from '@breakwater/http';
 import pRetry from 'p-retry';
-import type { Scenario, ScenarioContext } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { httpGet, keepAliveAgent, listen, round } from './resilience-support.js';
 
 // FM-11, retry storm: client → A → B → C on loopback, C answers 503 to
@@ -10,6 +10,8 @@ import { httpGet, keepAliveAgent, listen, round } from './resilience-support.js'
 // With createClient() (defaults) in every tier, forwarding the retry marker
 // and the deadline (propagationHeaders), each tier has a retry budget and a
 // breaker per upstream, and only the tier nearest the failure retries.
+// Healthy twin: one transient 503 from a healthy upstream must be retried
+// once and succeed, by a client built the same way.
 
 export const REQUESTS = 100;
 
@@ -34,8 +36,11 @@ function naiveCaller(ctx: ScenarioContext): Call {
     );
 }
 
-function breakwaterCaller(ctx: ScenarioContext): Call {
-  const client = createClient();
+/** How the scenario builds a Breakwater client (one per tier); the healthy twin gets the same. */
+export type MakeClient = () => HttpClient;
+
+function breakwaterCaller(ctx: ScenarioContext, make: MakeClient): Call {
+  const client = make();
   ctx.defer(() => client.close());
   return async (next, incoming) => {
     const res = await client.request(`http://127.0.0.1:${next}/`, { headers: incoming === undefined ? {} : propagationHeaders(incoming), signal: ctx.signal });
@@ -73,6 +78,27 @@ export async function storm(ctx: ScenarioContext, make: (ctx: ScenarioContext) =
   return hits;
 }
 
+/**
+ * Healthy twin: an upstream answers its first request 503 (a transient
+ * failure: a restart, a full queue), then 200. A client from `make` must
+ * retry it once and succeed: 2 requests upstream, status 200.
+ */
+export async function transientFailureTwin(ctx: ScenarioContext, make: MakeClient): Promise<Measurement> {
+  let hits = 0;
+  const { port } = await listen(ctx, (_req, res) => {
+    hits++;
+    res.writeHead(hits === 1 ? 503 : 200).end();
+  });
+  const call = breakwaterCaller(ctx, make);
+  const status = await call(port, undefined).catch((err: unknown) => (err as { code?: string }).code ?? String(err));
+  return {
+    value: hits,
+    unit: 'count',
+    text: status === 200 && hits === 2 ? 'one 503, retried once: 200' : `one 503, then ${status} after ${hits} request(s) upstream`,
+    ok: status === 200 && hits === 2,
+  };
+}
+
 const perTier = (h: { a: number; b: number; c: number }) => `A ${h.a}, B ${h.b}, C ${h.c} requests for ${REQUESTS}`;
 
 export const FM_11: Scenario = {
@@ -80,17 +106,22 @@ export const FM_11: Scenario = {
   title: 'Retry storm (3 layers × 3 retries)',
   bound: 'amplification ≤ 1.3× at the bottom',
   naiveExpectation: 'amplification ≥ 27× at the bottom',
+  twinExpectation: 'a single transient 503 from a healthy upstream: retried once, 200',
   requires: [],
   budgetMs: 20_000,
   async run(ctx) {
     ctx.progress('naive: p-retry in each of 3 tiers, bottom fails 100%');
     const naive = await storm(ctx, naiveCaller);
     ctx.progress('breakwater: createClient() in each of 3 tiers');
-    const bw = await storm(ctx, breakwaterCaller);
+    const makeClient: MakeClient = () => createClient();
+    const bw = await storm(ctx, (c) => breakwaterCaller(c, makeClient));
+    ctx.progress('healthy twin: one transient 503');
+    const twin = await transientFailureTwin(ctx, makeClient);
     const [naiveX, bwX] = [naive.c / REQUESTS, bw.c / REQUESTS];
     return {
       naive: { value: round(naiveX), unit: '×', text: `${round(naiveX)}× at the bottom (${perTier(naive)})`, ok: naiveX >= 27 },
       breakwater: { value: round(bwX, 2), unit: '×', text: `${round(bwX, 2)}× at the bottom (${perTier(bw)})`, ok: bwX <= 1.3 },
+      twin,
       notes: [
         `${REQUESTS} requests sent at once to the top of client → A → B → C (the test suites: the same); C answers 503 to all`,
         `naive: p-retry with retries: 2 (3 attempts; its default of 10 would be 1,331×), delays shortened to 2 ms; Breakwater: createClient() defaults in every tier, forwarding propagationHeaders(); the budget stops the retries and each tier's breaker opens after its first failures, so later requests are shed (503 at once) instead of reaching C`,

@@ -1,7 +1,7 @@
 import type http from 'node:http';
 import { CIRCUIT_DEFAULTS, CircuitBreaker } from '@breakwater/circuit';
 import { BreakwaterError } from '@breakwater/core';
-import type { Scenario } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { callLoop, closeServer, httpGet, listen, percentile, round, thin, wait } from './resilience-support.js';
 
 // FM-12, cascading failure into a dead dependency: a loopback backend goes
@@ -9,15 +9,65 @@ import { callLoop, closeServer, httpGet, listen, percentile, round, thin, wait }
 // every call goes to the network and waits for its failure. A breaker with
 // its defaults opens after the first failures, fails calls in microseconds
 // while open, and closes on the first probe after the backend is back.
+// Healthy twin: a live backend that resets one connection among successes;
+// a breaker built the same way must stay closed and let every call through.
 
 /** Shorter than the catalogue's 5 s so the first probe (4–5 s after opening) finds the backend up. */
 const DOWN_MS = 3_000;
+/** The twin's calls: successes before and after its one failure. */
+const TWIN_CALLS = 40;
+const TWIN_FAILS_AT = 10;
+
+/** How the scenario builds its breaker; the healthy twin gets the same. */
+export type MakeBreaker = (key: string) => CircuitBreaker;
+
+/**
+ * Healthy twin: a live backend resets one connection (call TWIN_FAILS_AT of
+ * TWIN_CALLS, after a history of successes, as the main side has); a breaker
+ * from `make` must stay closed and send every call to the backend.
+ */
+export async function oneFailureTwin(ctx: ScenarioContext, make: MakeBreaker): Promise<Measurement> {
+  let served = 0;
+  const { port } = await listen(ctx, (req, res) => {
+    if (++served === TWIN_FAILS_AT) req.socket.destroy();
+    else res.writeHead(200).end('ok');
+  });
+  const breaker = make(`127.0.0.1:${port}`);
+  ctx.defer(() => breaker.close());
+  let opened = 0;
+  breaker.on('opened', () => opened++);
+  const outcomes: ('ok' | 'failed' | 'rejected')[] = [];
+  for (let i = 0; i < TWIN_CALLS; i++) {
+    ctx.signal.throwIfAborted();
+    outcomes.push(
+      await breaker
+        .run(({ signal }) => httpGet(port, { agent: false, signal }))
+        .then(
+          () => 'ok' as const,
+          (err: unknown) => (err instanceof BreakwaterError && err.code === 'BW_ERR_CIRCUIT_OPEN' ? 'rejected' : 'failed'),
+        ),
+    );
+  }
+  const rejected = outcomes.filter((o) => o === 'rejected').length;
+  const failed = outcomes.filter((o) => o === 'failed').length;
+  return {
+    value: rejected,
+    unit: 'errors',
+    text:
+      rejected === 0 && opened === 0
+        ? `${TWIN_CALLS - failed}/${TWIN_CALLS} ok, 1 reset: breaker stayed closed`
+        : `breaker opened ${opened}× on 1 failure: ${rejected}/${TWIN_CALLS} calls refused`,
+    ok: failed === 1 && rejected === 0 && opened === 0,
+    series: { label: 'twin: 1 ok, 0 reset, −1 refused by the breaker', unit: 'count', points: outcomes.map((o) => (o === 'ok' ? 1 : o === 'failed' ? 0 : -1)) },
+  };
+}
 
 export const FM_12: Scenario = {
   id: 'FM-12',
   title: 'Cascading failure into a dead dependency',
   bound: 'while open p99 < 5 ms per call; recovers within reset timeout + one probe',
   naiveExpectation: 'every call goes to the dead backend and waits for its failure',
+  twinExpectation: `one reset among ${TWIN_CALLS} calls to a live backend: the breaker stays closed, no call refused`,
   requires: [],
   budgetMs: 20_000,
   exclusive: true,
@@ -25,7 +75,8 @@ export const FM_12: Scenario = {
     const handler: http.RequestListener = (_req, res) => res.writeHead(200).end('ok');
     const first = await listen(ctx, handler);
     const { port } = first;
-    const breaker = new CircuitBreaker(undefined, { key: `127.0.0.1:${port}` });
+    const makeBreaker: MakeBreaker = (key) => new CircuitBreaker(undefined, { key });
+    const breaker = makeBreaker(`127.0.0.1:${port}`);
     ctx.defer(() => breaker.close());
     const guarded = () => breaker.run(({ signal }) => httpGet(port, { agent: false, signal }));
     // A history of successes, as a live service has: the breaker must first see the failures outweigh it.
@@ -60,6 +111,8 @@ export const FM_12: Scenario = {
     const recoveryMs = closedAt - upAt;
     // The call that closed it was the probe: the last one that reached the backend.
     const probeMs = withBreaker.samples.findLast((s) => s.error === undefined)?.ms ?? Number.NaN;
+    ctx.progress('healthy twin: one reset among successes');
+    const twin = await oneFailureTwin(ctx, makeBreaker);
     return {
       naive: {
         value: round(naiveP99, 2),
@@ -75,8 +128,10 @@ export const FM_12: Scenario = {
         ok: open.length > 50 && openP99 < 5 && recoveryMs <= CIRCUIT_DEFAULTS.resetTimeoutMs + probeMs,
         series: { label: 'latency per call (ms)', unit: 'ms', points: thin(withBreaker.samples.map((s) => round(s.ms, 3))) },
       },
+      twin,
       notes: [
         `backend down ${DOWN_MS / 1000} s (the catalogue: 5 s; shorter so the first probe finds it up), then up on the same port; calls 2 ms apart; CircuitBreaker defaults (10 calls, 50 %, reset 5 s)`,
+        `healthy twin: a breaker built the same way, ${TWIN_FAILS_AT - 1} successes, then 1 connection reset by a live backend, then ${TWIN_CALLS - TWIN_FAILS_AT} more calls`,
         `the first probe was due ${round(retryInMs / 1000, 2)} s after the backend came back; bound: reset timeout ${CIRCUIT_DEFAULTS.resetTimeoutMs / 1000} s + one probe (${round(probeMs, 1)} ms)`,
       ],
     };
