@@ -7,6 +7,8 @@
  * the Breakwater side meets its bound — so a row cannot pass vacuously.
  */
 
+import type { ResolvedScorecardConfig } from './config.js';
+
 /** What a scenario needs from the host; the runner skips (with the reason) what it cannot provide. */
 export type Requirement =
   /** root + `ip netns` + `nft` (kernel faults: blackholes, SYN drops, MTU hops, port ranges). */
@@ -49,6 +51,13 @@ export interface ScenarioContext {
   defer(fn: () => unknown): void;
   /** Progress text for the indicator, e.g. `naive: waiting for an error (12 s)`. */
   progress(text: string): void;
+  /**
+   * The user's options per package (validated, preset applied; the defaults
+   * when none were given). The Breakwater side builds its client, socket or
+   * pool from them under the scenario's own knobs, and checks the bound they
+   * give — never past the row's catalogue ceiling.
+   */
+  config: ResolvedScorecardConfig;
 }
 
 export interface Scenario {

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { createClient, propagationHeaders } from '@breakwater/http';
 import pRetry from 'p-retry';
 import type { Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { httpGet, keepAliveAgent, listen, round } from './resilience-support.js';
 
 // FM-11, retry storm: client → A → B → C on loopback, C answers 503 to
@@ -35,7 +36,7 @@ function naiveCaller(ctx: ScenarioContext): Call {
 }
 
 function breakwaterCaller(ctx: ScenarioContext): Call {
-  const client = createClient();
+  const client = createClient(ctx.config.http);
   ctx.defer(() => client.close());
   return async (next, incoming) => {
     const res = await client.request(`http://127.0.0.1:${next}/`, { headers: incoming === undefined ? {} : propagationHeaders(incoming), signal: ctx.signal });
@@ -93,7 +94,7 @@ export const FM_11: Scenario = {
       breakwater: { value: round(bwX, 2), unit: '×', text: `${round(bwX, 2)}× at the bottom (${perTier(bw)})`, ok: bwX <= 1.3 },
       notes: [
         `${REQUESTS} requests sent at once to the top of client → A → B → C (the test suites: the same); C answers 503 to all`,
-        `naive: p-retry with retries: 2 (3 attempts; its default of 10 would be 1,331×), delays shortened to 2 ms; Breakwater: createClient() defaults in every tier, forwarding propagationHeaders(); the budget stops the retries and each tier's breaker opens after its first failures, so later requests are shed (503 at once) instead of reaching C`,
+        `naive: p-retry with retries: 2 (3 attempts; its default of 10 would be 1,331×), delays shortened to 2 ms; Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)} in every tier, forwarding propagationHeaders(); the budget stops the retries and each tier's breaker opens after its first failures, so later requests are shed (503 at once) instead of reaching C`,
       ],
     };
   },
