@@ -26,6 +26,7 @@ const TIMING = [
   'test/integration/fm-15-clock-jump.test.ts',
   'test/integration/scorecard-transport.test.ts',
   'test/integration/scorecard-resilience.test.ts',
+  'test/integration/examples-scorecard-config.test.ts',
 ];
 
 /** `breakwater scorecard --json --html` end to end, as root. */
