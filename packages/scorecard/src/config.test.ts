@@ -6,16 +6,18 @@ import { DEFAULT_SCORECARD_CONFIG, resolveScorecardConfig } from './config.js';
 import { runScorecard } from './runner.js';
 import { configuredBound } from './scenarios/config-support.js';
 
-const keyOf = (fn: () => unknown): unknown => {
+/** The key a BW_ERR_INVALID_OPTION names. */
+function keyOf(fn: () => unknown): unknown {
+  let caught: unknown;
   try {
     fn();
   } catch (error) {
-    expect(error).toBeInstanceOf(BreakwaterError);
-    expect((error as BreakwaterError).code).toBe('BW_ERR_INVALID_OPTION');
-    return (error as BreakwaterError).details.key;
+    caught = error;
   }
-  throw new Error('did not throw');
-};
+  expect(caught).toBeInstanceOf(BreakwaterError);
+  expect(caught).toMatchObject({ code: 'BW_ERR_INVALID_OPTION' });
+  return (caught as BreakwaterError).details.key;
+}
 
 describe('resolveScorecardConfig', () => {
   it('without a config: every package default, marked as not given', () => {
