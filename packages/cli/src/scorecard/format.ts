@@ -21,7 +21,7 @@ export function explain(r: ScorecardRow): string | undefined {
   if (r.verdict === 'skipped' || r.verdict === 'error') return r.reason;
   const why: string[] = [];
   if (r.naive?.ok === false) why.push(`the naive side did not show the failure (expected: ${r.naiveExpectation})`);
-  if (r.breakwater?.ok === false) why.push(`Breakwater missed its bound (${r.bound})`);
+  if (r.breakwater?.ok === false) why.push(`Breakwater missed its bound (${r.bound}): ${r.breakwater.text}`);
   return why.join('; ');
 }
 
