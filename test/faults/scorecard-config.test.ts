@@ -6,7 +6,9 @@ import { afterAll, expect, it } from 'vitest';
 import { main } from '../../packages/cli/src/main.js';
 import type { Io } from '../../packages/cli/src/output.js';
 import type { ScorecardReport } from '../../packages/scorecard/src/runner.js';
+import { fm05 } from '../../packages/scorecard/src/scenarios/fm-05.js';
 import { describeNetns } from '../support/netns.js';
+import { runScenario } from '../support/scenario.js';
 
 /**
  * `breakwater scorecard --config` on the two configurations of
@@ -56,4 +58,15 @@ describeNetns('breakwater scorecard --config (FM-02, FM-07)', () => {
       /^[1-9]\d*\/1000 failed \(.+\): layers \(your stack\), keepAliveTimeoutMs 120000 → requests on a connection the LB closed after 500 ms idle fail instead of being resent, bound 0$/,
     );
   }, 120_000);
+
+  it('FM-05 with connectTimeoutMs 30000: fails within its window, saying the option, instead of waiting 30 s', async () => {
+    const run = await runScenario(fm05(), { config: { socket: { connectTimeoutMs: 30_000 } } });
+    expect(run.error).toBeUndefined();
+    expect(run.result?.naive.ok).toBe(true);
+    expect(run.result?.breakwater).toMatchObject({
+      ok: false,
+      text: 'still connecting after 10.0 s: connectTimeoutMs 30000 → a dropped SYN is reported after 30 s, bound 10 s',
+    });
+    expect(run.durationMs).toBeLessThan(20_000);
+  }, 60_000);
 });

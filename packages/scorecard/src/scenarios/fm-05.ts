@@ -4,7 +4,7 @@ import { ECHO_SERVER, quietFor, type SocketEvent, SocketWatch, type Topology, tc
 import { connect } from '@breakwater/socket';
 import type { Scenario } from '../types.js';
 import { configuredBound, whose, withDefeat } from './config-support.js';
-import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAborted } from './kernel-support.js';
+import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAborted, wait } from './kernel-support.js';
 
 // FM-05, silent SYN drop: a firewall, a full conntrack table or a full accept
 // queue drops the SYN without answering. net.connect has no connect timeout:
@@ -48,7 +48,8 @@ export const fm05 = (options: Fm05Options = {}): Scenario => ({
     const naive = new SocketWatch(net.connect({ host: topo.server.address, port }));
     ctx.defer(() => naive.socket.destroy());
     const started = performance.now();
-    const hardened = connect({ ...ctx.config.socket, host: topo.server.address, port }).then(
+    // The signal ends a connect the user's options let run past the window (aborted when the scenario settles).
+    const hardened = connect({ ...ctx.config.socket, host: topo.server.address, port, signal: ctx.signal }).then(
       (socket) => {
         // Not expected: the SYN was not dropped. Close it; the result says so.
         socket.destroy();
@@ -59,7 +60,8 @@ export const fm05 = (options: Fm05Options = {}): Scenario => ({
     progressEvery(ctx, (s) => `SYNs dropped: both clients connecting (${s} s of ${seconds(NAIVE_WINDOW_MS)})`);
     const [naiveEvent, outcome] = await Promise.all([
       quietFor([naive], NAIVE_WINDOW_MS, ['connect', 'error', 'close'], ctx.signal),
-      untilAborted(ctx, hardened),
+      // Watched for the window, like the naive side: a connect timeout past it is a finding, not a hang.
+      untilAborted(ctx, Promise.race([hardened, wait(ctx, NAIVE_WINDOW_MS).then(() => ({ atMs: NAIVE_WINDOW_MS, code: 'still connecting' }))])),
     ]);
     ctx.signal.throwIfAborted();
     const info = naiveEvent === undefined ? await tcpInfo(naive.socket, topo.server.address) : undefined;
