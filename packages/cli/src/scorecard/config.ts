@@ -2,7 +2,7 @@ import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { BreakwaterError } from '@breakwater/core';
-import { resolveScorecardConfig, type ScorecardConfig } from '@breakwater/scorecard';
+import type { ScorecardConfig } from '@breakwater/scorecard';
 
 const invalid = (file: string, message: string, cause?: unknown) =>
   new BreakwaterError('BW_ERR_INVALID_OPTION', `\`--config ${file}\`: ${message}`, {
@@ -44,6 +44,8 @@ export async function loadScorecardConfig(file: string, cwd: string = process.cw
       `expected the default export to be an options object (or a function returning one), got ${Array.isArray(config) ? 'an array' : config === null ? 'null' : typeof config}`,
     );
   }
+  // Loaded here, not at startup: @breakwater/scorecard pulls in every package (see commands/scorecard.ts).
+  const { resolveScorecardConfig } = await import('@breakwater/scorecard');
   try {
     resolveScorecardConfig(config);
   } catch (error) {
