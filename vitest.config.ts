@@ -29,6 +29,7 @@ const TIMING = [
   // Not timing-sensitive, but CPU-bound (20,000 connections in two children): beside three other files a
   // loaded Node 22 run took longer than its 180 s budget.
   'test/integration/issue-13-origin-state.test.ts',
+  'test/integration/examples-scorecard-config.test.ts',
 ];
 
 /** `breakwater scorecard --json --html` end to end, as root. */

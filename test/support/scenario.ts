@@ -1,5 +1,12 @@
 import { performance } from 'node:perf_hooks';
-import type { Scenario, ScenarioContext, ScenarioResult } from '@breakwater/scorecard';
+import {
+  DEFAULT_SCORECARD_CONFIG,
+  resolveScorecardConfig,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioResult,
+  type ScorecardConfig,
+} from '@breakwater/scorecard';
 
 /**
  * Running the scorecard's scenarios (and their shared helpers) from a test:
@@ -17,9 +24,12 @@ export interface ScenarioRun {
  * A runner in miniature, as `runScorecard()` does it for one scenario: a
  * signal aborted at `abortAfterMs` (default: the scenario's budget) or at the
  * first progress line (`abortOnProgress`), and every defer run last first,
- * even when one throws.
+ * even when one throws; `config` is the user's configuration it runs with.
  */
-export async function runScenario(scenario: Scenario, options: { abortAfterMs?: number; abortOnProgress?: boolean } = {}): Promise<ScenarioRun> {
+export async function runScenario(
+  scenario: Scenario,
+  options: { abortAfterMs?: number; abortOnProgress?: boolean; config?: ScorecardConfig } = {},
+): Promise<ScenarioRun> {
   const controller = new AbortController();
   const abortAfterMs = options.abortAfterMs ?? scenario.budgetMs;
   const defers: (() => unknown)[] = [];
@@ -33,7 +43,12 @@ export async function runScenario(scenario: Scenario, options: { abortAfterMs?: 
     if (options.abortOnProgress === true) setImmediate(() => controller.abort(new Error(`aborted at "${text}"`)));
   };
   try {
-    run.result = await scenario.run({ signal: controller.signal, defer: (fn) => defers.push(fn), progress: onProgress });
+    run.result = await scenario.run({
+      signal: controller.signal,
+      defer: (fn) => defers.push(fn),
+      progress: onProgress,
+      config: options.config === undefined ? DEFAULT_SCORECARD_CONFIG : resolveScorecardConfig(options.config),
+    });
   } catch (error) {
     run.error = error;
   } finally {
@@ -74,6 +89,7 @@ export function scenarioContext(signal: AbortSignal = new AbortController().sign
     signal,
     defer: (fn) => void defers.push(fn),
     progress: () => {},
+    config: DEFAULT_SCORECARD_CONFIG,
     async cleanup() {
       const error = await runDefers(defers);
       if (error !== undefined) throw error;

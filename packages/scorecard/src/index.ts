@@ -1,3 +1,4 @@
+export { DEFAULT_SCORECARD_CONFIG, type ResolvedScorecardConfig, resolveScorecardConfig, type ScorecardConfig } from './config.js';
 export {
   type ResolvedScorecardOptions,
   resolveScorecardOptions,

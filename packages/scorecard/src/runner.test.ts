@@ -79,7 +79,7 @@ describe('runScorecard', () => {
     expect(verdictOf({ ...row, twin: m(false) })).toBe('fail');
     expect(failureReason({ ...row, twin: m(false) })).toBe('the defence fired on healthy traffic (healthy twin: left untouched; got: 1 ms)');
     expect(verdictOf({ ...row, breakwater: m(false), twin: m(true) })).toBe('fail');
-    expect(failureReason({ ...row, breakwater: m(false) })).toBe('Breakwater missed its bound (b)');
+    expect(failureReason({ ...row, breakwater: m(false) })).toBe('Breakwater missed its bound (b): 1 ms');
     expect(verdictOf({ ...row, naive: undefined })).toBe('fail');
   });
 

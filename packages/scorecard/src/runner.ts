@@ -1,5 +1,6 @@
 import os from 'node:os';
 import { BreakwaterError } from '@breakwater/core';
+import { DEFAULT_SCORECARD_CONFIG, type ResolvedScorecardConfig, resolveScorecardConfig, type ScorecardConfig } from './config.js';
 import { resolveScorecardOptions } from './defaults.js';
 import { type HostSupport, REAL_HOST, unmetRequirement } from './requirements.js';
 import type { Measurement, Scenario, ScenarioResult, ScorecardRow } from './types.js';
@@ -21,6 +22,8 @@ export interface RunScorecardOptions {
   /** Longest wait for one cleanup function before it is reported as hung. @defaultValue 10_000 */
   cleanupTimeoutMs?: number;
   onEvent?: (event: RunnerEvent) => void;
+  /** The user's options per package, every scenario runs with them (see {@link ScorecardConfig}). @defaultValue every package's defaults */
+  config?: ScorecardConfig;
   /** Injected in tests. @defaultValue the real host */
   host?: HostSupport;
 }
@@ -59,9 +62,12 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * (first, while the machine is quiet), and resolves to one row per
  * scenario in the order given. Never rejects: a scenario that throws, hangs
  * past its budget or leaves a failing cleanup becomes an `error` row.
+ *
+ * @throws BreakwaterError `BW_ERR_INVALID_OPTION` (before anything runs) when `options.config` is invalid, naming the key.
  */
 export async function runScorecard(scenarios: readonly Scenario[], options: RunScorecardOptions = {}): Promise<ScorecardReport> {
   const { concurrency, cleanupTimeoutMs } = resolveScorecardOptions({ concurrency: options.concurrency, cleanupTimeoutMs: options.cleanupTimeoutMs });
+  const config = options.config === undefined ? DEFAULT_SCORECARD_CONFIG : resolveScorecardConfig(options.config);
   const host = options.host ?? REAL_HOST;
   const requireNetns = options.requireNetns ?? process.env.BREAKWATER_REQUIRE_NETNS === '1';
   const emit = options.onEvent ?? (() => {});
@@ -84,7 +90,7 @@ export async function runScorecard(scenarios: readonly Scenario[], options: RunS
   const runOne = async (scenario: Scenario) => {
     if (options.signal?.aborted) return finish(scenario, base(scenario, 'skipped', 0, 'interrupted before it started'));
     emit({ type: 'started', id: scenario.id, title: scenario.title });
-    finish(scenario, await runScenario(scenario, options.signal, cleanupTimeoutMs, (text) => emit({ type: 'progress', id: scenario.id, text })));
+    finish(scenario, await runScenario(scenario, config, options.signal, cleanupTimeoutMs, (text) => emit({ type: 'progress', id: scenario.id, text })));
   };
   for (const scenario of runnable.filter((s) => s.exclusive === true)) await runOne(scenario);
   const queue = runnable.filter((s) => s.exclusive !== true);
@@ -123,6 +129,7 @@ function base(scenario: Scenario, verdict: ScorecardRow['verdict'], durationMs: 
 
 async function runScenario(
   scenario: Scenario,
+  config: ResolvedScorecardConfig,
   outer: AbortSignal | undefined,
   cleanupTimeoutMs: number,
   progress: (text: string) => void,
@@ -152,6 +159,7 @@ async function runScenario(
         signal: controller.signal,
         defer: (fn) => void cleanups.push(fn),
         progress: (text) => progress(text),
+        config,
       }),
     );
     running.catch(() => {});

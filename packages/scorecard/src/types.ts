@@ -10,6 +10,8 @@
  * alone (a defence that fires on healthy traffic fails the row).
  */
 
+import type { ResolvedScorecardConfig } from './config.js';
+
 /** What a scenario needs from the host; the runner skips (with the reason) what it cannot provide. */
 export type Requirement =
   /** root + `ip netns` + `nft` (kernel faults: blackholes, SYN drops, MTU hops, port ranges). */
@@ -60,6 +62,13 @@ export interface ScenarioContext {
   defer(fn: () => unknown): void;
   /** Progress text for the indicator, e.g. `naive: waiting for an error (12 s)`. */
   progress(text: string): void;
+  /**
+   * The user's options per package (validated, preset applied; the defaults
+   * when none were given). The Breakwater side builds its client, socket or
+   * pool from them under the scenario's own knobs, and checks the bound they
+   * give — never past the row's catalogue ceiling.
+   */
+  config: ResolvedScorecardConfig;
 }
 
 export interface Scenario {

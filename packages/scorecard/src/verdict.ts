@@ -10,7 +10,7 @@ type Measured = Pick<ScorecardRow, 'naive' | 'breakwater' | 'twin' | 'naiveExpec
 export function failureReason(row: Measured): string | undefined {
   const why: string[] = [];
   if (row.naive?.ok === false) why.push(`the naive side did not show the failure (expected: ${row.naiveExpectation})`);
-  if (row.breakwater?.ok === false) why.push(`Breakwater missed its bound (${row.bound})`);
+  if (row.breakwater?.ok === false) why.push(`Breakwater missed its bound (${row.bound}): ${row.breakwater.text}`);
   if (row.twin?.ok === false)
     why.push(`the defence fired on healthy traffic (healthy twin: ${row.twinExpectation ?? 'left untouched'}; got: ${row.twin.text})`);
   return why.length === 0 ? undefined : why.join('; ');

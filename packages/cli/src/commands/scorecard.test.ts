@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fm18, runScorecard } from '@breakwater/scorecard';
@@ -58,6 +58,41 @@ describe('breakwater scorecard (in-process)', () => {
     expect(JSON.parse(unknown.out).error.message).toMatch(/^Expected `--only` to list registered scenario ids \(.*FM-18.*\), got "FM-99"$/);
     expect((await run(['scorecard', '--concurrency', '0', '--only', 'FM-18'])).code).toBe(2);
     expect((await run(['scorecard', '--concurrency', 'many'])).code).toBe(2);
+  });
+
+  it('--config: the default export (object, function or promise) runs every selected scenario; host rows say it is not applied', async () => {
+    const asObject = path.join(tmp, 'object.config.mjs');
+    writeFileSync(asObject, 'export default { socket: { stallTimeoutMs: 12_000 } };\n');
+    const asFunction = path.join(tmp, 'function.config.mjs');
+    writeFileSync(asFunction, 'export default async () => ({ http: { deadlineMs: 60_000 } });\n');
+    for (const file of [asObject, asFunction]) {
+      const { code, out } = await run(['scorecard', '--only', 'FM-18', '--json', '--config', file]);
+      expect(code).toBe(0);
+      const row = JSON.parse(out).rows[0];
+      expect(row.verdict).toBe('pass');
+      expect(row.notes).toContainEqual(expect.stringMatching(/^your config is not applied to this row: a host-level row/));
+    }
+  });
+
+  it('--config: a missing file, a bad export or an invalid option is a usage error (exit 2) naming it', async () => {
+    const write = (name: string, text: string) => {
+      const file = path.join(tmp, name);
+      writeFileSync(file, text);
+      return file;
+    };
+    const cases: [string, RegExp][] = [
+      [path.join(tmp, 'missing.mjs'), /missing\.mjs`: no such file/],
+      [write('syntax.mjs', 'export default {'), /syntax\.mjs`: could not be loaded/],
+      [write('none.mjs', 'export const socket = {};\n'), /none\.mjs`: has no default export/],
+      [write('number.mjs', 'export default 42;\n'), /number\.mjs`: expected the default export to be an options object .*got number/],
+      [write('throws.mjs', "export default () => { throw new Error('no env'); };\n"), /throws\.mjs`: its default export threw: no env/],
+      [write('bad-key.mjs', 'export default { socket: { stallTimeoutMs: -5 } };\n'), /bad-key\.mjs`: .*`socket\.stallTimeoutMs`/],
+    ];
+    for (const [file, message] of cases) {
+      const { code, out } = await run(['scorecard', '--only', 'FM-18', '--json', '--config', file]);
+      expect(code, file).toBe(2);
+      expect(JSON.parse(out).error.message).toMatch(message);
+    }
   });
 });
 

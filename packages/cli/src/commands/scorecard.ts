@@ -3,6 +3,7 @@ import path from 'node:path';
 import { BreakwaterError } from '@breakwater/core';
 import type { Scenario, ScorecardReport } from '@breakwater/scorecard';
 import { type Io, paint, writeJson } from '../output.js';
+import { loadScorecardConfig } from '../scorecard/config.js';
 import { formatScorecard } from '../scorecard/format.js';
 import { renderHtml } from '../scorecard/html.js';
 import { createProgress } from '../scorecard/progress.js';
@@ -57,6 +58,11 @@ export const scorecardCommand: CliCommand = {
     { flags: '--only <ids>', description: 'comma-separated FM ids to run, e.g. FM-01,FM-04 (default: all registered)' },
     { flags: '--concurrency <n>', description: 'scenarios run side by side; exclusive ones always run alone (default: 4)', parse: number('integer') },
     { flags: '--html <file>', description: 'also write a self-contained HTML report with charts' },
+    {
+      flags: '--config <file>',
+      description:
+        "run every scenario with your service's options: an ES module whose default export is { preset, http, socket, pool, ack, drivers } (or a function returning it)",
+    },
   ],
   help: `
 Kernel-level scenarios need root, ip and nft (network namespaces); without
@@ -64,17 +70,24 @@ them they are skipped with the reason, or are errors with
 BREAKWATER_REQUIRE_NETNS=1. A row passes when the naive side shows the
 failure and Breakwater meets its bound.
 
+With --config, each scenario's Breakwater side uses your options over the
+defaults; a row fails, saying which option, when they defeat the defence
+(e.g. "stallTimeoutMs 120000 → … after 120 s, bound 20 s"). A file that
+cannot be loaded, or an invalid option, is a usage error (exit 2).
+
 Exit codes: 0 every scenario that ran passed, 1 one failed or errored, 2 usage error,
 3 nothing could run, 130 interrupted (Ctrl-C).
 
 Examples:
   $ sudo breakwater scorecard --html scorecard.html
-  $ breakwater scorecard --only FM-15,FM-18 --json`,
+  $ breakwater scorecard --only FM-15,FM-18 --json
+  $ sudo breakwater scorecard --config ./breakwater.config.mjs --only FM-02,FM-07`,
   async run(_args, flags, io: ScorecardIo) {
     // Loaded here, not at startup: the scenarios pull in every package (and
     // the netns harness), which `doctor` and `probe` never need.
     const [{ SCENARIOS }, { runScorecard }] = await Promise.all([import('../scorecard/scenarios.js'), import('@breakwater/scorecard')]);
     const scenarios = select(flags.only, SCENARIOS);
+    const config = flags.config === undefined ? undefined : await loadScorecardConfig(String(flags.config));
     if (scenarios.length === 0) throw new BreakwaterError('BW_ERR_UNSUPPORTED', 'no scorecard scenarios are registered');
     const progress = createProgress(
       { write: io.err, color: io.color, tty: io.errTty === true, ...(io.columns === undefined ? {} : { columns: io.columns }) },
@@ -85,6 +98,7 @@ Examples:
     try {
       report = await runScorecard(scenarios, {
         ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency as number }),
+        ...(config === undefined ? {} : { config }),
         signal: interrupt.signal,
         onEvent: progress.onEvent,
       });

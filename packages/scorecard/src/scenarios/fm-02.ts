@@ -1,6 +1,7 @@
 import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch, tcpInfo } from '@breakwater/chaos';
-import { connect, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
+import { connect, type SocketOptions } from '@breakwater/socket';
 import type { Scenario } from '../types.js';
+import { configuredBound, whose, withDefeat } from './config-support.js';
 import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence } from './kernel-support.js';
 
 // FM-02, the 15-minute hang: the peer vanishes while written data is still
@@ -15,7 +16,9 @@ import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, sile
 const PAYLOAD_BYTES = 64 * 1024;
 /** Past the Breakwater bound (≤ 11 s) with a margin. */
 const DEFAULT_WINDOW_MS = 20_000;
-const BOUND_MS = Math.min(SOCKET_DEFAULTS.userTimeoutMs || Number.POSITIVE_INFINITY, SOCKET_DEFAULTS.stallTimeoutMs) + 1_000;
+/** When options detect a dead peer with bytes in flight: the sooner of TCP_USER_TIMEOUT and the stall watchdog (0 = off). */
+const detectMs = (o: { userTimeoutMs: number; stallTimeoutMs: number }) =>
+  Math.min(o.userTimeoutMs || Number.POSITIVE_INFINITY, o.stallTimeoutMs || Number.POSITIVE_INFINITY);
 
 /** One more Breakwater client in the same lab: its socket options and how much it writes. */
 export interface Fm02Client {
@@ -45,7 +48,7 @@ export interface Fm02Options {
 /** FM-02 with another window, and more Breakwater clients (other options) beside the default one. */
 export const fm02 = (options: Fm02Options = {}): Scenario => {
   const NAIVE_WINDOW_MS = options.windowMs ?? DEFAULT_WINDOW_MS;
-  const clients: Fm02Client[] = [{ options: {} }, ...(options.clients ?? [])];
+  const extra: Fm02Client[] = [...(options.clients ?? [])];
   return {
     id: 'FM-02',
     title: 'Write into a blackhole (data in flight, peer gone)',
@@ -54,6 +57,15 @@ export const fm02 = (options: Fm02Options = {}): Scenario => {
     requires: ['netns'],
     budgetMs: NAIVE_WINDOW_MS + 20_000,
     async run(ctx) {
+      // The Breakwater side runs with the user's socket options; its bound is theirs, at most the window.
+      const clients: Fm02Client[] = [{ options: ctx.config.socket }, ...extra];
+      const { boundMs, defeat } = configuredBound(
+        detectMs(ctx.config.effectiveSocket),
+        1_000,
+        NAIVE_WINDOW_MS,
+        `userTimeoutMs ${ctx.config.effectiveSocket.userTimeoutMs}, stallTimeoutMs ${ctx.config.effectiveSocket.stallTimeoutMs}`,
+        'a dead peer mid-request is reported',
+      );
       const topo = await scenarioTopology(ctx);
       const server = topo.server.spawnNode(ECHO_SERVER);
       const port = await readyPort(ctx, server.ready);
@@ -80,10 +92,10 @@ export const fm02 = (options: Fm02Options = {}): Scenario => {
 
       return {
         naive: silence(naiveEvent, NAIVE_WINDOW_MS),
-        breakwater: failedInTime(failure, NAIVE_WINDOW_MS, BOUND_MS, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']),
+        breakwater: withDefeat(failedInTime(failure, NAIVE_WINDOW_MS, boundMs, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']), defeat),
         notes: [
           `naive after ${seconds(NAIVE_WINDOW_MS)} s: ${info?.state ?? '?'}, ${info?.unacked ?? '?'} segments unacknowledged, ${info?.retransmits ?? '?'} retransmissions; the kernel gives up after ≈ 924 s (tcp_retries2 = 15)`,
-          `breakwater: connect() defaults (userTimeoutMs ${SOCKET_DEFAULTS.userTimeoutMs}, stallTimeoutMs ${SOCKET_DEFAULTS.stallTimeoutMs}: our bytes unacknowledged per TCP_INFO, or not leaving the process without it): bound ${seconds(BOUND_MS)} s`,
+          `breakwater: ${whose(ctx, 'connect()', ctx.config.socket)} (userTimeoutMs ${ctx.config.effectiveSocket.userTimeoutMs}, stallTimeoutMs ${ctx.config.effectiveSocket.stallTimeoutMs}: our bytes unacknowledged per TCP_INFO, or not leaving the process without it): bound ${seconds(boundMs)} s (at most the ${seconds(NAIVE_WINDOW_MS)} s window)`,
         ],
       };
     },

@@ -1,5 +1,6 @@
 import { REQUEST_CLIENT, SIZED_RESPONSE_SERVER, type Topology } from '@breakwater/chaos';
 import type { Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { childImportArgs, readyPort, scenarioTopology, untilAborted } from './kernel-support.js';
 
 // FM-03, ephemeral port exhaustion: a connection per request where the
@@ -15,14 +16,14 @@ const POOLED_REQUESTS = 2_000;
 const CALLERS = 20;
 
 /**
- * argv: hooks poolSpecifier host port count batchSize max mode. 4-byte requests
+ * argv: hooks poolSpecifier host port count batchSize max mode options(JSON: the user's pool options). 4-byte requests
  * to a SIZED_RESPONSE_SERVER through createPool() (its defaults; `max` when
  * not 0), from `CALLERS` concurrent callers. Prints `{ ok, errors,
  * batchErrors, created, elapsedMs }`. Mode `exhausted`: one acquire() only,
  * with the error's `hint`.
  */
 const POOL_CLIENT = `
-const [hooks, poolSpecifier, host, portText, countText, batchText, maxText, mode] = process.argv.slice(1);
+const [hooks, poolSpecifier, host, portText, countText, batchText, maxText, mode, optionsJson] = process.argv.slice(1);
 if (hooks !== '') await import(hooks);
 const { createPool } = await import(poolSpecifier);
 const count = mode === 'exhausted' ? 0 : Number(countText);
@@ -45,7 +46,7 @@ function request(conn) {
 }
 
 const started = performance.now();
-const pool = createPool({ host, port: Number(portText), ...(maxText === '0' ? {} : { max: Number(maxText) }) });
+const pool = createPool({ ...JSON.parse(optionsJson ?? '{}'), host, port: Number(portText), ...(maxText === '0' ? {} : { max: Number(maxText) }) });
 const result = { ok: 0, errors: {}, batchErrors: Array(Math.ceil(count / batchSize)).fill(0), created: 0, elapsedMs: 0 };
 if (mode === 'exhausted') {
   try {
@@ -140,7 +141,15 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
         topology: topo,
         requests: (mode, count) => child(REQUEST_CLIENT, [...target, String(count), mode, '20']),
         pool: (count, o = {}) =>
-          child(POOL_CLIENT, [...childImportArgs('@breakwater/pool'), ...target, String(count), '100', String(o.max ?? 0), o.mode ?? 'requests']),
+          child(POOL_CLIENT, [
+            ...childImportArgs('@breakwater/pool'),
+            ...target,
+            String(count),
+            '100',
+            String(o.max ?? 0),
+            o.mode ?? 'requests',
+            JSON.stringify(ctx.config.pool),
+          ]),
       };
 
       ctx.progress(`breakwater: ${pooledRequests} requests through the pool with ${PORTS} ports`);
@@ -170,7 +179,7 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
         notes: [
           `client namespace with ${PORTS} ephemeral ports (40000–40099); each client-closed port sits in TIME_WAIT for 60 s`,
           `naive: ${naive.ok} ok${errorCount(naive) > 0 ? `, ${describeErrors(naive)}` : ''} in ${naive.elapsedMs} ms`,
-          `breakwater: createPool() defaults, ${CALLERS} concurrent callers: ${pooled.ok} ok in ${pooled.elapsedMs} ms`,
+          `breakwater: ${whose(ctx, 'createPool()', ctx.config.pool)} (as JSON in the client's namespace), ${CALLERS} concurrent callers: ${pooled.ok} ok in ${pooled.elapsedMs} ms`,
         ],
       };
     },

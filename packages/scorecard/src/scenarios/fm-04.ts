@@ -2,6 +2,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@breakwater/socket';
 import type { Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { listen, pause, percentile, settleBeforeCleanup, thin } from './transport-support.js';
 
 /**
@@ -115,7 +116,7 @@ export const fm04: Scenario = {
     const naive = await exchanges(ctx, await naiveSocket(port), NAIVE_EXCHANGES);
     const naiveP50 = percentile(naive, 50);
 
-    const { times: best, rounds } = await bestRound(ctx, () => connect({ host: '127.0.0.1', port, signal: ctx.signal }));
+    const { times: best, rounds } = await bestRound(ctx, () => connect({ ...ctx.config.socket, host: '127.0.0.1', port, signal: ctx.signal }));
     const bwP99 = percentile(best, 99);
 
     return {
@@ -135,7 +136,7 @@ export const fm04: Scenario = {
       },
       notes: [
         `Two write() calls (4-byte header, 100-byte body) per exchange on loopback; naive: net.connect() defaults, ${NAIVE_EXCHANGES} exchanges; ` +
-          `Breakwater: @breakwater/socket connect() defaults (TCP_NODELAY), ${BW_EXCHANGES} exchanges, best of ${rounds} round${rounds === 1 ? '' : 's'} (a busy CPU is not Nagle).`,
+          `Breakwater: @breakwater/socket ${whose(ctx, 'connect()', ctx.config.socket)} (TCP_NODELAY), ${BW_EXCHANGES} exchanges, best of ${rounds} round${rounds === 1 ? '' : 's'} (a busy CPU is not Nagle).`,
       ],
     };
   }),

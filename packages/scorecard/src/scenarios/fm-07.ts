@@ -3,6 +3,7 @@ import { createFaultProxy } from '@breakwater/chaos';
 import { createClient, type HttpClient, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { listen, pause, seeded, settleBeforeCleanup } from './transport-support.js';
 
 /**
@@ -47,6 +48,19 @@ async function waves(ctx: ScenarioContext, side: string, get: Get): Promise<{ pe
     await pause(T_MS * (0.6 + 0.8 * rand()), ctx.signal);
   }
   return { perWave, codes };
+}
+
+/** Why the user's options lost requests the defaults do not: said in the row's text. */
+function defeated(ctx: ScenarioContext): string {
+  if (!ctx.config.given) return '';
+  const http = ctx.config.http;
+  const knobs = [
+    http.layers === undefined ? undefined : 'layers (your stack)',
+    http.keepAliveTimeoutMs === undefined ? undefined : `keepAliveTimeoutMs ${http.keepAliveTimeoutMs}`,
+    http.dispatcher === undefined ? undefined : 'dispatcher',
+  ].filter((k) => k !== undefined);
+  const by = knobs.length === 0 ? 'your http options' : knobs.join(', ');
+  return `: ${by} → requests on a connection the LB closed after ${T_MS} ms idle fail instead of being resent, bound 0`;
 }
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
@@ -114,7 +128,8 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
 
       const naive = new Agent();
       ctx.defer(() => naive.destroy());
-      const makeClient = () => createClient();
+      // The user's createClient() options (a preset, layers, keep-alive…): the row fails when they lose requests; the twin uses them too.
+      const makeClient = () => createClient(ctx.config.http);
       const bw = makeClient();
       ctx.defer(() => bw.close());
 
@@ -159,7 +174,7 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
         breakwater: {
           value: bwFailed,
           unit: 'errors',
-          text: `${bwFailed}/${TOTAL} failed${bwFailed > 0 ? ` (${show(after.codes)})` : ''}`,
+          text: `${bwFailed}/${TOTAL} failed${bwFailed > 0 ? ` (${show(after.codes)})${defeated(ctx)}` : ''}`,
           ok: bwFailed === 0,
           series: { label: 'Breakwater failures per wave', unit: 'errors', points: after.perWave },
         },
@@ -167,7 +182,7 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
         twin: await twin,
         notes: [
           `A proxy resets any connection reused after ≥ ${T_MS} ms idle; ${WAVES} waves of ${WAVE} GETs spaced ${0.6 * T_MS}–${1.4 * T_MS} ms. ` +
-            `Naive: undici Agent() defaults (idle sockets kept 4 s, no resend); Breakwater: createClient() defaults (a request reset on a reused connection is resent once on a fresh one). ` +
+            `Naive: undici Agent() defaults (idle sockets kept 4 s, no resend); Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)} (a request reset on a reused connection is resent once on a fresh one). ` +
             `Idle resets applied: naive ${resets.naive}, Breakwater ${resets.breakwater}.`,
         ],
       };

@@ -2,6 +2,7 @@ import net from 'node:net';
 import { type Ack, type AckClientOptions, createAckClient, createAckServer } from '@breakwater/ack';
 import { BreakwaterError, Deadline } from '@breakwater/core';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { aborted, type Child, childImport, spawnChild, thin, wait } from './resilience-support.js';
 
 // FM-09, half-open: the server process is frozen with SIGSTOP mid-stream. Its
@@ -106,6 +107,7 @@ async function breakwater(ctx: ScenarioContext, options: Fm09Options) {
   const [a, b] = [spawnChild(ctx, ACK_SERVER, [childImport('@breakwater/ack')]), spawnChild(ctx, ACK_SERVER, [childImport('@breakwater/ack')])];
   const [portA, portB] = await Promise.all([portOf(a), portOf(b)]);
   const client = createAckClient({
+    ...ctx.config.ack,
     ...options.client,
     endpoints: [
       { host: '127.0.0.1', port: portA },
@@ -211,7 +213,7 @@ export function fm09Scenario(options: Fm09Options = {}): Scenario {
       const bad = lost + unreported + twiceByOne;
       const latencies = [...r.outcomes].sort((x, y) => x.i - y.i).map((o) => Math.round(o.ms));
       const notes = [
-        `${NAIVE_WRITES} plain writes and ${MESSAGES} acked sends (the test suite: 100 and 400, also with SIGKILL); ack client defaults (heartbeat 2 s + 3 s), two servers on loopback`,
+        `${NAIVE_WRITES} plain writes and ${MESSAGES} acked sends (the test suite: 100 and 400, also with SIGKILL); ${whose(ctx, 'ack client', ctx.config.ack)} (defaults: heartbeat 2 s + 3 s), two servers on loopback`,
       ];
       if (again > 0)
         notes.push(`${again} handled by the frozen server before its ACK left, then again by the second (dedup is per server process: see the ack README)`);

@@ -1,6 +1,7 @@
 import { ACK_CLIENT_DEFAULTS, createAckClient, createAckServer } from '@breakwater/ack';
 import { createFaultProxy } from '@breakwater/chaos';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { whose, withDefeat } from './config-support.js';
 import { aborted, childImport, round, spawnChild, thin } from './resilience-support.js';
 
 // FM-10, slow reader: the server reads 1 KB/s (the chaos proxy's bandwidth
@@ -154,7 +155,6 @@ export interface Fm10Options {
 }
 
 export function fm10Scenario(options: Fm10Options = {}): Scenario {
-  const bound = options.client?.maxBufferedBytes ?? BOUND_BYTES;
   return {
     id: 'FM-10',
     title: 'Slow reader / backpressure',
@@ -164,6 +164,12 @@ export function fm10Scenario(options: Fm10Options = {}): Scenario {
     requires: [],
     budgetMs: 30_000,
     async run(ctx) {
+      // The user's ack options cross into the client's process as JSON (functions and the outbox stay behind).
+      const client = { ...ctx.config.ack, ...options.client };
+      const given = client.maxBufferedBytes ?? BOUND_BYTES;
+      // The user's buffer, at most the catalogue's: more is memory a slow reader may pin.
+      const bound = options.client?.maxBufferedBytes ?? Math.min(given, BOUND_BYTES);
+      const defeat = given > bound ? `maxBufferedBytes ${given} → a slow reader may pin ${mb(given)} MB, bound ${mb(BOUND_BYTES)} MB` : undefined;
       const server = createAckServer({ handler: () => {} });
       ctx.defer(() => server.close());
       const { port } = await server.listen({ host: '127.0.0.1', port: 0 });
@@ -174,7 +180,7 @@ export function fm10Scenario(options: Fm10Options = {}): Scenario {
       ctx.progress(`naive: ${OFFER_MB} MB of socket.write() to a 1 KB/s reader`);
       const naive = await runClient(ctx, NAIVE_CLIENT, [String(proxy.port)]);
       ctx.progress(`breakwater: ${OFFER_MB} MB offered through the ack client for ${OFFER_MS / 1000} s`);
-      const bw = await runClient(ctx, ACK_CLIENT, [String(proxy.port), childImport('@breakwater/ack'), JSON.stringify(options.client ?? {})]);
+      const bw = await runClient(ctx, ACK_CLIENT, [String(proxy.port), childImport('@breakwater/ack'), JSON.stringify(client)]);
 
       ctx.progress('healthy twin: a fast reader');
       const twin = await fastReaderTwin(ctx, options.client ?? {});
@@ -197,16 +203,19 @@ export function fm10Scenario(options: Fm10Options = {}): Scenario {
           ok: naiveBuffered > bound + SLACK_BYTES && naive.peakRss > bound + SLACK_BYTES,
           series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(naive.rss.map(mb)) },
         },
-        breakwater: {
-          value: mb(bw.peakRss),
-          unit: 'MB',
-          text: `RSS +${mb(bw.peakRss)} MB, buffered ≤ ${mb(peakBuffered)} of ${mb(bound)} MB; up to ${waiting} sends waiting for room${errorText ? `, ${errorText}` : ''}`,
-          ok: peakBuffered <= bound && bw.peakRss < bound + SLACK_BYTES && (waiting > 0 || Object.keys(errors).length > 0) && untyped.length === 0,
-          series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(bw.rss.map(mb)) },
-        },
+        breakwater: withDefeat(
+          {
+            value: mb(bw.peakRss),
+            unit: 'MB',
+            text: `RSS +${mb(bw.peakRss)} MB, buffered ≤ ${mb(peakBuffered)} of ${mb(bound)} MB; up to ${waiting} sends waiting for room${errorText ? `, ${errorText}` : ''}`,
+            ok: peakBuffered <= bound && bw.peakRss < bound + SLACK_BYTES && (waiting > 0 || Object.keys(errors).length > 0) && untyped.length === 0,
+            series: { label: 'RSS growth (MB, every 100 ms)', unit: 'MB', points: thin(bw.rss.map(mb)) },
+          },
+          defeat,
+        ),
         twin,
         notes: [
-          `${OFFER_MB} MB offered for ${OFFER_MS / 1000} s (the test suite: the same); reader at 1 KB/s through the chaos proxy; ack client defaults (maxBufferedBytes 8 MiB, overflowPolicy 'wait'); RSS bound = 8 MiB + 20 MB for heap and allocator`,
+          `${OFFER_MB} MB offered for ${OFFER_MS / 1000} s (the test suite: the same); reader at 1 KB/s through the chaos proxy; ${whose(ctx, 'ack client', ctx.config.ack)} (maxBufferedBytes ${mb(bound)} MB, overflowPolicy ${client.overflowPolicy ?? "'wait'"}); RSS bound = 8 MiB + 20 MB for heap and allocator`,
         ],
       };
     },

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { createClient, type HttpClient, propagationHeaders } from '@breakwater/http';
 import pRetry from 'p-retry';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { httpGet, keepAliveAgent, listen, round } from './resilience-support.js';
 
 // FM-11, retry storm: client → A → B → C on loopback, C answers 503 to
@@ -113,7 +114,7 @@ export const FM_11: Scenario = {
     ctx.progress('naive: p-retry in each of 3 tiers, bottom fails 100%');
     const naive = await storm(ctx, naiveCaller);
     ctx.progress('breakwater: createClient() in each of 3 tiers');
-    const makeClient: MakeClient = () => createClient();
+    const makeClient: MakeClient = () => createClient(ctx.config.http); // the user's options, for every tier and the twin
     const bw = await storm(ctx, (c) => breakwaterCaller(c, makeClient));
     ctx.progress('healthy twin: one transient 503');
     const twin = await transientFailureTwin(ctx, makeClient);
@@ -124,7 +125,7 @@ export const FM_11: Scenario = {
       twin,
       notes: [
         `${REQUESTS} requests sent at once to the top of client → A → B → C (the test suites: the same); C answers 503 to all`,
-        `naive: p-retry with retries: 2 (3 attempts; its default of 10 would be 1,331×), delays shortened to 2 ms; Breakwater: createClient() defaults in every tier, forwarding propagationHeaders(); the budget stops the retries and each tier's breaker opens after its first failures, so later requests are shed (503 at once) instead of reaching C`,
+        `naive: p-retry with retries: 2 (3 attempts; its default of 10 would be 1,331×), delays shortened to 2 ms; Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)} in every tier, forwarding propagationHeaders(); the budget stops the retries and each tier's breaker opens after its first failures, so later requests are shed (503 at once) instead of reaching C`,
       ],
     };
   },

@@ -2,6 +2,7 @@ import type http from 'node:http';
 import { CIRCUIT_DEFAULTS, CircuitBreaker } from '@breakwater/circuit';
 import { BreakwaterError } from '@breakwater/core';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { notApplied } from './config-support.js';
 import { callLoop, closeServer, httpGet, listen, percentile, round, thin, wait } from './resilience-support.js';
 
 // FM-12, cascading failure into a dead dependency: a loopback backend goes
@@ -133,6 +134,10 @@ export const FM_12: Scenario = {
         `backend down ${DOWN_MS / 1000} s (the catalogue: 5 s; shorter so the first probe finds it up), then up on the same port; calls 2 ms apart; CircuitBreaker defaults (10 calls, 50 %, reset 5 s)`,
         `healthy twin: a breaker built the same way, ${TWIN_FAILS_AT - 1} successes, then 1 connection reset by a live backend, then ${TWIN_CALLS - TWIN_FAILS_AT} more calls`,
         `the first probe was due ${round(retryInMs / 1000, 2)} s after the backend came back; bound: reset timeout ${CIRCUIT_DEFAULTS.resetTimeoutMs / 1000} s + one probe (${round(probeMs, 1)} ms)`,
+        ...notApplied(
+          ctx,
+          "it measures a CircuitBreaker with its defaults; the config has no circuit section (`http.circuit` is the HTTP client's, run in FM-07, FM-11, FM-13, FM-14)",
+        ),
       ],
     };
   },

@@ -1,6 +1,7 @@
 import { createClient } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { listen, round } from './resilience-support.js';
 
 // FM-14, gray failure: three replicas of one service on 127.0.0.1/.2/.3, same
@@ -65,7 +66,7 @@ export const FM_14: Scenario = {
 
     ctx.progress(`breakwater: createClient(), ${WARM_UP} + ${REQUESTS} requests`);
     // Three A records for one name, as DNS would give them.
-    const client = createClient({ resolve: async () => ADDRESSES.map((address) => ({ address, family: 4 as const, ttlMs: 60_000 })) });
+    const client = createClient({ ...ctx.config.http, resolve: async () => ADDRESSES.map((address) => ({ address, family: 4 as const, ttlMs: 60_000 })) });
     ctx.defer(() => client.close());
     const bw = await drive(ctx, WARM_UP + REQUESTS, 4, async () => {
       const res = await client.request(`http://replicas.test:${port}/`, { signal: ctx.signal });
@@ -87,7 +88,9 @@ export const FM_14: Scenario = {
         ok: bwShare < 0.1,
         series: { label: `slow replica's share per ${WINDOW} requests, warm-up included (%)`, unit: '%', points: overTime(bw) },
       },
-      notes: [`replicas on 127.0.0.1–3 answer in ${FAST_MS}, ${FAST_MS} and ${SLOW_MS} ms; ${REQUESTS} requests per side (the test suite: the same)`],
+      notes: [
+        `replicas on 127.0.0.1–3 answer in ${FAST_MS}, ${FAST_MS} and ${SLOW_MS} ms; ${REQUESTS} requests per side (the test suite: the same); Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)}`,
+      ],
     };
   },
 };

@@ -2,6 +2,7 @@ import http from 'node:http';
 import { createFaultProxy } from '@breakwater/chaos';
 import { hardenServer, resolvePreset } from '@breakwater/presets';
 import type { Scenario, ScenarioContext } from '../types.js';
+import { notApplied } from './config-support.js';
 import { freePort, haproxyBinary, listen, pause, settleBeforeCleanup, startHaproxy } from './transport-support.js';
 
 /**
@@ -156,6 +157,7 @@ export const fm16: Scenario = {
           `${PAIRS} servers per side, ${ROUNDS} requests each ${spacingMs} ms apart (after a failure one more re-opens the server connection). ` +
           `Naive: http.createServer() defaults, idle close at ${naiveIdleMs} ms; Breakwater: hardenServer(server, resolvePreset({ infra: 'haproxy' }) with this HAProxy's timeouts): ` +
           `keepAliveTimeout ${applied.keepAliveTimeoutMs} ms, headersTimeout ${applied.headersTimeoutMs} ms.`,
+        ...notApplied(ctx, "the server side is hardened for this HAProxy's own timeouts (your preset describes your load balancer, not this one)"),
       ],
     };
   }),

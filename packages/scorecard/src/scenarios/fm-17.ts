@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createPool } from '@breakwater/pool';
 import type { Scenario, ScenarioContext } from '../types.js';
+import { whose } from './config-support.js';
 import { listen, pause, settleBeforeCleanup } from './transport-support.js';
 
 /**
@@ -73,7 +74,7 @@ export const fm17: Scenario = {
       idle.push(socket);
       await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     }
-    const pool = createPool({ host: '127.0.0.1', port: bwPort, max: CONNECTIONS });
+    const pool = createPool({ ...ctx.config.pool, host: '127.0.0.1', port: bwPort, max: CONNECTIONS });
     ctx.defer(() => pool.drain());
     const borrowed = await Promise.all(Array.from({ length: CONNECTIONS }, () => pool.acquire(ctx.signal)));
     for (const conn of borrowed) pool.release(conn);
@@ -100,7 +101,7 @@ export const fm17: Scenario = {
       },
       notes: [
         `${CONNECTIONS} idle connections per side; the server sends a goodbye line and closes each after ${SERVER_IDLE_MS} ms; counted ${SETTLE_MS} ms later from /proc/net/tcp. ` +
-          `Naive: plain net.connect() sockets kept for reuse; Breakwater: createPool() defaults (evicted: ${stats.evicted.closed} closed, ${stats.evicted.invalid} invalid).`,
+          `Naive: plain net.connect() sockets kept for reuse; Breakwater: ${whose(ctx, 'createPool()', ctx.config.pool)}, max ${CONNECTIONS} (evicted: ${stats.evicted.closed} closed, ${stats.evicted.invalid} invalid).`,
       ],
     };
   }),

@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Scenario, ScenarioContext } from '../types.js';
+import { notApplied } from './config-support.js';
 
 /**
  * FM-18, host tuning footguns. The doctor runs against a fixture /proc tree
@@ -96,6 +97,7 @@ export const fm18 = (doctor: HostDoctor): Scenario => ({
       notes: [
         `seeds/001: ${Object.keys(SEED_FOOTGUNS).length - seedMissed.length} of ${Object.keys(SEED_FOOTGUNS).length} host footguns found (its Nagle, TCP_NODELAY and SO_REUSEADDR items are per-socket options that @breakwater/socket sets)`,
         ...(missing.length > 0 ? [`not reported: ${missing.join(', ')}`] : []),
+        ...notApplied(ctx, 'a host-level row: it reads sysctls and the host, not client options'),
         ...(clean.findings.length > 0 ? [`reported on the clean tree: ${clean.findings.map((f) => f.id).join(', ')}`] : []),
       ],
     };

@@ -1,0 +1,88 @@
+import { BreakwaterError } from '@breakwater/core';
+import { resolvePreset } from '@breakwater/presets';
+import { SOCKET_DEFAULTS } from '@breakwater/socket';
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SCORECARD_CONFIG, resolveScorecardConfig } from './config.js';
+import { runScorecard } from './runner.js';
+import { configuredBound } from './scenarios/config-support.js';
+
+/** The key a BW_ERR_INVALID_OPTION names. */
+function keyOf(fn: () => unknown): unknown {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(BreakwaterError);
+  expect(caught).toMatchObject({ code: 'BW_ERR_INVALID_OPTION' });
+  return (caught as BreakwaterError).details.key;
+}
+
+describe('resolveScorecardConfig', () => {
+  it('without a config: every package default, marked as not given', () => {
+    expect(DEFAULT_SCORECARD_CONFIG.given).toBe(false);
+    expect(DEFAULT_SCORECARD_CONFIG.effectiveSocket.stallTimeoutMs).toBe(SOCKET_DEFAULTS.stallTimeoutMs);
+    expect(DEFAULT_SCORECARD_CONFIG.http).toEqual({});
+  });
+
+  it('a preset supplies its sections; explicit sections override it key by key', () => {
+    const c = resolveScorecardConfig({ preset: { infra: 'aws-alb' }, socket: { stallTimeoutMs: 15_000 }, http: { deadlineMs: 60_000 } });
+    expect(c.given).toBe(true);
+    expect(c.preset?.loadBalancer.name).toBe('aws-alb');
+    expect(c.effectiveSocket.stallTimeoutMs).toBe(15_000);
+    expect(c.socket.keepAliveIdleMs).toBe(c.preset?.socket.keepAliveIdleMs);
+    expect(c.pool.idleTimeoutMs).toBe(c.preset?.pool.idleTimeoutMs);
+    // The HTTP client gets the preset (createClient applies it) and the user's socket options.
+    expect(c.http).toMatchObject({ preset: c.preset, deadlineMs: 60_000, socket: { stallTimeoutMs: 15_000 } });
+    expect(resolveScorecardConfig({ preset: resolvePreset({ infra: 'kubernetes' }) }).preset?.loadBalancer.name).toBe('kubernetes');
+  });
+
+  it('names the key that is wrong, as the config file spells it', () => {
+    expect(keyOf(() => resolveScorecardConfig({ sockets: {} }))).toBe('sockets');
+    expect(keyOf(() => resolveScorecardConfig({ socket: { stallTimeoutMs: -1 } }))).toBe('socket.stallTimeoutMs');
+    expect(keyOf(() => resolveScorecardConfig({ socket: { stalTimeoutMs: 1 } }))).toBe('socket.stalTimeoutMs');
+    expect(keyOf(() => resolveScorecardConfig({ http: { attempts: 0 } }))).toBe('http.attempts');
+    expect(keyOf(() => resolveScorecardConfig({ pool: { max: 0 } }))).toBe('pool.max');
+    expect(keyOf(() => resolveScorecardConfig({ pool: { port: 5432 } }))).toBe('pool.port');
+    expect(keyOf(() => resolveScorecardConfig({ ack: { maxBufferedBytes: -5 } }))).toBe('ack.maxBufferedBytes');
+    expect(keyOf(() => resolveScorecardConfig({ preset: { infra: 'nope' } }))).toBe('preset.infra');
+    expect(keyOf(() => resolveScorecardConfig({ http: 5 }))).toBe('http');
+    expect(keyOf(() => resolveScorecardConfig('x'))).toBe('scorecard config');
+    expect(() => resolveScorecardConfig({ socket: { stallTimeoutMs: -1 } })).toThrow(/`socket\.stallTimeoutMs`/);
+  });
+
+  it('runScorecard() rejects an invalid config before running anything, and hands a valid one to every scenario', async () => {
+    let ran = false;
+    const probe = {
+      id: 'FM-99',
+      title: 't',
+      bound: 'b',
+      naiveExpectation: 'n',
+      requires: [],
+      budgetMs: 1_000,
+      async run(ctx: { config: { effectiveSocket: { connectTimeoutMs: number } } }) {
+        ran = true;
+        const v = ctx.config.effectiveSocket.connectTimeoutMs;
+        return { naive: { value: v, unit: 'ms' as const, text: '', ok: true }, breakwater: { value: v, unit: 'ms' as const, text: '', ok: true } };
+      },
+    };
+    await expect(runScorecard([probe], { config: { socket: { connectTimeoutMs: 'soon' as unknown as number } } })).rejects.toThrow(/socket\.connectTimeoutMs/);
+    expect(ran).toBe(false);
+    const report = await runScorecard([probe], { config: { socket: { connectTimeoutMs: 4_321 } } });
+    expect(report.rows[0]?.naive?.value).toBe(4_321);
+  });
+});
+
+describe('configuredBound', () => {
+  it("checks the user's bound, never past the ceiling, and says which options defeat it", () => {
+    expect(configuredBound(10_000, 1_000, 20_000, 'stallTimeoutMs 10000', 'x is reported')).toEqual({ boundMs: 11_000 });
+    expect(configuredBound(120_000, 1_000, 20_000, 'stallTimeoutMs 120000', 'a dead peer mid-request is reported')).toEqual({
+      boundMs: 20_000,
+      defeat: 'stallTimeoutMs 120000 → a dead peer mid-request is reported after 120 s, bound 20 s',
+    });
+    expect(configuredBound(Number.POSITIVE_INFINITY, 1_000, 20_000, 'stallTimeoutMs 0', 'y').defeat).toBe(
+      'stallTimeoutMs 0 → y never (the option is off), bound 20 s',
+    );
+  });
+});

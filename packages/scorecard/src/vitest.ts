@@ -1,0 +1,86 @@
+import { assert, type TestContext } from 'vitest';
+import type { ScorecardConfig } from './config.js';
+import { runScorecard, type ScorecardReport } from './runner.js';
+import { fm15 } from './scenarios/fm-15.js';
+import { KERNEL_SCENARIOS } from './scenarios/kernel.js';
+import { RESILIENCE_SCENARIOS } from './scenarios/resilience.js';
+import { TRANSPORT_SCENARIOS } from './scenarios/transport.js';
+import type { Scenario, ScorecardRow } from './types.js';
+
+/**
+ * The scenarios {@link expectScorecard} picks from: FM-01 … FM-17. FM-18
+ * measures a host doctor (the CLI's): pass `scenarios` with
+ * `fm18(doctor)` to include it.
+ */
+export const LIBRARY_SCENARIOS: readonly Scenario[] = [...KERNEL_SCENARIOS, ...TRANSPORT_SCENARIOS, ...RESILIENCE_SCENARIOS, fm15].sort((a, b) =>
+  a.id.localeCompare(b.id),
+);
+
+export interface ExpectScorecardOptions {
+  /** The options your service uses (`{ preset, http, socket, pool, ack, drivers }`). @defaultValue the defaults */
+  config?: ScorecardConfig;
+  /** FM ids to run, e.g. `['FM-02', 'FM-07']`; an unknown id fails the test. */
+  only: readonly string[];
+  /**
+   * The test's context (`test('…', async (ctx) => …)`): kernel rows skipped
+   * here (not root) are annotated with their reason, and when every selected
+   * row was skipped the test is marked skipped (`ctx.skip`) instead of
+   * passing with nothing checked.
+   */
+  ctx?: Pick<TestContext, 'skip' | 'annotate'>;
+  /** Scenarios to pick from. @defaultValue {@link LIBRARY_SCENARIOS} */
+  scenarios?: readonly Scenario[];
+  /** @defaultValue 4 */
+  concurrency?: number;
+}
+
+/** One failing row, as the assertion says it. */
+export function rowFailure(row: ScorecardRow): string {
+  const head = `${row.id} ${row.title}`;
+  if (row.verdict === 'error') return `${head}: error: ${row.reason ?? 'unknown'}`;
+  const parts: string[] = [];
+  if (row.breakwater !== undefined && !row.breakwater.ok) parts.push(`Breakwater: ${row.breakwater.text} (bound: ${row.bound})`);
+  if (row.naive !== undefined && !row.naive.ok)
+    parts.push(`naive side did not show the failure (${row.naive.text}; expected: ${row.naiveExpectation}), so the row proves nothing`);
+  return `${head}: ${parts.join('; ')}`;
+}
+
+/**
+ * Runs the selected scorecard rows with `config` and fails the test with
+ * each failing row's message, e.g. `FM-02 Write into a blackhole …:
+ * Breakwater: no error after 20.0 s: userTimeoutMs 120000, stallTimeoutMs
+ * 120000 → a dead peer mid-request is reported after 120 s, bound 20 s`.
+ * Kernel rows (FM-01, 02, 03, 05, 06, 08) need root, `ip` and `nft`: without
+ * them they are skipped (see `ctx`), or fail with `BREAKWATER_REQUIRE_NETNS=1`.
+ * Resolves to the report (skipped rows carry their `reason`).
+ *
+ * @example
+ * test('our settings still catch FM-02 and FM-07', async (ctx) => {
+ *   await expectScorecard({ config, only: ['FM-02', 'FM-07'], ctx });
+ * }, 120_000);
+ */
+export async function expectScorecard(options: ExpectScorecardOptions): Promise<ScorecardReport> {
+  const from = options.scenarios ?? LIBRARY_SCENARIOS;
+  const ids = options.only.map((id) => id.trim().toUpperCase());
+  const unknown = ids.filter((id) => !from.some((s) => s.id === id));
+  if (ids.length === 0 || unknown.length > 0) {
+    assert.fail(`expectScorecard: \`only\` must list scenario ids among ${from.map((s) => s.id).join(', ')}; got ${JSON.stringify(options.only)}`);
+  }
+  const report = await runScorecard(
+    from.filter((s) => ids.includes(s.id)),
+    {
+      ...(options.config === undefined ? {} : { config: options.config }),
+      ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
+    },
+  );
+  const skipped = report.rows.filter((r) => r.verdict === 'skipped');
+  const failed = report.rows.filter((r) => r.verdict === 'fail' || r.verdict === 'error');
+  if (failed.length > 0)
+    assert.fail(`${failed.length} of ${report.rows.length} scorecard rows failed with this configuration:\n${failed.map(rowFailure).join('\n')}`);
+  if (options.ctx !== undefined && skipped.length > 0) {
+    const reasons = skipped.map((r) => `${r.id} skipped: ${r.reason ?? 'unavailable'}`);
+    for (const reason of reasons) await options.ctx.annotate(reason);
+    if (skipped.length === report.rows.length) options.ctx.skip(reasons.join('; '));
+  }
+  return report;
+}

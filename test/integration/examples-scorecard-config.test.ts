@@ -1,0 +1,30 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+// The example's own vitest suite (examples/scorecard-config/scorecard.test.mjs), run the way a service's CI
+// runs it: its vitest, against the compiled packages (the test command builds first), through the
+// `@breakwater/scorecard/vitest` export map entry.
+const dir = fileURLToPath(new URL('../../examples/scorecard-config/', import.meta.url));
+const vitest = fileURLToPath(new URL('../../examples/scorecard-config/node_modules/vitest/vitest.mjs', import.meta.url));
+
+function run(): Promise<{ code: number; out: string }> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [vitest, 'run', '--reporter=verbose', '--no-color'],
+      { cwd: dir, timeout: 180_000, env: { ...process.env, NODE_OPTIONS: '', NO_COLOR: '1', FORCE_COLOR: '' } },
+      (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, out: `${stdout}${stderr}` }),
+    );
+  });
+}
+
+describe('examples/scorecard-config: expectScorecard() in a user test suite', () => {
+  it('the sound configuration passes FM-07 (and FM-02 as root, skipped with its reason otherwise); the defeating one fails FM-07 with the message', async () => {
+    const { code, out } = await run();
+    expect(out, out).toMatch(/✓ .*scorecard\.test\.mjs > our configuration still catches/);
+    expect(out, out).toMatch(/✓ .*scorecard\.test\.mjs > a configuration that drops the retry layer/);
+    expect(out).toMatch(/Tests {2}2 passed \(2\)/);
+    expect(code).toBe(0);
+  }, 180_000);
+});
