@@ -129,6 +129,10 @@ describe('ack client and server on loopback', () => {
     const started = performance.now();
     await expect(waiting.send('123', { deadline: Deadline.after(300) })).rejects.toMatchObject({ code: 'BW_ERR_DEADLINE' });
     expect(performance.now() - started).toBeGreaterThanOrEqual(250);
+    // The same limit as `deadlineMs`, the one name for a time limit from now.
+    const startedMs = performance.now();
+    await expect(waiting.send('456', { deadlineMs: 300 })).rejects.toMatchObject({ code: 'BW_ERR_DEADLINE' });
+    expect(performance.now() - startedMs).toBeGreaterThanOrEqual(250);
     const aborted = new AbortController();
     const third = waiting.send('x', { signal: aborted.signal });
     aborted.abort();

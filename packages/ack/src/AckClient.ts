@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { BreakwaterError, type Closeable, type Deadline, publisher } from '@breakwater/core';
+import { BreakwaterError, type Closeable, Deadline, publisher } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import type { AckClientEvents, AckClientStats, SendOptions } from './AckClientEvents.js';
 import { AckLink, type AckLinkHandler } from './AckLink.js';
@@ -98,8 +98,9 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
     let buf: Buffer;
     let signal: AbortSignal | undefined;
     let deadline: Deadline | undefined;
+    let deadlineMs: number | undefined;
     try {
-      ({ buf, signal, deadline } = validateSend(
+      ({ buf, signal, deadline, deadlineMs } = validateSend(
         payload,
         options,
         Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes),
@@ -128,7 +129,7 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
           reject(error);
         },
       );
-      this.#window.watchExpiry(m, signal, deadline);
+      this.#window.watchExpiry(m, signal, deadlineMs === undefined ? deadline : Deadline.after(deadlineMs), deadlineMs !== undefined);
       if (this.#window.admissible(buf.length)) return this.#admit(m);
       this.#window.wait(m);
     });

@@ -4,8 +4,10 @@ import type { Ack } from './SendWindow.js';
 export interface SendOptions {
   /** Cancels the send: BW_ERR_ABORTED (the message may still have been processed if it was already written). */
   signal?: AbortSignal;
-  /** When to give up. @defaultValue `sendTimeoutMs` from now */
+  /** When to give up, as a Deadline (e.g. the caller's). @defaultValue `sendTimeoutMs` from now */
   deadline?: Deadline;
+  /** When to give up, in ms from now (Breakwater's one name for a time limit); not with `deadline`. @defaultValue `sendTimeoutMs` */
+  deadlineMs?: number;
 }
 
 export interface AckClientStats {

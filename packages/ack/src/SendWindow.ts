@@ -233,7 +233,8 @@ export class SendWindow {
   }
 
   /** Ends `m` at its deadline (`sendTimeoutMs` when none is given) or when `signal` aborts. */
-  watchExpiry(m: Message, signal: AbortSignal | undefined, deadline: Deadline | undefined): void {
+  /** `owned`: the deadline was made for this send (`deadlineMs`): disposed when the message settles. */
+  watchExpiry(m: Message, signal: AbortSignal | undefined, deadline: Deadline | undefined, owned = false): void {
     if (deadline === undefined) {
       // The default deadline is the same for every send, so expiries come in admission order: one timer for all.
       this.#expiries.push(m);
@@ -247,6 +248,7 @@ export class SendWindow {
     m.unlisten = () => {
       signal?.removeEventListener('abort', onSignal);
       deadline?.signal.removeEventListener('abort', onDeadline);
+      if (owned) deadline?.dispose();
     };
   }
 

@@ -16,3 +16,21 @@ describe('validateSend', () => {
     }
   });
 });
+
+describe('validateSend deadlineMs', () => {
+  it('takes a time limit in ms from now, not beside a Deadline, below the servers’ horizon, a positive integer', () => {
+    expect(validateSend('m', { deadlineMs: 5_000 }, 1_024, 300_000)).toMatchObject({ deadline: undefined, deadlineMs: 5_000 });
+    const d = Deadline.after(1_000);
+    try {
+      expect(() => validateSend('m', { deadline: d, deadlineMs: 1_000 }, 1_024)).toThrow(/one of `deadline` and `deadlineMs`, got both/);
+    } finally {
+      d.dispose();
+    }
+    expect(() => validateSend('m', { deadlineMs: 300_000 }, 1_024, 300_000)).toThrow(/`deadlineMs` \(300000 ms\) to be below `serverDedupHorizonMs`/);
+    for (const bad of [0, -1, 1.5, '1000', Number.NaN, 2 ** 31]) {
+      expect(() => validateSend('m', { deadlineMs: bad as number }, 1_024), String(bad)).toThrow(
+        expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: expect.objectContaining({ key: 'deadlineMs' }) }),
+      );
+    }
+  });
+});

@@ -1,5 +1,7 @@
-import { BreakwaterError, Deadline, MAX_TIMER_MS, validateOptionsObject, validateSignal } from '@breakwater/core';
+import { BreakwaterError, Deadline, MAX_TIMER_MS, msRule, validateOptionsObject, validateSignal } from '@breakwater/core';
 import type { SendOptions } from './AckClientEvents.js';
+
+const sendDeadlineMs = msRule(1);
 
 /** Checks `send()`'s arguments; throws BW_ERR_INVALID_OPTION naming the key. `maxBytes`: the largest payload that fits a frame and the buffer. */
 export function validateSend(
@@ -7,18 +9,27 @@ export function validateSend(
   options: SendOptions,
   maxBytes: number,
   horizonMs = Number.POSITIVE_INFINITY,
-): { buf: Buffer; signal: AbortSignal | undefined; deadline: Deadline | undefined } {
-  const o = validateOptionsObject<SendOptions>(options, 'send() options', ['signal', 'deadline']);
+): { buf: Buffer; signal: AbortSignal | undefined; deadline: Deadline | undefined; deadlineMs: number | undefined } {
+  const o = validateOptionsObject<SendOptions>(options, 'send() options', ['signal', 'deadline', 'deadlineMs']);
   const signal = validateSignal(o.signal);
   if (o.deadline !== undefined && !(o.deadline instanceof Deadline)) {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `deadline` to be a Deadline', { details: { key: 'deadline' } });
   }
-  if (o.deadline !== undefined && o.deadline.remainingMs() >= horizonMs) {
+  if (o.deadline !== undefined && o.deadlineMs !== undefined) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected one of `deadline` and `deadlineMs`, got both', {
+      details: { key: 'deadlineMs' },
+      hint: '`deadlineMs` is a time limit from now; `deadline` an existing Deadline (e.g. shared with the caller).',
+    });
+  }
+  const key = o.deadlineMs === undefined ? 'deadline' : 'deadlineMs';
+  const ms = o.deadlineMs === undefined ? undefined : sendDeadlineMs(o.deadlineMs, 'deadlineMs');
+  const remainingMs = ms ?? o.deadline?.remainingMs();
+  if (remainingMs !== undefined && remainingMs >= horizonMs) {
     // Retransmits could go on after the servers forgot the message: it could be handled twice.
     throw new BreakwaterError(
       'BW_ERR_INVALID_OPTION',
-      `Expected \`deadline\` (${Math.round(o.deadline.remainingMs())} ms left) to be below \`serverDedupHorizonMs\` (${horizonMs})`,
-      { details: { key: 'deadline' }, hint: 'A send may retransmit until its deadline; the servers remember a message only for dedupHorizonMs.' },
+      `Expected \`${key}\` (${Math.round(remainingMs)} ms${ms === undefined ? ' left' : ''}) to be below \`serverDedupHorizonMs\` (${horizonMs})`,
+      { details: { key }, hint: 'A send may retransmit until its deadline; the servers remember a message only for dedupHorizonMs.' },
     );
   }
   const buf = toBuffer(payload);
@@ -31,7 +42,8 @@ export function validateSend(
       },
     );
   }
-  return { buf, signal, deadline: o.deadline };
+  // `deadlineMs` becomes a Deadline only once the send is admitted (the client owns and disposes it).
+  return { buf, signal, deadline: o.deadline, deadlineMs: ms };
 }
 
 function toBuffer(payload: unknown): Buffer {
