@@ -28,6 +28,8 @@ export async function slowAcceptTwin(ctx: ScenarioContext, topo: Topology, optio
   const rule = await topo.server.nft.dropSyn(port);
   const started = performance.now();
   const connecting = connect({ ...options, host: topo.server.address, port });
+  // Observed below; this keeps an abort during the wait from leaving its rejection unhandled.
+  connecting.catch(() => {});
   await wait(ctx, SLOW_ACCEPT_MS);
   await rule.remove();
   const outcome = await untilAborted(

@@ -85,8 +85,15 @@ export async function reuseBelowIdleTwin(ctx: ScenarioContext, backendPort: numb
   const client = make();
   ctx.defer(() => client.close());
   let failed = 0;
+  // A gap the event loop stretched to near T (a loaded CI host) lets the LB close the connection for real:
+  // such a gap excuses one new connection (and its reset); a defence that drops healthy connections has none.
+  let lateGaps = 0;
+  let answeredAt = 0;
   for (let i = 0; i < TWIN_REQUESTS; i++) {
-    if (i > 0) await pause(T_MS * TWIN_GAP, ctx.signal);
+    if (i > 0) {
+      await pause(T_MS * TWIN_GAP, ctx.signal);
+      if (performance.now() - answeredAt >= T_MS * 0.9) lateGaps++;
+    }
     try {
       const res = await client.request(`http://127.0.0.1:${proxy.port}/`, { signal: ctx.signal });
       await res.body.text();
@@ -95,14 +102,17 @@ export async function reuseBelowIdleTwin(ctx: ScenarioContext, backendPort: numb
       ctx.signal.throwIfAborted();
       failed++;
     }
+    answeredAt = performance.now();
   }
   const { accepted, faultsApplied } = proxy.stats();
   const resets = faultsApplied.idleReset ?? 0;
   return {
     value: accepted,
     unit: 'count',
-    text: `${TWIN_REQUESTS - failed}/${TWIN_REQUESTS} ok ${TWIN_GAP * T_MS} ms apart over ${accepted} connection${accepted === 1 ? '' : 's'}${resets > 0 ? `, ${resets} reset` : ''}`,
-    ok: failed === 0 && accepted === 1 && resets === 0,
+    text:
+      `${TWIN_REQUESTS - failed}/${TWIN_REQUESTS} ok ${TWIN_GAP * T_MS} ms apart over ${accepted} connection${accepted === 1 ? '' : 's'}` +
+      `${resets > 0 ? `, ${resets} reset` : ''}${lateGaps > 0 ? `, ${lateGaps} gap${lateGaps === 1 ? '' : 's'} stretched past ${T_MS * 0.9} ms by the host` : ''}`,
+    ok: failed === 0 && accepted <= 1 + lateGaps && resets <= lateGaps,
   };
 }
 
@@ -151,14 +161,14 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
           return clientGet(client, await lb());
         }),
       );
-      const twin = reuseBelowIdleTwin(ctx, port, makeClient);
-      twin.catch(() => {});
       const [before, after, ...others] = await Promise.all([
         waves(ctx, 'naive', naiveGet),
         waves(ctx, 'breakwater', clientGet(bw, bwLb)),
         ...variants.map((get, i) => waves(ctx, `variant ${i + 1}`, get)),
       ]);
       options.observe?.(others.map((o) => sum(o.perWave)));
+      // After the waves, not beside them: 1,000 requests in this event loop stretch its 350 ms gaps.
+      const twin = await reuseBelowIdleTwin(ctx, port, makeClient);
       const naiveFailed = sum(before.perWave);
       const bwFailed = sum(after.perWave);
       const resets = { naive: naiveLb.stats().faultsApplied.idleReset ?? 0, breakwater: bwLb.stats().faultsApplied.idleReset ?? 0 };
@@ -179,7 +189,7 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
           series: { label: 'Breakwater failures per wave', unit: 'errors', points: after.perWave },
         },
         // Beside the waves, behind its own LB: it adds no wall time.
-        twin: await twin,
+        twin,
         notes: [
           `A proxy resets any connection reused after ≥ ${T_MS} ms idle; ${WAVES} waves of ${WAVE} GETs spaced ${0.6 * T_MS}–${1.4 * T_MS} ms. ` +
             `Naive: undici Agent() defaults (idle sockets kept 4 s, no resend); Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)} (a request reset on a reused connection is resent once on a fresh one). ` +
