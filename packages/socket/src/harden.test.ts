@@ -105,6 +105,32 @@ describe('harden()', () => {
     expect(guardOf(s)).toBe(g);
   });
 
+  it("a `using` on a shared guard releases only its own hold: the owner's watchdog still fires; the last release lets harden() start anew", async () => {
+    const clock = new FakeClock();
+    const s = await connected(await server());
+    const owner = harden(s, { clock, stallTimeoutMs: 3_000 });
+    {
+      using borrowed = harden(s);
+      expect(borrowed).toBe(owner);
+    }
+    expect(guardOf(s)).toBe(owner);
+    const done = closed(s);
+    s.write('request');
+    clock.advance(3_000);
+    expect(((await done) as { code?: string } | undefined)?.code).toBe('BW_ERR_STALLED');
+
+    const t = await connected(await server());
+    const first = harden(t, { clock, stallTimeoutMs: 3_000 });
+    first.dispose();
+    expect(guardOf(t)).toBeUndefined();
+    const again = harden(t, { clock, stallTimeoutMs: 2_000 });
+    expect(again).not.toBe(first);
+    const stalled = closed(t);
+    t.write('request');
+    clock.advance(2_000);
+    expect(((await stalled) as { code?: string } | undefined)?.code).toBe('BW_ERR_STALLED');
+  });
+
   it('does not switch the socket into flowing mode (no bytes are lost)', async () => {
     const s = await connected(await server((c) => c.write('hello')));
     harden(s);

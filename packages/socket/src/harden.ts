@@ -7,6 +7,8 @@ import { readTcpInfo } from './tcpInfo.js';
 
 const publish = publisher('socket');
 const kGuard = Symbol.for('breakwater.socket.guard');
+/** How many `harden()` calls share a guard, when more than one (a `using` in a helper must not strip its owner's protection). */
+const holders = new WeakMap<SocketGuard, number>();
 
 /** How an option ended up applied on this socket. */
 export type Mechanism = 'node' | 'native' | 'libuv-default' | 'emulated' | 'disabled' | 'pending';
@@ -29,7 +31,12 @@ export interface SocketGuard {
   expect(): void;
   /** The response is complete. */
   settle(): void;
-  /** Stops the watchdog (done automatically on close); the socket stays open: it is the caller's. */
+  /**
+   * Releases this holder's reference: every `harden()` call on the socket is
+   * one (they share this guard), and the protections stop (the watchdog, the
+   * FIN handling) when the last is released, or when the socket closes. The
+   * socket stays open: it is the caller's. A later `harden()` builds a new guard.
+   */
   dispose(): void;
   /** `dispose()`, for `using guard = harden(socket)`: the teardown is synchronous, so no `close()`. */
   [Symbol.dispose](): void;
@@ -110,7 +117,7 @@ function applyUserTimeout(socket: net.Socket, o: ResolvedSocketOptions, connecte
  * TCP_USER_TIMEOUT, the stall watchdog, and a full close when the peer sends
  * FIN. Works on connected and not-yet-connected sockets (options that need
  * the file descriptor are applied on `connect`). Calling it twice returns the
- * first guard.
+ * first guard, with one more holder: each caller's `dispose()` releases its own.
  *
  * @example
  * const guard = harden(net.connect(5432, 'db'), { stallTimeoutMs: 5_000 });
@@ -118,7 +125,10 @@ function applyUserTimeout(socket: net.Socket, o: ResolvedSocketOptions, connecte
  */
 export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard {
   const existing = guardOf(socket);
-  if (existing !== undefined) return existing;
+  if (existing !== undefined) {
+    holders.set(existing, (holders.get(existing) ?? 1) + 1);
+    return existing;
+  }
   const o = resolveSocketOptions(options, 'harden()');
   const connected = !socket.connecting && socket.remoteAddress !== undefined;
 
@@ -149,7 +159,10 @@ export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard
   const onEnd = () => {
     if (!socket.writableEnded) socket.end();
   };
-  const onClose = () => guard.dispose();
+  const onClose = () => {
+    holders.set(guard, 1);
+    guard.dispose();
+  };
   socket.on('drain', onDrain);
   socket.on('end', onEnd);
   socket.once('close', onClose);
@@ -197,7 +210,13 @@ export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard
     },
     dispose() {
       if (disposed) return;
+      const refs = holders.get(guard) ?? 1;
+      if (refs > 1) {
+        holders.set(guard, refs - 1);
+        return;
+      }
       disposed = true;
+      if (guardOf(socket) === guard) delete (socket as unknown as Record<symbol, unknown>)[kGuard];
       watchdog.dispose();
       socket.off('drain', onDrain);
       socket.off('end', onEnd);
