@@ -121,6 +121,11 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
     return this.#state;
   }
 
+  /** True once `close()` (or `destroy()`) ran: every call fails with BW_ERR_CLOSED. Not to be confused with the `closed` state. */
+  get isShutDown(): boolean {
+    return this.#shutdown;
+  }
+
   /** Calls the breaker's own function with `args`. */
   fire(...args: A): Promise<R> {
     const action = this.#action;

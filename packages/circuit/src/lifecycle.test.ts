@@ -46,4 +46,35 @@ describe('circuit lifecycle', () => {
     shared.shutdown();
     await expect(shared.run(async () => 1)).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
   });
+
+  it('a breaker closed by its holder (await using) is replaced on the next circuitFor(), not left refusing every call', async () => {
+    const clock = new FakeClock();
+    const key = `replaced-${Math.random()}`;
+    let first: ReturnType<typeof circuitFor> | undefined;
+    {
+      await using held = circuitFor(key, { fn: async () => 1, clock });
+      first = held;
+    }
+    expect(first.isShutDown).toBe(true);
+    const next = circuitFor(key, { fn: async () => 2, clock });
+    expect(next).not.toBe(first);
+    await expect(next.fire()).resolves.toBe(2);
+    await next.close();
+  });
+
+  it('registry and circuitFor() options are checked: misspelt keys, bad clocks, null, options given twice', () => {
+    const invalid = (key: string) => expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: expect.objectContaining({ key }) });
+    expect(() => new CircuitRegistry({ maxCircuit: 5 } as never)).toThrow(invalid('maxCircuit'));
+    expect(() => new CircuitRegistry({ clock: {} as never })).toThrow(invalid('clock'));
+    expect(() => new CircuitRegistry({ maxCircuits: 0 })).toThrow(invalid('maxCircuits'));
+    expect(() => new CircuitRegistry({ idleMs: 2 ** 31 })).toThrow(invalid('idleMs'));
+    const registry = new CircuitRegistry();
+    expect(() => registry.circuitFor('k', null as never)).toThrow(invalid('options'));
+    expect(() => registry.circuitFor('k', { attemptTimeoutMs: 1_000 } as never, { volumeThreshold: 3 } as never)).toThrow(invalid('options'));
+    registry.circuitFor('k', { fn: async () => 1 });
+    // An existing key still checks what it is given.
+    expect(() => registry.circuitFor('k', { attemptTimeoutMs: -5 })).toThrow(invalid('attemptTimeoutMs'));
+    expect(() => registry.circuitFor('k', { bogus: 1 } as never)).toThrow(invalid('bogus'));
+    void registry.close();
+  });
 });

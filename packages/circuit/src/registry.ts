@@ -1,6 +1,18 @@
-import { type Clock, type Closeable, IdleMap, validateString } from '@breakwater/core';
+import {
+  BreakwaterError,
+  type Clock,
+  type Closeable,
+  describe,
+  IdleMap,
+  intRule,
+  monotonicClock,
+  msRule,
+  resolveOptions,
+  validateClock,
+  validateString,
+} from '@breakwater/core';
 import { type Action, CircuitBreaker } from './CircuitBreaker.js';
-import type { CircuitOptions } from './defaults.js';
+import { type CircuitOptions, resolveCircuitOptions } from './defaults.js';
 
 /**
  * A breaker guarding `fn`. Prefer {@link circuitFor} for an upstream that
@@ -27,16 +39,22 @@ export interface CircuitRegistryOptions {
   clock?: Clock;
 }
 
+const REGISTRY_DEFAULTS = { maxCircuits: 10_000, idleMs: 60_000, clock: monotonicClock as Clock };
+
 /** Breakers keyed by upstream (`host:port`, a service name), bounded in number (see {@link CircuitRegistryOptions}). */
 export class CircuitRegistry implements Closeable {
   readonly #breakers: IdleMap<string, CircuitBreaker<never[], unknown>>;
 
-  constructor(options: CircuitRegistryOptions = {}) {
-    const idleMs = options.idleMs ?? 60_000;
+  constructor(options?: CircuitRegistryOptions) {
+    const { maxCircuits, idleMs, clock } = resolveOptions(options, 'CircuitRegistry', REGISTRY_DEFAULTS, {
+      maxCircuits: intRule(1, Number.MAX_SAFE_INTEGER),
+      idleMs: msRule(),
+      clock: validateClock,
+    });
     this.#breakers = new IdleMap({
-      maxEntries: options.maxCircuits ?? 10_000,
+      maxEntries: maxCircuits,
       idleMs,
-      ...(options.clock === undefined ? {} : { clock: options.clock }),
+      clock,
       // Only closed ones: a fresh breaker would let a failing upstream's traffic through at once.
       canEvict: (b) => b.state === 'closed',
       onEvict: (b) => void b.close(),
@@ -50,7 +68,9 @@ export class CircuitRegistry implements Closeable {
 
   /**
    * The breaker of `key`, created with `options` (and `options.fn`) on first use; later
-   * calls return it as it is. Use `run(fn)` for calls other than `fn`.
+   * calls return it as it is (their options are still checked, their `fn` is not used).
+   * Use `run(fn)` for calls other than `fn`. A breaker closed with `close()` is
+   * replaced by a new one on the next call.
    * @example registry.circuitFor('users.internal:443', { attemptTimeoutMs: 1_000 })
    */
   circuitFor<A extends unknown[] = unknown[], R = unknown>(key: string, options?: CircuitForOptions<A, R>): CircuitBreaker<A, R>;
@@ -66,9 +86,11 @@ export class CircuitRegistry implements Closeable {
     legacy?: Omit<CircuitOptions, 'key'>,
   ): CircuitBreaker<A, R> {
     validateString(key, 'key');
+    const { fn, ...options } = splitFn(fnOrOptions, legacy);
     let breaker = this.#breakers.get(key) as CircuitBreaker<A, R> | undefined;
-    if (breaker === undefined) {
-      const { fn, ...options } = splitFn(fnOrOptions, legacy);
+    if (breaker !== undefined && !breaker.isShutDown) {
+      resolveCircuitOptions({ ...options, key }, 'circuitFor()');
+    } else {
       breaker = new CircuitBreaker<A, R>(fn, { ...options, key });
       this.#breakers.set(key, breaker as unknown as CircuitBreaker<never[], unknown>);
     }
@@ -118,6 +140,22 @@ function splitFn<A extends unknown[], R>(
   // The old form: circuitFor(key, fn, options) or circuitFor(key, undefined, options).
   if (typeof fnOrOptions === 'function') return { ...legacy, fn: fnOrOptions };
   if (fnOrOptions === undefined) return { ...legacy };
+  if (typeof fnOrOptions !== 'object' || fnOrOptions === null || Array.isArray(fnOrOptions)) {
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `Expected circuitFor()'s second argument to be an options object or a function, got ${describe(fnOrOptions)}`,
+      {
+        details: { key: 'options' },
+        hint: 'circuitFor(key, { fn, ...options })',
+      },
+    );
+  }
+  if (legacy !== undefined) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'circuitFor() got options twice: an options object and a third argument', {
+      details: { key: 'options' },
+      hint: 'Put everything in the second argument: circuitFor(key, { fn, ...options }).',
+    });
+  }
   return fnOrOptions;
 }
 
