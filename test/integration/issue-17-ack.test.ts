@@ -132,6 +132,49 @@ describe('one lifecycle: close({ deadlineMs }), destroy(), asyncDispose (issue #
     await expect(server.close()).resolves.toBeUndefined();
   });
 
+  it('a later close({ deadlineMs }) shorter than the first cuts the wait for a stuck handler short; no timer is left', async () => {
+    let started = 0;
+    const { client, server } = await setup(
+      () => {
+        started++;
+        return new Promise(() => {});
+      },
+      { reconnectBackoff: { baseDelayMs: 10_000, maxDelayMs: 10_000 } },
+    );
+    void client.send('stuck').catch(() => {});
+    await until(() => started === 1);
+    const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const t0 = performance.now();
+    const first = server.close({ deadlineMs: 20_000 });
+    const second = server.close({ deadlineMs: 100 });
+    expect(second).toBe(first);
+    await first;
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    expect(server.stats().abandonedHandlers).toBe(1);
+    expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(before);
+  });
+
+  it('listen() after close() is refused with BW_ERR_CLOSED instead of binding a port that drops every connection', async () => {
+    const { server } = await setup();
+    await server.close();
+    await expect(server.listen()).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+  });
+
+  it('send({ deadlineMs }) runs on the client clock, like send({ deadline }); createAckClient() without options is a typed error', async () => {
+    const clock = new FakeClock();
+    const { client } = await setup(() => new Promise(() => {}), { clock });
+    let settled = false;
+    const sent = client.send('x', { deadlineMs: 300 }).finally(() => {
+      settled = true;
+    });
+    sent.catch(() => {});
+    await new Promise((r) => setTimeout(r, 600));
+    expect(settled).toBe(false);
+    clock.advance(300);
+    await expect(sent).rejects.toMatchObject({ code: 'BW_ERR_ACK_TIMEOUT' });
+    expect(() => (createAckClient as (o?: unknown) => unknown)()).toThrow(expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION' }));
+  });
+
   it('[Symbol.asyncDispose] closes a client and a server', async () => {
     const { client, server } = await setup();
     await client.send('one');

@@ -129,7 +129,7 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
           reject(error);
         },
       );
-      this.#window.watchExpiry(m, signal, deadlineMs === undefined ? deadline : Deadline.after(deadlineMs), deadlineMs !== undefined);
+      this.#window.watchExpiry(m, signal, deadlineMs === undefined ? deadline : Deadline.after(deadlineMs, { clock: this.#o.clock }), deadlineMs !== undefined);
       if (this.#window.admissible(buf.length)) return this.#admit(m);
       this.#window.wait(m);
     });

@@ -112,6 +112,11 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> imp
     const o = validateOptionsObject<{ host?: string; port?: number }>(options, 'listen()', ['host', 'port']);
     const host = validateString(o.host ?? '127.0.0.1', 'host');
     const port = validatePort(o.port ?? 0);
+    if (this.#closing !== undefined) {
+      return Promise.reject(
+        new BreakwaterError('BW_ERR_CLOSED', 'the ack server was closed: it cannot listen again', { hint: 'Create a new server with createAckServer().' }),
+      );
+    }
     return new Promise((resolve, reject) => {
       const onError = (error: Error) => reject(classify(error, { host, port, phase: 'connect' }));
       this.#server.once('error', onError);
@@ -143,7 +148,7 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> imp
    * Stops accepting, lets running handlers finish (their ACKs are sent) for
    * up to `deadlineMs` (default `closeTimeoutMs`), then closes every connection anyway: a handler
    * that never finishes cannot hold the server open. Idempotent: a later call
-   * returns the same promise, except that a shorter deadline (`destroy()`) still cuts the wait short.
+   * returns the same promise, except that a later `deadlineMs` (or `destroy()`) still cuts the wait short.
    */
   close(options: CloseOptions = {}): Promise<void> {
     let waitMs: number;
@@ -153,7 +158,8 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> imp
       return Promise.reject(error);
     }
     if (this.#closing !== undefined) {
-      if (waitMs === 0) for (const resolve of this.#idleWaiters.splice(0)) resolve();
+      // A later, shorter deadline cuts the wait for running handlers short.
+      if (options.deadlineMs !== undefined) this.#cutWaitAfter(waitMs);
       return this.#closing;
     }
     this.#closing = (async () => {
@@ -167,6 +173,7 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> imp
           timer = clock.setTimeout(resolve, waitMs);
         });
         clock.clearTimeout(timer);
+        for (const settle of this.#idleWaiters.splice(0)) settle(); // a later call's shorter wait, if any
         // Their outcomes are never sent: the clients retransmit (a store rolls back what did not commit).
         this.#stats.abandonedHandlers = this.#running;
       }
@@ -175,6 +182,16 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> imp
       this.emit('closed');
     })();
     return this.#closing;
+  }
+
+  #cutWaitAfter(ms: number): void {
+    const release = () => {
+      for (const resolve of this.#idleWaiters.splice(0)) resolve();
+    };
+    if (ms === 0 || this.#idleWaiters.length === 0) return void (ms === 0 && release());
+    const clock = this.#o.clock;
+    const timer = clock.setTimeout(release, ms);
+    this.#idleWaiters.push(() => clock.clearTimeout(timer));
   }
 
   /** Closes at once: running handlers' outcomes are not sent (clients retransmit), every connection is destroyed. */

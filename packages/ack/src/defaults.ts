@@ -317,7 +317,7 @@ export function resolveAckClientOptions(options: AckClientOptions): ResolvedAckC
       { details: { key: 'sendTimeoutMs' }, hint: "Lower sendTimeoutMs, or raise the servers' dedupHorizonMs and tell the client with serverDedupHorizonMs." },
     );
   }
-  if (options.durability !== undefined && given.outboxPath === undefined) {
+  if (options?.durability !== undefined && given.outboxPath === undefined) {
     // Without a file there is nothing to sync: refuse rather than let a caller believe in durability it lacks.
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `outboxPath` beside `durability`: without an outbox, messages live in memory only', {
       details: { key: 'durability' },
