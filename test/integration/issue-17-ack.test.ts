@@ -154,6 +154,15 @@ describe('one lifecycle: close({ deadlineMs }), destroy(), asyncDispose (issue #
     expect(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length).toBeLessThanOrEqual(before);
   });
 
+  it('close() options are checked: a misspelt deadLineMs or null is a typed error, not "no limit"', async () => {
+    const { client, server } = await setup();
+    for (const target of [client, server]) {
+      await expect(target.close({ deadLineMs: 0 } as never)).rejects.toMatchObject({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'deadLineMs' } });
+      await expect(target.close(null as never)).rejects.toMatchObject({ code: 'BW_ERR_INVALID_OPTION' });
+      await expect(target.close({ deadlineMs: 2 ** 31 })).rejects.toMatchObject({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'deadlineMs' } });
+    }
+  });
+
   it('listen() after close() is refused with BW_ERR_CLOSED instead of binding a port that drops every connection', async () => {
     const { server } = await setup();
     await server.close();

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import tls from 'node:tls';
-import { BreakwaterError, type Closeable, classify, msRule, publisher, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
+import { BreakwaterError, type Closeable, classify, closeDeadlineMs, publisher, validateOptionsObject, validatePort, validateString } from '@breakwater/core';
 import { harden } from '@breakwater/socket';
 import { DedupWindow } from './DedupWindow.js';
 import { type AckServerOptions, type ResolvedAckServerOptions, resolveAckServerOptions } from './defaults.js';
@@ -151,15 +151,16 @@ export class AckServer<Tx = undefined> extends EventEmitter<AckServerEvents> imp
    * returns the same promise, except that a later `deadlineMs` (or `destroy()`) still cuts the wait short.
    */
   close(options: CloseOptions = {}): Promise<void> {
-    let waitMs: number;
+    let given: number | undefined;
     try {
-      waitMs = options.deadlineMs === undefined ? this.#o.closeTimeoutMs : msRule()(options.deadlineMs, 'deadlineMs');
+      given = closeDeadlineMs(options);
     } catch (error) {
       return Promise.reject(error);
     }
+    const waitMs = given ?? this.#o.closeTimeoutMs;
     if (this.#closing !== undefined) {
       // A later, shorter deadline cuts the wait for running handlers short.
-      if (options.deadlineMs !== undefined) this.#cutWaitAfter(waitMs);
+      if (given !== undefined) this.#cutWaitAfter(waitMs);
       return this.#closing;
     }
     this.#closing = (async () => {

@@ -1,4 +1,4 @@
-import { type Clock, type CloseOptions, msRule } from '@breakwater/core';
+import { type Clock, type CloseOptions, closeDeadlineMs } from '@breakwater/core';
 
 export type { CloseOptions };
 
@@ -31,13 +31,14 @@ export class Lifecycle {
  * is cleared as soon as the drain ends, so none outlives the close.
  */
 export function closeWithin(clock: Clock, options: CloseOptions, drain: () => Promise<void>, destroy: () => unknown): Promise<void> {
-  if (options.deadlineMs === undefined) return drain();
+  let deadlineMs: number | undefined;
   try {
-    msRule()(options.deadlineMs, 'deadlineMs');
+    deadlineMs = closeDeadlineMs(options);
   } catch (error) {
     return Promise.reject(error);
   }
-  const timer = clock.setTimeout(() => void destroy(), options.deadlineMs);
+  if (deadlineMs === undefined) return drain();
+  const timer = clock.setTimeout(() => void destroy(), deadlineMs);
   const drained = drain();
   void drained.then(() => clock.clearTimeout(timer));
   return drained;

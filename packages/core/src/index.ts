@@ -6,7 +6,7 @@ export { ERROR_CODES, type ErrorCode, isErrorCode } from './codes.js';
 export { Deadline, type DeadlineOptions } from './Deadline.js';
 export { channel, channelName, publisher } from './diagnostics.js';
 export { IdleMap, type IdleMapOptions } from './IdleMap.js';
-export type { Closeable, CloseOptions } from './lifecycle.js';
+export { type Closeable, type CloseOptions, closeDeadlineMs } from './lifecycle.js';
 export {
   type BackoffShape,
   backoffRules,

@@ -1,3 +1,6 @@
+import { msRule } from './rules.js';
+import { validateOptionsObject } from './validate.js';
+
 /**
  * The lifecycle every long-lived Breakwater object follows (HttpClient,
  * AckClient, AckServer, ConnectionPool, CircuitBreaker, CircuitRegistry…):
@@ -24,4 +27,15 @@ export interface Closeable extends AsyncDisposable {
 export interface CloseOptions {
   /** Longest wait for accepted work to finish; then the rest is torn down as by `destroy()`. */
   deadlineMs?: number;
+}
+
+/**
+ * Checks `close()`'s argument: undefined or `{ deadlineMs }` with a whole
+ * number of ms a timer can hold. Throws BW_ERR_INVALID_OPTION naming the key
+ * (a misspelt `deadLineMs` would otherwise mean "no limit").
+ * @returns the deadline in ms, undefined when none was given
+ */
+export function closeDeadlineMs(options: unknown, where = 'close()'): number | undefined {
+  const o = validateOptionsObject<CloseOptions>(options, where, ['deadlineMs']);
+  return o.deadlineMs === undefined ? undefined : msRule()(o.deadlineMs, 'deadlineMs');
 }
