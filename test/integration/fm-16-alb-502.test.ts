@@ -33,5 +33,7 @@ describe.skipIf(binary === undefined && !required)('FM-16: stale keep-alive behi
     reportResult({ fm: 'FM-16', side: 'breakwater', metric: 'failed requests', value: result.breakwater.value, unit: 'requests' }, result.breakwater.text);
     expect(result.naive.value, `naive: ${result.naive.text}\n${result.notes?.join('\n')}`).toBeGreaterThanOrEqual(1);
     expect(result.breakwater.value, `hardened: ${result.breakwater.text}\n${result.notes?.join('\n')}`).toBe(0);
+    // Healthy twin: a server keeping connections 60 s behind the same HAProxy; requests 1.5 s apart reuse one client connection.
+    expect(result.twin, result.twin?.text).toMatchObject({ ok: true });
   }, 60_000);
 });

@@ -94,12 +94,14 @@ describe('scorecard: transport scenarios', () => {
 
     expect(rows.get('FM-17')!.naive!.value).toBe(10);
     expect(rows.get('FM-17')!.breakwater!.value).toBe(0);
+    expect(rows.get('FM-17')!.twin).toMatchObject({ value: 0, ok: true });
 
     const fm16Row = rows.get('FM-16')!;
     if (!hasHaproxy) expect(fm16Row.verdict).toBe('skipped');
     else {
       expect(fm16Row.naive!.value).toBeGreaterThan(0);
       expect(fm16Row.breakwater!.value).toBe(0);
+      expect(fm16Row.twin).toMatchObject({ value: 1, ok: true });
     }
   }, 40_000);
 

@@ -10,6 +10,9 @@ import { fastReaderTwin } from '../../packages/scorecard/src/scenarios/fm-10.js'
 import { transientFailureTwin } from '../../packages/scorecard/src/scenarios/fm-11.js';
 import { oneFailureTwin } from '../../packages/scorecard/src/scenarios/fm-12.js';
 import { stableRecordTwin } from '../../packages/scorecard/src/scenarios/fm-13.js';
+import { longKeepAliveTwin } from '../../packages/scorecard/src/scenarios/fm-16.js';
+import { longLivedTwin } from '../../packages/scorecard/src/scenarios/fm-17.js';
+import { haproxyBinary } from '../../packages/scorecard/src/scenarios/transport-support.js';
 import type { Measurement, Scenario, ScenarioContext } from '../../packages/scorecard/src/types.js';
 
 // Each healthy twin must be able to fail: run with the defaults it passes;
@@ -109,4 +112,29 @@ describe('scorecard healthy twins fail when the defence is too eager', () => {
     expect(passed).toMatchObject({ value: 0, text: 'acked by the busy server after its 2.5 s handler; 0 disconnects' });
     expect(hurt.value).toBeGreaterThan(0);
   }, 30_000);
+
+  it('FM-17: connections a healthy server keeps open stay pooled through 1.5 s idle gaps by the defaults; a 500 ms idle reaper closes and reopens them', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('FM-17', (ctx) => longLivedTwin(ctx, {})),
+      twinRow('FM-17 eager', (ctx) => longLivedTwin(ctx, { idleTimeoutMs: 500 })),
+    );
+    expect(passed).toMatchObject({ value: 0, text: '10 connections idle 2 × 1.5 s: 30/30 answered, 0 reopened; the server saw 10' });
+    expect(hurt.value).toBeGreaterThanOrEqual(10);
+    expect(hurt.text).toMatch(/evicted: idle ×\d+/);
+  }, 30_000);
+
+  const haproxy = haproxyBinary();
+  it.skipIf(haproxy === undefined && process.env.BREAKWATER_REQUIRE_NETNS !== '1')(
+    'FM-16: requests 1.5 s apart to a server keeping connections 60 s reuse one client connection by the defaults; a client idle of 500 ms reconnects per request',
+    async () => {
+      expect(haproxy, 'BREAKWATER_REQUIRE_NETNS=1: haproxy must be installed (apt-get install haproxy)').toBeDefined();
+      const { passed, hurt } = await expectTwin(
+        twinRow('FM-16', (ctx) => longKeepAliveTwin(ctx, haproxy!, () => createClient())),
+        twinRow('FM-16 eager', (ctx) => longKeepAliveTwin(ctx, haproxy!, () => createClient({ keepAliveTimeoutMs: 500 }))),
+      );
+      expect(passed).toMatchObject({ value: 1, text: '6/6 ok 1.5 s apart over 1 client connection; the server answered 6 on 1' });
+      expect(hurt.value).toBeGreaterThanOrEqual(5);
+    },
+    40_000,
+  );
 });

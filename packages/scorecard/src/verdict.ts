@@ -11,9 +11,15 @@ export function failureReason(row: Measured): string | undefined {
   const why: string[] = [];
   if (row.naive?.ok === false) why.push(`the naive side did not show the failure (expected: ${row.naiveExpectation})`);
   if (row.breakwater?.ok === false) why.push(`Breakwater missed its bound (${row.bound}): ${row.breakwater.text}`);
-  if (row.twin?.ok === false)
-    why.push(`the defence fired on healthy traffic (healthy twin: ${row.twinExpectation ?? 'left untouched'}; got: ${row.twin.text})`);
+  const twin = twinFailure(row);
+  if (twin !== undefined) why.push(twin);
   return why.length === 0 ? undefined : why.join('; ');
+}
+
+/** The healthy twin's clause of {@link failureReason}: undefined when the twin passed or the row has none. */
+export function twinFailure(row: Pick<Measured, 'twin' | 'twinExpectation'>): string | undefined {
+  if (row.twin?.ok !== false) return undefined;
+  return `the defence fired on healthy traffic (healthy twin: ${row.twinExpectation ?? 'left untouched'}; got: ${row.twin.text})`;
 }
 
 /** pass only when the naive side failed, Breakwater met its bound and the healthy twin (when present) passed. */

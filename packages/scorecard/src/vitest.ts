@@ -6,6 +6,7 @@ import { KERNEL_SCENARIOS } from './scenarios/kernel.js';
 import { RESILIENCE_SCENARIOS } from './scenarios/resilience.js';
 import { TRANSPORT_SCENARIOS } from './scenarios/transport.js';
 import type { Scenario, ScorecardRow } from './types.js';
+import { twinFailure } from './verdict.js';
 
 /**
  * The scenarios {@link expectScorecard} picks from: FM-01 … FM-17. FM-18
@@ -34,7 +35,7 @@ export interface ExpectScorecardOptions {
   concurrency?: number;
 }
 
-/** One failing row, as the assertion says it. */
+/** One failing row, as the assertion says it: each side that did not hold, the healthy twin's failure included. */
 export function rowFailure(row: ScorecardRow): string {
   const head = `${row.id} ${row.title}`;
   if (row.verdict === 'error') return `${head}: error: ${row.reason ?? 'unknown'}`;
@@ -42,7 +43,9 @@ export function rowFailure(row: ScorecardRow): string {
   if (row.breakwater !== undefined && !row.breakwater.ok) parts.push(`Breakwater: ${row.breakwater.text} (bound: ${row.bound})`);
   if (row.naive !== undefined && !row.naive.ok)
     parts.push(`naive side did not show the failure (${row.naive.text}; expected: ${row.naiveExpectation}), so the row proves nothing`);
-  return `${head}: ${parts.join('; ')}`;
+  const twin = twinFailure(row);
+  if (twin !== undefined) parts.push(twin);
+  return `${head}: ${parts.length > 0 ? parts.join('; ') : (row.reason ?? 'failed')}`;
 }
 
 /**

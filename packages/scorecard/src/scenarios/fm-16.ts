@@ -1,8 +1,9 @@
 import http from 'node:http';
 import { createFaultProxy } from '@breakwater/chaos';
+import { createClient, HTTP_DEFAULTS, type HttpClient } from '@breakwater/http';
 import { hardenServer, resolvePreset } from '@breakwater/presets';
-import type { Scenario, ScenarioContext } from '../types.js';
-import { notApplied } from './config-support.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { notApplied, whose } from './config-support.js';
 import { freePort, haproxyBinary, listen, pause, settleBeforeCleanup, startHaproxy } from './transport-support.js';
 
 /**
@@ -15,6 +16,11 @@ import { freePort, haproxyBinary, listen, pause, settleBeforeCleanup, startHapro
  * default keepAliveTimeout (5 s, + 1 s keepAliveTimeoutBuffer on Node ≥ 24.6),
  * below HAProxy's. Breakwater: the same server after hardenServer() with the
  * haproxy preset told this HAProxy's timeouts.
+ * Healthy twin: beside both sides, behind its own HAProxy of the same
+ * configuration, a server that keeps idle connections 60 s, and the
+ * Breakwater client built from the user's http options sending requests
+ * spaced well inside every idle limit on the path: one client connection
+ * reused throughout, no 502, no reset.
  */
 
 const LATENCY_MS = 400;
@@ -26,6 +32,12 @@ const PAIRS = 2;
 const PURGE_DELAY_S = 4;
 const SERVER_TIMEOUT_S = 15;
 const CLIENT_KEEP_ALIVE_S = 10;
+/** The twin's requests, each TWIN_GAP_MS after the last answer: inside the client's default idle (4 s), HAProxy's (10 s) and the server's. */
+const TWIN_REQUESTS = 6;
+const TWIN_GAP_MS = 1_500;
+const TWIN_SERVER_KEEP_ALIVE_MS = 60_000;
+/** A gap the host stretched this long (near the client's default idle) excuses one new connection. */
+const STRETCHED_GAP_MS = 0.9 * HTTP_DEFAULTS.keepAliveTimeoutMs;
 
 function haproxyConfig(frontends: { port: number; target: number }[]): string {
   const defaults = [`timeout client ${SERVER_TIMEOUT_S}s`, `timeout server ${SERVER_TIMEOUT_S}s`, `timeout http-keep-alive ${CLIENT_KEEP_ALIVE_S}s`];
@@ -51,6 +63,18 @@ function get(ctx: ScenarioContext, port: number): Promise<number | string> {
     req.on('timeout', () => req.destroy(Object.assign(new Error('timeout'), { code: 'TIMEOUT' })));
     req.on('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? 'ERROR'));
   });
+}
+
+/** One GET through the Breakwater client: the status or the error code. */
+async function clientGet(ctx: ScenarioContext, client: HttpClient, port: number): Promise<number | string> {
+  try {
+    const res = await client.request(`http://127.0.0.1:${port}/`, { signal: ctx.signal });
+    await res.body.text();
+    return res.statusCode;
+  } catch (error) {
+    ctx.signal.throwIfAborted();
+    return (error as { code?: string }).code ?? 'ERROR';
+  }
 }
 
 /** ROUNDS requests, each `spacingMs` after the previous response. */
@@ -93,11 +117,79 @@ export function fm16Preset() {
 /** HAProxy's `timeout server` in this scenario (its idle server connections live at most this long). */
 export const FM16_SERVER_TIMEOUT_MS = SERVER_TIMEOUT_S * 1_000;
 
+/**
+ * The scenario's path for each of `servers`: HAProxy (this scenario's
+ * configuration, one process for all) → LATENCY_MS each way → the server.
+ * Resolves the HAProxy frontend port of each server, in order.
+ */
+async function albPath(ctx: ScenarioContext, binary: string, servers: readonly http.Server[]): Promise<number[]> {
+  const frontend = async (server: http.Server) => {
+    server.on('clientError', (_error, socket) => socket.destroy());
+    const proxy = await createFaultProxy({
+      target: { host: '127.0.0.1', port: await listen(ctx, server) },
+      faults: [{ type: 'latency', latencyMs: LATENCY_MS, direction: 'both' }],
+    });
+    ctx.defer(() => proxy.close());
+    return { port: await freePort(), target: proxy.port };
+  };
+  const frontends = await Promise.all(servers.map(frontend));
+  const ports = frontends.map((f) => f.port);
+  const haproxy = await startHaproxy(binary, haproxyConfig(frontends), ports, 5_000, ctx.signal);
+  ctx.defer(() => haproxy.stop());
+  return ports;
+}
+
+/**
+ * Healthy twin: a server keeping idle connections TWIN_SERVER_KEEP_ALIVE_MS
+ * behind its own {@link albPath}, and a client from `make` sending
+ * TWIN_REQUESTS GETs, each TWIN_GAP_MS after the last answer, through a
+ * fault-free proxy that counts its connections. Healthy: every GET answered
+ * 200 by one server request, over one client connection.
+ */
+export async function longKeepAliveTwin(ctx: ScenarioContext, binary: string, make: () => HttpClient): Promise<Measurement> {
+  let served = 0;
+  let serverConnections = 0;
+  const server = http.createServer((_req, res) => {
+    served++;
+    res.end('ok');
+  });
+  server.keepAliveTimeout = TWIN_SERVER_KEEP_ALIVE_MS;
+  server.on('connection', () => serverConnections++);
+  const [lb] = await albPath(ctx, binary, [server]);
+  const counter = await createFaultProxy({ target: { host: '127.0.0.1', port: lb! } });
+  ctx.defer(() => counter.close());
+  const client = make();
+  ctx.defer(() => client.close());
+  const outcomes: (number | string)[] = [];
+  let lateGaps = 0;
+  let answeredAt = 0;
+  for (let i = 0; i < TWIN_REQUESTS; i++) {
+    if (i > 0) {
+      await pause(TWIN_GAP_MS, ctx.signal);
+      if (performance.now() - answeredAt >= STRETCHED_GAP_MS) lateGaps++;
+    }
+    outcomes.push(await clientGet(ctx, client, counter.port));
+    answeredAt = performance.now();
+  }
+  const { accepted } = counter.stats();
+  const ok = TWIN_REQUESTS - failures(outcomes);
+  return {
+    value: accepted,
+    unit: 'count',
+    text:
+      `${ok}/${TWIN_REQUESTS} ok ${TWIN_GAP_MS / 1_000} s apart over ${accepted} client connection${accepted === 1 ? '' : 's'}` +
+      `${ok < TWIN_REQUESTS ? ` (${describe(outcomes)})` : ''}; the server answered ${served} on ${serverConnections}` +
+      `${lateGaps > 0 ? `, ${lateGaps} gap${lateGaps === 1 ? '' : 's'} stretched past ${STRETCHED_GAP_MS} ms by the host` : ''}`,
+    ok: ok === TWIN_REQUESTS && served === TWIN_REQUESTS && accepted <= 1 + lateGaps,
+  };
+}
+
 export const fm16: Scenario = {
   id: 'FM-16',
   title: 'Stale keep-alive behind a load balancer (the ALB 502)',
   bound: '0 resets or 502s over the run',
   naiveExpectation: 'some 502s or resets',
+  twinExpectation: `requests ${TWIN_GAP_MS / 1_000} s apart through HAProxy to a server keeping idle connections ${TWIN_SERVER_KEEP_ALIVE_MS / 1_000} s: ${TWIN_REQUESTS}/${TWIN_REQUESTS} ok on 1 client connection, no 502 or reset`,
   requires: ['program'],
   programs: ['haproxy'],
   budgetMs: 35_000,
@@ -109,31 +201,17 @@ export const fm16: Scenario = {
     const naive = Array.from({ length: PAIRS }, () => http.createServer(handler));
     const hardened = Array.from({ length: PAIRS }, () => http.createServer(handler));
     const applied = hardened.map((server) => hardenServer(server, preset))[0]!;
-    const frontend = async (server: http.Server) => {
-      server.on('clientError', (_error, socket) => socket.destroy());
-      const proxy = await createFaultProxy({
-        target: { host: '127.0.0.1', port: await listen(ctx, server) },
-        faults: [{ type: 'latency', latencyMs: LATENCY_MS, direction: 'both' }],
-      });
-      ctx.defer(() => proxy.close());
-      return { port: await freePort(), target: proxy.port };
-    };
-    const frontends = await Promise.all([...naive, ...hardened].map(frontend));
     ctx.progress('starting HAProxy');
-    const haproxy = await startHaproxy(
-      binary,
-      haproxyConfig(frontends),
-      frontends.map((f) => f.port),
-      5_000,
-      ctx.signal,
-    );
-    ctx.defer(() => haproxy.stop());
+    const ports = await albPath(ctx, binary, [...naive, ...hardened]);
+    // Beside both sides, behind its own HAProxy: the user's http options on a healthy path.
+    const twin = longKeepAliveTwin(ctx, binary, () => createClient(ctx.config.http));
+    twin.catch(() => {});
 
     // When the naive server really closes an idle connection (Node ≥ 24.6 adds keepAliveTimeoutBuffer).
     const naiveIdleMs = naive[0]!.keepAliveTimeout + ((naive[0] as { keepAliveTimeoutBuffer?: number }).keepAliveTimeoutBuffer ?? 0);
     const spacingMs = naiveIdleMs - Math.round(1.5 * LATENCY_MS);
     ctx.progress(`${ROUNDS} requests per server, ${spacingMs} ms apart`);
-    const outcomes = await Promise.all(frontends.map((f) => series(ctx, f.port, spacingMs)));
+    const outcomes = await Promise.all(ports.map((port) => series(ctx, port, spacingMs)));
     const before = outcomes.slice(0, PAIRS).flat();
     const after = outcomes.slice(PAIRS).flat();
     const naiveFailed = failures(before);
@@ -152,12 +230,17 @@ export const fm16: Scenario = {
         text: describe(after),
         ok: bwFailed === 0,
       },
+      twin: await twin,
       notes: [
         `Client → HAProxy (http-reuse always, idle server connections kept ≥ ${2 * PURGE_DELAY_S} s) → ${LATENCY_MS} ms latency each way → Node http server; ` +
           `${PAIRS} servers per side, ${ROUNDS} requests each ${spacingMs} ms apart (after a failure one more re-opens the server connection). ` +
           `Naive: http.createServer() defaults, idle close at ${naiveIdleMs} ms; Breakwater: hardenServer(server, resolvePreset({ infra: 'haproxy' }) with this HAProxy's timeouts): ` +
-          `keepAliveTimeout ${applied.keepAliveTimeoutMs} ms, headersTimeout ${applied.headersTimeoutMs} ms.`,
-        ...notApplied(ctx, "the server side is hardened for this HAProxy's own timeouts (your preset describes your load balancer, not this one)"),
+          `keepAliveTimeout ${applied.keepAliveTimeoutMs} ms, headersTimeout ${applied.headersTimeoutMs} ms. ` +
+          `Healthy twin: a server keeping idle connections ${TWIN_SERVER_KEEP_ALIVE_MS / 1_000} s behind its own HAProxy; ${whose(ctx, 'createClient()', ctx.config.http)}.`,
+        ...notApplied(
+          ctx,
+          "the server side is hardened for this HAProxy's own timeouts (your preset describes your load balancer, not this one); only the healthy twin's client is built from your http options",
+        ),
       ],
     };
   }),
