@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_SERVER, REQUEST_CLIENT, SIZED_RESPONSE_SERVER } from '../programs/index.js';
+import { ECHO_SERVER, REQUEST_CLIENT, SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER } from '../programs/index.js';
 import { connectWatched, echoRoundTrip, failureWithin, quietFor, SocketWatch } from './SocketWatch.js';
 
 const children: ChildProcess[] = [];
@@ -84,5 +84,25 @@ describe('SocketWatch and the programs', () => {
 
     const { message: counts } = await runProgram(REQUEST_CLIENT, ['127.0.0.1', String(port), '25', 'reused', '10']);
     expect(counts).toMatchObject({ ok: 25, errors: {}, batchErrors: [0, 0, 0] });
+  });
+
+  it('SLOW_RESPONSE_SERVER thinks, then answers N bytes in chunks with gaps, requests in order', async () => {
+    const { message } = await runProgram(SLOW_RESPONSE_SERVER, ['300', '1000', '100']);
+    const watch = new SocketWatch(net.connect(message.port as number, '127.0.0.1'));
+    sockets.push(watch.socket);
+    await watch.next(['connect'], 5_000);
+    watch.mark();
+    const sent = performance.now();
+    watch.socket.write('3000\n10\n');
+    await watch.next(['data'], 5_000);
+    const thinkMs = performance.now() - sent;
+    expect(await watch.readBytes(3_010, 10_000)).toBe(3_010);
+    const data = watch.eventsSinceMark.filter((e) => e.type === 'data');
+    expect(data.map((e) => e.bytes)).toEqual([1_000, 1_000, 1_000, 10]);
+    const gaps = data.slice(1).map((e, i) => e.atMs - (data[i]?.atMs ?? 0));
+    // Timers fire no earlier than asked (1 ms of rounding allowed): a lower bound each, no upper one.
+    expect(thinkMs).toBeGreaterThanOrEqual(299);
+    expect(Math.min(gaps[0] ?? 0, gaps[1] ?? 0)).toBeGreaterThanOrEqual(99);
+    expect(gaps[2]).toBeGreaterThanOrEqual(299); // the second request thinks after the first answer
   });
 });
