@@ -93,16 +93,18 @@ describe('SocketWatch and the programs', () => {
     await watch.next(['connect'], 5_000);
     watch.mark();
     const sent = performance.now();
+    const since = () => performance.now() - sent;
     watch.socket.write('3000\n10\n');
     await watch.next(['data'], 5_000);
-    const thinkMs = performance.now() - sent;
+    const firstMs = since();
+    expect(await watch.readBytes(3_000, 10_000)).toBeGreaterThanOrEqual(3_000);
+    const firstAnswerMs = since();
     expect(await watch.readBytes(3_010, 10_000)).toBe(3_010);
-    const data = watch.eventsSinceMark.filter((e) => e.type === 'data');
-    expect(data.map((e) => e.bytes)).toEqual([1_000, 1_000, 1_000, 10]);
-    const gaps = data.slice(1).map((e, i) => e.atMs - (data[i]?.atMs ?? 0));
-    // Timers fire no earlier than asked (1 ms of rounding allowed): a lower bound each, no upper one.
-    expect(thinkMs).toBeGreaterThanOrEqual(299);
-    expect(Math.min(gaps[0] ?? 0, gaps[1] ?? 0)).toBeGreaterThanOrEqual(99);
-    expect(gaps[2]).toBeGreaterThanOrEqual(299); // the second request thinks after the first answer
+    const secondAnswerMs = since();
+    // Lower bounds only (timers fire no earlier than asked; 1 ms of rounding allowed): a loaded
+    // host may deliver two chunks in one read, but never before their time.
+    expect(firstMs).toBeGreaterThanOrEqual(299); // think
+    expect(firstAnswerMs).toBeGreaterThanOrEqual(499); // think + two gaps between three chunks
+    expect(secondAnswerMs).toBeGreaterThanOrEqual(799); // then the second request's own think
   });
 });

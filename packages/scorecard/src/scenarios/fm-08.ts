@@ -151,7 +151,9 @@ export async function slowBackendTwin(ctx: ScenarioContext, pool: Omit<PoolOptio
   return {
     value: answered,
     unit: 'count',
-    text: `${ok ? `${answered}/${outcomes.length} answered in ${seconds(performance.now() - started)} s, never marked unhealthy` : `${tally(outcomes)}${marked > 0 ? '; marked unhealthy' : ''}`} (a backend thinking ${seconds(TWIN_THINK_MS)} s, then ${TWIN_BYTES / 1024} KB in ${TWIN_BYTES / TWIN_CHUNK} chunks ${TWIN_GAP_MS} ms apart)`,
+    text: ok
+      ? `${answered}/${outcomes.length} answered in ${seconds(performance.now() - started)} s, never marked unhealthy`
+      : `${tally(outcomes)}${marked > 0 ? '; marked unhealthy' : ''}`,
     ok,
   };
 }
@@ -168,7 +170,7 @@ export const FM_08: Scenario = {
   title: 'Health checks that lie (small ping passes, real requests fail)',
   bound: 'endpoint marked bad from real traffic within N failures',
   naiveExpectation: 'the health check keeps saying healthy while no real request is answered',
-  twinExpectation: `a slow-but-correct backend (thinks ${seconds(TWIN_THINK_MS)} s, then ${TWIN_BYTES / 1024} KB in spaced chunks): every caller answered, never marked unhealthy`,
+  twinExpectation: `a slow-but-correct backend (thinks ${seconds(TWIN_THINK_MS)} s, then ${TWIN_BYTES / 1024} KB in chunks ${TWIN_GAP_MS} ms apart): every caller answered, never marked unhealthy`,
   requires: ['netns'],
   budgetMs: 40_000,
   async run(ctx) {
