@@ -86,7 +86,7 @@ export interface Fm06Options {
   dropIcmp?: boolean;
   /** How long the large transfer is watched. @defaultValue 14_000 */
   windowMs?: number;
-  /** Options for the Breakwater side's connect(), e.g. a shorter `stallTimeoutMs`. */
+  /** Options for the Breakwater side's connect() (and its healthy twin's), e.g. a shorter `stallTimeoutMs`. */
   socket?: SocketOptions;
   /** Called on the Breakwater socket just before its large request (e.g. `guardOf(socket).expect()`). */
   beforeLarge?(hardened: SocketWatch): void;

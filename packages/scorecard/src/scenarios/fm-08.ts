@@ -144,6 +144,7 @@ export async function slowBackendTwin(ctx: ScenarioContext, pool: Omit<PoolOptio
       );
   const started = performance.now();
   const outcomes = await Promise.all(Array.from({ length: REAL_REQUESTS }, call));
+  ctx.signal.throwIfAborted();
   outcomes.push(await call()); // the endpoint is still in rotation for the next caller
   ctx.signal.throwIfAborted();
   const answered = outcomes.filter((o) => o === 'answered').length;
