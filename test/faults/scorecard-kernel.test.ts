@@ -1,10 +1,11 @@
 import { expect, it } from 'vitest';
 import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
+import type { ScorecardConfig } from '../../packages/scorecard/src/config.js';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { slowAcceptTwin } from '../../packages/scorecard/src/scenarios/fm-05.js';
 import { KERNEL_SCENARIOS } from '../../packages/scorecard/src/scenarios/kernel.js';
 import { scenarioTopology } from '../../packages/scorecard/src/scenarios/kernel-support.js';
-import type { Measurement, Scenario, ScenarioResult } from '../../packages/scorecard/src/types.js';
+import type { Measurement, Scenario, ScenarioResult, ScorecardRow } from '../../packages/scorecard/src/types.js';
 import { describeNetns } from '../support/netns.js';
 import { runScenario } from '../support/scenario.js';
 
@@ -33,6 +34,7 @@ const BOUNDS: Record<string, (r: ScenarioResult) => void> = {
     expect(r.naive.value).toBeGreaterThanOrEqual(250);
     expect(r.breakwater).toMatchObject({ value: 0, unit: 'errors' });
     expect(r.naive.series?.points.length).toBeGreaterThan(1);
+    expect(r.twin).toMatchObject({ value: 0, unit: 'errors', text: expect.stringMatching(/^40\/40 ok over \d+ connections/) });
   },
   'FM-05': (r) => {
     expect(r.naive).toMatchObject({ value: 10, unit: 's' });
@@ -42,9 +44,11 @@ const BOUNDS: Record<string, (r: ScenarioResult) => void> = {
     expect(r.naive.value).toBeLessThan(100 * 1024);
     expect(r.breakwater.value).toBeLessThanOrEqual(11);
     expect(r.naive.series?.points.length).toBeGreaterThan(5);
+    expect(r.twin?.text).toMatch(/^4\.0 MB in \d+\.\d s \(first byte after \d+\.\d s/);
   },
   'FM-08': (r) => {
     expect(r.breakwater.value).toBeLessThanOrEqual(5);
+    expect(r.twin).toMatchObject({ value: 6, text: expect.stringMatching(/^6\/6 answered in .*never marked unhealthy/) });
   },
 };
 
@@ -126,5 +130,39 @@ describeNetns('scorecard: kernel healthy twins fail when the defence is too eage
     expect(bad?.verdict).toBe('fail');
     expect(bad?.twin?.text).toMatch(/^BW_ERR_CONNECT_TIMEOUT after 0\.\d s$/);
     expect(bad?.reason).toMatch(/^the defence fired on healthy traffic/);
+  });
+
+  /** The kernel row `id` through the real runner with a user's `config` that makes its defence too eager: its twin fails it. */
+  async function eagerRow(id: string, config: ScorecardConfig): Promise<ScorecardRow> {
+    const report = await runScorecard(
+      KERNEL_SCENARIOS.filter((s) => s.id === id),
+      { requireNetns: true, config },
+    );
+    const row = report.rows[0] as ScorecardRow;
+    console.log(
+      `[${id} twin, ${JSON.stringify(config)}] ${row.verdict}: naive ${row.naive?.text} | breakwater ${row.breakwater?.text} | twin ${row.twin?.text}`,
+    );
+    expect(row.verdict).toBe('fail');
+    expect(row.naive?.ok, row.naive?.text).toBe(true);
+    expect(row.twin?.ok).toBe(false);
+    expect(row.reason).toMatch(/the defence fired on healthy traffic \(healthy twin: .+; got: /);
+    return row;
+  }
+
+  it.concurrent('FM-03: a burst of 40 slow requests queues through a default pool; maxWaiting 25 refuses part of it', async () => {
+    const row = await eagerRow('FM-03', { pool: { maxWaiting: 25 } });
+    // The Breakwater side's 20 callers never make 25 wait: only the twin fails the row.
+    expect(row.breakwater?.ok, row.breakwater?.text).toBe(true);
+    expect(row.twin?.text).toMatch(/^\d+\/40 ok, \d+ BW_ERR_POOL_EXHAUSTED$/);
+  });
+
+  it.concurrent('FM-06: a server thinking 2 s before 4 MB passes the default stall timeout; stallTimeoutMs 1500 takes it for a black hole', async () => {
+    const row = await eagerRow('FM-06', { socket: { stallTimeoutMs: 1_500 } });
+    expect(row.twin?.text).toMatch(/^BW_ERR_STALLED after \d+\.\d s with 0\.0 of 4\.0 MB/);
+  });
+
+  it.concurrent('FM-08: a slow-but-correct backend stays in a default pool; a pool socket stallTimeoutMs of 1500 ejects it', async () => {
+    const row = await eagerRow('FM-08', { pool: { socket: { stallTimeoutMs: 1_500 } } });
+    expect(row.twin?.text).toMatch(/^5 BW_ERR_STALLED, 1 BW_ERR_CIRCUIT_OPEN; marked unhealthy/);
   });
 });

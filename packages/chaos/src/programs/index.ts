@@ -115,3 +115,39 @@ if (mode === 'reused') {
 result.elapsedMs = Math.round(performance.now() - started);
 console.log(JSON.stringify(result));
 `;
+
+/**
+ * A busy but healthy backend: argv `thinkMs [chunkBytes gapMs]`. For each
+ * request line "N\n" it waits `thinkMs`, then writes N bytes (≤ 16 MiB) in
+ * chunks of `chunkBytes` (0 or absent: all at once) with `gapMs` between
+ * them; requests on one connection are answered in order. The answer is slow
+ * but complete: a twin that a defence must not take for a dead peer.
+ * Prints `{"port":…}`.
+ */
+export const SLOW_RESPONSE_SERVER = `
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+const [thinkMs = 0, chunkBytes = 0, gapMs = 0] = process.argv.slice(1, 4).map((text) => Number(text) || 0);
+async function answer(socket, size) {
+  await sleep(thinkMs);
+  const step = chunkBytes > 0 ? chunkBytes : size;
+  for (let sent = 0; sent < size && socket.writable; sent += step) {
+    if (sent > 0) await sleep(gapMs);
+    socket.write(Buffer.alloc(Math.min(step, size - sent), 0x61));
+  }
+}
+const server = net.createServer((socket) => {
+  socket.on('error', () => {});
+  let pending = '';
+  let queue = Promise.resolve();
+  socket.on('data', (chunk) => {
+    pending += chunk;
+    for (let nl = pending.indexOf('\\n'); nl !== -1; nl = pending.indexOf('\\n')) {
+      const size = Number(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
+      if (Number.isInteger(size) && size >= 0 && size <= 16 * 1024 * 1024) queue = queue.then(() => answer(socket, size));
+    }
+  });
+});
+server.listen(0, '0.0.0.0', () => console.log(JSON.stringify({ port: server.address().port })));
+`;

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ECHO_SERVER, REQUEST_CLIENT, SIZED_RESPONSE_SERVER } from '../programs/index.js';
+import { ECHO_SERVER, REQUEST_CLIENT, SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER } from '../programs/index.js';
 import { connectWatched, echoRoundTrip, failureWithin, quietFor, SocketWatch } from './SocketWatch.js';
 
 const children: ChildProcess[] = [];
@@ -84,5 +84,27 @@ describe('SocketWatch and the programs', () => {
 
     const { message: counts } = await runProgram(REQUEST_CLIENT, ['127.0.0.1', String(port), '25', 'reused', '10']);
     expect(counts).toMatchObject({ ok: 25, errors: {}, batchErrors: [0, 0, 0] });
+  });
+
+  it('SLOW_RESPONSE_SERVER thinks, then answers N bytes in chunks with gaps, requests in order', async () => {
+    const { message } = await runProgram(SLOW_RESPONSE_SERVER, ['300', '1000', '100']);
+    const watch = new SocketWatch(net.connect(message.port as number, '127.0.0.1'));
+    sockets.push(watch.socket);
+    await watch.next(['connect'], 5_000);
+    watch.mark();
+    const sent = performance.now();
+    const since = () => performance.now() - sent;
+    watch.socket.write('3000\n10\n');
+    await watch.next(['data'], 5_000);
+    const firstMs = since();
+    expect(await watch.readBytes(3_000, 10_000)).toBeGreaterThanOrEqual(3_000);
+    const firstAnswerMs = since();
+    expect(await watch.readBytes(3_010, 10_000)).toBe(3_010);
+    const secondAnswerMs = since();
+    // Lower bounds only (timers fire no earlier than asked; 1 ms of rounding allowed): a loaded
+    // host may deliver two chunks in one read, but never before their time.
+    expect(firstMs).toBeGreaterThanOrEqual(299); // think
+    expect(firstAnswerMs).toBeGreaterThanOrEqual(499); // think + two gaps between three chunks
+    expect(secondAnswerMs).toBeGreaterThanOrEqual(799); // then the second request's own think
   });
 });

@@ -1,7 +1,7 @@
-import { REQUEST_CLIENT, SIZED_RESPONSE_SERVER, type Topology } from '@breakwater/chaos';
+import { REQUEST_CLIENT, SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER, type Topology } from '@breakwater/chaos';
 import type { Scenario, ScenarioContext } from '../types.js';
 import { whose } from './config-support.js';
-import { childImportArgs, readyPort, scenarioTopology, untilAborted } from './kernel-support.js';
+import { childImportArgs, readyPort, scenarioTopology, seconds, untilAborted } from './kernel-support.js';
 
 // FM-03, ephemeral port exhaustion: a connection per request where the
 // client closes first leaves each client port in TIME_WAIT for 60 s. The
@@ -9,21 +9,27 @@ import { childImportArgs, readyPort, scenarioTopology, untilAborted } from './ke
 // first: 2,000 requests through @breakwater/pool with its defaults (its few
 // connections leave at most `max` ports in TIME_WAIT). Then the naive client:
 // 400 requests, a new connection each, which run out of ports.
+// Healthy twin, beside the pooled run in the same 100 ports: a burst of 40
+// requests at once, more than the pool's `max`, to a backend taking 150 ms
+// each. They must queue and all complete, none refused or timed out.
 
 const PORTS = 100;
 const NAIVE_REQUESTS = 400;
 const POOLED_REQUESTS = 2_000;
 const CALLERS = 20;
+/** The twin's burst: this many callers at once (4× the default `max`), each request TWIN_THINK_MS at the backend. */
+const BURST = 40;
+const TWIN_THINK_MS = 150;
 
 /**
- * argv: hooks poolSpecifier host port count batchSize max mode options(JSON: the user's pool options). 4-byte requests
+ * argv: hooks poolSpecifier host port count batchSize max mode options(JSON: the user's pool options) callers. 4-byte requests
  * to a SIZED_RESPONSE_SERVER through createPool() (its defaults; `max` when
  * not 0), from `CALLERS` concurrent callers. Prints `{ ok, errors,
  * batchErrors, created, elapsedMs }`. Mode `exhausted`: one acquire() only,
  * with the error's `hint`.
  */
 const POOL_CLIENT = `
-const [hooks, poolSpecifier, host, portText, countText, batchText, maxText, mode, optionsJson] = process.argv.slice(1);
+const [hooks, poolSpecifier, host, portText, countText, batchText, maxText, mode, optionsJson, callersText] = process.argv.slice(1);
 if (hooks !== '') await import(hooks);
 const { createPool } = await import(poolSpecifier);
 const count = mode === 'exhausted' ? 0 : Number(countText);
@@ -58,7 +64,7 @@ if (mode === 'exhausted') {
   }
 }
 let next = 0;
-await Promise.all(Array.from({ length: ${CALLERS} }, async () => {
+await Promise.all(Array.from({ length: Number(callersText) }, async () => {
   while (next < count && performance.now() < deadline) {
     const index = next++;
     try {
@@ -95,8 +101,11 @@ export interface Fm03Lab {
   topology: Topology;
   /** A connection per request (`per-request`) or one reused connection (`reused`), `count` requests. */
   requests(mode: 'per-request' | 'reused', count: number): Promise<Fm03Counts>;
-  /** `count` requests through a pool (its defaults, or `max`); mode `exhausted`: one acquire() with its error. */
-  pool(count: number, options?: { max?: number; mode?: 'exhausted' }): Promise<Fm03Counts>;
+  /**
+   * `count` requests through a pool (its defaults, or `max`) from `callers` at once (default 20), to
+   * `port` (default: the scenario's server); mode `exhausted`: one acquire() with its error.
+   */
+  pool(count: number, options?: { max?: number; mode?: 'exhausted'; callers?: number; port?: number }): Promise<Fm03Counts>;
 }
 
 export interface Fm03Options {
@@ -106,8 +115,8 @@ export interface Fm03Options {
   pooledRequests?: number;
   /** The pool's `max`; its default when absent. */
   poolMax?: number;
-  /** Runs in the lab before the naive side exhausts the ports. */
-  beforeNaive?(lab: Fm03Lab, pooled: Fm03Counts): Promise<void>;
+  /** Runs in the lab before the naive side exhausts the ports; `twin`: the healthy burst's counts. */
+  beforeNaive?(lab: Fm03Lab, pooled: Fm03Counts, twin: Fm03Counts): Promise<void>;
   /** Runs in the lab after the naive side, every port in TIME_WAIT. */
   afterNaive?(lab: Fm03Lab, naive: Fm03Counts): Promise<void>;
 }
@@ -127,34 +136,43 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
     title: 'Ephemeral port exhaustion (TIME_WAIT on the client)',
     bound: `0 errors over ${pooledRequests.toLocaleString('en')} requests with ${PORTS} ports`,
     naiveExpectation: `a connection per request fails (EADDRNOTAVAIL) within ${naiveRequests} requests`,
+    twinExpectation: `a burst of ${BURST} requests at once to a backend taking ${TWIN_THINK_MS} ms each (more than the pool's max: they queue): all complete, none refused`,
     requires: ['netns'],
     budgetMs: 45_000,
     async run(ctx) {
       const topo = await scenarioTopology(ctx, { clientNamespace: true });
       await topo.client.sysctl('net.ipv4.ip_local_port_range', `40000 ${40000 + PORTS - 1}`);
-      const port = await readyPort(ctx, topo.server.spawnNode(SIZED_RESPONSE_SERVER).ready);
-      const target = [topo.server.address, String(port)];
+      const [port, twinPort] = await Promise.all([
+        readyPort(ctx, topo.server.spawnNode(SIZED_RESPONSE_SERVER).ready),
+        readyPort(ctx, topo.server.spawnNode(SLOW_RESPONSE_SERVER, [String(TWIN_THINK_MS)]).ready),
+      ]);
       const child = async (source: string, args: string[]) =>
         (await untilAborted(ctx, topo.client.spawnNode(source, args, { readyTimeoutMs: 35_000 }).ready)) as Counts;
       const lab: Fm03Lab = {
         ctx,
         topology: topo,
-        requests: (mode, count) => child(REQUEST_CLIENT, [...target, String(count), mode, '20']),
+        requests: (mode, count) => child(REQUEST_CLIENT, [topo.server.address, String(port), String(count), mode, '20']),
         pool: (count, o = {}) =>
           child(POOL_CLIENT, [
             ...childImportArgs('@breakwater/pool'),
-            ...target,
+            topo.server.address,
+            String(o.port ?? port),
             String(count),
             '100',
             String(o.max ?? 0),
             o.mode ?? 'requests',
             JSON.stringify(ctx.config.pool),
+            String(o.callers ?? CALLERS),
           ]),
       };
 
       ctx.progress(`breakwater: ${pooledRequests} requests through the pool with ${PORTS} ports`);
-      const pooled = await lab.pool(pooledRequests, options.poolMax === undefined ? {} : { max: options.poolMax });
-      await options.beforeNaive?.(lab, pooled);
+      // The twin beside it, through its own pool with the same options: it adds no wall time.
+      const [pooled, twin] = await Promise.all([
+        lab.pool(pooledRequests, options.poolMax === undefined ? {} : { max: options.poolMax }),
+        lab.pool(BURST, { port: twinPort, callers: BURST }),
+      ]);
+      await options.beforeNaive?.(lab, pooled, twin);
 
       ctx.progress(`naive: ${naiveRequests} requests, a connection each`);
       const naive = await lab.requests('per-request', naiveRequests);
@@ -175,6 +193,15 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
           text: `${errorCount(pooled)}/${pooledRequests} errors over ${pooled.created ?? '?'} connections`,
           ok: errorCount(pooled) === 0 && pooled.ok === pooledRequests,
           series: { label: 'breakwater: failed requests per 100', unit: 'errors', points: pooled.batchErrors },
+        },
+        twin: {
+          value: errorCount(twin),
+          unit: 'errors',
+          text:
+            errorCount(twin) === 0
+              ? `${twin.ok}/${BURST} ok over ${twin.created ?? '?'} connections in ${seconds(twin.elapsedMs)} s`
+              : `${twin.ok}/${BURST} ok, ${describeErrors(twin)}`,
+          ok: errorCount(twin) === 0 && twin.ok === BURST,
         },
         notes: [
           `client namespace with ${PORTS} ephemeral ports (40000–40099); each client-closed port sits in TIME_WAIT for 60 s`,

@@ -1,8 +1,9 @@
-import { connectWatched, failureWithin, SIZED_RESPONSE_SERVER, SocketWatch } from '@breakwater/chaos';
+import { performance } from 'node:perf_hooks';
+import { connectWatched, failureWithin, SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER, SocketWatch } from '@breakwater/chaos';
 import { connect, type SocketOptions } from '@breakwater/socket';
-import type { Scenario } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { configuredBound, whose, withDefeat } from './config-support.js';
-import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, wait } from './kernel-support.js';
+import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAborted, wait } from './kernel-support.js';
 
 // FM-06, PMTU black hole: client — router — server, the router's
 // client-facing hop has a 1400 MTU while both endpoints keep 1500 (a 1460
@@ -15,12 +16,53 @@ import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, wait } fro
 // reports it as BW_ERR_HEADERS_TIMEOUT (hint: slow, frozen, or lost on the
 // way) and only a large upload or a stopped body is a stall
 // (test/faults/fm-06-http-pmtu.test.ts).
+// Healthy twin, beside the window: a big transfer on a healthy path of the
+// same shape (the 1400-MTU hop, ICMP passed, so PMTU discovery works) from a
+// server that thinks 2 s first — slow is not stalled.
 
 const SMALL = 500;
 const LARGE = 100 * 1024;
 const SAMPLE_MS = 500;
 /** Past the Breakwater bound (stall timeout + 1 s = 11 s) with a margin. */
 const DEFAULT_WINDOW_MS = 14_000;
+
+/** The twin's server thinks this long before answering: busy, well inside the default stall timeout. */
+const TWIN_THINK_MS = 2_000;
+const TWIN_BYTES = 4 * 1024 * 1024;
+const MB = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
+
+/**
+ * Healthy twin: client — router — server with the 1400-MTU hop, the router
+ * passing ICMP "fragmentation needed" (PMTU discovery works), and a server
+ * that thinks TWIN_THINK_MS before answering 4 MB. connect() with `socket`
+ * must receive all of it, with no error, within `windowMs`.
+ */
+export async function bigTransferTwin(ctx: ScenarioContext, socket: SocketOptions, windowMs: number): Promise<Measurement> {
+  const topo = await scenarioTopology(ctx, { router: true, mtu: { clientRouter: 1400 } });
+  const port = await readyPort(ctx, topo.server.spawnNode(SLOW_RESPONSE_SERVER, [String(TWIN_THINK_MS)]).ready);
+  const watch = new SocketWatch(await untilAborted(ctx, connect({ ...socket, host: topo.server.address, port, signal: ctx.signal })));
+  ctx.defer(() => watch.socket.destroy());
+  watch.mark();
+  const started = performance.now();
+  const firstByte = watch.next(['data', 'error', 'close'], windowMs, ctx.signal).then(() => performance.now() - started);
+  watch.socket.write(`${TWIN_BYTES}\n`);
+  const got = await watch.readBytes(TWIN_BYTES, windowMs, ctx.signal);
+  ctx.signal.throwIfAborted();
+  const atMs = performance.now() - started;
+  const firstMs = await firstByte;
+  const ended = watch.eventsSinceMark.find((e) => e.type === 'error' || e.type === 'close');
+  const code = ended === undefined ? undefined : codeOf(ended.error ?? watch.socket.errored ?? 'close');
+  const ok = got === TWIN_BYTES && code === undefined;
+  const rate = got / Math.max(1, atMs - firstMs) / 1000;
+  return {
+    value: Number(seconds(atMs)),
+    unit: 's',
+    text: ok
+      ? `${MB(TWIN_BYTES)} MB in ${seconds(atMs)} s (first byte after ${seconds(firstMs)} s, then ${rate.toFixed(0)} MB/s), no error`
+      : `${code ?? 'no error, incomplete'} after ${seconds(atMs)} s with ${MB(got)} of ${MB(TWIN_BYTES)} MB`,
+    ok,
+  };
+}
 
 /** Asks for `size` bytes and waits for them; the bytes that arrived. */
 async function fetch(watch: SocketWatch, size: number, timeoutMs: number, signal: AbortSignal): Promise<number> {
@@ -44,7 +86,7 @@ export interface Fm06Options {
   dropIcmp?: boolean;
   /** How long the large transfer is watched. @defaultValue 14_000 */
   windowMs?: number;
-  /** Options for the Breakwater side's connect(), e.g. a shorter `stallTimeoutMs`. */
+  /** Options for the Breakwater side's connect() (and its healthy twin's), e.g. a shorter `stallTimeoutMs`. */
   socket?: SocketOptions;
   /** Called on the Breakwater socket just before its large request (e.g. `guardOf(socket).expect()`). */
   beforeLarge?(hardened: SocketWatch): void;
@@ -59,6 +101,7 @@ export const fm06 = (options: Fm06Options = {}): Scenario => {
     title: 'PMTU black hole (ICMP blocked)',
     bound: 'large transfer fails ≤ stall timeout + 1 s; small ones still work',
     naiveExpectation: `100 KB response incomplete after ${seconds(NAIVE_WINDOW_MS)} s, no error`,
+    twinExpectation: `a ${MB(TWIN_BYTES)} MB answer on a healthy path (PMTU discovery works) from a server thinking ${seconds(TWIN_THINK_MS)} s: arrives whole, no stall`,
     requires: ['netns'],
     budgetMs: 40_000,
     async run(ctx) {
@@ -72,6 +115,9 @@ export const fm06 = (options: Fm06Options = {}): Scenario => {
         `stallTimeoutMs ${stallMs}`,
         'a PMTU black hole is reported',
       );
+      // Beside the black hole, on its own healthy path: it adds no wall time.
+      const twin = bigTransferTwin(ctx, socket, NAIVE_WINDOW_MS);
+      twin.catch(() => {}); // observed below; an abort before then must not leave its rejection unhandled
       const topo = await scenarioTopology(ctx, { router: true, mtu: { clientRouter: 1400 } });
       if (options.dropIcmp !== false) await topo.router?.nft.dropIcmpUnreachable();
       const port = await readyPort(ctx, topo.server.spawnNode(SIZED_RESPONSE_SERVER).ready);
@@ -126,6 +172,7 @@ export const fm06 = (options: Fm06Options = {}): Scenario => {
           },
           defeat,
         ),
+        twin: await twin,
         notes: [
           `${SMALL} B responses: ${small[0]} B naive, ${small[1]} B Breakwater (both complete before the large request)`,
           `breakwater: ${whose(ctx, 'connect()', socket)} (stallTimeoutMs ${stallMs}, a reply owed after each write on a raw socket): bound ${seconds(boundMs)} s (at most the ${seconds(NAIVE_WINDOW_MS)} s window)`,

@@ -1,8 +1,8 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { SIZED_RESPONSE_SERVER } from '@breakwater/chaos';
-import { createPool, POOL_DEFAULTS } from '@breakwater/pool';
-import type { Scenario, ScenarioContext } from '../types.js';
+import { SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER } from '@breakwater/chaos';
+import { createPool, POOL_DEFAULTS, type PoolOptions } from '@breakwater/pool';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { whose, withDefeat } from './config-support.js';
 import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, wait } from './kernel-support.js';
 
@@ -13,6 +13,8 @@ import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, wait } fro
 // createPool() with its defaults; real requests fail on its stall watchdog,
 // each failure evicts its connection, and after `unhealthyAfterFailures` in a
 // row the endpoint is marked unhealthy: callers fail fast.
+// Healthy twin, beside the window: a slow-but-correct backend on a healthy
+// path (thinks 2 s, then 512 KB in spaced chunks) must stay in rotation.
 
 const PING = 4;
 const LARGE = 100 * 1024;
@@ -112,6 +114,51 @@ async function breakwaterSide(ctx: ScenarioContext, host: string, port: number) 
   return { outcomes, marked, next, nextMs: performance.now() - t0 };
 }
 
+/** The twin's backend: thinks this long, then answers TWIN_BYTES in chunks of TWIN_CHUNK, TWIN_GAP_MS apart. */
+const TWIN_THINK_MS = 2_000;
+const TWIN_BYTES = 512 * 1024;
+const TWIN_CHUNK = 64 * 1024;
+const TWIN_GAP_MS = 100;
+
+/**
+ * Healthy twin: a slow-but-correct backend on a healthy path (the FM-06
+ * shape, ICMP passed: PMTU discovery works) that thinks TWIN_THINK_MS and
+ * then answers 512 KB in spaced chunks. createPool() with `pool` serves
+ * REAL_REQUESTS callers at once, then one more; healthy when every answer
+ * arrives whole and the endpoint is never marked unhealthy.
+ */
+export async function slowBackendTwin(ctx: ScenarioContext, pool: Omit<PoolOptions, 'host' | 'port' | 'connect'>): Promise<Measurement> {
+  const topo = await scenarioTopology(ctx, { router: true, mtu: { clientRouter: 1400 } });
+  const args = [TWIN_THINK_MS, TWIN_CHUNK, TWIN_GAP_MS].map(String);
+  const port = await readyPort(ctx, topo.server.spawnNode(SLOW_RESPONSE_SERVER, args).ready);
+  const twinPool = createPool({ ...pool, host: topo.server.address, port });
+  ctx.defer(() => twinPool.destroy());
+  let marked = 0;
+  twinPool.on('markedUnhealthy', () => marked++);
+  const call = () =>
+    twinPool
+      .use((conn) => request(conn, TWIN_BYTES, ctx.signal))
+      .then(
+        () => 'answered',
+        (error: unknown) => codeOf(error),
+      );
+  const started = performance.now();
+  const outcomes = await Promise.all(Array.from({ length: REAL_REQUESTS }, call));
+  ctx.signal.throwIfAborted();
+  outcomes.push(await call()); // the endpoint is still in rotation for the next caller
+  ctx.signal.throwIfAborted();
+  const answered = outcomes.filter((o) => o === 'answered').length;
+  const ok = answered === outcomes.length && marked === 0;
+  return {
+    value: answered,
+    unit: 'count',
+    text: ok
+      ? `${answered}/${outcomes.length} answered in ${seconds(performance.now() - started)} s, never marked unhealthy`
+      : `${tally(outcomes)}${marked > 0 ? '; marked unhealthy' : ''}`,
+    ok,
+  };
+}
+
 /** `3 BW_ERR_STALLED, 2 pending`. */
 function tally(outcomes: readonly string[]): string {
   const counts = new Map<string, number>();
@@ -124,6 +171,7 @@ export const FM_08: Scenario = {
   title: 'Health checks that lie (small ping passes, real requests fail)',
   bound: 'endpoint marked bad from real traffic within N failures',
   naiveExpectation: 'the health check keeps saying healthy while no real request is answered',
+  twinExpectation: `a slow-but-correct backend (thinks ${seconds(TWIN_THINK_MS)} s, then ${TWIN_BYTES / 1024} KB in chunks ${TWIN_GAP_MS} ms apart): every caller answered, never marked unhealthy`,
   requires: ['netns'],
   budgetMs: 40_000,
   async run(ctx) {
@@ -131,6 +179,9 @@ export const FM_08: Scenario = {
     await topo.router?.nft.dropIcmpUnreachable();
     const port = await readyPort(ctx, topo.server.spawnNode(SIZED_RESPONSE_SERVER).ready);
     const host = topo.server.address;
+    // Beside the window, on its own healthy path: it adds no wall time.
+    const twin = slowBackendTwin(ctx, ctx.config.pool);
+    twin.catch(() => {}); // observed below; an abort before then must not leave its rejection unhandled
 
     progressEvery(ctx, (s) => `PMTU black hole: health checks and ${REAL_REQUESTS} real requests per side (${s} s of ${seconds(NAIVE_WINDOW_MS)})`);
     const [naive, bw] = await Promise.all([naiveSide(ctx, host, port), breakwaterSide(ctx, host, port)]);
@@ -162,6 +213,7 @@ export const FM_08: Scenario = {
         },
         defeat,
       ),
+      twin: await twin,
       notes: [
         `1400-MTU hop with ICMP dropped: ${PING} B answers pass, ${LARGE / 1024} KB answers never arrive`,
         `naive real requests after ${seconds(NAIVE_WINDOW_MS)} s: ${tally(naive.outcomes)}`,
