@@ -162,19 +162,23 @@ describeNetns('scorecard: kernel healthy twins fail when the defence is too eage
     expect(bad?.reason).toMatch(/^the defence fired on healthy traffic/);
   });
 
-  it('FM-02: a POST a live server acknowledged and answers after 12 s succeeds with createClient() defaults; a stall watchdog owing a reply within 10 s cuts it', async () => {
+  it('FM-02: a POST a live server acknowledged and answers after 12 s succeeds with createClient() defaults and with a preset; a stall watchdog owing a reply within 10 s cuts it', async () => {
     const report = await runScorecard(
       [
         kernelTwinRow('FM-02', (ctx, topo) => thinkingServerTwin(ctx, topo, {}, 12_000)),
+        // A preset's socket section (every socket default, a raw socket's expectResponseAfterWrite: true included) used to reach HTTP.
+        kernelTwinRow('FM-02 preset', (ctx, topo) => thinkingServerTwin(ctx, topo, { preset: { infra: 'aws-alb', env: 'production' } }, 12_000)),
         kernelTwinRow('FM-02 eager', (ctx, topo) => thinkingServerTwin(ctx, topo, { socket: { expectResponseAfterWrite: true } }, 12_000)),
       ],
-      { requireNetns: true, concurrency: 2 },
+      { requireNetns: true, concurrency: 3 },
     );
-    const [good, bad] = report.rows;
-    console.log(`[FM-02 twin] defaults: ${good?.twin?.text} | eager: ${bad?.twin?.text}`);
-    expect({ verdict: good?.verdict, reason: good?.reason }).toEqual({ verdict: 'pass', reason: undefined });
-    expect(good?.twin?.text).toMatch(/^answered 200 after \d+\.\d s \(server thinking 12\.0 s\)$/);
-    expect(good?.twin?.value).toBeGreaterThanOrEqual(12);
+    const [good, preset, bad] = report.rows;
+    console.log(`[FM-02 twin] defaults: ${good?.twin?.text} | ALB preset: ${preset?.twin?.text} | eager: ${bad?.twin?.text}`);
+    for (const row of [good, preset]) {
+      expect({ verdict: row?.verdict, reason: row?.reason }).toEqual({ verdict: 'pass', reason: undefined });
+      expect(row?.twin?.text).toMatch(/^answered 200 after \d+\.\d s \(server thinking 12\.0 s\)$/);
+      expect(row?.twin?.value).toBeGreaterThanOrEqual(12);
+    }
     expect(bad?.verdict).toBe('fail');
     expect(bad?.twin?.text).toMatch(/^BW_ERR_STALLED after \d+\.\d s \(server thinking 12\.0 s\)$/);
     expect(bad?.twin?.value).toBeLessThan(12);
