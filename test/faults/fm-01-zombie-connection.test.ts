@@ -17,6 +17,8 @@ import { tcpInfo } from '../support/sockets.js';
  * the naive socket with keepalive off, then with setKeepAlive(true); the
  * Breakwater socket with its defaults, then with the native binding off
  * (Node 24: its own 4-argument setKeepAlive; Node 22: libuv's 1 s × 10 probes).
+ * Each run's healthy twin (a live peer idle through a brief path outage) must
+ * stay connected with the same options.
  */
 
 const WAIT_MS = 30_000;
@@ -67,6 +69,11 @@ describeNetns('FM-01 zombie connection (idle peer gone without FIN)', () => {
         { fm: 'FM-01', side: 'breakwater', metric: run.bwMetric, value: Number(seconds(seen?.failure?.atMs ?? 0)), unit: 's' },
         `${run.breakwater} (${applied?.mechanism}, bound ${seconds(bound)} s): ${result.breakwater.text}`,
       );
+
+      // The healthy twin, with the same options: a live peer idle for the whole window through a 4 s path outage.
+      console.log(`[FM-01] healthy twin (${run.breakwater}): ${result.twin?.text}`);
+      expect(result.twin?.ok, result.twin?.text).toBe(true);
+      expect(result.twin?.text).toBe(`idle ${seconds(WAIT_MS)} s (path down 6.0–10.0 s): no error, echo answered`);
     });
   }
 });

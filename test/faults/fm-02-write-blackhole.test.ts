@@ -14,7 +14,8 @@ import { tcpInfo } from '../support/sockets.js';
  * shows up as echoed data) and writes 64 KB from net.connect() and from
  * connect() with its defaults. This file runs it with a 30 s window and more
  * Breakwater clients in the same blackhole: each mechanism alone, and the
- * HTTP rule (no response owed after a write).
+ * HTTP rule (no response owed after a write). Its healthy twin (a POST a
+ * live server acknowledged and answers after 12 s) must get its answer.
  */
 
 const WAIT_MS = 30_000;
@@ -101,5 +102,10 @@ describeNetns('FM-02 write into a blackhole (data in flight, peer gone)', () => 
         `${v.label}: ${(outcome?.error as { code?: string } | undefined)?.code} after ${seconds(outcome?.atMs ?? 0)} s (bound ${seconds(v.boundMs)} s)`,
       );
     });
+
+    // The healthy twin, beside the window: createClient() defaults, a server that acknowledged a POST and thinks 12 s.
+    console.log(`[FM-02] healthy twin: ${result.twin?.text}`);
+    expect(result.twin?.ok, result.twin?.text).toBe(true);
+    expect(result.twin?.value).toBeGreaterThanOrEqual(12);
   });
 });

@@ -1,11 +1,13 @@
 import { expect, it } from 'vitest';
-import { listNetnsResources } from '../../packages/chaos/src/netns/index.js';
+import { listNetnsResources, type Topology } from '../../packages/chaos/src/netns/index.js';
 import type { ScorecardConfig } from '../../packages/scorecard/src/config.js';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { idlePeerTwin } from '../../packages/scorecard/src/scenarios/fm-01.js';
+import { thinkingServerTwin } from '../../packages/scorecard/src/scenarios/fm-02.js';
 import { slowAcceptTwin } from '../../packages/scorecard/src/scenarios/fm-05.js';
 import { KERNEL_SCENARIOS } from '../../packages/scorecard/src/scenarios/kernel.js';
 import { scenarioTopology } from '../../packages/scorecard/src/scenarios/kernel-support.js';
-import type { Measurement, Scenario, ScenarioResult, ScorecardRow } from '../../packages/scorecard/src/types.js';
+import type { Measurement, Scenario, ScenarioContext, ScenarioResult, ScorecardRow } from '../../packages/scorecard/src/types.js';
 import { describeNetns } from '../support/netns.js';
 import { runScenario } from '../support/scenario.js';
 
@@ -164,5 +166,60 @@ describeNetns('scorecard: kernel healthy twins fail when the defence is too eage
   it.concurrent('FM-08: a slow-but-correct backend stays in a default pool; a pool socket stallTimeoutMs of 1500 ejects it', async () => {
     const row = await eagerRow('FM-08', { pool: { socket: { stallTimeoutMs: 1_500 } } });
     expect(row.twin?.text).toMatch(/^5 BW_ERR_STALLED, 1 BW_ERR_CIRCUIT_OPEN; marked unhealthy/);
+  });
+
+  /** A row whose naive and Breakwater sides hold, so only its twin (in its own topology) can fail it. */
+  const kernelTwinRow = (id: string, twin: (ctx: ScenarioContext, topo: Topology) => Promise<Measurement>): Scenario => ({
+    id,
+    title: id,
+    bound: 'b',
+    naiveExpectation: 'n',
+    twinExpectation: 'healthy traffic passes untouched',
+    requires: ['netns'],
+    budgetMs: 40_000,
+    run: async (ctx) => ({ naive: held, breakwater: held, twin: await twin(ctx, await scenarioTopology(ctx)) }),
+  });
+
+  it('FM-01: a live peer idle 14 s through a 4 s path outage stays up with connect() defaults; keepalive 1 s + 1 s × 2 with a 2 s user timeout declares it dead', async () => {
+    const eager = { keepAliveIdleMs: 1_000, keepAliveIntervalMs: 1_000, keepAliveCount: 2, userTimeoutMs: 2_000 };
+    const report = await runScorecard(
+      [
+        kernelTwinRow('FM-01', (ctx, topo) => idlePeerTwin(ctx, topo, {}, 14_000)),
+        kernelTwinRow('FM-01 eager', (ctx, topo) => idlePeerTwin(ctx, topo, eager, 14_000)),
+      ],
+      { requireNetns: true, concurrency: 2 },
+    );
+    const [good, bad] = report.rows;
+    console.log(`[FM-01 twin] defaults: ${good?.twin?.text} | eager: ${bad?.twin?.text}`);
+    expect({ verdict: good?.verdict, reason: good?.reason }).toEqual({ verdict: 'pass', reason: undefined });
+    expect(good?.twin?.text).toBe('idle 14.0 s (path down 6.0–10.0 s): no error, echo answered');
+    expect(bad?.verdict).toBe('fail');
+    expect(bad?.twin?.text).toMatch(/^BW_ERR_PEER_TIMEOUT after \d+\.\d s idle \(path down 6\.0–10\.0 s\)$/);
+    // Not before the outage: the eager keepalive was answered until the path went down.
+    expect(bad?.twin?.value).toBeGreaterThanOrEqual(6);
+    expect(bad?.reason).toMatch(/^the defence fired on healthy traffic/);
+  });
+
+  it('FM-02: a POST a live server acknowledged and answers after 12 s succeeds with createClient() defaults and with a preset; a stall watchdog owing a reply within 10 s cuts it', async () => {
+    const report = await runScorecard(
+      [
+        kernelTwinRow('FM-02', (ctx, topo) => thinkingServerTwin(ctx, topo, {}, 12_000)),
+        // A preset's socket section (every socket default, a raw socket's expectResponseAfterWrite: true included) used to reach HTTP.
+        kernelTwinRow('FM-02 preset', (ctx, topo) => thinkingServerTwin(ctx, topo, { preset: { infra: 'aws-alb', env: 'production' } }, 12_000)),
+        kernelTwinRow('FM-02 eager', (ctx, topo) => thinkingServerTwin(ctx, topo, { socket: { expectResponseAfterWrite: true } }, 12_000)),
+      ],
+      { requireNetns: true, concurrency: 3 },
+    );
+    const [good, preset, bad] = report.rows;
+    console.log(`[FM-02 twin] defaults: ${good?.twin?.text} | ALB preset: ${preset?.twin?.text} | eager: ${bad?.twin?.text}`);
+    for (const row of [good, preset]) {
+      expect({ verdict: row?.verdict, reason: row?.reason }).toEqual({ verdict: 'pass', reason: undefined });
+      expect(row?.twin?.text).toMatch(/^answered 200 after \d+\.\d s \(server thinking 12\.0 s\)$/);
+      expect(row?.twin?.value).toBeGreaterThanOrEqual(12);
+    }
+    expect(bad?.verdict).toBe('fail');
+    expect(bad?.twin?.text).toMatch(/^BW_ERR_STALLED after \d+\.\d s \(server thinking 12\.0 s\)$/);
+    expect(bad?.twin?.value).toBeLessThan(12);
+    expect(bad?.reason).toMatch(/^the defence fired on healthy traffic/);
   });
 });

@@ -6,6 +6,8 @@ import { HTTP_DEFAULTS, type HttpClientOptions, resolveHttpOptions } from './def
 import { attemptHeadersTimeoutMs } from './presetOptions.js';
 
 const alb = resolvePreset({ infra: 'aws-alb', env: 'production' });
+// Every preset socket option but the raw socket's `expectResponseAfterWrite: true`: HTTP owes no reply after a write.
+const { expectResponseAfterWrite: _owed, ...albSocket } = alb.socket;
 
 function errorOf(fn: () => unknown): Error & { code?: string; details?: Record<string, unknown> } {
   try {
@@ -27,7 +29,8 @@ describe('presets plug into createClient()', () => {
   it('`preset` gives the same numbers as spreading, plus its socket and circuit sections', () => {
     const o = resolveHttpOptions({ preset: alb });
     expect(o).toMatchObject({ ...alb.http, connectTimeoutMs: alb.socket.connectTimeoutMs });
-    expect(o.socket).toEqual(alb.socket);
+    expect(alb.socket.expectResponseAfterWrite).toBe(true);
+    expect(o.socket).toEqual(albSocket);
     const { attemptTimeoutMs: _, ...circuit } = alb.circuit;
     expect(o.circuit).toEqual(circuit);
     // A selection is resolved the same way.
@@ -39,7 +42,9 @@ describe('presets plug into createClient()', () => {
     expect(o.deadlineMs).toBe(40_000);
     expect(o.connections).toBe(64);
     expect(o.keepAliveTimeoutMs).toBe(alb.http.keepAliveTimeoutMs);
-    expect(o.socket).toEqual({ ...alb.socket, stallTimeoutMs: 7_000 });
+    expect(o.socket).toEqual({ ...albSocket, stallTimeoutMs: 7_000 });
+    // The user's own socket options may still owe a reply after each write.
+    expect(resolveHttpOptions({ preset: alb, socket: { expectResponseAfterWrite: true } }).socket?.expectResponseAfterWrite).toBe(true);
     expect(o.circuit).toMatchObject({ volumeThreshold: 3, errorThresholdPercentage: alb.circuit.errorThresholdPercentage });
     expect(resolveHttpOptions({ preset: alb, circuit: false }).circuit).toBe(false);
   });

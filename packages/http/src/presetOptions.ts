@@ -13,7 +13,7 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> => typeof v ===
 /**
  * `createClient({ preset, ...explicit })` → the options the preset stands for, explicit ones on top:
  * its `http` section (the {@link PresetHttp} shape this package's options extend), its socket connect
- * timeout, its `socket` and `circuit` sections merged key by key under `socket` / `circuit`. The
+ * timeout, its `socket` (but `expectResponseAfterWrite`) and `circuit` sections merged key by key under `socket` / `circuit`. The
  * circuit's `attemptTimeoutMs` is left out: the attempt limit is `attemptTimeoutMs` (enforced through
  * undici's headers timer), so the breaker keeps its fast path. Without `preset` the options pass unchanged.
  */
@@ -28,12 +28,16 @@ export function applyPreset(options: HttpClientOptions | undefined): { given: Ht
   }
   const preset = isConfig(p) ? p : resolvePreset(p as unknown as PresetSelection);
   const { attemptTimeoutMs: _attempt, ...circuit } = preset.circuit;
+  // A preset's socket section is every socket default, `expectResponseAfterWrite: true` (a raw socket's) included:
+  // over HTTP that would owe a reply within `stallTimeoutMs` and cut a server thinking longer. HTTP's own rule
+  // (no reply owed) stays unless the user's `socket` sets it.
+  const { expectResponseAfterWrite: _owed, ...presetSocket } = preset.socket;
   const given: HttpClientOptions = {
     ...preset.http,
     connectTimeoutMs: preset.socket.connectTimeoutMs,
     ...explicit,
     // A non-object is left for resolveHttpOptions() to reject with its own message.
-    socket: isPlainObject(explicit.socket) ? { ...preset.socket, ...explicit.socket } : (explicit.socket ?? { ...preset.socket }),
+    socket: isPlainObject(explicit.socket) ? { ...presetSocket, ...explicit.socket } : (explicit.socket ?? { ...presetSocket }),
     circuit:
       explicit.circuit === undefined
         ? circuit

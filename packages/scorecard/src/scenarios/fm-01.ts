@@ -1,8 +1,8 @@
-import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch } from '@breakwater/chaos';
+import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch, type Topology } from '@breakwater/chaos';
 import { connect, guardOf, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
-import type { Scenario } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { whose, withDefeat } from './config-support.js';
-import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence } from './kernel-support.js';
+import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence, wait } from './kernel-support.js';
 
 // FM-01, the zombie connection: an idle connection's peer crashes and no FIN
 // or RST ever arrives. One topology, both clients idle on the same server:
@@ -10,10 +10,55 @@ import { failedInTime, progressEvery, readyPort, scenarioTopology, seconds, sile
 // SIGKILLed (its FIN is dropped too). Naive: net.connect with
 // setKeepAlive(true) (Node's delay: the kernel's 2 h). Breakwater: connect()
 // with its defaults (keepalive 5 s + 2 s × 5).
+// Healthy twin: a connection to a live peer, idle for the whole window (past
+// the detection bound), whose path goes down for 4 s meanwhile (a flapping
+// link): keepalive probes are answered before and after, so it must stay up.
 
 /** The naive side is watched this long: past the Breakwater bound (≤ 17 s) with a margin. */
 const DEFAULT_WINDOW_MS = 20_000;
 const DEFAULT_DETECT_MS = SOCKET_DEFAULTS.keepAliveIdleMs + SOCKET_DEFAULTS.keepAliveIntervalMs * SOCKET_DEFAULTS.keepAliveCount;
+
+/** The twin's path is down this long: the defaults ride it out (5 probes 2 s apart, TCP_USER_TIMEOUT 10 s since the last answer). */
+const OUTAGE_MS = 4_000;
+/** The outage starts this far into the twin's idle time: past the default keepalive idle (5 s), so probes are being answered. */
+const OUTAGE_AT_MS = 6_000;
+
+/**
+ * Healthy twin: a connection by connect() with `options` to a second echo
+ * server in `topo`, idle for `idleMs` after one echo, with every packet of
+ * that server's port dropped both ways from OUTAGE_AT_MS for OUTAGE_MS (a
+ * flapping link; the peer stays alive). Healthy: no error in `idleMs`, and an
+ * echo still comes back at the end. A keepalive that gives up within the
+ * outage (1 s idle, 1 s × 2, user timeout 2 s) fails it.
+ */
+export async function idlePeerTwin(ctx: ScenarioContext, topo: Topology, options: SocketOptions, idleMs: number): Promise<Measurement> {
+  const port = await readyPort(ctx, topo.server.spawnNode(ECHO_SERVER).ready);
+  const watch = new SocketWatch(await connect({ ...options, host: topo.server.address, port }));
+  ctx.defer(() => watch.socket.destroy());
+  await echoRoundTrip(watch, 'hello');
+  const failing = failureWithin(watch, idleMs, ctx.signal);
+  await wait(ctx, OUTAGE_AT_MS);
+  const outage = await topo.server.nft.blackholePort(port);
+  await wait(ctx, OUTAGE_MS);
+  await outage.remove();
+  const failure = await failing;
+  ctx.signal.throwIfAborted();
+  const path = `path down ${seconds(OUTAGE_AT_MS)}–${seconds(OUTAGE_AT_MS + OUTAGE_MS)} s`;
+  if (failure !== undefined) {
+    const code = failure.error === undefined ? 'close' : codeOf(failure.error);
+    return { value: Number(seconds(failure.atMs)), unit: 's', text: `${code} after ${seconds(failure.atMs)} s idle (${path})`, ok: false };
+  }
+  const echoed = await echoRoundTrip(watch, 'still there').then(
+    () => true,
+    () => false,
+  );
+  return {
+    value: Number(seconds(idleMs)),
+    unit: 's',
+    text: `idle ${seconds(idleMs)} s (${path}): no error, ${echoed ? 'echo answered' : 'but no echo'}`,
+    ok: echoed,
+  };
+}
 
 /** What a test sees of the run once the window is over (the sockets are still open). */
 export interface Fm01Outcome {
@@ -44,17 +89,21 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
     title: 'Zombie connection (idle peer gone, no FIN)',
     bound: 'error ≤ keepalive idle + interval × count + 2 s',
     naiveExpectation: `no error in ${seconds(NAIVE_WINDOW_MS)} s`,
+    twinExpectation: `a live peer idle ${seconds(NAIVE_WINDOW_MS)} s, its path down ${seconds(OUTAGE_MS)} s meanwhile (keepalive probes answered before and after): no error, still echoes`,
     requires: ['netns'],
     budgetMs: NAIVE_WINDOW_MS + 20_000,
     async run(ctx) {
       const topo = await scenarioTopology(ctx);
       const server = topo.server.spawnNode(ECHO_SERVER);
       const port = await readyPort(ctx, server.ready);
+      const socket = { ...ctx.config.socket, ...options.socket };
+      // Beside the window, on its own server and port in the same namespaces: it adds no wall time.
+      const twin = idlePeerTwin(ctx, topo, socket, NAIVE_WINDOW_MS);
+      twin.catch(() => {});
 
       const naive = await connectWatched(topo.server.address, port);
       ctx.defer(() => naive.socket.destroy());
       if (options.naiveKeepAlive !== false) naive.socket.setKeepAlive(true);
-      const socket = { ...ctx.config.socket, ...options.socket };
       const hardened = new SocketWatch(await connect({ ...socket, host: topo.server.address, port }));
       ctx.defer(() => hardened.socket.destroy());
       // The path works before the fault.
@@ -83,6 +132,7 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
         naive: silence(naiveEvent, NAIVE_WINDOW_MS),
         // PEER_TIMEOUT from keepalive; STALLED should the watchdog see it first.
         breakwater: withDefeat(failedInTime(failure, NAIVE_WINDOW_MS, boundMs, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']), defeat),
+        twin: await twin,
         notes: [
           options.naiveKeepAlive === false
             ? 'naive: net.connect defaults (keepalive off); the kernel would report nothing, ever'
