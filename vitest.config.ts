@@ -26,6 +26,7 @@ const TIMING = [
   'test/integration/fm-15-clock-jump.test.ts',
   'test/integration/scorecard-transport.test.ts',
   'test/integration/scorecard-resilience.test.ts',
+  'test/integration/scorecard-twins-timing.test.ts',
   // Not timing-sensitive, but CPU-bound (20,000 connections in two children): beside three other files a
   // loaded Node 22 run took longer than its 180 s budget.
   'test/integration/issue-13-origin-state.test.ts',

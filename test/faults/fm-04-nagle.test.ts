@@ -31,6 +31,9 @@ describe('FM-04 Nagle + delayed ACK (loopback)', () => {
     expect(result.naive.value).toBeGreaterThanOrEqual(35);
     expect(result.breakwater.ok, result.breakwater.text).toBe(true);
     expect(result.breakwater.value).toBeLessThan(QUIET_P99_MS);
+    // Healthy twin: 1 MB messages gain nothing from Nagle and lose nothing without it.
+    reportResult({ fm: 'FM-04', side: 'breakwater', metric: 'twin p50 ratio (1 MB)', value: result.twin!.value, unit: '×' }, result.twin!.text);
+    expect(result.twin?.ok, result.twin?.text).toBe(true);
   });
 
   it('control: setNoDelay(true) on a plain socket is enough', async () => {

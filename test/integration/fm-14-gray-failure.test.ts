@@ -19,5 +19,8 @@ describe('FM-14: one replica 10× slower', () => {
     expect(result.breakwater.ok).toBe(true);
     // During warm-up every replica got measured: the slow one served some requests.
     expect(result.breakwater.series?.points.some((p) => p > 0)).toBe(true);
+    // Healthy twin: three replicas alike, each a third of the traffic ± 40 %.
+    console.log(`[FM-14] healthy twin: ${result.twin?.text}`);
+    expect(result.twin?.ok, result.twin?.text).toBe(true);
   });
 });

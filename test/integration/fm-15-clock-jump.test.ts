@@ -29,6 +29,10 @@ describe('FM-15 wall-clock jumps change no timeout', () => {
       expect(ms, `${what} fired early`).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
       expect(ms, `${what} fired late`).toBeLessThanOrEqual(TIMEOUT_MS + TOLERANCE_MS);
     }
+    // Healthy twin: no jump, the same three timers on time.
+    expect(result.twin?.ok, result.twin?.text).toBe(true);
+    for (const ms of result.twin?.series?.points ?? []) expect(ms).toBeGreaterThanOrEqual(TIMEOUT_MS - 5);
+    expect(result.twin?.series?.points).toHaveLength(3);
     // The wall-clock timeout is off by the jump: early on +1 h, late (given up on) on −1 h.
     expect(result.naive.ok, result.naive.text).toBe(true);
     const [forward, backward] = result.naive.series?.points ?? [];

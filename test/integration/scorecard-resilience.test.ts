@@ -49,6 +49,8 @@ describe('scorecard: resilience scenarios (FM-09, 10, 11, 12, 14)', () => {
     // FM-14: the slow replica's share, in %.
     expect(rows['FM-14']?.naive?.value).toBeGreaterThan(30);
     expect(rows['FM-14']?.breakwater?.value).toBeLessThan(10);
+    // FM-14's healthy twin: three replicas alike each get a third ± 40 %.
+    expect(rows['FM-14']?.twin?.ok, rows['FM-14']?.twin?.text).toBe(true);
   }, 90_000);
 
   it('an interrupted run leaves no child process (a SIGSTOPped one included) and no server behind', async () => {

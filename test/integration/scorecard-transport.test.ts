@@ -75,6 +75,9 @@ describe('scorecard: transport scenarios', () => {
     expect(fm04Row.naive!.value).toBeGreaterThanOrEqual(40);
     expect(fm04Row.breakwater!.value).toBeLessThan(2);
     expect(fm04Row.breakwater!.series!.points.length).toBeLessThanOrEqual(200);
+    // Its healthy twin: 1 MB messages as fast on connect() as on net.connect(), none failed.
+    expect(fm04Row.twin?.ok, fm04Row.twin?.text).toBe(true);
+    expect(fm04Row.twin!.text).toMatch(/^8\/8 × 1 MB answered/);
 
     const fm13Row = rows.get('FM-13')!;
     expect(fm13Row.verdict, fm13Row.reason).toBe('pass');

@@ -1,7 +1,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@breakwater/socket';
-import type { Scenario, ScenarioContext } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { whose } from './config-support.js';
 import { listen, pause, percentile, settleBeforeCleanup, thin } from './transport-support.js';
 
@@ -11,6 +11,12 @@ import { listen, pause, percentile, settleBeforeCleanup, thin } from './transpor
  * by default in net.Socket) holds the body until the header is ACKed; the
  * server, still waiting for the body, delays that ACK (≥ 40 ms on Linux).
  * Breakwater's connect() turns Nagle off.
+ *
+ * Healthy twin: 1 MB messages, written the same way, to a server that
+ * handles each chunk it reads before reading the next (as one writing to disk
+ * does). Nagle only ever holds a segment smaller than the MSS, so turning it
+ * off must cost large writes nothing: a socket from connect() with the
+ * scenario's options answers them as fast as net.connect()'s, without error.
  */
 
 const NAIVE_EXCHANGES = 50;
@@ -24,21 +30,44 @@ const BW_ROUND_GAP_MS = 300;
 const NAIVE_P50_MS = 40;
 const BW_P99_MS = 2;
 const BODY = Buffer.alloc(100, 0x62);
-const HEADER = Buffer.alloc(4);
-HEADER.writeUInt32BE(BODY.length);
+const HEADER = lengthOf(BODY);
+/** The twin's messages: all but the last segment full, so Nagle has nothing to hold. */
+const LARGE_BYTES = 1024 * 1024;
+const LARGE_MESSAGES = 8;
+/** The twin's server handles each chunk it reads (≤ 64 KB) for this long before reading the next: ≥ 30 ms per message. */
+const CHUNK_HANDLING_MS = 2;
+/** The twin's bound on Breakwater's p50 per message: the naive p50 × this + {@link LARGE_SLACK_MS} (a busy CPU is not latency added). */
+const LARGE_RATIO = 2;
+const LARGE_SLACK_MS = 10;
 
-/** Replies one byte once a whole message (4-byte length + body) has arrived, never before. */
-export function messageServer(): net.Server {
+function lengthOf(body: Buffer): Buffer {
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length);
+  return header;
+}
+
+/**
+ * Replies one byte once a whole message (4-byte length + body) has arrived,
+ * never before; with `chunkHandlingMs`, it pauses that long after each chunk
+ * it reads (a reader that writes each chunk to disk before reading on).
+ */
+export function messageServer(chunkHandlingMs = 0): net.Server {
   return net.createServer((socket) => {
     socket.setNoDelay(true);
     let pending = Buffer.alloc(0);
+    let timer: NodeJS.Timeout | undefined;
     socket.on('data', (chunk) => {
       pending = Buffer.concat([pending, chunk]);
       while (pending.length >= 4 && pending.length >= 4 + pending.readUInt32BE(0)) {
         pending = pending.subarray(4 + pending.readUInt32BE(0));
         socket.write('k');
       }
+      if (chunkHandlingMs > 0) {
+        socket.pause();
+        timer = setTimeout(() => socket.resume(), chunkHandlingMs);
+      }
     });
+    socket.on('close', () => clearTimeout(timer));
     socket.on('error', () => {});
   });
 }
@@ -51,6 +80,24 @@ const twoWrites: WriteMessage = (socket, header, body) => {
   socket.write(body);
 };
 
+/** One message and its reply: the ms it took; rejects with the socket's error, or after `timeoutMs` without a reply. */
+function exchange(socket: net.Socket, header: Buffer, body: Buffer, write: WriteMessage, timeoutMs = 2_000): Promise<number> {
+  const started = performance.now();
+  return new Promise<number>((resolve, reject) => {
+    const settle = (error?: Error) => {
+      clearTimeout(timer);
+      socket.off('data', onData).off('error', settle).off('close', onClose);
+      if (error === undefined) resolve(performance.now() - started);
+      else reject(error);
+    };
+    const onData = () => settle();
+    const onClose = () => settle(new Error('the connection closed before the reply'));
+    const timer = setTimeout(() => settle(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
+    socket.once('data', onData).once('error', settle).once('close', onClose);
+    write(socket, header, body);
+  });
+}
+
 /** Per-exchange latencies (ms) on one connection (destroyed after): send a message, then wait for the reply. */
 export async function exchanges(ctx: ScenarioContext, socket: net.Socket, count: number, write: WriteMessage = twoWrites): Promise<number[]> {
   ctx.defer(() => socket.destroy());
@@ -58,22 +105,64 @@ export async function exchanges(ctx: ScenarioContext, socket: net.Socket, count:
   try {
     for (let i = 0; i < WARM_UP + count; i++) {
       ctx.signal.throwIfAborted();
-      const started = performance.now();
-      const reply = new Promise<void>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no reply within 2 s (exchange ${i})`)), 2_000);
-        socket.once('data', () => {
-          clearTimeout(timer);
-          resolve();
-        });
+      const ms = await exchange(socket, HEADER, BODY, write).catch((error: Error) => {
+        throw new Error(`exchange ${i}: ${error.message}`, { cause: error });
       });
-      write(socket, HEADER, BODY);
-      await reply;
-      if (i >= WARM_UP) times.push(performance.now() - started);
+      if (i >= WARM_UP) times.push(ms);
     }
   } finally {
     socket.destroy();
   }
   return times;
+}
+
+/**
+ * Healthy twin: {@link LARGE_MESSAGES} messages of 1 MB (header and body in
+ * two writes) to `port` (a {@link messageServer} handling each chunk it
+ * reads), alternately on net.connect() and on the socket `open` gives, so
+ * both see the same host. Passes when every message is answered and the
+ * second socket's p50 stays within {@link LARGE_RATIO}× + {@link LARGE_SLACK_MS} ms of the first's.
+ */
+export async function largeWritesTwin(ctx: ScenarioContext, port: number, open: () => Promise<net.Socket>): Promise<Measurement> {
+  const body = Buffer.alloc(LARGE_BYTES, 0x62);
+  const header = lengthOf(body);
+  const naive = await naiveSocket(port);
+  ctx.defer(() => naive.destroy());
+  const hardened = await open();
+  ctx.defer(() => hardened.destroy());
+  hardened.on('error', () => {}); // surfaced by the exchange it fails
+  const times = { naive: [] as number[], breakwater: [] as number[] };
+  let failure: string | undefined;
+  // One warm-up message each, not measured.
+  for (let i = 0; i <= LARGE_MESSAGES; i++) {
+    ctx.signal.throwIfAborted();
+    const naiveMs = await exchange(naive, header, body, twoWrites, 5_000);
+    const bw = await exchange(hardened, header, body, twoWrites, 5_000).then(
+      (ms) => ({ ms, error: undefined }),
+      (error: { code?: string }) => ({ ms: Number.NaN, error }),
+    );
+    if (bw.error !== undefined) {
+      failure = `${bw.error.code ?? String(bw.error)} on 1 MB message ${i + 1} of ${LARGE_MESSAGES + 1}`;
+      break;
+    }
+    if (i === 0) continue;
+    times.naive.push(naiveMs);
+    times.breakwater.push(bw.ms);
+  }
+  naive.destroy();
+  hardened.destroy();
+  const [naiveP50, bwP50] = [percentile(times.naive, 50), percentile(times.breakwater, 50)];
+  const ratio = failure === undefined ? round(bwP50 / naiveP50) : Number.NaN;
+  return {
+    value: ratio,
+    unit: '×',
+    text:
+      failure === undefined
+        ? `${LARGE_MESSAGES}/${LARGE_MESSAGES} × 1 MB answered, p50 ${bwP50.toFixed(1)} ms (net.connect(): ${naiveP50.toFixed(1)} ms)`
+        : failure,
+    ok: failure === undefined && bwP50 <= naiveP50 * LARGE_RATIO + LARGE_SLACK_MS,
+    series: { label: 'twin: Breakwater latency per 1 MB message (ms)', unit: 'ms', points: times.breakwater.map(round) },
+  };
 }
 
 /** A socket with Node's defaults (Nagle on). */
@@ -106,6 +195,7 @@ export const fm04: Scenario = {
   title: 'Nagle + delayed ACK (40 ms)',
   bound: `p99 < ${BW_P99_MS} ms per two-write exchange`,
   naiveExpectation: `p50 ≥ ${NAIVE_P50_MS} ms (a delayed ACK per exchange)`,
+  twinExpectation: `${LARGE_MESSAGES} messages of 1 MB to a reader handling each chunk: all answered, p50 ≤ ${LARGE_RATIO}× net.connect()'s + ${LARGE_SLACK_MS} ms`,
   requires: [],
   budgetMs: 20_000,
   exclusive: true,
@@ -118,6 +208,10 @@ export const fm04: Scenario = {
 
     const { times: best, rounds } = await bestRound(ctx, () => connect({ ...ctx.config.socket, host: '127.0.0.1', port, signal: ctx.signal }));
     const bwP99 = percentile(best, 99);
+
+    ctx.progress(`healthy twin: ${LARGE_MESSAGES} messages of 1 MB on net.connect() and connect()`);
+    const largePort = await listen(ctx, messageServer(CHUNK_HANDLING_MS));
+    const twin = await largeWritesTwin(ctx, largePort, () => connect({ ...ctx.config.socket, host: '127.0.0.1', port: largePort, signal: ctx.signal }));
 
     return {
       naive: {
@@ -134,9 +228,11 @@ export const fm04: Scenario = {
         ok: bwP99 < BW_P99_MS,
         series: { label: 'Breakwater latency per exchange', unit: 'ms', points: thin(best) },
       },
+      twin,
       notes: [
         `Two write() calls (4-byte header, 100-byte body) per exchange on loopback; naive: net.connect() defaults, ${NAIVE_EXCHANGES} exchanges; ` +
           `Breakwater: @breakwater/socket ${whose(ctx, 'connect()', ctx.config.socket)} (TCP_NODELAY), ${BW_EXCHANGES} exchanges, best of ${rounds} round${rounds === 1 ? '' : 's'} (a busy CPU is not Nagle).`,
+        `healthy twin: ${LARGE_MESSAGES} messages of 1 MB (two write() calls each), alternately on net.connect() and on connect() with the same options, to a server that handles each chunk it reads for ${CHUNK_HANDLING_MS} ms before reading on.`,
       ],
     };
   }),

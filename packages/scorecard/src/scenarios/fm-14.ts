@@ -1,6 +1,6 @@
-import { createClient } from '@breakwater/http';
+import { createClient, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
-import type { Scenario, ScenarioContext } from '../types.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { whose } from './config-support.js';
 import { listen, round } from './resilience-support.js';
 
@@ -8,6 +8,8 @@ import { listen, round } from './resilience-support.js';
 // port, one answering 10× slower but never failing. Round robin (what DNS
 // rotation or a naive pool gives) sends it a third of the traffic;
 // createClient()'s P2C + peak-EWMA balancer, with its defaults, steers away.
+// Healthy twin: three replicas alike (5 ms plus a little jitter, as real
+// ones answer); a client built the same way must spread its traffic evenly.
 
 const FAST_MS = 10;
 const SLOW_MS = 100;
@@ -17,6 +19,14 @@ const REQUESTS = 300;
 /** Breakwater's first requests measure every replica; the share is counted after them. */
 const WARM_UP = 60;
 const WINDOW = 20;
+/** The twin's replicas: each answers after TWIN_MS plus up to TWIN_JITTER_MS, at random. */
+const TWIN_MS = 5;
+const TWIN_JITTER_MS = 2;
+const TWIN_REQUESTS = 240;
+/** Each replica's share may be off an even third by this much (relative): 20–47 %. */
+const EVEN_WITHIN = 0.4;
+/** As many in flight as the Breakwater side (P2C weighs calls in flight, so one at a time is not the same traffic). */
+const CONCURRENCY = 4;
 
 /** Sends `n` requests, `concurrency` at a time; returns who served each, in completion order. */
 async function drive(ctx: ScenarioContext, n: number, concurrency: number, get: () => Promise<string>): Promise<string[]> {
@@ -31,29 +41,59 @@ async function drive(ctx: ScenarioContext, n: number, concurrency: number, get: 
   return served;
 }
 
-const share = (served: readonly string[]) => served.filter((by) => by === SLOW).length / Math.max(1, served.length);
-/** The slow replica's share (%) per window of WINDOW consecutive responses. */
-const overTime = (served: readonly string[]) =>
-  Array.from({ length: Math.floor(served.length / WINDOW) }, (_, i) => round(share(served.slice(i * WINDOW, (i + 1) * WINDOW)) * 100));
+const shareOf = (served: readonly string[], address: string) => served.filter((by) => by === address).length / Math.max(1, served.length);
+const share = (served: readonly string[]) => shareOf(served, SLOW);
+/** A replica's share (%) per window of WINDOW consecutive responses; the slow one's by default. */
+const overTime = (served: readonly string[], address: string = SLOW) =>
+  Array.from({ length: Math.floor(served.length / WINDOW) }, (_, i) => round(shareOf(served.slice(i * WINDOW, (i + 1) * WINDOW), address) * 100));
+
+/** Three replicas on 127.0.0.1–3 (one port), each answering with its own address after `latencyMs()`. */
+async function replicas(ctx: ScenarioContext, latencyMs: (address: string | undefined) => number): Promise<number> {
+  let port = 0;
+  for (const address of ADDRESSES)
+    ({ port } = await listen(ctx, (req, res) => setTimeout(() => res.end(req.socket.localAddress), latencyMs(req.socket.localAddress)), address, port));
+  return port;
+}
+
+/** A client on the scenario's options whose name `replicas.test` has the three addresses, as DNS would give them. */
+function replicaClient(ctx: ScenarioContext, options: HttpClientOptions) {
+  const client = createClient({ ...options, resolve: async () => ADDRESSES.map((address) => ({ address, family: 4 as const, ttlMs: 60_000 })) });
+  ctx.defer(() => client.close());
+  return (port: number) => async () => {
+    const res = await client.request(`http://replicas.test:${port}/`, { signal: ctx.signal });
+    return res.body.text();
+  };
+}
+
+/**
+ * Healthy twin: three replicas alike (TWIN_MS + up to TWIN_JITTER_MS each),
+ * TWIN_REQUESTS requests after the warm-up through a client on `options`.
+ * Passes when every replica's share is within EVEN_WITHIN of a third.
+ */
+export async function uniformReplicasTwin(ctx: ScenarioContext, options: HttpClientOptions): Promise<Measurement> {
+  const port = await replicas(ctx, () => TWIN_MS + Math.random() * TWIN_JITTER_MS);
+  const served = (await drive(ctx, WARM_UP + TWIN_REQUESTS, CONCURRENCY, replicaClient(ctx, options)(port))).slice(WARM_UP);
+  const shares = ADDRESSES.map((address) => shareOf(served, address));
+  const worst = Math.max(...shares.map((s) => Math.abs(s * ADDRESSES.length - 1)));
+  return {
+    value: round(worst * 100),
+    unit: '%',
+    text: `shares ${shares.map((s) => Math.round(s * 100)).join('/')} % of ${TWIN_REQUESTS} (even: 33 % ± ${EVEN_WITHIN * 100} %)`,
+    ok: worst <= EVEN_WITHIN,
+    series: { label: `twin: 127.0.0.1's share per ${WINDOW} requests (%)`, unit: '%', points: overTime(served, ADDRESSES[0]) },
+  };
+}
 
 export const FM_14: Scenario = {
   id: 'FM-14',
   title: 'Gray failure: one backend slow but "healthy"',
   bound: 'traffic share of the slow one drops below 10%',
   naiveExpectation: 'round robin keeps sending it a third of the traffic',
+  twinExpectation: `three replicas alike (${TWIN_MS}–${TWIN_MS + TWIN_JITTER_MS} ms): each gets a third of the traffic ± ${EVEN_WITHIN * 100} %`,
   requires: [],
   budgetMs: 20_000,
   async run(ctx) {
-    let port = 0;
-    for (const address of ADDRESSES) {
-      // Each replica answers with its own address, after its latency.
-      ({ port } = await listen(
-        ctx,
-        (req, res) => setTimeout(() => res.end(req.socket.localAddress), req.socket.localAddress === SLOW ? SLOW_MS : FAST_MS),
-        address,
-        port,
-      ));
-    }
+    const port = await replicas(ctx, (address) => (address === SLOW ? SLOW_MS : FAST_MS));
 
     ctx.progress(`naive: round robin, ${REQUESTS} requests`);
     const agent = new Agent();
@@ -65,13 +105,9 @@ export const FM_14: Scenario = {
     });
 
     ctx.progress(`breakwater: createClient(), ${WARM_UP} + ${REQUESTS} requests`);
-    // Three A records for one name, as DNS would give them.
-    const client = createClient({ ...ctx.config.http, resolve: async () => ADDRESSES.map((address) => ({ address, family: 4 as const, ttlMs: 60_000 })) });
-    ctx.defer(() => client.close());
-    const bw = await drive(ctx, WARM_UP + REQUESTS, 4, async () => {
-      const res = await client.request(`http://replicas.test:${port}/`, { signal: ctx.signal });
-      return res.body.text();
-    });
+    const bw = await drive(ctx, WARM_UP + REQUESTS, CONCURRENCY, replicaClient(ctx, ctx.config.http)(port));
+    ctx.progress(`healthy twin: three replicas alike, ${WARM_UP} + ${TWIN_REQUESTS} requests`);
+    const twin = await uniformReplicasTwin(ctx, ctx.config.http);
     const [naiveShare, bwShare] = [share(naive), share(bw.slice(WARM_UP))];
     return {
       naive: {
@@ -88,8 +124,10 @@ export const FM_14: Scenario = {
         ok: bwShare < 0.1,
         series: { label: `slow replica's share per ${WINDOW} requests, warm-up included (%)`, unit: '%', points: overTime(bw) },
       },
+      twin,
       notes: [
         `replicas on 127.0.0.1–3 answer in ${FAST_MS}, ${FAST_MS} and ${SLOW_MS} ms; ${REQUESTS} requests per side (the test suite: the same); Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)}`,
+        `healthy twin: three more replicas answering in ${TWIN_MS}–${TWIN_MS + TWIN_JITTER_MS} ms, ${TWIN_REQUESTS} requests after ${WARM_UP} of warm-up, ${CONCURRENCY} in flight, through a client built the same way`,
       ],
     };
   },
