@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { CircuitBreaker } from '@breakwater/circuit';
 import { createClient } from '@breakwater/http';
 import { describe, expect, it } from 'vitest';
-import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { reuseBelowIdleTwin } from '../../packages/scorecard/src/scenarios/fm-07.js';
 import { slowHandlerTwin } from '../../packages/scorecard/src/scenarios/fm-09.js';
 import { fastReaderTwin } from '../../packages/scorecard/src/scenarios/fm-10.js';
@@ -13,39 +12,13 @@ import { stableRecordTwin } from '../../packages/scorecard/src/scenarios/fm-13.j
 import { longKeepAliveTwin } from '../../packages/scorecard/src/scenarios/fm-16.js';
 import { longLivedTwin } from '../../packages/scorecard/src/scenarios/fm-17.js';
 import { haproxyBinary } from '../../packages/scorecard/src/scenarios/transport-support.js';
-import type { Measurement, Scenario, ScenarioContext } from '../../packages/scorecard/src/types.js';
+import { expectTwin, twinRow } from '../support/twins.js';
 
 // Each healthy twin must be able to fail: run with the defaults it passes;
 // with a defence made too eager (or too strict) it fails, and through the
 // real runner that fails the row with the twin's reason. The scenarios'
 // own runs (scorecard-resilience/transport tests) check the defaults again,
 // beside the naive and Breakwater sides.
-
-const held: Measurement = { value: 0, unit: 'count', text: 'held', ok: true };
-
-/** A row whose naive and Breakwater sides hold, so only its twin can fail it. */
-function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement>): Scenario {
-  return {
-    id,
-    title: `${id} healthy twin`,
-    bound: 'b',
-    naiveExpectation: 'n',
-    twinExpectation: 'healthy traffic passes untouched',
-    requires: [],
-    budgetMs: 20_000,
-    run: async (ctx) => ({ naive: held, breakwater: held, twin: await twin(ctx) }),
-  };
-}
-
-async function expectTwin(defaults: Scenario, eager: Scenario): Promise<{ passed: Measurement; hurt: Measurement }> {
-  const report = await runScorecard([defaults, eager], { concurrency: 2 });
-  const [good, bad] = report.rows;
-  for (const row of report.rows) console.log(`[${row.id}] ${row.verdict}: twin ${row.twin?.text}`);
-  expect({ verdict: good!.verdict, reason: good!.reason }).toEqual({ verdict: 'pass', reason: undefined });
-  expect(bad!.verdict).toBe('fail');
-  expect(bad!.reason).toMatch(/^the defence fired on healthy traffic \(healthy twin: healthy traffic passes untouched; got: /);
-  return { passed: good!.twin!, hurt: bad!.twin! };
-}
 
 describe('scorecard healthy twins fail when the defence is too eager', () => {
   it('FM-12: one reset among successes keeps a default breaker closed; a breaker opening at 5 % opens and refuses calls', async () => {
