@@ -25,7 +25,12 @@ export interface Closeable extends AsyncDisposable {
  * where a call accepts one, is passed as `deadline`.
  */
 export interface CloseOptions {
-  /** Longest wait for accepted work to finish; then the rest is torn down as by `destroy()`. */
+  /**
+   * Longest wait for accepted work to finish; then the rest is torn down as by `destroy()`.
+   * Here 0 means "now" (as `destroy()`); in a per-request option such as the http client's
+   * `deadlineMs`, 0 means "no limit" (every tunable's 0 = off), so pass a positive number
+   * computed from a remaining budget, or a `Deadline`.
+   */
   deadlineMs?: number;
 }
 
