@@ -1,6 +1,7 @@
 import { assert, type TestContext } from 'vitest';
 import type { ScorecardConfig } from './config.js';
 import { runScorecard, type ScorecardReport } from './runner.js';
+import { CONTRACT_SCENARIOS } from './scenarios/contracts.js';
 import { fm15 } from './scenarios/fm-15.js';
 import { KERNEL_SCENARIOS } from './scenarios/kernel.js';
 import { RESILIENCE_SCENARIOS } from './scenarios/resilience.js';
@@ -8,13 +9,15 @@ import { TRANSPORT_SCENARIOS } from './scenarios/transport.js';
 import type { Scenario, ScorecardRow } from './types.js';
 
 /**
- * The scenarios {@link expectScorecard} picks from: FM-01 … FM-17. FM-18
+ * The scenarios {@link expectScorecard} picks from: FM-01 … FM-17 and the
+ * data contracts DC-01 … DC-04. FM-18
  * measures a host doctor (the CLI's): pass `scenarios` with
  * `fm18(doctor)` to include it.
  */
-export const LIBRARY_SCENARIOS: readonly Scenario[] = [...KERNEL_SCENARIOS, ...TRANSPORT_SCENARIOS, ...RESILIENCE_SCENARIOS, fm15].sort((a, b) =>
-  a.id.localeCompare(b.id),
-);
+export const LIBRARY_SCENARIOS: readonly Scenario[] = [
+  ...[...KERNEL_SCENARIOS, ...TRANSPORT_SCENARIOS, ...RESILIENCE_SCENARIOS, fm15].sort((a, b) => a.id.localeCompare(b.id)),
+  ...CONTRACT_SCENARIOS,
+];
 
 export interface ExpectScorecardOptions {
   /** The options your service uses (`{ preset, http, socket, pool, ack, drivers }`). @defaultValue the defaults */

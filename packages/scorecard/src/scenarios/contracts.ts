@@ -1,0 +1,5 @@
+import type { Scenario } from '../types.js';
+import { DC_02 } from './dc-02.js';
+
+/** Scorecard rows for the data-safety contracts (DC-01 … DC-04): loopback, child processes and a throw-away PostgreSQL; no root needed. */
+export const CONTRACT_SCENARIOS: readonly Scenario[] = [DC_02];

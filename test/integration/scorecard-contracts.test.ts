@@ -1,0 +1,71 @@
+import { createClient } from '@breakwater/http';
+import { describe, expect, it } from 'vitest';
+import { runScorecard } from '../../packages/scorecard/src/runner.js';
+import { CONTRACT_SCENARIOS } from '../../packages/scorecard/src/scenarios/contracts.js';
+import { bigUploadTwin } from '../../packages/scorecard/src/scenarios/dc-02.js';
+import type { Measurement, Scenario, ScenarioContext, ScorecardRow } from '../../packages/scorecard/src/types.js';
+
+// The data-contract rows (DC-01 … DC-04) through the real runner: each must
+// show the harm naively, keep its contract with Breakwater and leave its
+// healthy twin alone; then each twin must fail when the defence is made too
+// strict (the pattern of scorecard-twins.test.ts).
+
+const byId = (rows: ScorecardRow[]) => Object.fromEntries(rows.map((r) => [r.id, r]));
+const held: Measurement = { value: 0, unit: 'count', text: 'held', ok: true };
+
+/** A row whose naive and Breakwater sides hold, so only its twin can fail it. */
+function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement>): Scenario {
+  return {
+    id,
+    title: `${id} healthy twin`,
+    bound: 'b',
+    naiveExpectation: 'n',
+    twinExpectation: 'healthy traffic passes untouched',
+    requires: [],
+    budgetMs: 30_000,
+    run: async (ctx) => ({ naive: held, breakwater: held, twin: await twin(ctx) }),
+  };
+}
+
+async function expectTwin(defaults: Scenario, strict: Scenario): Promise<{ passed: Measurement; hurt: Measurement }> {
+  const report = await runScorecard([defaults, strict], { concurrency: 2 });
+  const [good, bad] = report.rows;
+  for (const row of report.rows) console.log(`[${row.id}] ${row.verdict}: twin ${row.twin?.text}`);
+  expect({ verdict: good!.verdict, reason: good!.reason }).toEqual({ verdict: 'pass', reason: undefined });
+  expect(bad!.verdict).toBe('fail');
+  expect(bad!.reason).toMatch(/^the defence fired on healthy traffic \(healthy twin: healthy traffic passes untouched; got: /);
+  return { passed: good!.twin!, hurt: bad!.twin! };
+}
+
+describe('scorecard: data-contract rows', () => {
+  it('each shows the naive harm, keeps its contract with Breakwater and passes its healthy twin', async () => {
+    const report = await runScorecard(CONTRACT_SCENARIOS, { concurrency: 4 });
+    for (const row of report.rows)
+      console.log(
+        `[${row.id}] ${row.verdict} (${row.durationMs} ms): naive ${row.naive?.text}; breakwater ${row.breakwater?.text}; twin ${row.twin?.text}${row.reason === undefined ? '' : `; ${row.reason}`}`,
+      );
+    const rows = byId(report.rows);
+    for (const row of report.rows) {
+      if (row.verdict === 'skipped') continue;
+      expect({ id: row.id, verdict: row.verdict, reason: row.reason }).toEqual({ id: row.id, verdict: 'pass', reason: undefined });
+      for (const m of [row.naive, row.breakwater, row.twin]) expect(m?.ok).toBe(true);
+    }
+    // DC-02: the naive retry's accepted body is empty; Breakwater's is the 48 KiB sent; the twin went out once.
+    expect(rows['DC-02']?.naive).toMatchObject({ value: 0, unit: '%' });
+    expect(rows['DC-02']?.naive?.text).toMatch(/^200: server accepted 0 B/);
+    expect(rows['DC-02']?.breakwater).toMatchObject({ value: 100, unit: '%' });
+    expect(rows['DC-02']?.breakwater?.text).toMatch(/sent 49,152 B then 49,152 B$/);
+    expect(rows['DC-02']?.twin).toMatchObject({ value: 1, text: '10 MB streamed PUT: 1 attempt, bytes intact, 200' });
+  }, 120_000);
+});
+
+describe('data-contract healthy twins fail when the defence is too strict', () => {
+  it('DC-02: a 10 MB streamed PUT goes out once with the defaults; a 50 ms deadline cuts the healthy upload', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('DC-02', (ctx) => bigUploadTwin(ctx, () => createClient())),
+      twinRow('DC-02 strict', (ctx) => bigUploadTwin(ctx, () => createClient({ deadlineMs: 50 }))),
+    );
+    expect(passed).toMatchObject({ value: 1, ok: true });
+    expect(hurt.text).toMatch(/^10 MB streamed PUT: BW_ERR_DEADLINE after [01] attempt/);
+  }, 60_000);
+});
