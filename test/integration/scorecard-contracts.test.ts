@@ -1,8 +1,11 @@
 import { createClient } from '@breakwater/http';
+import { resolvePreset } from '@breakwater/presets';
 import { describe, expect, it } from 'vitest';
+import { createPgPool } from '../../packages/drivers/src/pg.js';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { CONTRACT_SCENARIOS } from '../../packages/scorecard/src/scenarios/contracts.js';
 import { bigUploadTwin } from '../../packages/scorecard/src/scenarios/dc-02.js';
+import { markedReadTwin, startDatabase } from '../../packages/scorecard/src/scenarios/dc-04.js';
 import type { Measurement, Scenario, ScenarioContext, ScorecardRow } from '../../packages/scorecard/src/types.js';
 
 // The data-contract rows (DC-01 … DC-04) through the real runner: each must
@@ -56,6 +59,14 @@ describe('scorecard: data-contract rows', () => {
     expect(rows['DC-02']?.breakwater).toMatchObject({ value: 100, unit: '%' });
     expect(rows['DC-02']?.breakwater?.text).toMatch(/sent 49,152 B then 49,152 B$/);
     expect(rows['DC-02']?.twin).toMatchObject({ value: 1, text: '10 MB streamed PUT: 1 attempt, bytes intact, 200' });
+    // DC-04: 3 write-like reads ran twice each naively, once each with Breakwater; the marked read was retried once.
+    expect(rows['DC-04']?.verdict).toEqual(process.env.BREAKWATER_REQUIRE_NETNS === '1' ? 'pass' : expect.stringMatching(/^(pass|skipped)$/));
+    if (rows['DC-04']?.verdict === 'pass') {
+      expect(rows['DC-04'].naive).toMatchObject({ value: 6, text: '3/3 reported done once, ran 6× (nextval() 2×, SELECT f() 2×, WITH … INSERT 2×)' });
+      expect(rows['DC-04'].breakwater).toMatchObject({ value: 3 });
+      expect(rows['DC-04'].breakwater?.text).toMatch(/^3\/3 BW_ERR_OUTCOME_UNKNOWN \(mayHaveApplied\), ran 3×/);
+      expect(rows['DC-04'].twin).toMatchObject({ value: 2, ok: true });
+    }
   }, 120_000);
 });
 
@@ -68,4 +79,15 @@ describe('data-contract healthy twins fail when the defence is too strict', () =
     expect(passed).toMatchObject({ value: 1, ok: true });
     expect(hurt.text).toMatch(/^10 MB streamed PUT: BW_ERR_DEADLINE after [01] attempt/);
   }, 60_000);
+
+  it('DC-04: a read marked idempotent is retried after its answer was lost; a retry policy of 1 attempt surfaces the loss', async () => {
+    const once = resolvePreset({ infra: 'direct', overrides: { retry: { attempts: 1 } } });
+    const { passed, hurt } = await expectTwin(
+      twinRow('DC-04', async (ctx) => markedReadTwin(ctx, await startDatabase(ctx), (config) => createPgPool(config))),
+      twinRow('DC-04 strict', async (ctx) => markedReadTwin(ctx, await startDatabase(ctx), (config) => createPgPool(config, { preset: once }))),
+    );
+    expect(passed).toMatchObject({ value: 2, ok: true });
+    expect(hurt).toMatchObject({ value: 1, ok: false });
+    expect(hurt.text).toMatch(/^answer lost once: BW_ERR_PEER_(CLOSED|RESET) after 1 attempt/);
+  }, 90_000);
 });
