@@ -5,6 +5,7 @@ import { createPgPool } from '../../packages/drivers/src/pg.js';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { CONTRACT_SCENARIOS } from '../../packages/scorecard/src/scenarios/contracts.js';
 import { bigUploadTwin } from '../../packages/scorecard/src/scenarios/dc-02.js';
+import { cleanRestartTwin } from '../../packages/scorecard/src/scenarios/dc-03.js';
 import { markedReadTwin, startDatabase } from '../../packages/scorecard/src/scenarios/dc-04.js';
 import type { Measurement, Scenario, ScenarioContext, ScorecardRow } from '../../packages/scorecard/src/types.js';
 
@@ -59,6 +60,11 @@ describe('scorecard: data-contract rows', () => {
     expect(rows['DC-02']?.breakwater).toMatchObject({ value: 100, unit: '%' });
     expect(rows['DC-02']?.breakwater?.text).toMatch(/sent 49,152 B then 49,152 B$/);
     expect(rows['DC-02']?.twin).toMatchObject({ value: 1, text: '10 MB streamed PUT: 1 attempt, bytes intact, 200' });
+    // DC-03: naive loses what its queue held at the kill; the outbox client loses none and doubles none.
+    expect(rows['DC-03']?.naive?.value).toBeGreaterThanOrEqual(150);
+    expect(rows['DC-03']?.breakwater).toMatchObject({ value: 0 });
+    expect(rows['DC-03']?.breakwater?.text).toMatch(/^300\/300 handled, 0 twice \(\d+ before the kill; [1-9]\d* resent from the outbox/);
+    expect(rows['DC-03']?.twin).toMatchObject({ value: 0, text: 'clean restart: 0 resent, 40/40 handled once' });
     // DC-04: 3 write-like reads ran twice each naively, once each with Breakwater; the marked read was retried once.
     expect(rows['DC-04']?.verdict).toEqual(process.env.BREAKWATER_REQUIRE_NETNS === '1' ? 'pass' : expect.stringMatching(/^(pass|skipped)$/));
     if (rows['DC-04']?.verdict === 'pass') {
@@ -90,4 +96,14 @@ describe('data-contract healthy twins fail when the defence is too strict', () =
     expect(hurt).toMatchObject({ value: 1, ok: false });
     expect(hurt.text).toMatch(/^answer lost once: BW_ERR_PEER_(CLOSED|RESET) after 1 attempt/);
   }, 90_000);
+
+  it('DC-03: a clean restart beside a slow handler resends nothing with the defaults; an ack timeout below the handler time resends', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('DC-03', (ctx) => cleanRestartTwin(ctx, {})),
+      twinRow('DC-03 eager', (ctx) => cleanRestartTwin(ctx, { ackTimeoutMs: 30 })),
+    );
+    expect(passed).toMatchObject({ value: 0, ok: true });
+    expect(hurt.value).toBeGreaterThan(0);
+    expect(hurt.text).toMatch(/^clean restart: [1-9]\d* resent/);
+  }, 60_000);
 });
