@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { createPgPool } from '../../packages/drivers/src/pg.js';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { CONTRACT_SCENARIOS } from '../../packages/scorecard/src/scenarios/contracts.js';
+import { slowServerTwin } from '../../packages/scorecard/src/scenarios/dc-01.js';
 import { bigUploadTwin } from '../../packages/scorecard/src/scenarios/dc-02.js';
 import { cleanRestartTwin } from '../../packages/scorecard/src/scenarios/dc-03.js';
 import { markedReadTwin, startDatabase } from '../../packages/scorecard/src/scenarios/dc-04.js';
@@ -18,7 +19,7 @@ const byId = (rows: ScorecardRow[]) => Object.fromEntries(rows.map((r) => [r.id,
 const held: Measurement = { value: 0, unit: 'count', text: 'held', ok: true };
 
 /** A row whose naive and Breakwater sides hold, so only its twin can fail it. */
-function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement>): Scenario {
+function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement>, budgetMs = 30_000): Scenario {
   return {
     id,
     title: `${id} healthy twin`,
@@ -26,7 +27,7 @@ function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement
     naiveExpectation: 'n',
     twinExpectation: 'healthy traffic passes untouched',
     requires: [],
-    budgetMs: 30_000,
+    budgetMs,
     run: async (ctx) => ({ naive: held, breakwater: held, twin: await twin(ctx) }),
   };
 }
@@ -53,6 +54,13 @@ describe('scorecard: data-contract rows', () => {
       if (row.verdict === 'skipped') continue;
       expect({ id: row.id, verdict: row.verdict, reason: row.reason }).toEqual({ id: row.id, verdict: 'pass', reason: undefined });
       for (const m of [row.naive, row.breakwater, row.twin]) expect(m?.ok).toBe(true);
+    }
+    // DC-01 (root): the dead server is reported in ≤ 23 s (15 s keepalive + 2 × 3 s connect + 2 s), the naive side hears nothing for 24 s, the 25 s server answers.
+    expect(rows['DC-01']?.verdict).toEqual(process.env.BREAKWATER_REQUIRE_NETNS === '1' ? 'pass' : expect.stringMatching(/^(pass|skipped)$/));
+    if (rows['DC-01']?.verdict === 'pass') {
+      expect(rows['DC-01'].naive?.text).toMatch(/^no error after 2\d\.\d s$/);
+      expect(rows['DC-01'].breakwater?.value).toBeLessThanOrEqual(23);
+      expect(rows['DC-01'].twin?.text).toMatch(/^200 after 2\d\.\d s, asked once$/);
     }
     // DC-02: the naive retry's accepted body is empty; Breakwater's is the 48 KiB sent; the twin went out once.
     expect(rows['DC-02']?.naive).toMatchObject({ value: 0, unit: '%' });
@@ -105,5 +113,14 @@ describe('data-contract healthy twins fail when the defence is too strict', () =
     expect(passed).toMatchObject({ value: 0, ok: true });
     expect(hurt.value).toBeGreaterThan(0);
     expect(hurt.text).toMatch(/^clean restart: [1-9]\d* resent/);
+  }, 60_000);
+
+  it('DC-01: a server thinking 25 s answers the defaults; the old watchdog rule (a reply owed within the stall timeout) cuts it', async () => {
+    const { passed, hurt } = await expectTwin(
+      twinRow('DC-01', (ctx) => slowServerTwin(ctx, () => createClient()), 40_000),
+      twinRow('DC-01 strict', (ctx) => slowServerTwin(ctx, () => createClient({ attempts: 1, socket: { expectResponseAfterWrite: true } })), 40_000),
+    );
+    expect(passed.text).toMatch(/^200 after 2\d\.\d s, asked once$/);
+    expect(hurt.text).toMatch(/^BW_ERR_STALLED \(1 attempt\) after \d+\.\d s, asked 1×$/);
   }, 60_000);
 });
