@@ -100,7 +100,7 @@ function detection(ctx: ScenarioContext) {
 
 export const DC_01: Scenario = {
   id: 'DC-01',
-  title: 'Slow server (thinks 25 s) vs the same server dead mid-think',
+  title: 'Slow server vs one dead mid-think',
   bound: 'dead: error ≤ keepalive idle + interval × count + retries × connect timeout + 2 s; slow: answered',
   naiveExpectation: 'no error for the dead server while the slow one thinks',
   twinExpectation: 'a server thinking 25 s answers: 200, sent once, no stall/PMTU/deadline error',

@@ -163,7 +163,7 @@ export async function bigUploadTwin(ctx: ScenarioContext, make: () => HttpClient
 
 export const DC_02: Scenario = {
   id: 'DC-02',
-  title: 'Replayed bodies (stream PUT reset after the server read it)',
+  title: 'Replayed bodies (stream PUT reset)',
   bound: 'the accepted attempt has the sent bytes (same SHA-256), or a typed not-retried error',
   naiveExpectation: '200 for an attempt with other bytes (empty stream resent)',
   twinExpectation: 'a 10 MB streamed PUT on a healthy server: one attempt, bytes intact',

@@ -192,7 +192,7 @@ export async function cleanRestartTwin(ctx: ScenarioContext, options: Options): 
 
 export const DC_03: Scenario = {
   id: 'DC-03',
-  title: 'Restarted outbox (sender SIGKILLed mid-stream)',
+  title: 'Restarted outbox (sender SIGKILLed)',
   bound: 'every message handled exactly once after the restart',
   naiveExpectation: 'messages lost (in-memory queue)',
   twinExpectation: 'a clean close and restart beside a slow handler: nothing resent',

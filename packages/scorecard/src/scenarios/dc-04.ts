@@ -148,7 +148,7 @@ export async function markedReadTwin(ctx: ScenarioContext, db: Database, make: (
 
 export const DC_04: Scenario = {
   id: 'DC-04',
-  title: 'Write-like reads (answer lost after the server ran them)',
+  title: 'Write-like reads, answer lost',
   bound: 'each runs once; BW_ERR_OUTCOME_UNKNOWN (mayHaveApplied) to the caller',
   naiveExpectation: 'each statement runs twice (p-retry around pg.Pool)',
   twinExpectation: 'a read marked idempotent, its answer lost the same way: retried once, right answer',
