@@ -8,7 +8,8 @@ import { slowServerTwin } from '../../packages/scorecard/src/scenarios/dc-01.js'
 import { bigUploadTwin } from '../../packages/scorecard/src/scenarios/dc-02.js';
 import { cleanRestartTwin } from '../../packages/scorecard/src/scenarios/dc-03.js';
 import { markedReadTwin, startDatabase } from '../../packages/scorecard/src/scenarios/dc-04.js';
-import type { Measurement, Scenario, ScenarioContext, ScorecardRow } from '../../packages/scorecard/src/types.js';
+import type { ScorecardRow } from '../../packages/scorecard/src/types.js';
+import { expectTwin, twinRow } from '../support/scorecardTwins.js';
 
 // The data-contract rows (DC-01 … DC-04) through the real runner: each must
 // show the harm naively, keep its contract with Breakwater and leave its
@@ -16,31 +17,6 @@ import type { Measurement, Scenario, ScenarioContext, ScorecardRow } from '../..
 // strict (the pattern of scorecard-twins.test.ts).
 
 const byId = (rows: ScorecardRow[]) => Object.fromEntries(rows.map((r) => [r.id, r]));
-const held: Measurement = { value: 0, unit: 'count', text: 'held', ok: true };
-
-/** A row whose naive and Breakwater sides hold, so only its twin can fail it. */
-function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement>, budgetMs = 30_000): Scenario {
-  return {
-    id,
-    title: `${id} healthy twin`,
-    bound: 'b',
-    naiveExpectation: 'n',
-    twinExpectation: 'healthy traffic passes untouched',
-    requires: [],
-    budgetMs,
-    run: async (ctx) => ({ naive: held, breakwater: held, twin: await twin(ctx) }),
-  };
-}
-
-async function expectTwin(defaults: Scenario, strict: Scenario): Promise<{ passed: Measurement; hurt: Measurement }> {
-  const report = await runScorecard([defaults, strict], { concurrency: 2 });
-  const [good, bad] = report.rows;
-  for (const row of report.rows) console.log(`[${row.id}] ${row.verdict}: twin ${row.twin?.text}`);
-  expect({ verdict: good!.verdict, reason: good!.reason }).toEqual({ verdict: 'pass', reason: undefined });
-  expect(bad!.verdict).toBe('fail');
-  expect(bad!.reason).toMatch(/^the defence fired on healthy traffic \(healthy twin: healthy traffic passes untouched; got: /);
-  return { passed: good!.twin!, hurt: bad!.twin! };
-}
 
 describe('scorecard: data-contract rows', () => {
   it('each shows the naive harm, keeps its contract with Breakwater and passes its healthy twin', async () => {
