@@ -60,6 +60,20 @@ describe('scorecard: data-contract rows', () => {
   }, 120_000);
 });
 
+describe('data-contract rows with your configuration', () => {
+  it('DC-02 holds with a small maxReplayBodyBytes (a typed refusal, nothing wrong accepted); DC-04 fails when isIdempotent vouches for every statement', async () => {
+    const only = CONTRACT_SCENARIOS.filter((s) => s.id === 'DC-02' || s.id === 'DC-04');
+    const report = await runScorecard(only, { concurrency: 2, config: { http: { maxReplayBodyBytes: 1_024 }, drivers: { isIdempotent: () => true } } });
+    const rows = byId(report.rows);
+    for (const row of report.rows) console.log(`[${row.id} with config] ${row.verdict}: breakwater ${row.breakwater?.text}`);
+    expect(rows['DC-02']).toMatchObject({ verdict: 'pass', breakwater: { value: 0, ok: true } });
+    expect(rows['DC-02']?.breakwater?.text).toMatch(/^BW_ERR_\w+, not retried \(body-not-replayable\): nothing wrong accepted; sent 49,152 B$/);
+    if (rows['DC-04']?.verdict === 'skipped') return;
+    expect(rows['DC-04']).toMatchObject({ verdict: 'fail', breakwater: { value: 6, ok: false } });
+    expect(rows['DC-04']?.reason).toMatch(/^Breakwater missed its bound/);
+  }, 60_000);
+});
+
 describe('data-contract healthy twins fail when the defence is too strict', () => {
   it('DC-02: a 10 MB streamed PUT goes out once with the defaults; a 50 ms deadline cuts the healthy upload', async () => {
     const { passed, hurt } = await expectTwin(

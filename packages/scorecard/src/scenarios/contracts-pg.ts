@@ -1,9 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { chownSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
 import { programPath } from '../requirements.js';
 import type { ScenarioContext } from '../types.js';
 import { aborted } from './resilience-support.js';
@@ -56,7 +57,8 @@ export async function startPostgres(ctx: ScenarioContext): Promise<{ host: strin
   }
   const data = path.join(dir, 'data');
   const [init, initArgs] = command('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--no-sync', '--no-instructions']);
-  execFileSync(init, initArgs, { stdio: 'pipe', timeout: 30_000 });
+  // Not execFileSync: the scenarios beside this one keep their event loop while initdb runs.
+  await promisify(execFile)(init, initArgs, { timeout: 30_000, signal: ctx.signal });
   const port = await freePort();
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', log_min_messages: 'warning' };
   const [cmd, args] = command('postgres', ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]);

@@ -113,8 +113,16 @@ async function breakwaterSide(
   ctx.signal.throwIfAborted();
   const r = judged(bytes, server.attempts(path), status);
   if (r.intact) return { value: 100, unit: '%', text: `200: server accepted identical bytes (SHA-256 ${short(sha256(bytes))}); sent ${r.sent}`, ok: true };
-  if (error instanceof BreakwaterError && error.retryable === false && error.details.notRetried === 'body-not-replayable')
-    return { value: 0, unit: '%', text: `${error.code}, not retried (body-not-replayable): nothing wrong accepted; sent ${r.sent}`, ok: true };
+  // Not retried (a body it could not replay, or your options allow one attempt): a typed error, and nothing wrong accepted.
+  // The first attempt was reset before any answer; a later one the server answered must not carry other bytes.
+  const wrongAccepted = server
+    .attempts(path)
+    .slice(1)
+    .some((a) => a.sha256 !== sha256(bytes));
+  if (error instanceof BreakwaterError && !wrongAccepted) {
+    const why = typeof error.details.notRetried === 'string' ? `, not retried (${error.details.notRetried})` : '';
+    return { value: 0, unit: '%', text: `${error.code}${why}: nothing wrong accepted; sent ${r.sent}`, ok: true };
+  }
   const why = error === undefined ? `${status}: server accepted ${r.accepted?.length ?? 0} B` : ((error as { code?: string }).code ?? String(error));
   return { value: r.pct, unit: '%', text: `${why}; sent ${r.sent}`, ok: false };
 }
@@ -164,7 +172,7 @@ export async function bigUploadTwin(ctx: ScenarioContext, make: () => HttpClient
 export const DC_02: Scenario = {
   id: 'DC-02',
   title: 'Replayed bodies (stream PUT reset)',
-  bound: 'the accepted attempt has the sent bytes (same SHA-256), or a typed not-retried error',
+  bound: 'the accepted attempt has the sent bytes (same SHA-256), or a typed error and nothing accepted',
   naiveExpectation: '200 for an attempt with other bytes (empty stream resent)',
   twinExpectation: 'a 10 MB streamed PUT on a healthy server: one attempt, bytes intact',
   requires: [],

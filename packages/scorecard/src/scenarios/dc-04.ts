@@ -112,11 +112,14 @@ async function breakwaterSide(ctx: ScenarioContext, db: Database, options: Drive
   const results = await runSide(ctx, db, 'breakwater', (sql) => pool.query(sql));
   const total = results.reduce((n, r) => n + r.runs, 0);
   const ok = results.every((r) => r.runs === 1 && outcomeUnknown(r.outcome));
-  const outcomes = [...new Set(results.map((r) => (r.outcome === 'ok' ? 'ok' : ((r.outcome as { code?: string }).code ?? String(r.outcome)))))].join(', ');
+  const outcomes = [...new Set(results.map((r) => (r.outcome === 'ok' ? 'reported done' : ((r.outcome as { code?: string }).code ?? String(r.outcome)))))].join(
+    ', ',
+  );
+  const yours = options.isIdempotent === undefined ? '' : ': isIdempotent (your option) lets statements that may have run be sent again';
   return {
     value: total,
     unit: 'count',
-    text: ok ? `3/3 ${outcomes} (mayHaveApplied), ran ${total}× (${runsText(results)})` : `${outcomes}, ran ${total}× (${runsText(results)})`,
+    text: ok ? `3/3 ${outcomes} (mayHaveApplied), ran ${total}× (${runsText(results)})` : `${outcomes}, ran ${total}× (${runsText(results)})${yours}`,
     ok,
   };
 }
