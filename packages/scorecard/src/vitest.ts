@@ -53,7 +53,7 @@ export function rowFailure(row: ScorecardRow): string {
  * each failing row's message, e.g. `FM-02 Write into a blackhole …:
  * Breakwater: no error after 20.0 s: userTimeoutMs 120000, stallTimeoutMs
  * 120000 → a dead peer mid-request is reported after 120 s, bound 20 s`.
- * Kernel rows (FM-01, 02, 03, 05, 06, 08) need root, `ip` and `nft`: without
+ * Kernel rows (FM-01, 02, 03, 05, 06, 08, DC-01) need root, `ip` and `nft`: without
  * them they are skipped (see `ctx`), or fail with `BREAKWATER_REQUIRE_NETNS=1`.
  * Resolves to the report (skipped rows carry their `reason`).
  *
