@@ -19,8 +19,12 @@ import { expectTwin, twinRow } from '../support/scorecardTwins.js';
 const byId = (rows: ScorecardRow[]) => Object.fromEntries(rows.map((r) => [r.id, r]));
 
 describe('scorecard: data-contract rows', () => {
-  it('each shows the naive harm, keeps its contract with Breakwater and passes its healthy twin', async () => {
-    const report = await runScorecard(CONTRACT_SCENARIOS, { concurrency: 4 });
+  it('DC-02, 03, 04 each show the naive harm, keep their contract with Breakwater and pass their healthy twin', async () => {
+    // DC-01 needs network namespaces: test/faults/dc-01-slow-server.test.ts runs it.
+    const report = await runScorecard(
+      CONTRACT_SCENARIOS.filter((s) => !s.requires.includes('netns')),
+      { concurrency: 3 },
+    );
     for (const row of report.rows)
       console.log(
         `[${row.id}] ${row.verdict} (${row.durationMs} ms): naive ${row.naive?.text}; breakwater ${row.breakwater?.text}; twin ${row.twin?.text}${row.reason === undefined ? '' : `; ${row.reason}`}`,
@@ -30,13 +34,6 @@ describe('scorecard: data-contract rows', () => {
       if (row.verdict === 'skipped') continue;
       expect({ id: row.id, verdict: row.verdict, reason: row.reason }).toEqual({ id: row.id, verdict: 'pass', reason: undefined });
       for (const m of [row.naive, row.breakwater, row.twin]) expect(m?.ok).toBe(true);
-    }
-    // DC-01 (root): the dead server is reported in ≤ 23 s (15 s keepalive + 2 × 3 s connect + 2 s), the naive side hears nothing for 24 s, the 25 s server answers.
-    expect(rows['DC-01']?.verdict).toEqual(process.env.BREAKWATER_REQUIRE_NETNS === '1' ? 'pass' : expect.stringMatching(/^(pass|skipped)$/));
-    if (rows['DC-01']?.verdict === 'pass') {
-      expect(rows['DC-01'].naive?.text).toMatch(/^no error after 2\d\.\d s$/);
-      expect(rows['DC-01'].breakwater?.value).toBeLessThanOrEqual(23);
-      expect(rows['DC-01'].twin?.text).toMatch(/^200 after 2\d\.\d s, asked once$/);
     }
     // DC-02: the naive retry's accepted body is empty; Breakwater's is the 48 KiB sent; the twin went out once.
     expect(rows['DC-02']?.naive).toMatchObject({ value: 0, unit: '%' });
