@@ -5,10 +5,14 @@ import { defineConfig } from 'vitest/config';
 // Tests run against the TypeScript sources of every package (no build needed);
 // published consumers get dist/ through each package's exports map.
 const packagesDir = fileURLToPath(new URL('./packages/', import.meta.url));
-const alias = readdirSync(packagesDir).map((name) => ({
-  find: new RegExp(`^@breakwater/${name}$`),
-  replacement: `${packagesDir}${name}/src/index.ts`,
-}));
+const alias = [
+  ...readdirSync(packagesDir).map((name) => ({
+    find: new RegExp(`^@breakwater/${name}$`),
+    replacement: `${packagesDir}${name}/src/index.ts`,
+  })),
+  // Subpath exports imported by another package's sources (the scorecard's DC-04).
+  { find: /^@breakwater\/drivers\/pg$/, replacement: `${packagesDir}drivers/src/pg.ts` },
+];
 
 // One JSON report per run; .ci/run names them (node24, node22).
 const reportFile = `.reports/vitest-${process.env.BREAKWATER_REPORT ?? `node${process.versions.node.split('.')[0]}`}.json`;

@@ -37,7 +37,7 @@ const USES: Record<string, string> = {
   '@breakwater/drivers/ioredis': "typeof m.createRedis === 'function'",
   '@breakwater/drivers/mysql2': "typeof m.isIdempotentStatement === 'function'",
   '@breakwater/scorecard': "m.SCORECARD_DEFAULTS.concurrency > 0 && typeof m.createScenarios === 'function'",
-  '@breakwater/scorecard/vitest': "typeof m.expectScorecard === 'function' && m.LIBRARY_SCENARIOS.length === 17",
+  '@breakwater/scorecard/vitest': "typeof m.expectScorecard === 'function' && m.LIBRARY_SCENARIOS.length === 21",
   '@breakwater/cli': "m.parseTarget('127.0.0.1:80').port === 80",
 };
 

@@ -33,6 +33,14 @@ describe('docs/failure-modes.md', () => {
     for (const part of ['Symptom', 'Cause', 'Breakwater', 'Knobs', 'Test', 'Numbers']) expect(section).toContain(`- **${part}**:`);
   });
 
+  it.each(['DC-01', 'DC-02', 'DC-03', 'DC-04'])('has a section for the data contract %s with promise, naive harm, defence, twin, test and numbers', (id) => {
+    const start = doc.indexOf(`\n## ${id} `);
+    expect(start, `no "## ${id} …" heading`).toBeGreaterThan(-1);
+    const end = doc.indexOf('\n## ', start + 1);
+    const section = doc.slice(start, end === -1 ? undefined : end);
+    for (const part of ['Promised', 'Naive harm', 'Breakwater', 'Healthy twin', 'Test', 'Numbers']) expect(section).toContain(`- **${part}**:`);
+  });
+
   it('names only test files that exist', () => {
     const paths = [...doc.matchAll(/`((?:test|packages)\/[\w./-]+\.test\.ts)`/g)].map((m) => m[1] as string);
     expect(paths.length).toBeGreaterThanOrEqual(18);

@@ -19,15 +19,15 @@ import { type ResolvedSocketOptions, resolveSocketOptions, type SocketOptions } 
 export interface ScorecardConfig {
   /** A `resolvePreset()` result or a selection (`{ infra: 'aws-alb', env: 'production' }`). */
   preset?: PresetConfig | PresetSelection;
-  /** `createClient()` options (FM-07, FM-11, FM-13, FM-14). */
+  /** `createClient()` options (FM-07, FM-11, FM-13, FM-14, DC-01, DC-02). */
   http?: HttpClientOptions;
   /** `connect()` options (FM-01, FM-02, FM-04, FM-05, FM-06); also under `http.socket` unless that sets its own. */
   socket?: SocketOptions;
   /** `createPool()` tunables and socket options (FM-03, FM-08, FM-17); `host`, `port`, `connect` are the scenario's. */
   pool?: Omit<PoolOptions, 'host' | 'port' | 'connect'>;
-  /** `createAckClient()` options (FM-09, FM-10); `endpoints`, `host`, `port`, `outboxPath` are the scenario's. */
+  /** `createAckClient()` options (FM-09, FM-10, DC-03); `endpoints`, `host`, `port`, `outboxPath` are the scenario's. */
   ack?: Omit<AckClientOptions, 'endpoints' | 'host' | 'port' | 'outboxPath'>;
-  /** `@breakwater/drivers` options: validated; no scorecard row runs a database driver (see the notes). */
+  /** `@breakwater/drivers` options (DC-04: `createPgPool()`); `preset` applies here too. */
   drivers?: DriverOptions;
 }
 

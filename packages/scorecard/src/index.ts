@@ -14,6 +14,7 @@ export {
   type ScorecardReport,
   type ScorecardSummary,
 } from './runner.js';
+export { CONTRACT_SCENARIOS } from './scenarios/contracts.js';
 export { fm18, type HostDoctor } from './scenarios/fm-18.js';
 export { hostScenarios } from './scenarios/host.js';
 export { type CreateScenariosOptions, createScenarios } from './scenarios/index.js';

@@ -1,4 +1,4 @@
-import { accessSync, constants, statSync } from 'node:fs';
+import { accessSync, constants, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { netnsSupport } from '@breakwater/chaos';
 import type { Scenario } from './types.js';
@@ -7,7 +7,7 @@ import type { Scenario } from './types.js';
 export interface HostSupport {
   /** root + `ip` + `nft` usable (a probe namespace can be created). */
   netns(): { available: boolean; reason?: string };
-  /** `program` is an executable file on PATH. */
+  /** `program` is an executable file on PATH (or, for PostgreSQL's, in /usr/lib/postgresql/<version>/bin). */
   hasProgram(program: string): boolean;
 }
 
@@ -25,9 +25,28 @@ export function onPath(program: string, envPath: string = process.env.PATH ?? ''
   return false;
 }
 
+/** Where Debian's postgresql package puts initdb and postgres (off PATH): /usr/lib/postgresql/<version>/bin, newest first. */
+function postgresDirs(): string[] {
+  try {
+    return readdirSync('/usr/lib/postgresql')
+      .sort((a, b) => Number(b) - Number(a))
+      .map((v) => `/usr/lib/postgresql/${v}/bin`);
+  } catch {
+    return [];
+  }
+}
+
+/** The executable `program` on PATH, else in PostgreSQL's Debian directories; undefined when neither has it. */
+export function programPath(program: string, envPath: string = process.env.PATH ?? ''): string | undefined {
+  for (const dir of [...envPath.split(path.delimiter), ...postgresDirs()]) {
+    if (dir !== '' && onPath(program, dir)) return path.join(dir, program);
+  }
+  return undefined;
+}
+
 export const REAL_HOST: HostSupport = {
   netns: () => netnsSupport(),
-  hasProgram: (program) => onPath(program),
+  hasProgram: (program) => programPath(program) !== undefined,
 };
 
 export interface Unmet {

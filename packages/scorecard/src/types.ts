@@ -1,6 +1,8 @@
 /**
  * The scorecard's contract. One {@link Scenario} per failure-mode id
- * (FM-01 … FM-18, see docs/failure-modes.md) reproduces the fault for real
+ * (FM-01 … FM-18, see docs/failure-modes.md) and per data contract
+ * (DC-01 … DC-04: slow server, replayed bodies, restarted outbox,
+ * write-like reads) reproduces the fault for real
  * and measures the same thing twice: once the naive way (Node's defaults,
  * `http.Agent`, undici defaults, p-retry defaults) and once through
  * Breakwater. A row passes when the naive side really shows the failure and
@@ -72,7 +74,7 @@ export interface ScenarioContext {
 }
 
 export interface Scenario {
-  /** `FM-01` … `FM-18`. */
+  /** `FM-01` … `FM-18`, `DC-01` … `DC-04`. */
   id: string;
   /** The failure, as in the catalogue's second column, short: `Zombie connection (idle peer gone, no FIN)`. */
   title: string;

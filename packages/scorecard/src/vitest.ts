@@ -1,6 +1,7 @@
 import { assert, type TestContext } from 'vitest';
 import type { ScorecardConfig } from './config.js';
 import { runScorecard, type ScorecardReport } from './runner.js';
+import { CONTRACT_SCENARIOS } from './scenarios/contracts.js';
 import { fm15 } from './scenarios/fm-15.js';
 import { KERNEL_SCENARIOS } from './scenarios/kernel.js';
 import { RESILIENCE_SCENARIOS } from './scenarios/resilience.js';
@@ -9,13 +10,15 @@ import type { Scenario, ScorecardRow } from './types.js';
 import { twinFailure } from './verdict.js';
 
 /**
- * The scenarios {@link expectScorecard} picks from: FM-01 … FM-17. FM-18
+ * The scenarios {@link expectScorecard} picks from: FM-01 … FM-17 and the
+ * data contracts DC-01 … DC-04. FM-18
  * measures a host doctor (the CLI's): pass `scenarios` with
  * `fm18(doctor)` to include it.
  */
-export const LIBRARY_SCENARIOS: readonly Scenario[] = [...KERNEL_SCENARIOS, ...TRANSPORT_SCENARIOS, ...RESILIENCE_SCENARIOS, fm15].sort((a, b) =>
-  a.id.localeCompare(b.id),
-);
+export const LIBRARY_SCENARIOS: readonly Scenario[] = [
+  ...[...KERNEL_SCENARIOS, ...TRANSPORT_SCENARIOS, ...RESILIENCE_SCENARIOS, fm15].sort((a, b) => a.id.localeCompare(b.id)),
+  ...CONTRACT_SCENARIOS,
+];
 
 export interface ExpectScorecardOptions {
   /** The options your service uses (`{ preset, http, socket, pool, ack, drivers }`). @defaultValue the defaults */
@@ -53,7 +56,7 @@ export function rowFailure(row: ScorecardRow): string {
  * each failing row's message, e.g. `FM-02 Write into a blackhole …:
  * Breakwater: no error after 20.0 s: userTimeoutMs 120000, stallTimeoutMs
  * 120000 → a dead peer mid-request is reported after 120 s, bound 20 s`.
- * Kernel rows (FM-01, 02, 03, 05, 06, 08) need root, `ip` and `nft`: without
+ * Kernel rows (FM-01, 02, 03, 05, 06, 08, DC-01) need root, `ip` and `nft`: without
  * them they are skipped (see `ctx`), or fail with `BREAKWATER_REQUIRE_NETNS=1`.
  * Resolves to the report (skipped rows carry their `reason`).
  *

@@ -55,7 +55,7 @@ export const scorecardCommand: CliCommand = {
   summary: 'Reproduce every failure mode for real, naive vs Breakwater, and print the scorecard (and an HTML report)',
   arguments: [],
   options: [
-    { flags: '--only <ids>', description: 'comma-separated FM ids to run, e.g. FM-01,FM-04 (default: all registered)' },
+    { flags: '--only <ids>', description: 'comma-separated row ids to run, e.g. FM-01,FM-04,DC-02 (default: all registered)' },
     { flags: '--concurrency <n>', description: 'scenarios run side by side; exclusive ones always run alone (default: 4)', parse: number('integer') },
     { flags: '--html <file>', description: 'also write a self-contained HTML report with charts' },
     {
@@ -67,8 +67,11 @@ export const scorecardCommand: CliCommand = {
   help: `
 Kernel-level scenarios need root, ip and nft (network namespaces); without
 them they are skipped with the reason, or are errors with
-BREAKWATER_REQUIRE_NETNS=1. A row passes when the naive side shows the
-failure and Breakwater meets its bound.
+BREAKWATER_REQUIRE_NETNS=1; DC-04 runs a throw-away PostgreSQL and is
+skipped without initdb and postgres. A row passes when the naive side shows
+the failure and Breakwater meets its bound. FM-01 … FM-18 are the failure
+modes, DC-01 … DC-04 the data contracts (slow server, replayed bodies,
+restarted outbox, write-like reads).
 
 With --config, each scenario's Breakwater side uses your options over the
 defaults; a row fails, saying which option, when they defeat the defence

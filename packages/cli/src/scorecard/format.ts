@@ -27,7 +27,7 @@ export function explain(r: ScorecardRow): string | undefined {
 
 /** The table, the reasons for rows that did not pass, and the summary line. */
 export function formatScorecard(report: ScorecardReport, io: { color: boolean }, htmlFile?: string): string {
-  const header = `${pad('FM', WIDTH.id)}  ${pad('failure', WIDTH.title)}  ${pad('naive', WIDTH.cell)}  ${pad('Breakwater', WIDTH.cell)}  ${pad('healthy twin', WIDTH.cell)}  verdict`;
+  const header = `${pad('id', WIDTH.id)}  ${pad('failure', WIDTH.title)}  ${pad('naive', WIDTH.cell)}  ${pad('Breakwater', WIDTH.cell)}  ${pad('healthy twin', WIDTH.cell)}  verdict`;
   const out = [paint(io, 'bold', 'breakwater scorecard — naive vs Breakwater, and healthy traffic left alone'), '', paint(io, 'dim', header)];
   for (const r of report.rows) out.push(line(r, io));
   const reasons = report.rows.flatMap((r) => {

@@ -122,7 +122,7 @@ describe('scorecard table', () => {
   it('prints a row per scenario, why rows did not pass, and the summary', () => {
     const text = formatScorecard(report(), { color: false }, '/tmp/r.html');
     const lines = text.split('\n');
-    expect(lines[2]).toMatch(/^FM\s+failure\s+naive\s+Breakwater\s+healthy twin\s+verdict$/);
+    expect(lines[2]).toMatch(/^id\s+failure\s+naive\s+Breakwater\s+healthy twin\s+verdict$/);
     expect(lines[3]).toMatch(/^FM-01 {2}Zombie .*…\s+no error after 20 s .*…\s+11\.1 s\s+no error after 30 s idle\s+pass$/);
     expect(lines[4]).toMatch(/^FM-07 {2}Stale pooled connection\s+—\s+—\s+—\s+skipped$/);
     expect(text).toContain('FM-07 skipped: needs `haproxy` on PATH');

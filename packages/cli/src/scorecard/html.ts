@@ -131,7 +131,7 @@ export function renderHtml(report: ScorecardReport): string {
 <p class="summary">${s.passed} passed, ${s.failed} failed, ${s.skipped} skipped, ${s.errors} errors in ${escapeHtml((s.durationMs / 1000).toFixed(1))} s</p>
 <p class="host">${escapeHtml(h.hostname)} · ${escapeHtml(h.platform)} ${escapeHtml(h.release)} ${escapeHtml(h.arch)} · Node ${escapeHtml(h.node)} · ${escapeHtml(h.cpus)} CPUs · uid ${escapeHtml(h.uid ?? '—')} · network namespaces: ${escapeHtml(h.netns.available ? 'yes' : `no (${h.netns.reason ?? 'unavailable'})`)} · ${escapeHtml(h.startedAt)}</p>
 <table class="scorecard">
-<thead><tr><th>FM</th><th>failure</th><th>naive</th><th>Breakwater</th><th>healthy twin</th><th>verdict</th><th>naive vs Breakwater</th></tr></thead>
+<thead><tr><th>id</th><th>failure</th><th>naive</th><th>Breakwater</th><th>healthy twin</th><th>verdict</th><th>naive vs Breakwater</th></tr></thead>
 <tbody>
 ${report.rows.map(row).join('\n')}
 </tbody></table>

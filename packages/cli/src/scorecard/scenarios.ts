@@ -12,5 +12,5 @@ export const CLI_DOCTOR: HostDoctor = {
   },
 };
 
-/** Every scorecard scenario, in FM order, FM-18 measuring this CLI's doctor. */
+/** Every scorecard scenario: FM-01 … FM-18 in order (FM-18 measuring this CLI's doctor), then the data contracts DC-01 … DC-04. */
 export const SCENARIOS: readonly Scenario[] = createScenarios({ doctor: CLI_DOCTOR });

@@ -1,4 +1,5 @@
 import type { Scenario } from '../types.js';
+import { CONTRACT_SCENARIOS } from './contracts.js';
 import type { HostDoctor } from './fm-18.js';
 import { hostScenarios } from './host.js';
 import { KERNEL_SCENARIOS } from './kernel.js';
@@ -11,7 +12,8 @@ export interface CreateScenariosOptions {
   doctor: HostDoctor;
 }
 
-/** Every scorecard scenario, in FM order. */
+/** Every scorecard scenario: FM-01 … FM-18 in order, then the data contracts DC-01 … DC-04. */
 export function createScenarios(options: CreateScenariosOptions): readonly Scenario[] {
-  return [...KERNEL_SCENARIOS, ...TRANSPORT_SCENARIOS, ...RESILIENCE_SCENARIOS, ...hostScenarios(options.doctor)].sort((a, b) => a.id.localeCompare(b.id));
+  const fm = [...KERNEL_SCENARIOS, ...TRANSPORT_SCENARIOS, ...RESILIENCE_SCENARIOS, ...hostScenarios(options.doctor)].sort((a, b) => a.id.localeCompare(b.id));
+  return [...fm, ...CONTRACT_SCENARIOS];
 }
