@@ -9,7 +9,7 @@ import { bigUploadTwin } from '../../packages/scorecard/src/scenarios/dc-02.js';
 import { cleanRestartTwin } from '../../packages/scorecard/src/scenarios/dc-03.js';
 import { markedReadTwin, startDatabase } from '../../packages/scorecard/src/scenarios/dc-04.js';
 import type { ScorecardRow } from '../../packages/scorecard/src/types.js';
-import { expectTwin, twinRow } from '../support/scorecardTwins.js';
+import { expectTwin, twinRow } from '../support/twins.js';
 
 // The data-contract rows (DC-01 … DC-04) through the real runner: each must
 // show the harm naively, keep its contract with Breakwater and leave its
@@ -104,8 +104,10 @@ describe('data-contract healthy twins fail when the defence is too strict', () =
 
   it('DC-01: a server thinking 25 s answers the defaults; the old watchdog rule (a reply owed within the stall timeout) cuts it', async () => {
     const { passed, hurt } = await expectTwin(
-      twinRow('DC-01', (ctx) => slowServerTwin(ctx, () => createClient()), 40_000),
-      twinRow('DC-01 strict', (ctx) => slowServerTwin(ctx, () => createClient({ attempts: 1, socket: { expectResponseAfterWrite: true } })), 40_000),
+      twinRow('DC-01', (ctx) => slowServerTwin(ctx, () => createClient()), { budgetMs: 40_000 }),
+      twinRow('DC-01 strict', (ctx) => slowServerTwin(ctx, () => createClient({ attempts: 1, socket: { expectResponseAfterWrite: true } })), {
+        budgetMs: 40_000,
+      }),
     );
     expect(passed.text).toMatch(/^200 after 2\d\.\d s, asked once$/);
     expect(hurt.text).toMatch(/^BW_ERR_STALLED \(1 attempt\) after \d+\.\d s, asked 1×$/);

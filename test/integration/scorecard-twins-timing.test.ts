@@ -39,8 +39,8 @@ const wholeSecondTimers: Clock = {
 describe('timing-sensitive healthy twins fail when the defence is too eager', () => {
   it('FM-04: 1 MB messages to a reader handling each chunk are as fast on connect() as on net.connect(); a 10 ms stall timeout kills the connection', async () => {
     const { passed, hurt } = await expectTwin(
-      twinRow('FM-04', (ctx) => largeWrites(ctx, {}), true),
-      twinRow('FM-04 eager', (ctx) => largeWrites(ctx, { stallTimeoutMs: 10 }), true),
+      twinRow('FM-04', (ctx) => largeWrites(ctx, {}), { exclusive: true }),
+      twinRow('FM-04 eager', (ctx) => largeWrites(ctx, { stallTimeoutMs: 10 }), { exclusive: true }),
     );
     expect(passed.text).toMatch(/^8\/8 × 1 MB answered/);
     expect(hurt.text).toMatch(/^BW_ERR_STALLED on 1 MB message 1 of 9/);
@@ -48,8 +48,8 @@ describe('timing-sensitive healthy twins fail when the defence is too eager', ()
 
   it('FM-15: with no jump, 600 ms timers fire on time on the monotonic clock; on timers rounded up to whole seconds they fire 400 ms late', async () => {
     const { passed, hurt } = await expectTwin(
-      twinRow('FM-15', (ctx) => timersOnTime(ctx, monotonicClock), true),
-      twinRow('FM-15 coarse', (ctx) => timersOnTime(ctx, wholeSecondTimers), true),
+      twinRow('FM-15', (ctx) => timersOnTime(ctx, monotonicClock), { exclusive: true }),
+      twinRow('FM-15 coarse', (ctx) => timersOnTime(ctx, wholeSecondTimers), { exclusive: true }),
     );
     expect(passed.value).toBeLessThanOrEqual(300);
     expect(hurt.value).toBeGreaterThanOrEqual(395);

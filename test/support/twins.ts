@@ -11,7 +11,11 @@ import type { Measurement, Scenario, ScenarioContext } from '../../packages/scor
 const held: Measurement = { value: 0, unit: 'count', text: 'held', ok: true };
 
 /** A row whose naive and Breakwater sides hold, so only its twin can fail it; `exclusive` for timing-sensitive twins. */
-export function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Measurement>, exclusive = false): Scenario {
+export function twinRow(
+  id: string,
+  twin: (ctx: ScenarioContext) => Promise<Measurement>,
+  { exclusive = false, budgetMs = 30_000 }: { exclusive?: boolean; budgetMs?: number } = {},
+): Scenario {
   return {
     id,
     title: `${id} healthy twin`,
@@ -19,7 +23,7 @@ export function twinRow(id: string, twin: (ctx: ScenarioContext) => Promise<Meas
     naiveExpectation: 'n',
     twinExpectation: 'healthy traffic passes untouched',
     requires: [],
-    budgetMs: 20_000,
+    budgetMs,
     exclusive,
     run: async (ctx) => ({ naive: held, breakwater: held, twin: await twin(ctx) }),
   };
