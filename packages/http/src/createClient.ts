@@ -183,11 +183,11 @@ export function createClient(options?: HttpClientOptions): HttpClient {
           }),
         ]);
   return {
-    // Without a subscriber, no closure for observed() per request.
+    // Without a subscriber, no closure for observed() per request; without options, no spread.
     request: (url, options) =>
       completed.hasSubscribers
         ? (observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>)
-        : undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions),
+        : undiciRequest(url, (options === undefined ? { dispatcher } : { ...options, dispatcher }) as UndiciRequestOptions),
     fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),

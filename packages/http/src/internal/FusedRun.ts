@@ -17,6 +17,13 @@ import { kAddress, kFresh, kResolution } from './symbols.js';
 
 type Headers = Parameters<NonNullable<Handler['onResponseStart']>>[2];
 
+// The last peer key built: requests to one address reuse the string (and the hash the Map lookup caches on it).
+let lastKey = { address: '', port: '', key: ':' };
+function peerKey(address: string, port: string): string {
+  if (lastKey.address !== address || lastKey.port !== port) lastKey = { address, port, key: `${address}:${port}` };
+  return lastKey.key;
+}
+
 /** The default layers compiled once per client (fuse.ts): what every FusedRun of the client shares. */
 export interface FusedPlan {
   readonly deadline: { readonly defaultMs: number; readonly propagate: (origin: string) => boolean };
@@ -137,7 +144,7 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
         const port = name.url.port || (name.url.protocol === 'https:' ? '443' : '80');
         this.address = b.choose(port, addresses);
         this.port = port;
-        this.peer = b.peerOf(`${this.address}:${port}`);
+        this.peer = b.peerOf(peerKey(this.address, port));
         this.startedAt = performance.now();
         this.peer.pending++;
         this.#balancing = true;
