@@ -17,6 +17,14 @@ import { kAddress, kFresh, kResolution } from './symbols.js';
 
 type Headers = Parameters<NonNullable<Handler['onResponseStart']>>[2];
 
+// The origin of the last request: the next one to it uses this string, whose hash the Map lookups keyed by
+// origin (propagate, budget, breaker, parsed name) have cached; undici's request(url) builds a new one each time.
+let lastOrigin = '';
+function interned(origin: string): string {
+  if (origin !== lastOrigin) lastOrigin = origin;
+  return lastOrigin;
+}
+
 // The last peer key built: requests to one address reuse the string (and the hash the Map lookup caches on it).
 let lastKey = { address: '', port: '', key: ':' };
 function peerKey(address: string, port: string): string {
@@ -76,18 +84,18 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
   constructor(plan: FusedPlan, opts: DispatchOptions & { signal?: unknown }, handler: Handler) {
     super(plan.layered, opts, handler, plan.retry.o, plan.retry.strategy);
     this.plan = plan;
-    this.origin = String(opts.origin ?? '');
+    this.origin = interned(String(opts.origin ?? ''));
     this.#signal = opts.signal instanceof AbortSignal ? opts.signal : undefined;
   }
 
   /** The deadline layer's and the retry layer's first steps, then the first attempt. */
   begin(): true {
-    const refused = planDeadline(this.opts, this.plan.deadline.defaultMs, this.plan.deadline.propagate, this);
+    const refused = planDeadline(this.opts, this.plan.deadline.defaultMs, this.plan.deadline.propagate, this, this.origin);
     if (refused !== undefined) return failFast(this.next, refused);
     this.plan.inFlight.count++;
     this.#tracked = true;
     try {
-      const noBudget = prepareRetry(this, this.headers);
+      const noBudget = prepareRetry(this, this.headers, this.origin);
       if (noBudget !== undefined) this.#end(NO_CONTROLLER, noBudget);
       else this.start();
     } catch (err) {
@@ -121,7 +129,7 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
     let name: ReturnType<typeof nameOf>;
     let addresses: readonly ResolvedAddress[] | undefined;
     if (names !== undefined) {
-      name = nameOf(opts.origin);
+      name = nameOf(this.origin);
       if (name !== undefined) {
         addresses = names.resolver.peek(name.hostname);
         // Never resolved, or the answer expired: the composed layers wait for the resolver.

@@ -84,8 +84,8 @@ export function planDeadline(
   defaultMs: number,
   propagate: (origin: string) => boolean,
   into: DeadlinePlan,
+  origin = String(o.origin ?? ''),
 ): Error | undefined {
-  const origin = String(o.origin ?? '');
   let own: number | undefined;
   try {
     own = perRequestMs(o.deadlineMs, 'deadlineMs');

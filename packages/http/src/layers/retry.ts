@@ -65,14 +65,13 @@ export function retryLayer(o: RetryLayerOptions): Layer {
  * is a forwarded retry, and a recorder for a one-shot body. Returns the error to end the request with when
  * the budget refuses a forwarded retry (nothing is sent); undefined when the run may start.
  */
-export function prepareRetry(run: RetryRun, headers: unknown): BreakwaterError | undefined {
+export function prepareRetry(run: RetryRun, headers: unknown, origin = String(run.opts.origin ?? '')): BreakwaterError | undefined {
   const { o, strategy, opts } = run;
   const method = (opts.method ?? 'GET').toUpperCase();
   if (o.idempotencyKey === true && (method === 'POST' || method === 'PATCH') && getHeader(headers, 'idempotency-key') === undefined) {
     headers = withHeader(headers, 'idempotency-key', randomUUID());
   }
   run.idempotent = IDEMPOTENT.has(method) || getHeader(headers, 'idempotency-key') !== undefined;
-  const origin = String(opts.origin ?? '');
   const budget = o.budgetFor(origin);
   run.budget = budget;
   const marker = getHeader(headers, RETRY_MARKER_HEADER);
