@@ -1,13 +1,15 @@
 /**
  * Where @breakwater/http's time goes: requests/s and requests per client
- * CPU-second with each default layer removed by role, against raw undici
+ * CPU-second with each default layer removed by role, and with every layer
+ * composed as undici interceptors instead of fused (a pass-through layer of
+ * the user's added at the end turns fusion off), against raw undici
  * `Pool`, interleaved over rounds, the server in its own process
  * (bench/support/responder.ts); prints the median per-round ratio to raw
  * undici of each variant. A script, not a test (build first):
  *
  *   scripts/bw pnpm exec tsc -b && scripts/bw node bench/http/layers.ts [--run-ms 700] [--rounds 9] [--server canned|http]
  */
-import { createClient } from '../../packages/http/dist/index.js';
+import { createClient, type Layer } from '../../packages/http/dist/index.js';
 import { capRunTime, flags, printResult } from '../support/cli.ts';
 import { BENCH_HOST, LABELS, makeClients, resolveToLoopback } from '../support/clients.ts';
 import { ratioOf, runRounds } from '../support/rounds.ts';
@@ -15,14 +17,17 @@ import { type ServerMode, startServer } from '../support/server.ts';
 
 const o = flags({ 'run-ms': 700, rounds: 9, concurrency: 32, server: 'canned' }, ['run-ms', 'rounds']);
 if (o.server !== 'canned' && o.server !== 'http') throw new Error(`--server must be canned or http, got ${o.server}`);
-capRunTime(60 + (3 * 7 * (o.rounds + 1) * o['run-ms']) / 1000);
+capRunTime(60 + (3 * 8 * (o.rounds + 1) * o['run-ms']) / 1000);
 
 const server = await startServer({ mode: o.server as ServerMode });
 const url = `http://${BENCH_HOST}:${server.port}/`;
 const base = { resolve: resolveToLoopback, connections: o.concurrency };
+// A user's layer: the stack is then composed from every layer's interceptor (the path before issue #18).
+const passThrough: Layer = { role: 'passThrough', description: 'does nothing', interceptor: (dispatch) => (opts, handler) => dispatch(opts, handler) };
 const without = (...roles: string[]) => createClient({ ...base, layers: (d) => d.filter((l) => !roles.includes(l.role)) });
 const variants = {
   'all layers': createClient(base),
+  'all layers, composed': createClient({ ...base, layers: (d) => [...d, passThrough] }),
   'without circuit': without('circuit'),
   'without retry': without('retry'),
   'without deadline': without('deadline'),

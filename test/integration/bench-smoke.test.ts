@@ -45,6 +45,16 @@ describe('benches run with tiny sizes', () => {
     }
   }, 30_000);
 
+  it('http/alloc: bytes allocated per request and the sites that allocate them', async () => {
+    const out = await bench('http-alloc', ['bench/http/alloc.ts', '--requests', '50', '--concurrency', '2', '--top', '3']);
+    expect(out).toMatchObject({ bench: 'http-alloc', requests: 50 });
+    expect(labels(out.results)).toEqual(['breakwater', 'undici Pool']);
+    for (const r of out.results as { bytesPerRequest: number; top: unknown[] }[]) {
+      expect(r.bytesPerRequest).toBeGreaterThan(0);
+      expect(r.top.length).toBeGreaterThan(0);
+    }
+  }, 30_000);
+
   it('http/layers', async () => {
     const out = await bench('http-layers', ['bench/http/layers.ts', '--run-ms', '30', '--rounds', '1', '--concurrency', '2']);
     expect(out).toMatchObject({ bench: 'http-layers', server: 'canned' });

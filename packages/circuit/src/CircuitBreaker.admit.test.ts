@@ -1,3 +1,4 @@
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { BreakwaterError, FakeClock } from '@breakwater/core';
 import { describe, expect, it } from 'vitest';
 import { CircuitBreaker } from './CircuitBreaker.js';
@@ -63,6 +64,25 @@ describe('CircuitBreaker.admit()/record(): the closed-state fast path', () => {
     breaker.record(old, refused(), true); // the slow call of the outage ends now
     expect(breaker.stats().window).toEqual({ fires: 0, successes: 0, failures: 0 });
     expect(breaker.state).toBe('closed');
+  });
+
+  it('publishes `succeeded` to a diagnostics_channel subscriber with no listener on the breaker, and to a listener alone', () => {
+    const { breaker } = make();
+    const published: unknown[] = [];
+    const onMessage = (m: unknown) => published.push(m);
+    diagnosticsChannel.subscribe('breakwater:circuit:succeeded', onMessage);
+    try {
+      breaker.record(breaker.admit()!, 'ok', false);
+    } finally {
+      diagnosticsChannel.unsubscribe('breakwater:circuit:succeeded', onMessage);
+    }
+    expect(published).toEqual([{ key: 'users:80', probe: false }]);
+    const heard: unknown[] = [];
+    breaker.on('succeeded', (e) => heard.push(e));
+    breaker.record(breaker.admit()!, 'ok', false);
+    expect(heard).toEqual([{ key: 'users:80', probe: false }]);
+    expect(published).toHaveLength(1);
+    expect(breaker.stats().totals).toMatchObject({ calls: 2, succeeded: 2 });
   });
 
   it('admits nothing after shutdown', () => {

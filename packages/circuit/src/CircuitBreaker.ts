@@ -1,11 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { BreakwaterError, type Closeable, MAX_TIMER_MS, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Closeable, channel, MAX_TIMER_MS, publisher, type TimerHandle, validateFunction, validateSignal } from '@breakwater/core';
 import { type CircuitOptions, type ResolvedCircuitOptions, resolveCircuitOptions } from './defaults.js';
 import { type Call, startCall } from './internal/call.js';
 import { isOpossumError, Opossum, type OpossumBreaker } from './internal/opossum.js';
 import { defaultIsFailure } from './isFailure.js';
 
 const publish = publisher('circuit');
+const succeeded = channel('circuit', 'succeeded');
 
 export type CircuitState = 'closed' | 'open' | 'halfOpen';
 
@@ -197,7 +198,8 @@ export class CircuitBreaker<A extends unknown[] = unknown[], R = unknown> extend
       this.#emit('failed', threw ? { key: this.key, probe: false, error: outcome } : { key: this.key, probe: false, result: outcome });
     } else if (!threw) {
       this.#totals.succeeded++;
-      this.#emit('succeeded', { key: this.key, probe: false });
+      // The hot path (every request while closed): no event object when nobody listens.
+      if (succeeded.hasSubscribers || this.listenerCount('succeeded') > 0) this.#emit('succeeded', { key: this.key, probe: false });
     }
     if (ticket !== this.#ticket || this.#state !== 'closed' || this.#shutdown) return;
     const b = this.#breaker;

@@ -95,6 +95,22 @@ describe('OriginPools', () => {
     await expect.poll(() => sockets.size).toBe(2);
   });
 
+  it('a pool dropped after its connections closed is replaced, even for the origin of the last request', async () => {
+    const { port, sockets } = await server();
+    const p = pools(10);
+    const origin = `http://a.test:${port}`;
+    const pin = { [kAddress]: '127.0.0.1' };
+    expect(await get(p, origin, '/', pin)).toBe(`a.test:${port}`);
+    expect(await get(p, origin, '/', pin)).toBe(`a.test:${port}`);
+    expect(p.size).toBe(1);
+    // The server closes the idle connection: the pool, now unconnected, is dropped (as undici's Agent does).
+    for (const s of sockets) s.destroy();
+    await expect.poll(() => p.size).toBe(0);
+    // The same origin and address as the last dispatch: a new pool, not the closed one.
+    expect(await get(p, origin, '/', pin)).toBe(`a.test:${port}`);
+    expect(p.size).toBe(1);
+  });
+
   it('refuses requests after close()', async () => {
     const p = pools(2);
     await p.close();

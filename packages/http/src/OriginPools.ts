@@ -30,8 +30,10 @@ const EVICTION_SCAN = 32;
 export class OriginPools extends Dispatcher {
   readonly #o: OriginPoolsOptions;
   readonly #max: number;
-  // Insertion order = recency: a dispatch moves its pool to the end.
+  // Insertion order = recency: a dispatch moves its pool to the end (unless it is there already).
   readonly #pools = new Map<string, Entry>();
+  /** The pool of the last dispatch (the most recent in #pools), and what it was looked up by; cleared when a pool is dropped. */
+  #last: { entry: Entry; origin: string; address: string | undefined; resolved: boolean; h1: boolean } | undefined;
   #closed = false;
   #destroyed = false;
 
@@ -85,6 +87,11 @@ export class OriginPools extends Dispatcher {
     const address = o[kAddress] as string | undefined;
     const resolution = o[kResolution] as Resolution | undefined;
     const h1 = (o as { allowH2?: boolean }).allowH2 === false;
+    // The same pool as the last dispatch (the usual case): no key to build and hash, no reordering.
+    const last = this.#last;
+    if (last !== undefined && last.origin === origin && last.address === address && last.resolved === (resolution !== undefined) && last.h1 === h1) {
+      return last.entry.pool.dispatch(opts, handler);
+    }
     const key = `${origin}${address !== undefined ? `@${address}` : resolution !== undefined ? '#resolved' : ''}${h1 ? '#h1' : ''}`;
     let entry = this.#pools.get(key);
     if (entry === undefined) entry = this.#add(key, o.origin, address, resolution, h1);
@@ -92,6 +99,7 @@ export class OriginPools extends Dispatcher {
       this.#pools.delete(key);
       this.#pools.set(key, entry);
     }
+    this.#last = { entry, origin, address, resolved: resolution !== undefined, h1 };
     return entry.pool.dispatch(opts, handler);
   }
 
@@ -105,6 +113,7 @@ export class OriginPools extends Dispatcher {
     const dropIfUnused = () => {
       if (this.#pools.get(key) !== entry || !idle(pool, true)) return;
       this.#pools.delete(key);
+      this.#last = undefined;
       void pool.close();
     };
     // A caller told to wait (dispatch() returned false) waits for 'drain', as on undici's Agent (undici's
@@ -134,6 +143,7 @@ export class OriginPools extends Dispatcher {
       if (++scanned > EVICTION_SCAN || this.#pools.size < this.#max) return;
       if (!idle(entry.pool, false)) continue;
       this.#pools.delete(key);
+      this.#last = undefined;
       void entry.pool.close();
     }
   }
@@ -144,6 +154,7 @@ export class OriginPools extends Dispatcher {
     this.#closed = true;
     const all = Promise.all([...this.#pools.values()].map((e) => e.pool.close())).then(() => undefined);
     this.#pools.clear();
+    this.#last = undefined;
     if (callback === undefined) return all;
     void all.then(callback);
     return undefined;
@@ -160,6 +171,7 @@ export class OriginPools extends Dispatcher {
     this.#destroyed = true;
     const all = Promise.all([...this.#pools.values()].map((e) => e.pool.destroy(err))).then(() => undefined);
     this.#pools.clear();
+    this.#last = undefined;
     if (callback === undefined) return all;
     void all.then(callback);
     return undefined;

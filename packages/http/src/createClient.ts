@@ -6,6 +6,8 @@ import { hardenedConnectors } from './connector.js';
 import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
 import { ForwardingHandler } from './internal/forward.js';
+import { fusable, fusedInterceptor } from './internal/fuse.js';
+import { type InFlight, settle } from './internal/inFlight.js';
 import { kFresh } from './internal/symbols.js';
 import { attemptSpan, requestSpan } from './internal/tracing.js';
 import type { DeadlineRequestOptions } from './layers/deadline.js';
@@ -147,9 +149,11 @@ export function createClient(options?: HttpClientOptions): HttpClient {
   let destroyed = false;
   // Requests between dispatch and their end, retry backoffs included: close() waits for them before it
   // closes the Agents, so a retry never finds its Agent closed and no backoff timer outlives close().
-  const inFlight = { count: 0, drained: undefined as (() => void) | undefined };
+  const inFlight: InFlight = { count: 0, drained: undefined };
+  const refuse = (opts: Dispatcher.DispatchOptions, handler: Handler) => (closed !== undefined ? refuseClosed(handler, String(opts.origin ?? '')) : undefined);
   const tracking: Interceptor = (dispatch) => (opts, handler) => {
-    if (closed !== undefined) return refuseClosed(handler, String(opts.origin ?? ''));
+    const refused = refuse(opts, handler);
+    if (refused !== undefined) return refused;
     inFlight.count++;
     try {
       return dispatch(opts, new TrackedHandler(handler, inFlight));
@@ -160,13 +164,30 @@ export function createClient(options?: HttpClientOptions): HttpClient {
   };
   // undici's compose makes the *last* interceptor the outermost; our lists put the outermost first.
   // Spans (instrumentHttpTracing()) wrap the whole stack, and see each attempt just above the connection.
-  const dispatcher = base.compose([freshRoute, attemptSpan, ...[...layers].reverse().map((l) => l.interceptor), requestSpan, tracking]);
+  const interceptors = (list: readonly Layer[]) => [...list].reverse().map((l) => l.interceptor);
+  const composed = base.compose([freshRoute, attemptSpan, ...interceptors(layers), requestSpan, tracking]);
+  // The default list (or built-ins removed from it) runs fused: one object per request, the layers as
+  // hooks on it (internal/FusedRun.ts). Any other list is composed, each layer an undici interceptor.
+  const hooks = fusable(layers);
+  const dispatcher =
+    hooks === undefined
+      ? composed
+      : base.compose([
+          fusedInterceptor(hooks, {
+            base,
+            fresh,
+            inFlight,
+            refuse,
+            composed,
+            layered: base.compose([freshRoute, ...interceptors(layers.filter((l) => l.role !== 'deadline' && l.role !== 'retry'))]).dispatch,
+          }),
+        ]);
   return {
-    // Without a subscriber, no closure for observed() per request.
+    // Without a subscriber, no closure for observed() per request; without options, no spread.
     request: (url, options) =>
       completed.hasSubscribers
         ? (observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>)
-        : undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions),
+        : undiciRequest(url, (options === undefined ? { dispatcher } : { ...options, dispatcher }) as UndiciRequestOptions),
     fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),
@@ -207,12 +228,6 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     // A caller's own dispatcher is the caller's to close.
     if (fresh !== undefined) await Promise.all(now ? [base.destroy(), fresh.destroy()] : [base.close(), fresh.close()]);
   }
-}
-
-type InFlight = { count: number; drained: (() => void) | undefined };
-
-function settle(inFlight: InFlight): void {
-  if (--inFlight.count === 0) inFlight.drained?.();
 }
 
 /** Counts a request as in flight until undici reports its end (body read), its error or an upgrade. */

@@ -53,39 +53,66 @@ export class RetryRun implements Handler {
 
   readonly dispatch: Dispatch;
   readonly opts: DispatchOptions;
-  /** The request's headers for every attempt (a record, or a flat array; names as the caller wrote them). */
-  readonly headers: unknown;
   readonly next: Handler;
   readonly o: RetryLayerOptions;
   readonly strategy: RetryStrategy;
-  readonly budget: RetryBudget;
-  readonly idempotent: boolean;
+  // Set once by prepareRetry() (layers/retry.ts), before the first attempt.
+  /** The request's headers for every attempt (a record, or a flat array; names as the caller wrote them). */
+  headers: unknown = undefined;
+  budget!: RetryBudget;
+  idempotent = false;
   /** The request carried the retry marker: one attempt (FM-11). */
-  readonly forwardedRetry: boolean;
-  readonly replay: ReplayableBody | undefined;
+  forwardedRetry = false;
+  replay: ReplayableBody | undefined = undefined;
 
-  constructor(
-    dispatch: Dispatch,
-    opts: DispatchOptions,
-    headers: unknown,
-    next: Handler,
-    o: RetryLayerOptions,
-    strategy: RetryStrategy,
-    budget: RetryBudget,
-    idempotent: boolean,
-    forwardedRetry: boolean,
-    replay: ReplayableBody | undefined,
-  ) {
+  constructor(dispatch: Dispatch, opts: DispatchOptions, next: Handler, o: RetryLayerOptions, strategy: RetryStrategy) {
     this.dispatch = dispatch;
     this.opts = opts;
-    this.headers = headers;
     this.next = next;
     this.o = o;
     this.strategy = strategy;
-    this.budget = budget;
-    this.idempotent = idempotent;
-    this.forwardedRetry = forwardedRetry;
-    this.replay = replay;
+  }
+
+  // ---- Where the run meets the layers around it; FusedRun overrides these to be those layers itself ----
+
+  /** The request's total deadline (the deadline layer's), if any. */
+  protected deadlineOf(): Deadline | undefined {
+    return this.opts[kDeadline] as Deadline | undefined;
+  }
+
+  /** Whether the origin gets the deadline and retry-marker headers (`propagate`). */
+  protected propagates(): boolean {
+    return this.opts[kNoPropagate] !== true;
+  }
+
+  /** One attempt's options: a copy per attempt, as some dispatchers (undici's ProxyAgent) rewrite the options they are given. */
+  protected attemptOptions(headers: unknown): DispatchOptions {
+    return { ...this.opts, headers: headers as DispatchOptions['headers'] };
+  }
+
+  /** Sends one attempt, reporting to this run. */
+  protected sendAttempt(opts: DispatchOptions): void {
+    this.dispatch(opts, this);
+  }
+
+  protected upStart(context: unknown): void {
+    this.next.onRequestStart?.(this, context);
+  }
+
+  protected upResponseStart(statusCode: number, headers: Headers, message?: string): void {
+    this.next.onResponseStart?.(this, statusCode, headers, message);
+  }
+
+  protected upEnd(trailers: Headers): void {
+    this.next.onResponseEnd?.(this, trailers);
+  }
+
+  protected upError(err: Error): void {
+    this.next.onResponseError?.(this, err);
+  }
+
+  protected upUpgrade(statusCode: number, headers: Headers, socket: never): void {
+    this.next.onRequestUpgrade?.(this, statusCode, headers, socket);
   }
 
   // ---- The controller the caller sees ----
@@ -139,26 +166,21 @@ export class RetryRun implements Handler {
     this.#current?.resume();
   }
 
-  get #deadline(): Deadline | undefined {
-    return this.opts[kDeadline] as Deadline | undefined;
-  }
-
   start(fresh = false): void {
     this.attempt++;
     this.#swallowing = undefined;
     this.#current = undefined;
     let headers = this.headers;
     // Origins outside `propagate` (third-party APIs) get neither header.
-    const propagate = this.opts[kNoPropagate] !== true;
+    const propagate = this.propagates();
     if (this.attempt > 1 && propagate) headers = withHeader(headers, RETRY_MARKER_HEADER, String(this.attempt));
-    const deadline = this.#deadline;
+    const deadline = this.deadlineOf();
     if (deadline !== undefined && this.attempt > 1 && propagate) headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(deadline.remainingMs())));
     try {
-      // A copy per attempt: some dispatchers (undici's ProxyAgent) rewrite the options they are given.
-      const opts: DispatchOptions = { ...this.opts, headers: headers as DispatchOptions['headers'] };
+      const opts = this.attemptOptions(headers);
       if (this.replay !== undefined) opts.body = this.replay.body() as unknown as DispatchOptions['body'];
-      if (fresh) (opts as Record<symbol, unknown>)[kFresh] = true;
-      this.dispatch(opts, this);
+      if (fresh) opts[kFresh] = true;
+      this.sendAttempt(opts);
     } catch (err) {
       this.onResponseError(NO_CONTROLLER, err as Error);
     }
@@ -178,7 +200,7 @@ export class RetryRun implements Handler {
     this.#current = controller;
     this.#forwarded = true;
     this.replay?.close();
-    this.next.onRequestUpgrade?.(this, statusCode, headers, socket);
+    this.upUpgrade(statusCode, headers, socket);
   }
 
   onResponseStarted(): void {
@@ -205,7 +227,7 @@ export class RetryRun implements Handler {
       }
     }
     this.#forwarded = true;
-    this.next.onResponseStart?.(this, statusCode, headers, message);
+    this.upResponseStart(statusCode, headers, message);
   }
 
   onResponseData(_controller: Controller, chunk: Buffer): void {
@@ -218,7 +240,7 @@ export class RetryRun implements Handler {
       // The request is over: a one-shot source the server did not read to its end (an early 413 or
       // 401) is destroyed, as undici does without Breakwater (an fs stream would keep its fd open).
       this.replay?.close();
-      this.next.onResponseEnd?.(this, trailers);
+      this.upEnd(trailers);
     }
   }
 
@@ -254,7 +276,7 @@ export class RetryRun implements Handler {
       attempt: this.attempt,
       error,
       retryAfterMs,
-      timeLeftMs: this.#deadline?.remainingMs() ?? Number.POSITIVE_INFINITY,
+      timeLeftMs: this.deadlineOf()?.remainingMs() ?? Number.POSITIVE_INFINITY,
       budget: this.budget,
       idempotent: this.idempotent,
       incomingIsRetry: this.forwardedRetry,
@@ -292,7 +314,7 @@ export class RetryRun implements Handler {
     // On the strategy's clock (monotonic; a FakeClock in tests), holding the process as a pending request does.
     this.#cancelTimer = this.strategy.schedule(() => {
       this.#cancelTimer = undefined;
-      const deadline = this.#deadline;
+      const deadline = this.deadlineOf();
       if (deadline !== undefined && deadline.remainingMs() <= 0) this.#awaitDeadline(deadline);
       else this.start();
     }, delayMs);
@@ -306,7 +328,7 @@ export class RetryRun implements Handler {
   #handUp(context: unknown): void {
     if (this.#handedUp) return;
     this.#handedUp = true;
-    this.next.onRequestStart?.(this, context);
+    this.upStart(context);
   }
 
   /**
@@ -328,11 +350,12 @@ export class RetryRun implements Handler {
   #fail(err: Error): void {
     this.replay?.close();
     if ((err === this.#aborted && !(err instanceof BreakwaterError)) || isUsageError(err)) {
-      this.next.onResponseError?.(this, err);
+      this.upError(err);
       return;
     }
     const bw = classify(err, { ...(this.opts.origin === undefined ? {} : { host: new URL(String(this.opts.origin)).hostname }) });
-    const blocked = this.#bodyBlocked && this.replay !== undefined;
+    const replay = this.replay;
+    const blocked = this.#bodyBlocked && replay !== undefined;
     // Not idempotent and already being written (undici calls onRequestStart as it writes): the server may
     // have applied it, so `retryable: true` would invite a duplicate write. The outcome is unknown.
     const unknown = !blocked && !this.idempotent && this.#startedUp && bw.retryable;
@@ -340,7 +363,7 @@ export class RetryRun implements Handler {
       cause: bw.cause ?? err,
       retryable: blocked || unknown ? false : bw.retryable,
       hint: blocked
-        ? `Not retried: the request body is one-shot (a stream or iterator) and ${this.replay.readBytes} bytes of it had been sent, more than \`maxReplayBodyBytes\` (${this.o.maxReplayBodyBytes}) kept for a replay. Pass a Buffer, string or Blob, or raise \`maxReplayBodyBytes\`.`
+        ? `Not retried: the request body is one-shot (a stream or iterator) and ${replay?.readBytes} bytes of it had been sent, more than \`maxReplayBodyBytes\` (${this.o.maxReplayBodyBytes}) kept for a replay. Pass a Buffer, string or Blob, or raise \`maxReplayBodyBytes\`.`
         : unknown
           ? `The connection failed after the ${this.opts.method} was sent: the server may or may not have applied it (details.outcome: 'unknown'). Check before sending it again, or send it with an Idempotency-Key (\`idempotencyKey: true\`) so it is retried safely.`
           : bw.hint,
@@ -348,10 +371,10 @@ export class RetryRun implements Handler {
         ...bw.details,
         attempts: this.attempt,
         retryDelayMs: this.retryDelayMs,
-        ...(blocked ? { notRetried: 'body-not-replayable', bodyBytesSent: this.replay.readBytes, maxReplayBodyBytes: this.o.maxReplayBodyBytes } : {}),
+        ...(blocked ? { notRetried: 'body-not-replayable', bodyBytesSent: replay?.readBytes, maxReplayBodyBytes: this.o.maxReplayBodyBytes } : {}),
         ...(unknown ? { outcome: 'unknown', notRetried: 'not-idempotent' } : {}),
       },
     });
-    this.next.onResponseError?.(this, annotated);
+    this.upError(annotated);
   }
 }

@@ -44,7 +44,8 @@ export function getHeader(headers: unknown, name: string): string | undefined {
     for (const entry of headers as Iterable<unknown>) if (isPair(entry) && sameName(entry[0], name)) return firstValue(entry[1]);
     return undefined;
   }
-  for (const key of Object.keys(headers)) if (sameName(key, name)) return firstValue((headers as Record<string, unknown>)[key]);
+  // for…in over own keys: the same keys in the same order as Object.keys(), without an array per call.
+  for (const key in headers) if (Object.hasOwn(headers, key) && sameName(key, name)) return firstValue((headers as Record<string, unknown>)[key]);
   return undefined;
 }
 
@@ -55,7 +56,12 @@ export function getHeader(headers: unknown, name: string): string | undefined {
  * is not a pair) is returned unchanged, so undici reports it as it would without Breakwater.
  */
 export function withHeader(headers: unknown, name: string, value: string): unknown {
-  if (headers === undefined || headers === null) return { [name]: value };
+  if (headers === undefined || headers === null) {
+    // A store, not `{ [name]: value }`: with names that vary, V8 defines a computed literal key in its runtime.
+    const out: Record<string, unknown> = {};
+    out[name] = value;
+    return out;
+  }
   if (typeof headers !== 'object') return headers;
   if (Array.isArray(headers)) {
     if (headers.length % 2 !== 0) return headers;

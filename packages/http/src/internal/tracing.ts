@@ -15,6 +15,11 @@ type Trailers = Parameters<NonNullable<Handler['onResponseEnd']>>[1];
 /** The tracer set by instrumentHttpTracing(); undefined (the default): the interceptors below do nothing. */
 let tracer: Tracer | undefined;
 
+/** Whether a tracer is set: requests then take the composed path, whose interceptors make the spans. */
+export function tracing(): boolean {
+  return tracer !== undefined;
+}
+
 /** Sets the tracer; returns a function that removes it unless another was set since. */
 export function setHttpTracer(t: Tracer): () => void {
   tracer = t;

@@ -1,4 +1,5 @@
 import { IdleMap, publisher } from '@breakwater/core';
+import { type BalancedAttempt, type Balancer, type Peer, withHook } from '../internal/hooks.js';
 import type { Resolution } from '../internal/lookup.js';
 import { isConnectionError, isUsageError, nameOf } from '../internal/rewrite.js';
 import type { ResolvedAddress, Resolver } from '../Resolver.js';
@@ -18,14 +19,6 @@ export interface BalanceOptions {
   /** An address unused this long is forgotten (its score has decayed to nothing anyway). @defaultValue 60_000 */
   peerIdleMs?: number;
   random?: () => number;
-}
-
-interface Peer {
-  ewmaMs: number;
-  updatedAt: number;
-  pending: number;
-  failures: number;
-  ejectedUntil: number;
 }
 
 /**
@@ -74,7 +67,7 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
     return cost(peerOf(`${a}:${port}`), now) <= cost(peerOf(`${b}:${port}`), now) ? a : b;
   };
   // Shared by every call (no closure per request): the attempt's outcome and latency, once.
-  const settle = (a: BalancedCall, failed: boolean) => {
+  const settle = (a: BalancedAttempt, failed: boolean) => {
     const peer = a.peer;
     peer.pending--;
     const now = performance.now();
@@ -94,7 +87,8 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
       return addresses.find((a) => a.address === address)!;
     },
   };
-  return {
+  const balancer: Balancer = { choose, peerOf, settle };
+  const layer = {
     role: 'balance',
     description: 'P2C + peak EWMA across the addresses of a name, with passive outlier ejection',
     peers,
@@ -113,7 +107,8 @@ export function balanceLayer(resolver: Resolver, o: BalanceOptions): Layer & { p
         return dispatch(pinned(opts, resolution, undefined), new ResolvedCall(handler, resolver, name.hostname));
       return true;
     },
-  };
+  } satisfies Layer & { peers: IdleMap<string, Peer> };
+  return withHook(layer, { role: 'balance', resolver, resolution, balancer });
 }
 
 /** One attempt to one address: reports its outcome to the balancer at the response's start or its error. */
@@ -123,7 +118,7 @@ class BalancedCall extends ForwardingHandler {
 
   constructor(
     next: Handler,
-    readonly settle: (call: BalancedCall, failed: boolean) => void,
+    readonly settle: (call: BalancedAttempt, failed: boolean) => void,
     readonly resolver: Resolver,
     readonly peer: Peer,
     readonly hostname: string,

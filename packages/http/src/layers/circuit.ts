@@ -1,9 +1,10 @@
 import { type CircuitBreaker, type CircuitPolicyOptions, CircuitRegistry, type CircuitTicket } from '@breakwater/circuit';
 import { ForwardingHandler, NO_CONTROLLER } from '../internal/forward.js';
+import { withHook } from '../internal/hooks.js';
 import type { Controller, Dispatch, DispatchOptions, Handler, Layer } from './types.js';
 
 /** A 5xx response, thrown to the breaker so it counts; the caller still gets the response. */
-class ServerFailure {
+export class ServerFailure {
   readonly status: number;
   constructor(status: number) {
     this.status = status;
@@ -26,7 +27,7 @@ export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegi
   const options = { attemptTimeoutMs: 0, ...policy };
   // A per-attempt limit (a user's `circuit.attemptTimeoutMs`) is enforced by run() only.
   const fast = !(Number(options.attemptTimeoutMs) > 0);
-  return {
+  const layer = {
     role: 'circuit',
     description: 'a breaker per origin: 5xx and connection errors count; fail fast while open',
     registry,
@@ -46,7 +47,8 @@ export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegi
       breaker.run(call.run).catch(call.rejected);
       return true;
     },
-  };
+  } satisfies Layer & { registry: CircuitRegistry };
+  return withHook(layer, { role: 'circuit', registry, options, fast });
 }
 
 /** A request admitted while the breaker was closed: reports its outcome at the response's start (or its error). */

@@ -2,6 +2,7 @@ import { BreakwaterError, classify, Deadline, ERROR_CODES, validateNumber } from
 import { RETRY_MARKER_HEADER } from '@breakwater/retry';
 import { ForwardingHandler } from '../internal/forward.js';
 import { getHeader, replayable, withHeader } from '../internal/headers.js';
+import { withHook } from '../internal/hooks.js';
 import { isUsageError } from '../internal/rewrite.js';
 import { kDeadline, kNoPropagate } from '../internal/symbols.js';
 import { currentInbound, DEADLINE_HEADER, parseDeadlineHeader, propagationPolicy, remainingOf } from '../propagate.js';
@@ -39,60 +40,92 @@ const GENERIC_DEADLINE_HINT: string = ERROR_CODES.BW_ERR_DEADLINE.hint;
  */
 export function deadlineLayer(defaultMs: number, options: DeadlineLayerOptions = {}): Layer {
   const propagate = options.propagate ?? propagationPolicy('internal');
-  return {
+  const layer: Layer = {
     role: 'deadline',
     description: 'total time for every attempt and backoff; the inbound deadline lowers it; propagated as x-breakwater-deadline-ms',
     interceptor: (dispatch) => (opts, handler) => {
       const o = opts as DispatchOptions & DeadlineRequestOptions & { signal?: AbortSignal };
+      const plan: DeadlinePlan = { headers: undefined, source: '', send: false, headersTimeout: undefined, bodyTimeout: undefined, deadline: undefined };
+      const refused = planDeadline(o, defaultMs, propagate, plan);
+      if (refused !== undefined) return failFast(handler, refused);
       const origin = String(o.origin ?? '');
-      let own: number | undefined;
-      let headersTimeout: number | undefined;
-      let bodyTimeout: number | undefined;
-      try {
-        own = perRequestMs(o.deadlineMs, 'deadlineMs');
-        headersTimeout = perRequestMs(o.headersTimeoutMs, 'headersTimeoutMs');
-        bodyTimeout = perRequestMs(o.bodyTimeoutMs, 'bodyTimeoutMs');
-      } catch (err) {
-        return failFast(handler, err as Error);
-      }
-      // Read once (a one-shot iterable of headers is read here and nowhere else); names keep their case.
-      let headers = replayable(o.headers);
-      let ms = (own ?? defaultMs) > 0 ? (own ?? defaultMs) : Number.POSITIVE_INFINITY;
-      let source = own === undefined ? 'client' : 'request';
-      const fromHeader = parseDeadlineHeader(getHeader(headers, DEADLINE_HEADER));
-      if (fromHeader !== undefined && fromHeader < ms) [ms, source] = [fromHeader, 'header'];
-      const inbound = currentInbound();
-      if (inbound !== undefined && remainingOf(inbound) < ms) [ms, source] = [remainingOf(inbound), 'inbound'];
-      if (ms <= 0) {
-        return failFast(
-          handler,
-          new BreakwaterError('BW_ERR_DEADLINE', `deadline for ${o.method} ${origin}${o.path} had passed before it was sent (${source} budget)`, {
-            hint: 'The caller’s budget ran out before this call started: nothing was sent. Answer the caller now (it no longer waits) rather than start more work.',
-            details: { budgetMs: 0, source, attempts: 0, retryDelayMs: 0 },
-          }),
-        );
-      }
-      const send = propagate(origin);
-      if (send && inbound?.retryMarker !== undefined && getHeader(headers, RETRY_MARKER_HEADER) === undefined) {
-        headers = withHeader(headers, RETRY_MARKER_HEADER, inbound.retryMarker);
-      }
-      const next: DispatchOptions = { ...o, headers: headers as DispatchOptions['headers'] };
-      if (headersTimeout !== undefined) next.headersTimeout = headersTimeout;
-      if (bodyTimeout !== undefined) next.bodyTimeout = bodyTimeout;
-      if (!send) next[kNoPropagate] = true;
-      if (!Number.isFinite(ms)) return dispatch(next, classifying(handler, origin));
-      // The label is built only if the deadline fires; no AbortSignal is created unless someone reads it.
-      const label = () => `${o.method} ${origin}${o.path}`;
-      const deadline = Deadline.after(ms, o.signal instanceof AbortSignal ? { label, parent: o.signal } : { label });
-      if (send) next.headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(ms))) as DispatchOptions['headers'];
-      next[kDeadline] = deadline;
-      return dispatch(next, new DeadlineHandler(handler, deadline, origin, source, o.signal));
+      const next: DispatchOptions = { ...o, headers: plan.headers as DispatchOptions['headers'] };
+      if (plan.headersTimeout !== undefined) next.headersTimeout = plan.headersTimeout;
+      if (plan.bodyTimeout !== undefined) next.bodyTimeout = plan.bodyTimeout;
+      if (!plan.send) next[kNoPropagate] = true;
+      if (plan.deadline === undefined) return dispatch(next, classifying(handler, origin));
+      next[kDeadline] = plan.deadline;
+      return dispatch(next, new DeadlineHandler(handler, plan.deadline, origin, plan.source, o.signal));
     },
   };
+  return withHook(layer, { role: 'deadline', defaultMs, propagate });
+}
+
+/** A request's deadline, as planDeadline() works it out (set on a FusedRun, or on an object of its own). */
+export interface DeadlinePlan {
+  /** The headers of every attempt: read once, plus the deadline header and the inbound retry marker if sent. */
+  headers: unknown;
+  /** Where the budget came from: `client`, `request`, `header` or `inbound`. */
+  source: string;
+  /** Whether the origin gets the deadline and retry-marker headers (`propagate`). */
+  send: boolean;
+  headersTimeout: number | undefined;
+  bodyTimeout: number | undefined;
+  /** Undefined when the request has no deadline (`deadlineMs: 0`). */
+  deadline: Deadline | undefined;
+}
+
+/**
+ * Works out the request's deadline into `into`; returns the error to fail with at once, before anything
+ * is sent (an invalid per-request option, or a budget already spent), else undefined.
+ */
+export function planDeadline(
+  o: DispatchOptions & DeadlineRequestOptions & { signal?: AbortSignal },
+  defaultMs: number,
+  propagate: (origin: string) => boolean,
+  into: DeadlinePlan,
+  origin = String(o.origin ?? ''),
+): Error | undefined {
+  let own: number | undefined;
+  try {
+    own = perRequestMs(o.deadlineMs, 'deadlineMs');
+    into.headersTimeout = perRequestMs(o.headersTimeoutMs, 'headersTimeoutMs');
+    into.bodyTimeout = perRequestMs(o.bodyTimeoutMs, 'bodyTimeoutMs');
+  } catch (err) {
+    return err as Error;
+  }
+  // Read once (a one-shot iterable of headers is read here and nowhere else); names keep their case.
+  let headers = replayable(o.headers);
+  let ms = (own ?? defaultMs) > 0 ? (own ?? defaultMs) : Number.POSITIVE_INFINITY;
+  let source = own === undefined ? 'client' : 'request';
+  const fromHeader = parseDeadlineHeader(getHeader(headers, DEADLINE_HEADER));
+  if (fromHeader !== undefined && fromHeader < ms) [ms, source] = [fromHeader, 'header'];
+  const inbound = currentInbound();
+  if (inbound !== undefined && remainingOf(inbound) < ms) [ms, source] = [remainingOf(inbound), 'inbound'];
+  if (ms <= 0) {
+    return new BreakwaterError('BW_ERR_DEADLINE', `deadline for ${o.method} ${origin}${o.path} had passed before it was sent (${source} budget)`, {
+      hint: 'The caller’s budget ran out before this call started: nothing was sent. Answer the caller now (it no longer waits) rather than start more work.',
+      details: { budgetMs: 0, source, attempts: 0, retryDelayMs: 0 },
+    });
+  }
+  const send = propagate(origin);
+  if (send && inbound?.retryMarker !== undefined && getHeader(headers, RETRY_MARKER_HEADER) === undefined) {
+    headers = withHeader(headers, RETRY_MARKER_HEADER, inbound.retryMarker);
+  }
+  into.source = source;
+  into.send = send;
+  if (Number.isFinite(ms)) {
+    // The label is built only if the deadline fires; no AbortSignal is created unless someone reads it.
+    const label = () => `${o.method} ${origin}${o.path}`;
+    into.deadline = Deadline.after(ms, o.signal instanceof AbortSignal ? { label, parent: o.signal } : { label });
+    if (send) headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(ms)));
+  }
+  into.headers = headers;
+  return undefined;
 }
 
 /** Ends a request that must not be sent: the handler sees only the error, as for a refused retry. */
-function failFast(handler: Handler, err: Error): true {
+export function failFast(handler: Handler, err: Error): true {
   handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err);
   return true;
 }
@@ -102,7 +135,7 @@ function failFast(handler: Handler, err: Error): true {
  * errors pass unchanged, as without Breakwater; anything else is classified into a BreakwaterError
  * whose `cause` is the original.
  */
-function errorFor(err: unknown, origin: string, controller?: Controller): Error {
+export function errorFor(err: unknown, origin: string, controller?: Controller): Error {
   if ((controller?.aborted === true && controller.reason === err && !(err instanceof BreakwaterError)) || isUsageError(err)) return err as Error;
   let host: string | undefined;
   let port: number | undefined;
@@ -136,6 +169,28 @@ function explained(err: BreakwaterError, waitingFor: 'headers' | 'body', source:
       ? 'No response headers before the deadline: the server is slow or frozen, or its answer is lost on the way (PMTU black hole, FM-06); `details.attempts` says how often it was sent. A call that may think longer needs a larger `deadlineMs` per request.'
       : 'The deadline passed while the response body was still arriving. For streams (SSE, long polls, downloads) pass `deadlineMs: 0` and bound the gaps with `bodyTimeoutMs`.';
   return new BreakwaterError('BW_ERR_DEADLINE', err.message, { cause: err.cause ?? err, hint, details: { ...err.details, waitingFor, source } });
+}
+
+/**
+ * The error a request with a deadline ends with: the caller's own abort reason as undici would give it
+ * (their signal is the deadline's parent), the deadline's error if it has fired (saying what the request
+ * was waiting for), else `err` classified.
+ */
+export function deadlineError(
+  err: Error,
+  controller: Controller,
+  deadline: Deadline,
+  signal: AbortSignal | undefined,
+  origin: string,
+  source: string,
+  responded: boolean,
+): Error {
+  const keep = err instanceof BreakwaterError && err.code === 'BW_ERR_DEADLINE';
+  const callerAborted = signal?.aborted === true;
+  const reason = callerAborted ? signal?.reason : deadline.expired && !keep ? deadline.signal.reason : err;
+  if (callerAborted && !(reason instanceof BreakwaterError)) return reason as Error;
+  const out = errorFor(reason, origin, controller);
+  return out instanceof BreakwaterError && out.code === 'BW_ERR_DEADLINE' ? explained(out, responded ? 'body' : 'headers', source) : out;
 }
 
 class DeadlineHandler extends ForwardingHandler {
@@ -191,17 +246,8 @@ class DeadlineHandler extends ForwardingHandler {
   }
 
   override onResponseError(controller: Controller, err: Error): void {
-    const keep = err instanceof BreakwaterError && err.code === 'BW_ERR_DEADLINE';
-    // The caller aborted (their signal is the deadline's parent): their reason, as undici would give it.
-    const callerAborted = this.#signal?.aborted === true;
-    const reason = callerAborted ? this.#signal?.reason : this.#deadline.expired && !keep ? this.#deadline.signal.reason : err;
+    const out = deadlineError(err, controller, this.#deadline, this.#signal, this.#origin, this.#source, this.#responded);
     this.#done();
-    if (callerAborted && !(reason instanceof BreakwaterError)) {
-      this.next.onResponseError?.(controller, reason as Error);
-      return;
-    }
-    let out = errorFor(reason, this.#origin, controller);
-    if (out instanceof BreakwaterError && out.code === 'BW_ERR_DEADLINE') out = explained(out, this.#responded ? 'body' : 'headers', this.#source);
     this.next.onResponseError?.(controller, out);
   }
 

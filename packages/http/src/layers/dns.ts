@@ -1,5 +1,6 @@
 import type { Dispatcher } from 'undici';
 import { ForwardingHandler, NO_CONTROLLER } from '../internal/forward.js';
+import { withHook } from '../internal/hooks.js';
 import type { Resolution } from '../internal/lookup.js';
 import { isConnectionError, nameOf } from '../internal/rewrite.js';
 import { kAddress, kResolution } from '../internal/symbols.js';
@@ -19,7 +20,7 @@ export { ForwardingHandler };
 export function dnsLayer(resolver: Resolver): Layer {
   let turn = 0;
   const resolution: Resolution = { resolver, choose: (_hostname, _port, addresses) => addresses[turn++ % addresses.length]! };
-  return {
+  const layer: Layer = {
     role: 'dns',
     description: 'resolves names in the connect step: TTL-honouring DNS cache with capped negative caching and serve-stale',
     interceptor: (dispatch) => (opts, handler) => {
@@ -35,6 +36,7 @@ export function dnsLayer(resolver: Resolver): Layer {
       return true;
     },
   };
+  return withHook(layer, { role: 'dns', resolver, resolution });
 }
 
 /** Dispatch options that resolve the name in the connect step through `r`, on a pool pinned to `address` if given. */
