@@ -225,6 +225,10 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
   #flush(): void {
     const link = this.#link;
     if (this.#batching || link === undefined || !link.open || link.blocked) return;
+    // A full window has nothing sendable: every in-flight id lies in [floor, floor + window), so
+    // `window` of them fill it. Checked here because each send() flushes, and walking the window
+    // to find nothing cost O(window) per message.
+    if (this.#window.inFlight >= link.window) return;
     const floor = this.#window.floor(this.#ids.nextId);
     let corked = false;
     for (const m of this.#window.sendable(floor, link.window)) {
