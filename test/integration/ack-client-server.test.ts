@@ -118,6 +118,34 @@ describe('ack client and server on loopback', () => {
     expect(calls).toBe(3);
   });
 
+  it('a full window sends nothing more; an ACK of the floor opens it and the queued messages follow in id order', async () => {
+    const gates = new Map<number, () => void>();
+    const seen: number[] = [];
+    const { port } = await serve((p) => {
+      const id = Number(p.toString());
+      seen.push(id);
+      return new Promise<void>((resolve) => gates.set(id, resolve));
+    });
+    const client = track(createAckClient({ port, maxInFlight: 3 }));
+    const sends = Array.from({ length: 8 }, (_, i) => client.send(String(i + 1)));
+    await expect.poll(() => seen.length).toBe(3);
+    expect(client.stats()).toMatchObject({ inFlight: 3, queued: 5 });
+    // An ACK above the floor frees no room: the window is [floor, floor + 3).
+    gates.get(2)!();
+    await expect(sends[1]).resolves.toMatchObject({ id: 2 });
+    await delay(50);
+    expect(seen).toEqual([1, 2, 3]);
+    gates.get(1)!(); // the floor moves to 3: ids 4 and 5 fit
+    await expect.poll(() => seen.length).toBe(5);
+    expect(seen).toEqual([1, 2, 3, 4, 5]);
+    for (let id = 3; id <= 8; id++) {
+      await expect.poll(() => gates.has(id)).toBe(true);
+      gates.get(id)!();
+    }
+    await expect(Promise.all(sends)).resolves.toHaveLength(8);
+    expect(seen).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+  });
+
   it('backpressure: reject policy fails fast with BW_ERR_BACKPRESSURE; wait policy honours the deadline', async () => {
     const gate = deferred();
     const { port } = await serve(() => gate.promise);

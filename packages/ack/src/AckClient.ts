@@ -9,9 +9,17 @@ import { Failover } from './Failover.js';
 import { DATA_OVERHEAD_BYTES, type Frame } from './frames.js';
 import { type CloseOptions, closeWithin, Lifecycle } from './Lifecycle.js';
 import { type Ack, abortError, type Message, SendWindow } from './SendWindow.js';
-import { ProcessHold, validateSend } from './sendInput.js';
+import { ProcessHold, validatePayload, validateSend } from './sendInput.js';
 
 const publish = publisher('ack');
+
+// The resolving functions of the send() promise being made: a shared executor saves a closure per send.
+let capturedResolve: ((ack: Ack) => void) | undefined;
+let capturedReject: ((error: unknown) => void) | undefined;
+function capture(resolve: (ack: Ack) => void, reject: (error: unknown) => void): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
 
 export type { Ack } from './SendWindow.js';
 
@@ -94,18 +102,16 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
    * (never written), BW_ERR_ABORTED, BW_ERR_CLOSED, or the NACK (see
    * `nackPolicy`). The payload must not be modified until the promise settles.
    */
-  send(payload: Uint8Array | string, options: SendOptions = {}): Promise<Ack> {
+  send(payload: Uint8Array | string, options?: SendOptions): Promise<Ack> {
+    const maxBytes = Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes);
     let buf: Buffer;
     let signal: AbortSignal | undefined;
     let deadline: Deadline | undefined;
     let deadlineMs: number | undefined;
     try {
-      ({ buf, signal, deadline, deadlineMs } = validateSend(
-        payload,
-        options,
-        Math.min(this.#o.maxFrameBytes - DATA_OVERHEAD_BYTES, this.#o.maxBufferedBytes),
-        this.#o.serverDedupHorizonMs,
-      ));
+      // Without options (the common call) there is nothing to check but the payload.
+      if (options === undefined) buf = validatePayload(payload, maxBytes);
+      else ({ buf, signal, deadline, deadlineMs } = validateSend(payload, options, maxBytes, this.#o.serverDedupHorizonMs));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -115,24 +121,21 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
     // Fast path for a full client under 'reject': no timer, no listener, nothing to clean up.
     if (this.#o.overflowPolicy === 'reject' && !this.#window.admissible(buf.length)) return Promise.reject(this.#window.backpressureError());
     this.#budget.recordRequest();
+    // The message keeps the caller's resolving functions itself: no closure per send.
+    const promise = new Promise<Ack>(capture);
+    const m = this.#window.create(buf, capturedResolve!, capturedReject!);
+    capturedResolve = undefined;
+    capturedReject = undefined;
+    m.holdsProcess = true;
     this.#hold.hold();
-    const settled = () => this.#hold.release();
-    return new Promise<Ack>((resolve, reject) => {
-      const m = this.#window.create(
-        buf,
-        (ack) => {
-          settled();
-          resolve(ack);
-        },
-        (error) => {
-          settled();
-          reject(error);
-        },
-      );
+    try {
       this.#window.watchExpiry(m, signal, deadlineMs === undefined ? deadline : Deadline.after(deadlineMs, { clock: this.#o.clock }), deadlineMs !== undefined);
-      if (this.#window.admissible(buf.length)) return this.#admit(m);
-      this.#window.wait(m);
-    });
+      if (this.#window.admissible(buf.length)) this.#admit(m);
+      else this.#window.wait(m);
+    } catch (error) {
+      this.#settle(m, error instanceof Error ? error : new Error(String(error)));
+    }
+    return promise;
   }
 
   /**
@@ -200,6 +203,7 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
     if (done === undefined) return;
     const { admitted } = done;
     if (admitted) this.#forget(m.id);
+    if (m.holdsProcess) this.#hold.release();
     if (outcome instanceof Error) m.reject(outcome);
     else m.resolve(outcome);
     if (admitted) {
@@ -225,6 +229,10 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
   #flush(): void {
     const link = this.#link;
     if (this.#batching || link === undefined || !link.open || link.blocked) return;
+    // A full window has nothing sendable: every in-flight id lies in [floor, floor + window), so
+    // `window` of them fill it. Checked here because each send() flushes, and walking the window
+    // to find nothing cost O(window) per message.
+    if (this.#window.inFlight >= link.window) return;
     const floor = this.#window.floor(this.#ids.nextId);
     let corked = false;
     for (const m of this.#window.sendable(floor, link.window)) {

@@ -27,6 +27,8 @@ export interface Message {
   endpoint: string;
   resolve(ack: Ack): void;
   reject(error: unknown): void;
+  /** A send() holds the process open until it settles (recovered messages do not). */
+  holdsProcess: boolean;
   unlisten: (() => void) | undefined;
   retryTimer: TimerHandle | undefined;
   backoff: Backoff | undefined;
@@ -94,6 +96,7 @@ export class SendWindow {
       endpoint: '',
       resolve,
       reject,
+      holdsProcess: false,
       unlisten: undefined,
       retryTimer: undefined,
       backoff: undefined,

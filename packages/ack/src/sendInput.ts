@@ -32,6 +32,13 @@ export function validateSend(
       { details: { key }, hint: 'A send may retransmit until its deadline; the servers remember a message only for dedupHorizonMs.' },
     );
   }
+  const buf = validatePayload(payload, maxBytes);
+  // `deadlineMs` becomes a Deadline only once the send is admitted (the client owns and disposes it).
+  return { buf, signal, deadline: o.deadline, deadlineMs: ms };
+}
+
+/** The payload as a Buffer of at most `maxBytes`; throws BW_ERR_INVALID_OPTION otherwise. */
+export function validatePayload(payload: unknown, maxBytes: number): Buffer {
   const buf = toBuffer(payload);
   if (buf.length > maxBytes) {
     throw new BreakwaterError(
@@ -42,8 +49,7 @@ export function validateSend(
       },
     );
   }
-  // `deadlineMs` becomes a Deadline only once the send is admitted (the client owns and disposes it).
-  return { buf, signal, deadline: o.deadline, deadlineMs: ms };
+  return buf;
 }
 
 function toBuffer(payload: unknown): Buffer {

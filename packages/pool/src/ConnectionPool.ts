@@ -136,9 +136,9 @@ export class ConnectionPool extends EventEmitter<PoolEvents> implements Closeabl
   }
 
   /** Returns a borrowed connection; `{ failed: true }` destroys it and counts towards passive health. */
-  release(conn: net.Socket, options: ReleaseOptions = {}): void {
+  release(conn: net.Socket, options?: ReleaseOptions): void {
     const entry = this.#takeLoan(conn, 'release');
-    if (options.failed === true) {
+    if (options?.failed === true) {
       this.#health.failure(entry.generation, options.error ?? new BreakwaterError('BW_ERR_NETWORK', 'released as failed'));
       this.#inv.discard(entry, 'failed');
       return;

@@ -10,12 +10,43 @@ import { type Waiter, Waiters } from './Waiters.js';
 
 type Stack = { stack?: string } | undefined;
 
-/** One acquire() on its slow path: it may wait, probe, and try several connections. Recycled once settled. */
-export interface Borrow extends Waiter {
+const settled = (): void => {};
+
+/**
+ * One acquire() on its slow path: it may wait, probe, and try several
+ * connections. Recycled once settled. It is its own queue node and its own
+ * abort listener.
+ */
+export class Borrow implements Waiter {
+  startedAt: number;
+  deadline: number;
+  signal: AbortSignal | undefined;
   trial: boolean;
   stack: Stack;
   resolve: (socket: net.Socket) => void;
   reject: (error: unknown) => void;
+  waiting = false;
+  listening = false;
+  olderWaiter: Waiter | undefined = undefined;
+  newerWaiter: Waiter | undefined = undefined;
+  readonly #queue: Waiters<Borrow>;
+
+  /** Filled in by `Borrowing` on each use. */
+  constructor(queue: Waiters<Borrow>) {
+    this.#queue = queue;
+    this.startedAt = 0;
+    this.deadline = 0;
+    this.signal = undefined;
+    this.trial = false;
+    this.stack = undefined;
+    this.resolve = settled;
+    this.reject = settled;
+  }
+
+  /** The caller's signal aborted (the record is registered as the listener). */
+  handleEvent(): void {
+    this.#queue.aborted(this);
+  }
 }
 
 export interface BorrowingHooks {
@@ -35,8 +66,6 @@ function capture(resolve: (socket: net.Socket) => void, reject: (error: unknown)
   capturedResolve = resolve;
   capturedReject = reject;
 }
-
-const settled = (): void => {};
 
 /** Settled borrow records kept for reuse: a busy pool allocates none per wait. */
 const SPARE_RECORDS = 64;
@@ -83,12 +112,19 @@ export class Borrowing {
    * oldest waiter when there is one, else onto the idle list.
    */
   offer(entry: Entry, now: number): void {
-    const b = this.waiters.shift();
+    let b = this.waiters.shift();
+    // A caller whose signal aborted in this same tick, before its listener ran, gets no connection.
+    while (b?.signal?.aborted === true) {
+      this.#fail(b, classify(b.signal.reason));
+      b = this.waiters.shift();
+    }
     if (b === undefined) {
       this.#inv.rest(entry, now);
       return;
     }
     entry.check();
+    // Idle from this instant, as if it had rested: the time it was borrowed was no idleness.
+    entry.idleSince = now;
     if (this.#checks.passesFree(entry, now, b.startedAt)) this.#succeed(b, this.#h.lend(entry, now, b.stack));
     else this.#check(b, entry, true);
   }
@@ -116,14 +152,14 @@ export class Borrowing {
   }
 
   #succeed(b: Borrow, socket: net.Socket): void {
-    b.unlink?.();
+    this.waiters.unlink(b);
     const { resolve } = b;
     this.#recycle(b);
     resolve(socket);
   }
 
   #fail(b: Borrow, error: unknown): void {
-    b.unlink?.();
+    this.waiters.unlink(b);
     const { trial, reject } = b;
     this.#recycle(b);
     if (trial) this.#h.trialFailed(error, isConnectionLevel(error));
@@ -132,10 +168,7 @@ export class Borrowing {
 
   #record(startedAt: number, signal: AbortSignal | undefined, trial: boolean, stack: Stack, resolve: Borrow['resolve'], reject: Borrow['reject']): Borrow {
     const deadline = startedAt + this.#o.acquireTimeoutMs;
-    const b = this.#spare.pop();
-    if (b === undefined) {
-      return { startedAt, deadline, signal, trial, stack, resolve, reject, waiting: false, unlink: undefined, olderWaiter: undefined, newerWaiter: undefined };
-    }
+    const b = this.#spare.pop() ?? new Borrow(this.waiters);
     b.startedAt = startedAt;
     b.deadline = deadline;
     b.signal = signal;
@@ -148,7 +181,6 @@ export class Borrowing {
 
   /** Called once per record, when its borrow settles; nothing refers to it afterwards. */
   #recycle(b: Borrow): void {
-    b.unlink = undefined;
     b.signal = undefined;
     b.stack = undefined;
     b.resolve = settled;

@@ -98,8 +98,9 @@ export class Inventory {
    * serve, and up to `minIdle` connections, within `max`.
    */
   fill(): void {
-    if (this.#h.closing()) return;
     const o = this.#o;
+    // A full pool (every wait of a busy one) returns before counting anything else.
+    if (this.size >= o.max || this.#h.closing()) return;
     const wanted = Math.max(this.#h.waiting() - this.#opening, o.minIdle - this.size);
     for (let i = 0; i < wanted && this.size < o.max; i++) void this.#open();
   }

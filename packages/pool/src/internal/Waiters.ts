@@ -1,18 +1,26 @@
 import { type Clock, classify, type TimerHandle } from '@breakwater/core';
 
-/** A caller that may have to wait for a connection (the pool's borrow record). */
+/**
+ * A caller that may have to wait for a connection (the pool's borrow record).
+ * It is its own abort listener (`handleEvent`, called when its signal aborts:
+ * it should `giveUp()`), so a wait allocates no closure for it.
+ */
 export interface Waiter {
   startedAt: number;
   deadline: number;
   signal: AbortSignal | undefined;
   /** In the queue now. */
   waiting: boolean;
-  /** Unhooks the caller's AbortSignal (the pool calls it when the borrow settles). */
-  unlink: (() => void) | undefined;
+  /** Registered as a listener on `signal` (until `unlink()`: the pool calls it when the borrow settles). */
+  listening: boolean;
   /** Queue links: the waiter is its own node, nothing is allocated per wait. */
   olderWaiter: Waiter | undefined;
   newerWaiter: Waiter | undefined;
+  /** Its signal aborted (the waiter is registered as the listener object). */
+  handleEvent(): void;
 }
+
+const ONCE = Object.freeze({ once: true });
 
 export interface WaitersHooks<W extends Waiter> {
   /** The error for a caller whose `acquireTimeoutMs` ran out. */
@@ -54,13 +62,23 @@ export class Waiters<W extends Waiter> {
     waiter.waiting = true;
     this.#link(waiter, first);
     if (waiter.deadline < this.#timerAt) this.#arm(waiter.deadline);
-    const { signal } = waiter;
-    if (signal !== undefined && waiter.unlink === undefined) {
-      // Only callers that pass a signal pay for a listener.
-      const onAbort = () => this.giveUp(waiter, classify(signal.reason));
-      signal.addEventListener('abort', onAbort, { once: true });
-      waiter.unlink = () => signal.removeEventListener('abort', onAbort);
+    // Only callers that pass a signal pay for a listener: the waiter itself.
+    if (waiter.signal !== undefined && !waiter.listening) {
+      waiter.listening = true;
+      waiter.signal.addEventListener('abort', waiter, ONCE);
     }
+  }
+
+  /** Unhooks the waiter from its signal; called once its borrow settles, queued or not. */
+  unlink(waiter: W): void {
+    if (!waiter.listening) return;
+    waiter.listening = false;
+    waiter.signal?.removeEventListener('abort', waiter);
+  }
+
+  /** The waiter's signal aborted: fails it with the classified reason if it is still queued. */
+  aborted(waiter: W): void {
+    this.giveUp(waiter, classify(waiter.signal?.reason));
   }
 
   /** Takes the oldest waiter out of the queue, to hand it a connection. */
