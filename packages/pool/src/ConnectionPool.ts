@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type net from 'node:net';
-import { BreakwaterError, type Closeable, type CloseOptions, classify, msRule, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Closeable, type CloseOptions, classify, closeDeadlineMs, validateSignal } from '@breakwater/core';
 import type { ResolvedPoolOptions } from './defaults.js';
 import { BorrowCheck } from './internal/BorrowCheck.js';
 import { Borrowing } from './internal/Borrowing.js';
@@ -42,8 +42,8 @@ export class ConnectionPool extends EventEmitter<PoolEvents> implements Closeabl
   #closing = false;
   #closed: Promise<void> | undefined;
   #onReturned: (() => void) | undefined;
-  /** Ends close()'s wait for borrowed connections early (destroy() calls it). */
-  #stopWaiting: (() => void) | undefined;
+  /** Ends close()'s wait for borrowed connections after `ms` (0: now); set while it waits (a later close() or destroy() calls it). */
+  #cutWaitAfter: ((ms: number) => void) | undefined;
 
   constructor(options: ResolvedPoolOptions) {
     super();
@@ -168,7 +168,7 @@ export class ConnectionPool extends EventEmitter<PoolEvents> implements Closeabl
       return undefined;
     }
     const closing = this.#shutdown(0);
-    this.#stopWaiting?.();
+    this.#cutWaitAfter?.(0);
     return closing;
   }
 
@@ -213,16 +213,19 @@ export class ConnectionPool extends EventEmitter<PoolEvents> implements Closeabl
    * `BW_ERR_CLOSED`, waits up to `deadlineMs` (default `drainTimeoutMs`) for
    * borrowed connections to come back, destroys the rest, and resolves when
    * every socket has closed and every timer is cleared. Calling it again
-   * returns the same promise.
+   * returns the same promise; a later `deadlineMs` (or `destroy()`) still cuts the wait short.
    */
-  close(options: CloseOptions = {}): Promise<void> {
-    const deadlineMs = options.deadlineMs ?? this.#o.drainTimeoutMs;
+  close(options?: CloseOptions): Promise<void> {
+    let given: number | undefined;
     try {
-      msRule()(deadlineMs, 'deadlineMs');
+      given = closeDeadlineMs(options);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.#shutdown(deadlineMs);
+    const closing = this.#shutdown(given ?? this.#o.drainTimeoutMs);
+    // A later close() with its own (shorter) deadline still cuts the wait short.
+    if (given !== undefined) this.#cutWaitAfter?.(given);
+    return closing;
   }
 
   /** @deprecated Renamed `close({ deadlineMs })`; kept for one release. */
@@ -289,13 +292,14 @@ export class ConnectionPool extends EventEmitter<PoolEvents> implements Closeabl
     this.#inv.stop();
     if (deadlineMs > 0 && this.#borrowed + this.#checks.validating > 0) {
       await new Promise<void>((resolve) => {
+        const timers: ReturnType<typeof clock.setTimeout>[] = [];
         const done = () => {
-          clock.clearTimeout(timer);
-          this.#stopWaiting = undefined;
+          for (const timer of timers) clock.clearTimeout(timer);
+          this.#cutWaitAfter = undefined;
           resolve();
         };
-        const timer = clock.setTimeout(done, deadlineMs);
-        this.#stopWaiting = done;
+        this.#cutWaitAfter = (ms) => (ms === 0 ? done() : void timers.push(clock.setTimeout(done, ms)));
+        timers.push(clock.setTimeout(done, deadlineMs));
         this.#onReturned = () => {
           if (this.#borrowed + this.#checks.validating === 0) done();
         };

@@ -48,6 +48,33 @@ describe('ConnectionPool lifecycle', () => {
     await expect(pool.acquire()).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
   });
 
+  it('a later close({ deadlineMs }) shorter than the first cuts the wait short; no timer is left', async () => {
+    const { clock, pool } = await setup({ drainTimeoutMs: 60_000 });
+    const held = await pool.acquire();
+    const closing = pool.close();
+    expect(pool.close({ deadlineMs: 200 })).toBe(closing);
+    clock.advance(199);
+    expect(await settledSoon(closing)).toBe(false);
+    clock.advance(1);
+    await closing;
+    expect(held.destroyed).toBe(true);
+    expect(clock.pendingTimers).toBe(0);
+  });
+
+  it('close() and use() options are checked: misspelt keys, null, both deadline names, timer overflow', async () => {
+    const { pool } = await setup();
+    const invalid = (key?: string) => expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', ...(key === undefined ? {} : { details: { key } }) });
+    const fn = async () => 1;
+    await expect(pool.use(fn, { deadLineMs: 50 } as never)).rejects.toEqual(invalid('deadLineMs'));
+    await expect(pool.use(fn, null as never)).rejects.toEqual(invalid());
+    await expect(pool.use(fn, { deadlineMs: 100, timeoutMs: 5_000 })).rejects.toEqual(invalid('timeoutMs'));
+    await expect(pool.use(fn, { deadlineMs: 2 ** 31 })).rejects.toEqual(invalid('deadlineMs'));
+    await expect(pool.use(fn, { deadlineMs: 0.5 })).rejects.toEqual(invalid('deadlineMs'));
+    await expect(pool.use(fn, { deadlineMs: 1_000 })).resolves.toBe(1);
+    await expect(pool.close({ deadLineMs: 0 } as never)).rejects.toEqual(invalid('deadLineMs'));
+    await expect(pool.close(null as never)).rejects.toEqual(invalid());
+  });
+
   it('await using closes the pool when the scope ends', async () => {
     const server = await LineServer.start();
     cleanups.push(() => server.close());

@@ -1,5 +1,5 @@
 import type net from 'node:net';
-import { type Clock, Deadline, validateFunction, validateNumber, validateSignal } from '@breakwater/core';
+import { BreakwaterError, type Clock, Deadline, msRule, validateFunction, validateOptionsObject, validateSignal } from '@breakwater/core';
 import { entryOf } from './Entry.js';
 import { isConnectionLevel } from './Health.js';
 
@@ -12,6 +12,8 @@ export interface UseOptions {
   /** @deprecated Renamed `deadlineMs` (Breakwater's one name for a time limit); kept for one release. */
   timeoutMs?: number;
 }
+
+const USE_KEYS = ['signal', 'deadlineMs', 'timeoutMs'];
 
 /** A function run with a borrowed connection and a signal to stop on. */
 export type UseFn<T> = (conn: net.Socket, signal: AbortSignal) => T | Promise<T>;
@@ -31,11 +33,17 @@ interface Lender {
  */
 export async function useConnection<T>(pool: Lender, owner: object, clock: Clock, fn: UseFn<T>, options: AbortSignal | UseOptions = {}): Promise<T> {
   validateFunction(fn, 'fn');
-  const given = options instanceof AbortSignal ? { signal: options } : options;
+  const given = options instanceof AbortSignal ? { signal: options } : validateOptionsObject<UseOptions>(options, 'use()', USE_KEYS);
   const parent = validateSignal(given.signal);
-  const key = given.deadlineMs === undefined && given.timeoutMs !== undefined ? 'timeoutMs' : 'deadlineMs';
+  if (given.deadlineMs !== undefined && given.timeoutMs !== undefined) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'use() got both `deadlineMs` and its deprecated alias `timeoutMs`', {
+      details: { key: 'timeoutMs' },
+      hint: 'Pass deadlineMs only.',
+    });
+  }
+  const key = given.timeoutMs === undefined ? 'deadlineMs' : 'timeoutMs';
   const deadlineMs = given.deadlineMs ?? given.timeoutMs;
-  if (deadlineMs !== undefined) validateNumber(deadlineMs, key, { min: 0 });
+  if (deadlineMs !== undefined) msRule()(deadlineMs, key);
   const deadline = deadlineMs === undefined ? undefined : Deadline.after(deadlineMs, { clock, parent, label: 'pool.use()' });
   const outer = deadline?.signal ?? parent;
   try {
