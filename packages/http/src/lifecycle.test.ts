@@ -51,7 +51,7 @@ describe('HttpClient lifecycle', () => {
     hanging.catch(() => {});
     await until(async () => (await connections(s)) === 1);
     await c.close({ deadlineMs: 20 });
-    await expect(hanging).rejects.toThrow();
+    await expect(hanging).rejects.toMatchObject({ code: 'BW_ERR_CLOSED', details: { closedBy: 'close({ deadlineMs: 20 })' } });
     await until(async () => (await connections(s)) === 0);
     expect(await connections(s)).toBe(0);
   });
@@ -63,7 +63,9 @@ describe('HttpClient lifecycle', () => {
     hanging.catch(() => {});
     await until(async () => (await connections(s)) === 1);
     await c.destroy();
-    await expect(hanging).rejects.toThrow();
+    await expect(hanging).rejects.toMatchObject({ code: 'BW_ERR_CLOSED', details: { attempts: 1 } });
+    await c.destroy(); // again, and close() after it: the same promise, nothing left to do
+    await c.close();
     await until(async () => (await connections(s)) === 0);
     expect(await connections(s)).toBe(0);
 
@@ -86,6 +88,13 @@ async function unavailable(): Promise<{ url: string; server: http.Server; hits: 
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
   return { url: `http://127.0.0.1:${(s.address() as AddressInfo).port}`, server: s, hits: () => hits };
 }
+
+/** Settles within `ms`, or says it is still pending. */
+const within = <T>(p: Promise<T>, ms: number): Promise<'settled' | 'pending'> => {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'pending'>((r) => (timer = setTimeout(() => r('pending'), ms)));
+  return Promise.race([p.then(() => 'settled' as const), late]).finally(() => clearTimeout(timer));
+};
 
 /** Timers of ours still active (the Timeout handles node reports as the process's resources). */
 const activeTimers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
@@ -124,6 +133,20 @@ describe.each(PATHS)('HttpClient close() and a retry sleeping in its backoff (%s
     });
   }
 
+  it('the close deadline cuts a request waiting for headers and a body nobody reads', async () => {
+    const { url, server: s } = await server();
+    const c = createClient({ deadlineMs: 0, headersTimeoutMs: 0, ...extra });
+    const unread = await c.request(`${url}/big`);
+    const hanging = c.request(`${url}/never`);
+    hanging.catch(() => {});
+    await until(async () => (await connections(s)) === 2);
+    expect(await within(c.close({ deadlineMs: 50 }), 5_000)).toBe('settled');
+    await expect(hanging).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+    await expect(unread.body.text()).rejects.toMatchObject({ code: 'BW_ERR_CLOSED' });
+    await until(async () => (await connections(s)) === 0);
+    expect(await connections(s)).toBe(0);
+  });
+
   it('close() without a deadline lets the sleeping retry be sent (healthy twin)', async () => {
     const { url, hits } = await unavailable();
     const c = createClient({ deadlineMs: 0, attempts: 2, ...extra });
@@ -135,10 +158,6 @@ describe.each(PATHS)('HttpClient close() and a retry sleeping in its backoff (%s
     expect(res.statusCode).toBe(503);
   });
 });
-
-/** Settles within `ms`, or says it is still pending. */
-const within = <T>(p: Promise<T>, ms: number) =>
-  Promise.race([p.then(() => 'settled' as const), new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms).unref())]);
 
 describe('HttpClient close() options and limits', () => {
   it('rejects unknown or malformed close() options, naming the key, and stays open', async () => {

@@ -29,6 +29,7 @@ export function closing(closeTimeoutMs: number, inFlight: InFlight, teardown: (n
   let closed: Promise<void> | undefined;
   let cut: Promise<void> | undefined;
   let waiting = true; // requests in flight may still be cut
+  let finished = false; // nothing is left: a later close() or destroy() has nothing to cut
   let endsAt = Number.POSITIVE_INFINITY;
   let timer: NodeJS.Timeout | undefined;
 
@@ -41,7 +42,7 @@ export function closing(closeTimeoutMs: number, inFlight: InFlight, teardown: (n
   };
   const limit = (ms: number, by: string): void => {
     const at = performance.now() + ms;
-    if (cut !== undefined || (!waiting && ms > 0) || at >= endsAt) return;
+    if (finished || cut !== undefined || (!waiting && ms > 0) || at >= endsAt) return;
     endsAt = at;
     clearTimeout(timer);
     if (ms === 0) cutNow(by);
@@ -55,6 +56,7 @@ export function closing(closeTimeoutMs: number, inFlight: InFlight, teardown: (n
       clearTimeout(timer);
       await (cut ?? teardown(false));
       await cut; // destroy() during a graceful teardown
+      finished = true;
     })());
 
   return {
