@@ -1,17 +1,17 @@
 import { CircuitRegistry } from '@breakwater/circuit';
-import { BreakwaterError, type Closeable, type CloseOptions, channel, IdleMap, msRule } from '@breakwater/core';
+import { BreakwaterError, type Closeable, type CloseOptions, channel, IdleMap } from '@breakwater/core';
 import { RetryBudget } from '@breakwater/retry';
 import { type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnectors } from './connector.js';
 import { defaultLayers } from './defaultLayers.js';
 import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
-import { ForwardingHandler } from './internal/forward.js';
+import { closing, refuseClosed, TrackedHandler } from './internal/closing.js';
 import { fusable, fusedInterceptor } from './internal/fuse.js';
-import { type InFlight, settle } from './internal/inFlight.js';
+import { inFlightSet } from './internal/inFlight.js';
 import { kFresh } from './internal/symbols.js';
 import { attemptSpan, requestSpan } from './internal/tracing.js';
 import type { DeadlineRequestOptions } from './layers/deadline.js';
-import type { Controller, Handler, Interceptor, Layer } from './layers/types.js';
+import type { Handler, Interceptor, Layer } from './layers/types.js';
 import { OriginPools } from './OriginPools.js';
 import { attemptHeadersTimeoutMs } from './presetOptions.js';
 import { createProxyDispatcher } from './proxy.js';
@@ -145,20 +145,27 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     fresh !== undefined && (opts as unknown as Record<symbol, unknown>)[kFresh] === true
       ? fresh.dispatch({ ...opts, reset: true }, handler)
       : dispatch(opts, handler);
-  let closed: Promise<void> | undefined;
   let destroyed = false;
+  async function teardown(now: boolean): Promise<void> {
+    if (destroyed) return; // destroyed already: the connection pools are gone, there is nothing left to do.
+    destroyed = now;
+    await circuits.close();
+    // A caller's own dispatcher is the caller's to close.
+    if (fresh !== undefined) await Promise.all(now ? [base.destroy(), fresh.destroy()] : [base.close(), fresh.close()]);
+  }
   // Requests between dispatch and their end, retry backoffs included: close() waits for them before it
-  // closes the Agents, so a retry never finds its Agent closed and no backoff timer outlives close().
-  const inFlight: InFlight = { count: 0, drained: undefined };
-  const refuse = (opts: Dispatcher.DispatchOptions, handler: Handler) => (closed !== undefined ? refuseClosed(handler, String(opts.origin ?? '')) : undefined);
+  // closes the Agents (so a retry never finds its Agent closed), and cuts them short when its time is up.
+  const inFlight = inFlightSet();
+  const life = closing(o.closeTimeoutMs, inFlight, teardown);
+  const refuse = (opts: Dispatcher.DispatchOptions, handler: Handler) => (life.closing ? refuseClosed(handler, String(opts.origin ?? '')) : undefined);
   const tracking: Interceptor = (dispatch) => (opts, handler) => {
     const refused = refuse(opts, handler);
     if (refused !== undefined) return refused;
-    inFlight.count++;
+    const tracked = new TrackedHandler(handler, inFlight);
     try {
-      return dispatch(opts, new TrackedHandler(handler, inFlight));
+      return dispatch(opts, tracked);
     } catch (err) {
-      settle(inFlight);
+      tracked.settle();
       throw err;
     }
   };
@@ -191,82 +198,12 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),
-    close(options: CloseOptions = {}) {
-      let deadlineMs: number | undefined;
-      try {
-        deadlineMs = options.deadlineMs === undefined ? undefined : msRule()(options.deadlineMs, 'deadlineMs');
-      } catch (error) {
-        return Promise.reject(error);
-      }
-      closed ??= (async () => {
-        if (inFlight.count > 0) {
-          let timer: NodeJS.Timeout | undefined;
-          const drained = new Promise<boolean>((r) => (inFlight.drained = () => r(true)));
-          const late = deadlineMs === undefined ? drained : new Promise<boolean>((r) => (timer = setTimeout(() => r(false), deadlineMs)));
-          const inTime = await Promise.race([drained, late]);
-          clearTimeout(timer);
-          if (!inTime) return teardown(true);
-        }
-        await teardown(false);
-      })();
-      return closed;
-    },
-    destroy() {
-      if (closed === undefined) closed = teardown(true);
-      else if (!destroyed) void teardown(true);
-      return closed;
-    },
+    close: (options?: CloseOptions) => life.close(options),
+    destroy: () => life.destroy(),
     [Symbol.asyncDispose]() {
       return this.close();
     },
   };
-
-  async function teardown(now: boolean): Promise<void> {
-    if (destroyed) return; // destroy() came first: the connection pools are gone, close() has nothing left to do.
-    destroyed = now;
-    await circuits.close();
-    // A caller's own dispatcher is the caller's to close.
-    if (fresh !== undefined) await Promise.all(now ? [base.destroy(), fresh.destroy()] : [base.close(), fresh.close()]);
-  }
-}
-
-/** Counts a request as in flight until undici reports its end (body read), its error or an upgrade. */
-class TrackedHandler extends ForwardingHandler {
-  #inFlight: InFlight | undefined;
-
-  constructor(next: Handler, inFlight: InFlight) {
-    super(next);
-    this.#inFlight = inFlight;
-  }
-
-  #settle(): void {
-    if (this.#inFlight !== undefined) settle(this.#inFlight);
-    this.#inFlight = undefined;
-  }
-
-  override onRequestUpgrade(controller: Controller, statusCode: number, headers: Parameters<Handler['onRequestUpgrade'] & {}>[2], socket: never): void {
-    this.#settle();
-    super.onRequestUpgrade(controller, statusCode, headers, socket);
-  }
-
-  override onResponseEnd(controller: Controller, trailers: Parameters<Handler['onResponseEnd'] & {}>[1]): void {
-    this.#settle();
-    super.onResponseEnd(controller, trailers);
-  }
-
-  override onResponseError(controller: Controller, err: Error): void {
-    this.#settle();
-    super.onResponseError(controller, err);
-  }
-}
-
-/** A request made after close(): nothing is sent, the caller gets BW_ERR_CLOSED. */
-function refuseClosed(handler: Handler, origin: string): true {
-  const err = new BreakwaterError('BW_ERR_CLOSED', `request to ${origin} after client.close(): nothing was sent`, {
-    details: { attempts: 0, retryDelayMs: 0 },
-  });
-  handler.onResponseError?.({ aborted: true, paused: false, reason: err, abort() {}, pause() {}, resume() {} }, err);
-  return true;
 }
 
 const PER_REQUEST = ['deadlineMs', 'headersTimeoutMs', 'bodyTimeoutMs'] as const;

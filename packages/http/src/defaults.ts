@@ -111,6 +111,14 @@ export interface HttpPolicyOptions
   maxOrigins?: number;
   /** Per-origin state unused this long is dropped when new origins come. @defaultValue 60_000 */
   originIdleMs?: number;
+  /**
+   * How long `close()` (and `await using`) waits for requests in flight (their bodies read, a retry's backoff
+   * included) when called without `deadlineMs`; then the rest fail with BW_ERR_CLOSED and every connection is
+   * destroyed, as by `destroy()`. As long as `deadlineMs`: a request started just before close() may finish.
+   * 0 = no wait. A response whose body is never read no longer holds close() open forever.
+   * @defaultValue 30_000
+   */
+  closeTimeoutMs?: number;
 
   // ── Adoption (#16): presets, TLS, proxies ────────────────────────────────────
   /**
@@ -151,6 +159,7 @@ export const HTTP_DEFAULTS = Object.freeze({
   outlierEjectionMs: 10_000,
   maxOrigins: 1_000,
   originIdleMs: 60_000,
+  closeTimeoutMs: 30_000,
   // ── Adoption (#16) ──
   attemptTimeoutMs: 0,
   dangerouslySkipTlsVerification: false,
@@ -239,6 +248,7 @@ const RULES = {
   dangerouslySkipTlsVerification: validateBoolean,
   maxOrigins: intRule(1, 10_000_000),
   originIdleMs: ms(1_000, 86_400_000),
+  closeTimeoutMs: ms(0, 86_400_000),
 } satisfies Rules<ResolvedHttpPolicy>;
 
 const OTHER_KEYS = [

@@ -9,7 +9,7 @@ import type { Controller, Dispatch, DispatchOptions, Handler } from '../layers/t
 import type { ResolvedAddress, Resolver } from '../Resolver.js';
 import { NO_CONTROLLER } from './forward.js';
 import type { BalancedAttempt, Balancer, Peer } from './hooks.js';
-import { type InFlight, settle } from './inFlight.js';
+import { type InFlight, settle, track } from './inFlight.js';
 import type { Resolution } from './lookup.js';
 import { RetryRun } from './RetryRun.js';
 import { isConnectionError, isUsageError, nameOf } from './rewrite.js';
@@ -92,7 +92,7 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
   begin(): true {
     const refused = planDeadline(this.opts, this.plan.deadline.defaultMs, this.plan.deadline.propagate, this, this.origin);
     if (refused !== undefined) return failFast(this.next, refused);
-    this.plan.inFlight.count++;
+    track(this.plan.inFlight, this);
     this.#tracked = true;
     try {
       const noBudget = prepareRetry(this, this.headers, this.origin);
@@ -265,6 +265,6 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
   #settle(): void {
     if (!this.#tracked) return;
     this.#tracked = false;
-    settle(this.plan.inFlight);
+    settle(this.plan.inFlight, this);
   }
 }
