@@ -1,4 +1,3 @@
-import { guardOf } from '@breakwater/socket';
 import { expect, it } from 'vitest';
 import { type Fm01Outcome, fm01 } from '../../packages/scorecard/src/scenarios/fm-01.js';
 import { describeNetns } from '../support/netns.js';
@@ -58,7 +57,7 @@ describeNetns('FM-01 zombie connection (idle peer gone without FIN)', () => {
         `no error after ${seconds(WAIT_MS)} s (${run.naive}; socket ${seen?.state}, kernel timer ${seen?.timer || 'none'})`,
       );
 
-      const applied = guardOf(seen!.hardened.socket)?.applied.keepAlive;
+      const applied = seen!.keepAlive;
       const bound = (applied?.detectWithinMs ?? 0) + 2_000;
       expect(applied?.detectWithinMs).toBeLessThanOrEqual(18_000);
       expect(seen?.failure, `${run.breakwater}: no error within 30 s`).toBeDefined();

@@ -93,6 +93,14 @@ describe('benches run with tiny sizes', () => {
     });
   }, 30_000);
 
+  it('socket/heap: plain, hardened and connector-hardened sockets, idle and in flight', async () => {
+    const out = await bench('socket-heap', ['--expose-gc', 'bench/socket/heap.ts', '--connections', '4', '--rounds', '1']);
+    expect(out).toMatchObject({ bench: 'socket-heap', connections: 4 });
+    expect((out.results as { variant: string }[]).map((r) => r.variant)).toEqual(['plain', 'harden', 'connector']);
+    for (const r of out.results as Record<string, unknown>[])
+      expect(r).toMatchObject({ idleBytesPerConnection: expect.any(Number), inFlightBytesPerConnection: expect.any(Number) });
+  }, 30_000);
+
   it('http/origins: one port and host name per origin', async () => {
     const out = await bench('http-origins', [
       '--expose-gc',

@@ -69,6 +69,7 @@ export function adoptSockets(
   connect: buildConnector.connector,
   o: { socket?: SocketOptions | undefined; onConnectError?: (err: Error) => Error },
 ): buildConnector.connector {
+  const socketOptions = o.socket === undefined ? undefined : httpSocketOptions(o.socket);
   return (options, callback) =>
     connect(options, (err, socket) => {
       if (err !== null || socket === null) {
@@ -78,27 +79,44 @@ export function adoptSockets(
       const s = socket as net.Socket;
       // msw's socket-level interceptor hands out sockets without an fd: harden() then
       // skips what needs one, but must never make a request fail.
-      if (o.socket !== undefined) {
+      if (socketOptions !== undefined) {
         try {
-          // HTTP waits for a thinking server under its headers timeout and deadline: the watchdog guards
-          // only our bytes (unacknowledged, TCP_INFO) unless the caller asks for the raw-protocol rule.
-          harden(s, { ...o.socket, expectResponseAfterWrite: o.socket.expectResponseAfterWrite ?? false });
+          harden(s, socketOptions);
         } catch {}
       }
-      let tlsAlert: Error | undefined;
-      s.prependListener('error', (e: unknown) => {
-        if (typeof e !== 'object' || e === null || !Object.isExtensible(e)) return;
-        (e as Record<symbol, boolean>)[kReused] = s.bytesRead > 0;
-        // A TLS alert after the handshake (TLS 1.3's "certificate required") is followed by the peer's
-        // FIN, and undici reports only "other side closed": keep the alert as that error's cause, so
-        // classify() says BW_ERR_TLS and names the fix.
-        const code = (e as { code?: unknown }).code;
-        if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) tlsAlert = e as Error;
-        else if (code === 'UND_ERR_SOCKET' && tlsAlert !== undefined && (e as { cause?: unknown }).cause === undefined)
-          (e as { cause?: unknown }).cause = tlsAlert;
-      });
+      s.prependListener('error', tagSocketError);
       callback(null, socket);
     });
+}
+
+const forHttp = new WeakMap<SocketOptions, Readonly<SocketOptions>>();
+
+/**
+ * HTTP waits for a thinking server under its headers timeout and deadline: the watchdog guards only our
+ * bytes (unacknowledged, TCP_INFO) unless the caller asks for the raw-protocol rule. Taken when the
+ * connector is made, frozen and shared by its pools (one per origin), so harden() resolves it once.
+ */
+function httpSocketOptions(given: SocketOptions): Readonly<SocketOptions> {
+  const cached = forHttp.get(given);
+  if (cached !== undefined) return cached;
+  const o = Object.freeze({ ...given, expectResponseAfterWrite: given.expectResponseAfterWrite ?? false });
+  forHttp.set(given, o);
+  return o;
+}
+
+const kTlsAlert = Symbol('breakwater.http.tlsAlert');
+
+/** One listener shared by every adopted socket (`this`): no closure per connection. */
+function tagSocketError(this: net.Socket & { [kTlsAlert]?: Error }, e: unknown): void {
+  if (typeof e !== 'object' || e === null || !Object.isExtensible(e)) return;
+  (e as Record<symbol, boolean>)[kReused] = this.bytesRead > 0;
+  // A TLS alert after the handshake (TLS 1.3's "certificate required") is followed by the peer's
+  // FIN, and undici reports only "other side closed": keep the alert as that error's cause, so
+  // classify() says BW_ERR_TLS and names the fix.
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && (code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_'))) this[kTlsAlert] = e as Error;
+  else if (code === 'UND_ERR_SOCKET' && this[kTlsAlert] !== undefined && (e as { cause?: unknown }).cause === undefined)
+    (e as { cause?: unknown }).cause = this[kTlsAlert];
 }
 
 /** Whether `err` is a stale-socket failure: the peer closed a reused idle connection. */

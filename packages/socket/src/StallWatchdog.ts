@@ -37,7 +37,7 @@ export class StallWatchdog {
   readonly #socket: net.Socket;
   readonly #clock: Clock;
   readonly #timeoutMs: number;
-  readonly #describePeer: () => string;
+  readonly #describePeer: (socket: net.Socket) => string;
   readonly #readInfo: (socket: net.Socket) => TcpInfo | undefined;
   #timer: TimerHandle | undefined;
   #lastProgressAt = 0;
@@ -54,8 +54,8 @@ export class StallWatchdog {
     socket: net.Socket,
     timeoutMs: number,
     clock: Clock,
-    describePeer: () => string,
-    readInfo: (socket: net.Socket) => TcpInfo | undefined = () => undefined,
+    describePeer: (socket: net.Socket) => string = peerOf,
+    readInfo: (socket: net.Socket) => TcpInfo | undefined = noTcpInfo,
   ) {
     this.#socket = socket;
     this.#timeoutMs = timeoutMs;
@@ -180,7 +180,7 @@ export class StallWatchdog {
     const idle = Math.round(idleMs);
     const { what, hint } = describe(observed, idle, s, info);
     s.destroy(
-      new BreakwaterError('BW_ERR_STALLED', `no progress from ${this.#describePeer()} for ${idle} ms: ${what}`, {
+      new BreakwaterError('BW_ERR_STALLED', `no progress from ${this.#describePeer(s)} for ${idle} ms: ${what}`, {
         hint,
         details: {
           observed,
@@ -196,6 +196,16 @@ export class StallWatchdog {
       }),
     );
   }
+}
+
+const noTcpInfo = () => undefined;
+
+/** `host:port` of the socket's peer, for messages. */
+export function peerOf(socket: net.Socket): string {
+  const host = socket.remoteAddress ?? (socket as { _host?: string })._host ?? 'peer';
+  const port = socket.remotePort;
+  const h = host.includes(':') ? `[${host}]` : host;
+  return port === undefined ? h : `${h}:${port}`;
 }
 
 const PMTU = 'large packets dropped on the path while small ones pass (PMTU black hole: ICMP "fragmentation needed" filtered, FM-06)';

@@ -131,6 +131,24 @@ describe('harden()', () => {
     expect(((await stalled) as { code?: string } | undefined)?.code).toBe('BW_ERR_STALLED');
   });
 
+  it('shares one resolved options object, one applied record and the same listeners across sockets (no closures per connection)', async () => {
+    const srv = await server();
+    const [a, b] = [await connected(srv), await connected(srv)];
+    const shared = Object.freeze({ stallTimeoutMs: 4_000 });
+    const [ga, gb] = [harden(a, shared), harden(b, shared)];
+    expect(ga).not.toBe(gb);
+    expect(ga.options).toBe(gb.options);
+    expect(Object.isFrozen(ga.options)).toBe(true);
+    expect(ga.options.stallTimeoutMs).toBe(4_000);
+    expect(ga.applied).toBe(gb.applied);
+    for (const event of ['drain', 'end', 'close'] as const) expect(a.listeners(event).at(-1)).toBe(b.listeners(event).at(-1));
+    expect(a._write).toBe(b._write);
+    // A fresh (unfrozen) object may change between calls: resolved each time, same result.
+    const c = await connected(srv);
+    expect(harden(c, { stallTimeoutMs: 4_000 }).options).not.toBe(ga.options);
+    expect(guardOf(c)?.options).toEqual(ga.options);
+  });
+
   it('does not switch the socket into flowing mode (no bytes are lost)', async () => {
     const s = await connected(await server((c) => c.write('hello')));
     harden(s);

@@ -7,8 +7,6 @@ import { readTcpInfo } from './tcpInfo.js';
 
 const publish = publisher('socket');
 const kGuard = Symbol.for('breakwater.socket.guard');
-/** How many `harden()` calls share a guard, when more than one (a `using` in a helper must not strip its owner's protection). */
-const holders = new WeakMap<SocketGuard, number>();
 
 /** How an option ended up applied on this socket. */
 export type Mechanism = 'node' | 'native' | 'libuv-default' | 'emulated' | 'disabled' | 'pending';
@@ -47,13 +45,6 @@ const nodeKeepAliveHasInterval = (socket: net.Socket) => socket.setKeepAlive.len
 // libuv ≥ 1.49 sets these when keepalive is enabled and nothing else does.
 const LIBUV_INTERVAL_MS = 1_000;
 const LIBUV_COUNT = 10;
-
-function peerOf(socket: net.Socket): string {
-  const host = socket.remoteAddress ?? (socket as { _host?: string })._host ?? 'peer';
-  const port = socket.remotePort;
-  const h = host.includes(':') ? `[${host}]` : host;
-  return port === undefined ? h : `${h}:${port}`;
-}
 
 function applyKeepAlive(socket: net.Socket, o: ResolvedSocketOptions, connected: boolean): AppliedOptions['keepAlive'] {
   const bound = (intervalMs: number, count: number) => o.keepAliveIdleMs + intervalMs * count;
@@ -112,129 +103,212 @@ function applyUserTimeout(socket: net.Socket, o: ResolvedSocketOptions, connecte
 }
 
 /**
+ * Options resolved once and shared by every socket hardened with them: a frozen options object passed
+ * again (the HTTP connector passes one per connector) is not resolved again, and sockets with the same
+ * outcome share one frozen `applied` record. Keyed weakly, so nothing outlives its options.
+ */
+const resolvedFor = new WeakMap<object, Readonly<ResolvedSocketOptions>>();
+const appliedFor = new WeakMap<object, Map<string, Readonly<AppliedOptions>>>();
+const NO_OPTIONS = Object.freeze({});
+
+function resolve(options: SocketOptions | undefined): Readonly<ResolvedSocketOptions> {
+  const given = options ?? NO_OPTIONS;
+  const cached = resolvedFor.get(given);
+  if (cached !== undefined) return cached;
+  const o = Object.freeze(resolveSocketOptions(given, 'harden()'));
+  // A frozen object cannot change later (its clock is a reference either way): safe to remember.
+  if (Object.isFrozen(given)) {
+    resolvedFor.set(given, o);
+    appliedFor.set(o, new Map());
+  }
+  return o;
+}
+
+function apply(socket: net.Socket, o: Readonly<ResolvedSocketOptions>, connected: boolean): Readonly<AppliedOptions> {
+  const keepAlive = applyKeepAlive(socket, o, connected);
+  const userTimeout = applyUserTimeout(socket, o, connected);
+  // Both records follow from the options and their mechanisms: one frozen copy per outcome for shared options.
+  const byOutcome = appliedFor.get(o);
+  const key = `${keepAlive.mechanism}/${userTimeout.mechanism}/${userTimeout.timeoutMs}`;
+  let applied = byOutcome?.get(key);
+  if (applied === undefined) {
+    applied = Object.freeze({
+      noDelay: o.noDelay,
+      keepAlive: Object.freeze(keepAlive),
+      userTimeout: Object.freeze(userTimeout),
+      stallTimeoutMs: o.stallTimeoutMs,
+    });
+    byOutcome?.set(key, applied);
+  }
+  return applied;
+}
+
+/**
+ * One hardened socket: its watchdog, the hooks' saved originals and how many `harden()` calls hold it.
+ * Its listeners and hooks are shared functions that find it through the socket (`this[kGuard]`), so a
+ * connection costs this object and its watchdog, not a set of closures.
+ */
+class Guard implements SocketGuard {
+  readonly socket: net.Socket;
+  readonly options: Readonly<ResolvedSocketOptions>;
+  applied: Readonly<AppliedOptions>;
+  readonly watchdog: StallWatchdog;
+  /** `harden()` calls sharing this guard, not yet released (a `using` in a helper must not strip its owner's protection). */
+  holds = 1;
+  released = false;
+  readonly ownPush: boolean;
+  readonly originalPush: net.Socket['push'];
+  readonly originalWrite: net.Socket['_write'];
+  readonly originalWritev: net.Socket['_writev'];
+
+  constructor(socket: net.Socket, o: Readonly<ResolvedSocketOptions>, connected: boolean) {
+    this.socket = socket;
+    this.options = o;
+    socket.setNoDelay(o.noDelay);
+    // Before connect, a copy that connect completes (readers holding `applied` see it change, as before).
+    const applied = apply(socket, o, connected);
+    this.applied = connected ? applied : { ...applied };
+    // TCP_INFO tells a peer that is thinking (our bytes acknowledged) from one that is gone.
+    this.watchdog = new StallWatchdog(socket, o.stallTimeoutMs, o.clock, undefined, o.native ? readTcpInfo : undefined);
+    this.ownPush = Object.hasOwn(socket, 'push');
+    this.originalPush = socket.push;
+    this.originalWrite = socket._write;
+    this.originalWritev = socket._writev;
+  }
+
+  expect(): void {
+    this.watchdog.expect();
+  }
+
+  settle(): void {
+    this.watchdog.settle();
+  }
+
+  dispose(): void {
+    if (this.released) return;
+    if (this.holds > 1) {
+      this.holds--;
+      return;
+    }
+    this.released = true;
+    const socket = this.socket;
+    if (guardOf(socket) === this) delete (socket as unknown as Record<symbol, unknown>)[kGuard];
+    this.watchdog.dispose();
+    socket.off('drain', onDrain);
+    socket.off('end', onEnd);
+    socket.off('connect', onConnect);
+    socket.off('close', onClose);
+    delete (socket as Partial<net.Socket>)._write;
+    delete (socket as Partial<net.Socket>)._writev;
+    if (this.ownPush) socket.push = this.originalPush;
+    else delete (socket as Partial<net.Socket>).push;
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** Bytes arrived. */
+  read(): void {
+    this.watchdog.progress();
+    if (this.options.expectResponseAfterWrite) this.watchdog.settleAll();
+  }
+
+  /** Data was handed to the socket: it may wait in user space (watch it drain) and may open a response expectation. */
+  wrote(): void {
+    this.watchdog.wrote();
+    if (this.options.expectResponseAfterWrite) this.watchdog.expect();
+  }
+}
+
+const guardIn = (socket: net.Socket) => (socket as unknown as Record<symbol, Guard | undefined>)[kGuard];
+
+function onConnect(this: net.Socket): void {
+  this.off('connect', onConnect);
+  const guard = guardIn(this);
+  if (guard === undefined) return;
+  Object.assign(guard.applied, apply(this, guard.options, true));
+  publish('hardened', { socket: this, applied: guard.applied });
+}
+
+function onDrain(this: net.Socket): void {
+  guardIn(this)?.watchdog.progress();
+}
+
+// FM-17: a peer FIN must not leave us half-open in CLOSE_WAIT forever.
+function onEnd(this: net.Socket): void {
+  if (!this.writableEnded) this.end();
+}
+
+function onClose(this: net.Socket): void {
+  const guard = guardIn(this);
+  if (guard === undefined) return;
+  guard.holds = 1;
+  guard.dispose();
+}
+
+// Reads are observed where net pushes them into the stream, not with a 'data' listener: that would
+// switch the socket to flowing mode and lose bytes nobody reads yet. Writes are hooked at
+// _write/_writev, where the stream hands data to the socket: net's connect() resets an own `write`
+// property, and corked writes arrive here together at uncork. A hook left behind after its guard was
+// released (someone kept a reference) passes through to the socket's own method.
+function push(this: net.Socket, chunk: unknown, encoding?: BufferEncoding): boolean {
+  const guard = guardIn(this);
+  if (guard === undefined) return Object.getPrototypeOf(this).push.call(this, chunk, encoding);
+  if (chunk !== null) guard.read();
+  return guard.originalPush.call(this, chunk, encoding);
+}
+
+function _write(this: net.Socket, ...args: Parameters<net.Socket['_write']>): void {
+  const guard = guardIn(this);
+  (guard?.originalWrite ?? Object.getPrototypeOf(this)._write).apply(this, args);
+  guard?.wrote();
+}
+
+function _writev(this: net.Socket, ...args: Parameters<NonNullable<net.Socket['_writev']>>): void {
+  const guard = guardIn(this);
+  (guard?.originalWritev ?? Object.getPrototypeOf(this)._writev).apply(this, args);
+  guard?.wrote();
+}
+
+/**
  * Applies Breakwater's protections to a socket someone else created (a
  * driver's, undici's connector's): NODELAY, keepalive idle/interval/count,
  * TCP_USER_TIMEOUT, the stall watchdog, and a full close when the peer sends
  * FIN. Works on connected and not-yet-connected sockets (options that need
  * the file descriptor are applied on `connect`). Calling it twice returns the
  * first guard, with one more holder: each caller's `dispose()` releases its own.
+ * Pass the same frozen options object for many sockets and it is resolved once.
  *
  * @example
  * const guard = harden(net.connect(5432, 'db'), { stallTimeoutMs: 5_000 });
  * guard.applied.keepAlive.detectWithinMs; // 15000
  */
 export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard {
-  const existing = guardOf(socket);
+  const existing = guardIn(socket);
   if (existing !== undefined) {
-    holders.set(existing, (holders.get(existing) ?? 1) + 1);
+    existing.holds++;
     return existing;
   }
-  const o = resolveSocketOptions(options, 'harden()');
-  const connected = !socket.connecting && socket.remoteAddress !== undefined;
+  const o = resolve(options);
+  const connected = !socket.pending;
+  const guard = new Guard(socket, o, connected);
+  Object.defineProperty(socket, kGuard, { value: guard, configurable: true });
 
-  socket.setNoDelay(o.noDelay);
-  const applied: AppliedOptions = {
-    noDelay: o.noDelay,
-    keepAlive: applyKeepAlive(socket, o, connected),
-    userTimeout: applyUserTimeout(socket, o, connected),
-    stallTimeoutMs: o.stallTimeoutMs,
-  };
-  // TCP_INFO tells a peer that is thinking (our bytes acknowledged) from one that is gone.
-  const watchdog = new StallWatchdog(socket, o.stallTimeoutMs, o.clock, () => peerOf(socket), o.native ? readTcpInfo : undefined);
-
-  const onConnect = () => {
-    applied.keepAlive = applyKeepAlive(socket, o, true);
-    applied.userTimeout = applyUserTimeout(socket, o, true);
-    publish('hardened', { socket, applied });
-  };
-  if (connected) publish('hardened', { socket, applied });
-  else socket.once('connect', onConnect);
-
-  const onData = () => {
-    watchdog.progress();
-    if (o.expectResponseAfterWrite) watchdog.settleAll();
-  };
-  const onDrain = () => watchdog.progress();
-  // FM-17: a peer FIN must not leave us half-open in CLOSE_WAIT forever.
-  const onEnd = () => {
-    if (!socket.writableEnded) socket.end();
-  };
-  const onClose = () => {
-    holders.set(guard, 1);
-    guard.dispose();
-  };
+  if (connected) publish('hardened', { socket, applied: guard.applied });
+  else socket.on('connect', onConnect);
   socket.on('drain', onDrain);
   socket.on('end', onEnd);
-  socket.once('close', onClose);
-
-  // Reads are observed where net pushes them into the stream, not with a
-  // 'data' listener: that would switch the socket to flowing mode and lose
-  // bytes nobody reads yet.
-  const ownPush = Object.hasOwn(socket, 'push');
-  const originalPush = socket.push;
-  socket.push = function push(this: net.Socket, chunk: unknown, encoding?: BufferEncoding) {
-    if (chunk !== null) onData();
-    return originalPush.call(this, chunk, encoding);
-  };
-  // Every write may leave data in user space (watch it drain) and, for
-  // request/response protocols, opens a response expectation. Hooked at
-  // _write/_writev, where the stream hands data to the socket: net's
-  // connect() resets an own `write` property, and corked writes arrive here
-  // together at uncork.
-  const onWrite = () => {
-    watchdog.wrote();
-    if (o.expectResponseAfterWrite) watchdog.expect();
-  };
-  const originalWriteOne = socket._write;
-  const originalWriteMany = socket._writev;
-  socket._write = function _write(this: net.Socket, ...args: Parameters<net.Socket['_write']>) {
-    originalWriteOne.apply(this, args);
-    onWrite();
-  };
-  if (originalWriteMany !== undefined) {
-    socket._writev = function _writev(this: net.Socket, ...args: Parameters<NonNullable<net.Socket['_writev']>>) {
-      originalWriteMany.apply(this, args);
-      onWrite();
-    };
-  }
-
-  let disposed = false;
-  const guard: SocketGuard = {
-    socket,
-    options: Object.freeze({ ...o }),
-    applied,
-    expect: () => watchdog.expect(),
-    settle: () => watchdog.settle(),
-    [Symbol.dispose]() {
-      guard.dispose();
-    },
-    dispose() {
-      if (disposed) return;
-      const refs = holders.get(guard) ?? 1;
-      if (refs > 1) {
-        holders.set(guard, refs - 1);
-        return;
-      }
-      disposed = true;
-      if (guardOf(socket) === guard) delete (socket as unknown as Record<symbol, unknown>)[kGuard];
-      watchdog.dispose();
-      socket.off('drain', onDrain);
-      socket.off('end', onEnd);
-      socket.off('connect', onConnect);
-      socket.off('close', onClose);
-      delete (socket as Partial<net.Socket>)._write;
-      delete (socket as Partial<net.Socket>)._writev;
-      if (ownPush) socket.push = originalPush;
-      else delete (socket as Partial<net.Socket>).push;
-    },
-  };
-  Object.defineProperty(socket, kGuard, { value: guard, configurable: true });
+  socket.on('close', onClose);
+  socket.push = push;
+  socket._write = _write;
+  if (guard.originalWritev !== undefined) socket._writev = _writev;
   return guard;
 }
 
 /** The guard {@link harden} attached to `socket`, if any. */
 export function guardOf(socket: net.Socket): SocketGuard | undefined {
-  return (socket as unknown as Record<symbol, SocketGuard | undefined>)[kGuard];
+  return guardIn(socket);
 }
 
 /** Why native options are unavailable here, or undefined. */

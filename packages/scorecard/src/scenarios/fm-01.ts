@@ -1,5 +1,5 @@
 import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch, type Topology } from '@breakwater/chaos';
-import { connect, guardOf, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
+import { type AppliedOptions, connect, guardOf, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
 import { whose, withDefeat } from './config-support.js';
 import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence, wait } from './kernel-support.js';
@@ -68,6 +68,8 @@ export interface Fm01Outcome {
   naiveEvent: SocketEvent | undefined;
   /** The Breakwater socket's failure, if it came in the window. */
   failure: { atMs: number; error?: Error } | undefined;
+  /** The keepalive harden() applied, read while the socket was open (a closed socket has no guard any more). */
+  keepAlive: AppliedOptions['keepAlive'] | undefined;
 }
 
 export interface Fm01Options {
@@ -106,6 +108,7 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
       if (options.naiveKeepAlive !== false) naive.socket.setKeepAlive(true);
       const hardened = new SocketWatch(await connect({ ...socket, host: topo.server.address, port }));
       ctx.defer(() => hardened.socket.destroy());
+      const keepAlive = guardOf(hardened.socket)?.applied.keepAlive;
       // The path works before the fault.
       await Promise.all([echoRoundTrip(naive, 'hello'), echoRoundTrip(hardened, 'hello')]);
 
@@ -118,9 +121,8 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
         failureWithin(hardened, NAIVE_WINDOW_MS, ctx.signal),
       ]);
       ctx.signal.throwIfAborted();
-      await options.inspect?.({ naive, hardened, naiveEvent, failure });
+      await options.inspect?.({ naive, hardened, naiveEvent, failure, keepAlive });
 
-      const keepAlive = guardOf(hardened.socket)?.applied.keepAlive;
       // The bound the applied keepalive gives (the user's options), at most the window.
       const detectMs = (keepAlive?.detectWithinMs ?? DEFAULT_DETECT_MS) + 2_000;
       const boundMs = Math.min(detectMs, NAIVE_WINDOW_MS);
