@@ -98,11 +98,15 @@ describe('harden()', () => {
     if (native) expect(getTcpOption(s, LINUX.TCP_USER_TIMEOUT)).toBe(0);
   });
 
-  it('is idempotent and reachable through guardOf()', async () => {
+  it('is idempotent and reachable through guardOf(), also after the socket closed (what was applied stays readable)', async () => {
     const s = await connected(await server());
     const g = harden(s);
     expect(harden(s, { stallTimeoutMs: 1 })).toBe(g);
     expect(guardOf(s)).toBe(g);
+    const done = closed(s);
+    s.destroy();
+    await done;
+    expect(guardOf(s)?.applied.keepAlive.detectWithinMs).toBe(15_000);
   });
 
   it("a `using` on a shared guard releases only its own hold: the owner's watchdog still fires; the last release lets harden() start anew", async () => {

@@ -190,9 +190,15 @@ class Guard implements SocketGuard {
       this.holds--;
       return;
     }
+    this.release(true);
+  }
+
+  /** Stops every protection; `detach` also unhooks the guard so a later harden() starts anew (a closed socket keeps it, for guardOf()). */
+  release(detach: boolean): void {
+    if (this.released) return;
     this.released = true;
     const socket = this.socket;
-    if (guardOf(socket) === this) delete (socket as unknown as Record<symbol, unknown>)[kGuard];
+    if (detach && guardOf(socket) === this) delete (socket as unknown as Record<symbol, unknown>)[kGuard];
     this.watchdog.dispose();
     socket.off('drain', onDrain);
     socket.off('end', onEnd);
@@ -241,10 +247,7 @@ function onEnd(this: net.Socket): void {
 }
 
 function onClose(this: net.Socket): void {
-  const guard = guardIn(this);
-  if (guard === undefined) return;
-  guard.holds = 1;
-  guard.dispose();
+  guardIn(this)?.release(false);
 }
 
 // Reads are observed where net pushes them into the stream, not with a 'data' listener: that would
