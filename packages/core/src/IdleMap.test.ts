@@ -28,7 +28,11 @@ describe('IdleMap', () => {
   it('counts a lookup as use when the next sweep comes across it, reading no clock per lookup', () => {
     let reads = 0;
     const clock = new FakeClock();
-    const counting = { now: () => (reads++, clock.now()), setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
+    const now = () => {
+      reads++;
+      return clock.now();
+    };
+    const counting = { now, setTimeout: clock.setTimeout.bind(clock), clearTimeout: clock.clearTimeout.bind(clock) };
     const m = new IdleMap<string, number>({ maxEntries: 100, idleMs: 1_000, clock: counting });
     m.set('a', 1);
     m.set('b', 2);
