@@ -1,7 +1,9 @@
 /**
  * Requests per second and requests per client CPU-second of @breakwater/http
  * (every default layer on: deadline, retry, circuit, balance, dns through an
- * injected resolver) against the clients a user would pick instead: raw undici
+ * injected resolver), also through `client.origin(o).request({ path, method })`
+ * (the row "breakwater origin handle": no URL parsed per request), against the
+ * clients a user would pick instead: raw undici
  * `Pool`, undici `request(url)` through an `Agent`, an `Agent` composed with
  * undici's own `interceptors.retry()` and `interceptors.dns()`, undici behind
  * cockatiel's retry + circuit-breaker policies, `http.Agent`, Node's global

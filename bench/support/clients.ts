@@ -18,6 +18,7 @@ export const undici = require('undici') as typeof import('undici');
 /** `--clients` keys → the labels in the benches' output (and in bench/results/*.json). */
 export const LABELS = {
   breakwater: 'breakwater',
+  origin: 'breakwater origin handle',
   pool: 'undici Pool',
   agent: 'undici request(url), Agent',
   interceptors: 'undici Agent + interceptors.retry() + dns()',
@@ -62,6 +63,12 @@ async function make(name: ClientKey, port: number, connections: number): Promise
     case 'breakwater': {
       const bw = createClient({ resolve: resolveToLoopback, connections });
       return { call: async () => (await bw.request(named)).body.arrayBuffer(), close: () => bw.close() };
+    }
+    case 'origin': {
+      // The same client and layers, through client.origin(o): no URL parsed per request, as pool.request({ path }).
+      const bw = createClient({ resolve: resolveToLoopback, connections });
+      const handle = bw.origin(`http://${BENCH_HOST}:${port}`);
+      return { call: async () => (await handle.request({ path: '/', method: 'GET' })).body.arrayBuffer(), close: () => bw.close() };
     }
     case 'pool': {
       const pool = new undici.Pool(`http://127.0.0.1:${port}`, { connections });

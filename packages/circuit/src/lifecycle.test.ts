@@ -75,6 +75,25 @@ describe('circuit lifecycle', () => {
     // An existing key still checks what it is given.
     expect(() => registry.circuitFor('k', { attemptTimeoutMs: -5 })).toThrow(invalid('attemptTimeoutMs'));
     expect(() => registry.circuitFor('k', { bogus: 1 } as never)).toThrow(invalid('bogus'));
+    // A frozen options object is checked once per its first good use; a bad one every time; an unfrozen one every time.
+    let reads = 0;
+    const frozen = Object.freeze({
+      get volumeThreshold() {
+        reads++;
+        return 3;
+      },
+    });
+    registry.circuitFor('k', frozen);
+    const once = reads;
+    expect(once).toBeGreaterThan(0);
+    for (let i = 0; i < 5; i++) expect(registry.circuitFor('k', frozen).key).toBe('k');
+    expect(reads).toBe(once);
+    const bad = Object.freeze({ attemptTimeoutMs: -5 });
+    for (let i = 0; i < 2; i++) expect(() => registry.circuitFor('k', bad)).toThrow(invalid('attemptTimeoutMs'));
+    const open = { attemptTimeoutMs: 5 };
+    registry.circuitFor('k', open);
+    open.attemptTimeoutMs = -1;
+    expect(() => registry.circuitFor('k', open)).toThrow(invalid('attemptTimeoutMs'));
     void registry.close();
   });
 });

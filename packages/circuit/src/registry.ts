@@ -39,6 +39,9 @@ export interface CircuitRegistryOptions {
   clock?: Clock;
 }
 
+/** Frozen circuitFor() options objects that passed their check once. */
+const checked = new WeakSet<object>();
+
 const REGISTRY_DEFAULTS = { maxCircuits: 10_000, idleMs: 60_000, clock: monotonicClock as Clock };
 
 /** Breakers keyed by upstream (`host:port`, a service name), bounded in number (see {@link CircuitRegistryOptions}). */
@@ -86,14 +89,18 @@ export class CircuitRegistry implements Closeable {
     legacy?: Omit<CircuitOptions, 'key'>,
   ): CircuitBreaker<A, R> {
     validateString(key, 'key');
-    const { fn, ...options } = splitFn(fnOrOptions, legacy);
+    const known = legacy === undefined && typeof fnOrOptions === 'object' && checked.has(fnOrOptions);
     let breaker = this.#breakers.get(key) as CircuitBreaker<A, R> | undefined;
+    // A frozen options object checked before cannot have changed: not checked again (a layer's, per request).
+    if (known && breaker !== undefined && !breaker.isShutDown) return breaker;
+    const { fn, ...options } = splitFn(fnOrOptions, legacy);
     if (breaker !== undefined && !breaker.isShutDown) {
       resolveCircuitOptions({ ...options, key }, 'circuitFor()');
     } else {
       breaker = new CircuitBreaker<A, R>(fn, { ...options, key });
       this.#breakers.set(key, breaker as unknown as CircuitBreaker<never[], unknown>);
     }
+    if (legacy === undefined && typeof fnOrOptions === 'object' && Object.isFrozen(fnOrOptions)) checked.add(fnOrOptions);
     return breaker;
   }
 

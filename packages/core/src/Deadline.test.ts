@@ -22,6 +22,29 @@ describe('Deadline', () => {
     expect(() => d.throwIfExpired()).toThrow(/deadline/);
   });
 
+  it('takes a listener object and a label object, building the label only when it fires', () => {
+    const clock = new FakeClock();
+    let built = 0;
+    const label = { deadlineLabel: () => `GET /n${++built}` };
+    const heard: unknown[] = [];
+    const listener = { onDeadlineAbort: (reason: unknown) => heard.push(reason) };
+    const kept = Deadline.after(50, { clock, label });
+    const removed = Deadline.after(50, { clock, label });
+    kept.onAbort(listener);
+    kept.onAbort((r) => heard.push(r));
+    removed.onAbort(listener);
+    removed.offAbort(listener);
+    expect(built).toBe(0);
+    clock.advance(50);
+    expect(heard).toHaveLength(2);
+    expect(heard[0]).toBe(heard[1]);
+    expect((heard[0] as BreakwaterError).message).toMatch(/GET \/n\d/);
+    expect(built).toBe(2);
+    const late: unknown[] = [];
+    kept.onAbort({ onDeadlineAbort: (r) => late.push(r) });
+    expect(late).toEqual([heard[0]]);
+  });
+
   it('bounds children by the parent and propagates the parent abort', () => {
     const clock = new FakeClock();
     const parent = Deadline.after(100, { clock });

@@ -8,11 +8,27 @@ export interface DeadlineOptions {
   clock?: Clock;
   /** A parent deadline or caller signal: when it aborts, so does this deadline. */
   parent?: Deadline | AbortSignal;
-  /** Named in the BW_ERR_DEADLINE message, e.g. `GET /users`; a function is called only if the deadline fires. */
-  label?: string | (() => string);
+  /**
+   * Named in the BW_ERR_DEADLINE message, e.g. `GET /users`; a function (or an object's `deadlineLabel()`)
+   * is called only if the deadline fires, so a label per request costs no string, and an object no closure.
+   */
+  label?: string | (() => string) | DeadlineLabel;
 }
 
-type Listener = (reason: unknown) => void;
+/** A label built only if the deadline fires (an object the caller has anyway, instead of a closure per deadline). */
+export interface DeadlineLabel {
+  deadlineLabel(): string;
+}
+
+/** Told when a deadline aborts: a function, or an object (one the caller has anyway, instead of a closure). */
+export type AbortListener = ((reason: unknown) => void) | { onDeadlineAbort(reason: unknown): void };
+
+type Listener = AbortListener;
+
+function call(listener: Listener, reason: unknown): void {
+  if (typeof listener === 'function') listener(reason);
+  else listener.onDeadlineAbort(reason);
+}
 
 /** Set in Deadline's static block: the wheel's way to a deadline's private expiry. */
 let expire: (d: Deadline) => void;
@@ -42,7 +58,7 @@ export class Deadline implements Disposable {
   /** Monotonic time (clock.now() scale) at which the deadline fires; Infinity for none. */
   readonly expiresAt: number;
   readonly #clock: Clock;
-  readonly #label: string | (() => string) | undefined;
+  readonly #label: DeadlineOptions['label'];
   readonly #budgetMs: number;
   #controller: AbortController | undefined;
   #aborted = false;
@@ -139,23 +155,23 @@ export class Deadline implements Disposable {
   }
 
   /**
-   * Calls `listener` once with the reason when this deadline aborts (after
-   * the signal's own listeners), unless {@link Deadline.offAbort} comes
-   * first; at once if it has aborted already. Cheaper than listening on
-   * `signal`, which it does not create.
+   * Calls `listener` (or its `onDeadlineAbort`) once with the reason when
+   * this deadline aborts (after the signal's own listeners), unless
+   * {@link Deadline.offAbort} comes first; at once if it has aborted
+   * already. Cheaper than listening on `signal`, which it does not create.
    */
-  onAbort(listener: (reason: unknown) => void): void {
+  onAbort(listener: AbortListener): void {
     if (this.#aborted) {
-      listener(this.#reason);
+      call(listener, this.#reason);
       return;
     }
     const l = this.#listeners;
     if (l === undefined) this.#listeners = listener;
-    else if (typeof l === 'function') this.#listeners = [l, listener];
+    else if (!Array.isArray(l)) this.#listeners = [l, listener];
     else l.push(listener);
   }
 
-  offAbort(listener: (reason: unknown) => void): void {
+  offAbort(listener: AbortListener): void {
     const l = this.#listeners;
     if (l === listener) this.#listeners = undefined;
     else if (Array.isArray(l)) {
@@ -187,7 +203,7 @@ export class Deadline implements Disposable {
     this.#tick = undefined;
     this.#timer = undefined;
     const given = this.#label;
-    const label = typeof given === 'function' ? given() : given;
+    const label = typeof given === 'object' ? given.deadlineLabel() : typeof given === 'function' ? given() : given;
     const budgetMs = this.#budgetMs;
     this.#abort(
       new BreakwaterError('BW_ERR_DEADLINE', `deadline${label === undefined ? '' : ` for ${label}`} exceeded (${budgetMs} ms)`, {
@@ -204,7 +220,7 @@ export class Deadline implements Disposable {
     this.#controller?.abort(reason);
     const l = this.#listeners;
     this.#listeners = undefined;
-    if (typeof l === 'function') l(reason);
-    else if (l !== undefined) for (const listener of l) listener(reason);
+    if (Array.isArray(l)) for (const listener of l) call(listener, reason);
+    else if (l !== undefined) call(l, reason);
   }
 }

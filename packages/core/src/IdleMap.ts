@@ -17,6 +17,8 @@ export interface IdleMapOptions<K, V> {
 interface Slot<V> {
   value: V;
   usedAt: number;
+  /** Looked up since `usedAt`: the sweep that next sees it stamps it with its own time (no clock read per lookup). */
+  used: boolean;
 }
 
 /** Entries looked at per insertion: enough to keep up with any insertion rate, constant work. */
@@ -26,8 +28,9 @@ const SWEEP = 4;
  * Per-key state (one per origin, name or address) that cannot grow without bound: at most `maxEntries`,
  * and entries unused for `idleMs` are dropped. No timer at all: each insertion looks at a few of the
  * least recently inserted entries, moving live ones to the back and dropping idle ones, so idle state
- * goes as fast as new state comes; over the cap the oldest evictable entry goes. A lookup only records
- * the time.
+ * goes as fast as new state comes; over the cap the oldest evictable entry goes. A lookup only marks the
+ * entry used, reading no clock: the next sweep that comes across it counts it used then, so an entry may
+ * outlive `idleMs` by up to one more `idleMs`, never go sooner.
  * @example
  * const budgets = new IdleMap<string, RetryBudget>({ maxEntries: 1_000, idleMs: 60_000 });
  * const b = budgets.get(origin) ?? budgets.set(origin, new RetryBudget());
@@ -46,11 +49,11 @@ export class IdleMap<K, V> {
     return this.#map.size;
   }
 
-  /** The value of `key`, marking it used now. */
+  /** The value of `key`, marking it used. */
   get(key: K): V | undefined {
     const slot = this.#map.get(key);
     if (slot === undefined) return undefined;
-    slot.usedAt = this.#o.clock.now();
+    slot.used = true;
     return slot.value;
   }
 
@@ -68,7 +71,7 @@ export class IdleMap<K, V> {
     const now = this.#o.clock.now();
     const old = this.#map.get(key);
     if (old !== undefined) this.#map.delete(key);
-    this.#map.set(key, { value, usedAt: now });
+    this.#map.set(key, { value, usedAt: now, used: false });
     this.#sweep(key, now);
     return value;
   }
@@ -112,6 +115,10 @@ export class IdleMap<K, V> {
     let looked = 0;
     for (const [k, slot] of this.#map) {
       if (looked++ >= SWEEP || k === inserted) break;
+      if (slot.used) {
+        slot.used = false;
+        slot.usedAt = now;
+      }
       if (now - slot.usedAt >= o.idleMs && this.#evictable(k, slot)) this.#evict(k, slot);
       else {
         this.#map.delete(k);

@@ -3,7 +3,7 @@ export { type BackoffAliases, backoffRule, foldBackoffAliases } from './backoffO
 export { type Clock, FakeClock, monotonicClock, sleep, type TimerHandle } from './Clock.js';
 export { type ClassifyContext, classify } from './classify.js';
 export { ERROR_CODES, type ErrorCode, isErrorCode } from './codes.js';
-export { Deadline, type DeadlineOptions } from './Deadline.js';
+export { type AbortListener, Deadline, type DeadlineLabel, type DeadlineOptions } from './Deadline.js';
 export { channel, channelName, publisher } from './diagnostics.js';
 export { IdleMap, type IdleMapOptions } from './IdleMap.js';
 export { type Closeable, type CloseOptions, closeDeadlineMs } from './lifecycle.js';

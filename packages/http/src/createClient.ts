@@ -13,6 +13,7 @@ import { attemptSpan, requestSpan } from './internal/tracing.js';
 import type { DeadlineRequestOptions } from './layers/deadline.js';
 import type { Handler, Interceptor, Layer } from './layers/types.js';
 import { OriginPools } from './OriginPools.js';
+import { type OriginHandle, type OriginRequestOptions, originHandle } from './originHandle.js';
 import { attemptHeadersTimeoutMs } from './presetOptions.js';
 import { createProxyDispatcher } from './proxy.js';
 import { Resolver } from './Resolver.js';
@@ -54,6 +55,11 @@ export type HttpFetchInit = Omit<NonNullable<Parameters<typeof undiciFetch>[1]>,
 export interface HttpClient extends Closeable {
   /** Shaped like `undici.request`; errors are BreakwaterErrors with `details.attempts` and `details.retryDelayMs`. */
   request(url: string | URL, options?: HttpRequestOptions): ReturnType<typeof undiciRequest>;
+  /**
+   * Requests to one origin through the same layers, shaped like undici's `pool.request({ path, method })`: no
+   * URL is parsed per request. `origin` is `scheme://host[:port]` only; throws BW_ERR_INVALID_OPTION otherwise.
+   */
+  origin(origin: string | URL): OriginHandle;
   /** WHATWG fetch, on undici 8's own `fetch` (never Node's global one); network errors are `TypeError` with a BreakwaterError `cause`. */
   fetch(input: Parameters<typeof undiciFetch>[0], init?: HttpFetchInit): ReturnType<typeof undiciFetch>;
   /** The composed dispatcher, for undici's own APIs (`stream`, `pipeline`, `WebSocket`…) from the same undici copy. */
@@ -189,12 +195,16 @@ export function createClient(options?: HttpClientOptions): HttpClient {
             layered: base.compose([freshRoute, ...interceptors(layers.filter((l) => l.role !== 'deadline' && l.role !== 'retry'))]).dispatch,
           }),
         ]);
+  // client.origin(o).request(): the options as undici's Dispatcher.request takes them, origin set.
+  const sendTo = (opts: Dispatcher.RequestOptions & OriginRequestOptions) =>
+    completed.hasSubscribers ? observed(opts.origin, opts.method, () => dispatcher.request(opts)) : dispatcher.request(opts);
   return {
     // Without a subscriber, no closure for observed() per request; without options, no spread.
     request: (url, options) =>
       completed.hasSubscribers
         ? (observed(url, options?.method, () => undiciRequest(url, { ...options, dispatcher } as UndiciRequestOptions)) as ReturnType<typeof undiciRequest>)
         : undiciRequest(url, (options === undefined ? { dispatcher } : { ...options, dispatcher }) as UndiciRequestOptions),
+    origin: (origin) => originHandle(origin, sendTo),
     fetch: (input, init) => observed(input, init?.method, () => undiciFetch(input, { ...init, dispatcher: withRequestOptions(dispatcher, init) })),
     dispatcher,
     layers: Object.freeze([...layers]),

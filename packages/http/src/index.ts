@@ -5,6 +5,7 @@ export { HTTP_DEFAULTS, type HttpClientOptions, type HttpPolicyOptions, type Res
 export { BUILTIN_ROLES, type BuiltinRole, withoutLayers } from './layerRoles.js';
 export type { DeadlineRequestOptions } from './layers/deadline.js';
 export type { Controller, Dispatch, Handler, Interceptor, Layer } from './layers/types.js';
+export type { OriginHandle, OriginRequestOptions } from './originHandle.js';
 export {
   currentInbound,
   DEADLINE_HEADER,

@@ -8,7 +8,7 @@ import { channelName } from '@breakwater/core';
  * · `retried` { origin, attempt, delayMs, reason } and `gaveUp` { origin, reason, attempts }: **deprecated** aliases of those,
  *   published for one more release. · `staleRetried` { origin, attempt, error }: a stale keep-alive resend (FM-07), outside the budget.
  * · `resolved` { hostname, addresses, ttlMs } · `servedStale` { hostname, error } · `ejected` { hostname, address, port, failures, forMs }
- * · `completed` { origin, method, statusCode?, error?, durationMs }: one per `client.request()`/`client.fetch()`, when the
+ * · `completed` { origin, method, statusCode?, error?, durationMs }: one per `client.request()`/`client.fetch()`/`client.origin(o).request()`, when the
  * response headers arrive or the request fails (every attempt and backoff included); not for the raw `client.dispatcher`.
  * · `tlsVerificationSkipped` { stack }: a client was built with `dangerouslySkipTlsVerification: true`.
  * · `deadlineHeaderIgnored` { value }: an `x-breakwater-deadline-ms` that is not a number was ignored.

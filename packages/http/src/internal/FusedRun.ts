@@ -66,7 +66,7 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
   deadline: Deadline | undefined = undefined;
   readonly #signal: AbortSignal | undefined;
   #responded = false;
-  #onDeadline: ((reason: unknown) => void) | undefined = undefined;
+  #listening = false;
   #tracked = false;
   // The attempt in flight, when this run sent it itself (not through `layered`).
   #fused = false;
@@ -90,7 +90,7 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
 
   /** The deadline layer's and the retry layer's first steps, then the first attempt. */
   begin(): true {
-    const refused = planDeadline(this.opts, this.plan.deadline.defaultMs, this.plan.deadline.propagate, this, this.origin);
+    const refused = planDeadline(this.opts, this.plan.deadline.defaultMs, this.plan.deadline.propagate, this, this.origin, this);
     if (refused !== undefined) return failFast(this.next, refused);
     track(this.plan.inFlight, this);
     this.#tracked = true;
@@ -217,12 +217,22 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
 
   protected override upStart(context: unknown): void {
     const d = this.deadline;
-    if (d !== undefined && this.#onDeadline === undefined) {
-      // The deadline aborts the run (called at once if it has passed already).
-      this.#onDeadline = (reason) => this.abort(reason as Error);
-      d.onAbort(this.#onDeadline);
+    if (d !== undefined && !this.#listening) {
+      // The deadline aborts the run (onDeadlineAbort; called at once if it has passed already).
+      this.#listening = true;
+      d.onAbort(this);
     }
     super.upStart(context);
+  }
+
+  /** The deadline fired (this run is its own abort listener: no closure per request). */
+  onDeadlineAbort(reason: unknown): void {
+    this.abort(reason as Error);
+  }
+
+  /** The request, named in BW_ERR_DEADLINE; built only if the deadline fires. */
+  deadlineLabel(): string {
+    return `${this.opts.method} ${this.origin}${this.opts.path}`;
   }
 
   protected override upResponseStart(statusCode: number, headers: Headers, message?: string): void {
@@ -256,7 +266,7 @@ export class FusedRun extends RetryRun implements DeadlinePlan, BalancedAttempt 
   #done(): void {
     const d = this.deadline;
     if (d !== undefined) {
-      if (this.#onDeadline !== undefined) d.offAbort(this.#onDeadline);
+      if (this.#listening) d.offAbort(this);
       d.dispose();
     }
     this.#settle();

@@ -24,7 +24,8 @@ export class ServerFailure {
  * or makes it the single probe.
  */
 export function circuitLayer(policy: CircuitPolicyOptions, registry: CircuitRegistry = new CircuitRegistry()): Layer & { registry: CircuitRegistry } {
-  const options = { attemptTimeoutMs: 0, ...policy };
+  // Frozen: the registry checks them once, not on every request's circuitFor().
+  const options = Object.freeze({ attemptTimeoutMs: 0, ...policy });
   // A per-attempt limit (a user's `circuit.attemptTimeoutMs`) is enforced by run() only.
   const fast = !(Number(options.attemptTimeoutMs) > 0);
   const layer = {

@@ -1,4 +1,4 @@
-import { BreakwaterError, classify, Deadline, ERROR_CODES, validateNumber } from '@breakwater/core';
+import { BreakwaterError, classify, Deadline, type DeadlineLabel, ERROR_CODES, validateNumber } from '@breakwater/core';
 import { RETRY_MARKER_HEADER } from '@breakwater/retry';
 import { ForwardingHandler } from '../internal/forward.js';
 import { getHeader, replayable, withHeader } from '../internal/headers.js';
@@ -77,7 +77,8 @@ export interface DeadlinePlan {
 
 /**
  * Works out the request's deadline into `into`; returns the error to fail with at once, before anything
- * is sent (an invalid per-request option, or a budget already spent), else undefined.
+ * is sent (an invalid per-request option, or a budget already spent), else undefined. `label` names the
+ * request in BW_ERR_DEADLINE (`GET http://host/path`); the FusedRun is its own, so no closure per request.
  */
 export function planDeadline(
   o: DispatchOptions & DeadlineRequestOptions & { signal?: AbortSignal },
@@ -85,6 +86,7 @@ export function planDeadline(
   propagate: (origin: string) => boolean,
   into: DeadlinePlan,
   origin = String(o.origin ?? ''),
+  label: DeadlineLabel | (() => string) = () => `${o.method} ${origin}${o.path}`,
 ): Error | undefined {
   let own: number | undefined;
   try {
@@ -116,7 +118,6 @@ export function planDeadline(
   into.send = send;
   if (Number.isFinite(ms)) {
     // The label is built only if the deadline fires; no AbortSignal is created unless someone reads it.
-    const label = () => `${o.method} ${origin}${o.path}`;
     into.deadline = Deadline.after(ms, o.signal instanceof AbortSignal ? { label, parent: o.signal } : { label });
     if (send) headers = withHeader(headers, DEADLINE_HEADER, String(Math.floor(ms)));
   }
