@@ -243,7 +243,10 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
       this.#transmit(link, m, floor);
       if (link.blocked) break;
     }
-    if (corked) link.socket.uncork();
+    if (corked) {
+      link.flushWrites();
+      link.socket.uncork();
+    }
   }
 
   #transmit(link: AckLink, m: Message, floor: number): void {
@@ -356,6 +359,7 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
       this.#transmit(link, m, floor);
       if (link.blocked) break;
     }
+    link.flushWrites();
     link.socket.uncork();
   }
 

@@ -3,7 +3,8 @@ import { BreakwaterError, type Clock, type TimerHandle } from '@breakwater/core'
 import type { DedupWindow, Outcome, Session } from './DedupWindow.js';
 import type { ResolvedAckServerOptions } from './defaults.js';
 import { FrameDecoder } from './FrameDecoder.js';
-import { encodeAck, encodeHello, encodeNack, encodePong, type Frame } from './frames.js';
+import { FrameWriter } from './FrameWriter.js';
+import { encodeHello, encodeNack, type Frame, FrameType } from './frames.js';
 
 /** What every connection of one server shares: options, the dedup window, counters, the memory budget. */
 export interface ServerShared<Tx> {
@@ -33,6 +34,9 @@ export class ServerConnection<Tx> {
   readonly #shared: ServerShared<Tx>;
   readonly #clock: Clock;
   readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  /** Nesting depth of #pump (a handler that finishes synchronously pumps again from inside): replies are flushed when the outermost returns. */
+  #pumping = 0;
   /** TLS client-certificate identity, or the remote address: the owner of the sessions opened here. */
   readonly #peer: string;
   readonly #identity: string | undefined;
@@ -58,6 +62,7 @@ export class ServerConnection<Tx> {
     this.#shared = shared;
     this.#clock = shared.o.clock;
     this.#decoder = new FrameDecoder({ maxFrameBytes: this.#o.maxFrameBytes, skipOversizedData: true });
+    this.#writer = new FrameWriter(socket);
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.#identity = identity;
     this.#peer = identity ?? socket.remoteAddress ?? '';
@@ -168,6 +173,7 @@ export class ServerConnection<Tx> {
   #pump(): void {
     if (this.#disposed) return;
     this.#socket.cork();
+    this.#pumping++;
     try {
       while (this.#backlogHead < this.#backlog.length && this.#running < this.#o.maxConcurrency && !this.#writeBlocked && !this.#disposed) {
         const frame = this.#backlog[this.#backlogHead++]!;
@@ -177,6 +183,7 @@ export class ServerConnection<Tx> {
     } catch (error) {
       this.#fail(error instanceof BreakwaterError ? error : new BreakwaterError('BW_ERR_PROTOCOL', String(error), { cause: error }));
     } finally {
+      if (--this.#pumping === 0) this.#flushWrites();
       this.#socket.uncork();
     }
     if (this.#backlogHead === this.#backlog.length) {
@@ -206,7 +213,7 @@ export class ServerConnection<Tx> {
         return;
       }
       case 'ping':
-        this.#write(encodePong(frame.token));
+        this.#writeId(FrameType.PONG, frame.token);
         return;
       case 'data':
         if (frame.oversizedBytes !== undefined) this.#refuseOversized(frame.id, frame.oversizedBytes);
@@ -237,7 +244,7 @@ export class ServerConnection<Tx> {
       case 'stale':
       case 'duplicate':
         this.#shared.stats.duplicates++;
-        this.#write(encodeAck(id));
+        this.#writeId(FrameType.ACK, id);
         return;
       case 'attached':
         this.#shared.stats.duplicates++;
@@ -318,14 +325,29 @@ export class ServerConnection<Tx> {
 
   #reply(id: number, outcome: Outcome): void {
     if (this.#disposed || this.#socket.destroyed) return;
-    this.#write(outcome.ok ? encodeAck(id) : encodeNack(id, outcome.retryable, outcome.reason));
+    if (outcome.ok) this.#writeId(FrameType.ACK, id);
+    else this.#write(encodeNack(id, outcome.retryable, outcome.reason));
+    // A reply from outside #pump (an asynchronous handler of another connection's message) goes out now.
+    if (this.#pumping === 0) this.#flushWrites();
   }
 
   #write(frame: Buffer): void {
-    if (!this.#socket.write(frame)) {
-      this.#writeBlocked = true;
-      this.updateFlow();
-    }
+    if (!this.#writer.frame(frame)) this.#blocked();
+  }
+
+  /** ACK or PONG, gathered with the other replies of this pump. */
+  #writeId(type: typeof FrameType.ACK | typeof FrameType.PONG, id: number): void {
+    if (!this.#writer.idFrame(type, id)) this.#blocked();
+  }
+
+  #flushWrites(): void {
+    if (this.#socket.destroyed) return;
+    if (!this.#writer.flush()) this.#blocked();
+  }
+
+  #blocked(): void {
+    this.#writeBlocked = true;
+    this.updateFlow();
   }
 }
 
