@@ -235,19 +235,24 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
     if (this.#window.inFlight >= link.window) return;
     const floor = this.#window.floor(this.#ids.nextId);
     let corked = false;
+    let now = 0;
     for (const m of this.#window.sendable(floor, link.window)) {
       if (!corked) {
         link.socket.cork();
         corked = true;
+        now = this.#o.clock.now();
       }
-      this.#transmit(link, m, floor);
+      this.#transmit(link, m, floor, now);
       if (link.blocked) break;
     }
-    if (corked) link.socket.uncork();
+    if (corked) {
+      link.flushWrites();
+      link.socket.uncork();
+    }
   }
 
-  #transmit(link: AckLink, m: Message, floor: number): void {
-    this.#window.sent(m, link.endpoint);
+  #transmit(link: AckLink, m: Message, floor: number, now: number): void {
+    this.#window.sent(m, link.endpoint, now);
     link.writeData(m.id, floor, m.payload);
     if (m.attempts > 1) {
       this.#stats.retransmits++;
@@ -296,7 +301,8 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
         const m = this.#answered(frame.id, 'ACK');
         if (m === undefined || m.state === 'parked') return; // settled already (deadline) or a late duplicate
         this.#stats.acked++;
-        this.#settle(m, { id: m.id, attempts: m.attempts, elapsedMs: this.#o.clock.now() - m.startedAt, endpoint: link.endpoint });
+        // The clock as this read arrived (decode() took it): one read per batch of ACKs, not per ACK.
+        this.#settle(m, { id: m.id, attempts: m.attempts, elapsedMs: link.lastReceivedAt - m.startedAt, endpoint: link.endpoint });
         return;
       }
       case 'nack':
@@ -351,11 +357,13 @@ export class AckClient extends EventEmitter<AckClientEvents> implements Closeabl
     const overdue = this.#window.overdue(this.#o.ackTimeoutMs);
     if (overdue.length === 0) return;
     const floor = this.#window.floor(this.#ids.nextId);
+    const now = this.#o.clock.now();
     link.socket.cork();
     for (const m of overdue) {
-      this.#transmit(link, m, floor);
+      this.#transmit(link, m, floor, now);
       if (link.blocked) break;
     }
+    link.flushWrites();
     link.socket.uncork();
   }
 

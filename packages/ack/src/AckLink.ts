@@ -3,7 +3,8 @@ import { BreakwaterError, type TimerHandle } from '@breakwater/core';
 import { connect } from '@breakwater/socket';
 import type { AckEndpoint, ResolvedAckClientOptions } from './defaults.js';
 import { FrameDecoder } from './FrameDecoder.js';
-import { encodeDataHeader, encodeHello, encodePing, type Frame } from './frames.js';
+import { FrameWriter } from './FrameWriter.js';
+import { encodeHello, type Frame, FrameType } from './frames.js';
 
 export type AckLinkOptions = Pick<
   ResolvedAckClientOptions,
@@ -44,6 +45,7 @@ export class AckLink {
   probing = false;
   failure: Error | undefined;
   readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
   readonly #o: AckLinkOptions;
   readonly #handler: AckLinkHandler;
   #pingToken = 0;
@@ -57,6 +59,7 @@ export class AckLink {
     this.#o = o;
     this.#handler = handler;
     this.#decoder = new FrameDecoder({ maxFrameBytes: o.maxFrameBytes });
+    this.#writer = new FrameWriter(socket);
     this.window = o.maxInFlight;
     this.lastReceivedAt = now;
     this.pingSentAt = now; // the HELLO counts as a PING: no answer within heartbeatTimeoutMs → next endpoint
@@ -116,10 +119,14 @@ export class AckLink {
     return this.probing;
   }
 
+  /** Gathered with the other frames of this batch: call {@link flushWrites} when the batch ends. */
   writeData(id: number, floor: number, payload: Buffer): void {
-    let ok = this.socket.write(encodeDataHeader(id, floor, payload.length));
-    if (payload.length > 0) ok = this.socket.write(payload);
-    if (!ok) this.blocked = true;
+    if (!this.#writer.data(id, floor, payload)) this.blocked = true;
+  }
+
+  /** Writes the frames gathered by writeData(). */
+  flushWrites(): void {
+    if (!this.#writer.flush()) this.blocked = true;
   }
 
   drop(error: Error): void {
@@ -145,7 +152,8 @@ export class AckLink {
   #ping(): void {
     this.#pingToken = this.#nextPingToken++;
     this.pingSentAt = this.#o.clock.now();
-    this.socket.write(encodePing(this.#pingToken));
+    this.#writer.idFrame(FrameType.PING, this.#pingToken);
+    this.#writer.flush();
   }
 
   #armTick(): void {

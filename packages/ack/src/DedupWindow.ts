@@ -2,12 +2,11 @@ import type { Clock } from '@breakwater/core';
 
 /** How one handled (or running) message ended, for every connection waiting on it. */
 export type Outcome = { ok: true } | { ok: false; retryable: boolean; reason: string };
-type Waiter = (outcome: Outcome) => void;
+/** Told the outcome of message `id` (one function per connection, not per message). */
+type Waiter = (outcome: Outcome, id: number) => void;
 
-interface Entry {
-  done: boolean;
-  waiters: Waiter[];
-}
+/** `true` once handled; while running, who waits for the outcome (one waiter, or an array when others attached). */
+type Entry = true | Waiter | Waiter[];
 
 /** What to do with an arriving DATA frame. */
 export type Verdict =
@@ -117,9 +116,12 @@ export class DedupWindow {
     session.lastSeenAt = this.#clock.now();
   }
 
-  /** Decides what to do with DATA `id` carrying the client's `floor`; `waiter` learns the outcome when it is known later. */
-  admit(session: Session, id: number, floor: number, waiter: Waiter): Verdict {
-    session.lastSeenAt = this.#clock.now();
+  /**
+   * Decides what to do with DATA `id` carrying the client's `floor`; `waiter` learns the outcome when it is known later.
+   * `now`: the clock when the frame arrived, if the caller read it already.
+   */
+  admit(session: Session, id: number, floor: number, waiter: Waiter, now = this.#clock.now()): Verdict {
+    session.lastSeenAt = now;
     // Bounded by what the session has shown this server: a forged or broken floor cannot wipe its
     // state in one frame, nor push its ids towards 2^53 (a fresh session has nothing to protect).
     if (session.highest > 0 && floor - Math.max(session.highest, session.floor) > this.#maxFloorAdvance) return 'absurdFloor';
@@ -129,23 +131,23 @@ export class DedupWindow {
     if (id > session.highest) session.highest = id;
     const entry = session.entries.get(id);
     if (entry === undefined) {
-      session.entries.set(id, { done: false, waiters: [waiter] });
+      session.entries.set(id, waiter);
       return 'run';
     }
-    if (entry.done) return 'duplicate';
-    entry.waiters.push(waiter);
+    if (entry === true) return 'duplicate';
+    if (typeof entry === 'function') session.entries.set(id, [entry, waiter]);
+    else entry.push(waiter);
     return 'attached';
   }
 
   /** The handler finished for `id`: success is remembered, a failure forgotten (a retransmit runs it again). */
   complete(session: Session, id: number, outcome: Outcome): void {
     const entry = session.entries.get(id);
-    if (entry === undefined || entry.done) return;
-    if (outcome.ok) entry.done = true;
+    if (entry === undefined || entry === true) return;
+    if (outcome.ok) session.entries.set(id, true);
     else session.entries.delete(id);
-    const waiters = entry.waiters;
-    entry.waiters = [];
-    for (const w of waiters) w(outcome);
+    if (typeof entry === 'function') entry(outcome, id);
+    else for (const w of entry) w(outcome, id);
   }
 
   /**
@@ -155,7 +157,7 @@ export class DedupWindow {
    */
   abandon(session: Session, id: number): void {
     const entry = session.entries.get(id);
-    if (entry !== undefined && !entry.done) session.entries.delete(id);
+    if (entry !== undefined && entry !== true) session.entries.delete(id);
   }
 
   #raiseFloor(session: Session, floor: number): void {
@@ -164,7 +166,7 @@ export class DedupWindow {
     // every entry: the map holds at most about maxWindow of them.
     for (const [id, entry] of session.entries) {
       // A running handler keeps its entry until it completes (its waiters still need the outcome).
-      if (id < floor && entry.done) session.entries.delete(id);
+      if (id < floor && entry === true) session.entries.delete(id);
     }
   }
 

@@ -94,7 +94,7 @@ export class FrameDecoder {
           if (length < 2) throw protocolError(`frame length ${length} is shorter than its version and type bytes`);
           if (length + 4 > this.maxFrameBytes) break; // decided at the head, above
           if (buf.length - offset < length + 4) break;
-          const frame = parseFrame(buf.subarray(offset + 4, offset + 4 + length));
+          const frame = parseFrame(buf, offset + 4, length);
           if (frame.type === 'hello') this.#helloSeen = true;
           frames.push(frame);
           offset += length + 4;
@@ -116,7 +116,7 @@ export class FrameDecoder {
   /** The oversized DATA frame at the head (its header buffered): returned without payload, the rest of it discarded. */
   #skipData(frameBytes: number): Frame {
     const buf = this.#flatten();
-    const frame = parseFrame(buf.subarray(4, DATA_HEADER_BYTES));
+    const frame = parseFrame(buf, 4, DATA_HEADER_BYTES - 4);
     if (frame.type !== 'data') {
       throw protocolError(`frame of ${frameBytes} bytes exceeds \`maxFrameBytes\` (${this.maxFrameBytes})`, { frameBytes });
     }
@@ -146,53 +146,58 @@ function readId(body: Buffer, offset: number, what: string): number {
   return value;
 }
 
-function expectBody(body: Buffer, exact: number, name: string): void {
-  if (body.length !== exact) throw protocolError(`${name} body of ${body.length} bytes, expected ${exact}`);
+function expectBody(bodyBytes: number, exact: number, name: string): void {
+  if (bodyBytes !== exact) throw protocolError(`${name} body of ${bodyBytes} bytes, expected ${exact}`);
 }
 
-/** Parses one frame without its length prefix: version, type, body. */
-function parseFrame(frame: Buffer): Frame {
-  const version = frame[0];
+/**
+ * Parses one frame without its length prefix (version, type, body): the
+ * `length` bytes of `buf` from `start`. Read in place: only a DATA payload
+ * (and a NACK reason) is cut out of `buf`, so an ACK costs no Buffer view.
+ */
+function parseFrame(buf: Buffer, start: number, length: number): Frame {
+  const version = buf[start];
   if (version !== PROTOCOL_VERSION) throw protocolError(`unsupported version ${version} (this side speaks ${PROTOCOL_VERSION})`, { version });
-  const type = frame[1];
-  const body = frame.subarray(HEADER_BYTES - 4);
+  const type = buf[start + 1];
+  const body = start + HEADER_BYTES - 4;
+  const bodyBytes = length - (HEADER_BYTES - 4);
+  const end = start + length;
   switch (type) {
     case FrameType.HELLO: {
-      expectBody(body, SESSION_BYTES + 4, 'HELLO');
-      const window = body.readUInt32BE(SESSION_BYTES);
+      expectBody(bodyBytes, SESSION_BYTES + 4, 'HELLO');
+      const window = buf.readUInt32BE(body + SESSION_BYTES);
       if (window === 0) throw protocolError('HELLO with a window of 0');
       // Copied: the session outlives the chunk it arrived in.
-      return { type: 'hello', session: Buffer.from(body.subarray(0, SESSION_BYTES)), window };
+      return { type: 'hello', session: Buffer.from(buf.subarray(body, body + SESSION_BYTES)), window };
     }
     case FrameType.DATA: {
-      if (body.length < 16) throw protocolError(`DATA body of ${body.length} bytes, expected at least 16`);
-      const id = readId(body, 0, 'DATA id');
-      const floor = readId(body, 8, 'DATA floor');
+      if (bodyBytes < 16) throw protocolError(`DATA body of ${bodyBytes} bytes, expected at least 16`);
+      const id = readId(buf, body, 'DATA id');
+      const floor = readId(buf, body + 8, 'DATA floor');
       if (id === 0 || floor === 0 || floor > id) throw protocolError(`DATA id ${id} with floor ${floor}: ids start at 1 and the floor never passes the id`);
-      return { type: 'data', id, floor, payload: body.subarray(16) };
+      return { type: 'data', id, floor, payload: buf.subarray(body + 16, end) };
     }
     case FrameType.ACK:
-      expectBody(body, 8, 'ACK');
-      return { type: 'ack', id: readId(body, 0, 'ACK id') };
+      expectBody(bodyBytes, 8, 'ACK');
+      return { type: 'ack', id: readId(buf, body, 'ACK id') };
     case FrameType.NACK: {
-      if (body.length < 9 || body.length > 9 + MAX_REASON_BYTES)
-        throw protocolError(`NACK body of ${body.length} bytes, expected 9 to ${9 + MAX_REASON_BYTES}`);
-      const flags = body[8]!;
+      if (bodyBytes < 9 || bodyBytes > 9 + MAX_REASON_BYTES) throw protocolError(`NACK body of ${bodyBytes} bytes, expected 9 to ${9 + MAX_REASON_BYTES}`);
+      const flags = buf[body + 8]!;
       if (flags > 1) throw protocolError(`NACK flags ${flags}: only bit 0 (retryable) is defined`);
       let reason: string;
       try {
-        reason = utf8.decode(body.subarray(9));
+        reason = utf8.decode(buf.subarray(body + 9, end));
       } catch (error) {
         throw protocolError('NACK reason is not valid UTF-8', {}, error);
       }
-      return { type: 'nack', id: readId(body, 0, 'NACK id'), retryable: flags === 1, reason };
+      return { type: 'nack', id: readId(buf, body, 'NACK id'), retryable: flags === 1, reason };
     }
     case FrameType.PING:
-      expectBody(body, 8, 'PING');
-      return { type: 'ping', token: readId(body, 0, 'PING token') };
+      expectBody(bodyBytes, 8, 'PING');
+      return { type: 'ping', token: readId(buf, body, 'PING token') };
     case FrameType.PONG:
-      expectBody(body, 8, 'PONG');
-      return { type: 'pong', token: readId(body, 0, 'PONG token') };
+      expectBody(bodyBytes, 8, 'PONG');
+      return { type: 'pong', token: readId(buf, body, 'PONG token') };
     default:
       throw protocolError(`unknown frame type ${type}`, { frameType: type });
   }

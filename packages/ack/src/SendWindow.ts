@@ -3,6 +3,8 @@ import { type Backoff, createBackoff } from '@breakwater/retry';
 import type { ResolvedAckClientOptions } from './defaults.js';
 
 const EMPTY = Buffer.alloc(0);
+const ADMITTED = Object.freeze({ admitted: true });
+const NOT_ADMITTED = Object.freeze({ admitted: false });
 
 /** What `send()` resolves with: the peer's handler processed the message. */
 export interface Ack {
@@ -166,11 +168,11 @@ export class SendWindow {
     }
   }
 
-  /** `m` is being written to `endpoint`: in flight, one more attempt. */
-  sent(m: Message, endpoint: string): void {
+  /** `m` is being written to `endpoint` at `now` (one clock read per batch): in flight, one more attempt. */
+  sent(m: Message, endpoint: string, now = this.#clock.now()): void {
     m.state = 'inflight';
     m.attempts++;
-    m.sentAt = this.#clock.now();
+    m.sentAt = now;
     m.endpoint = endpoint;
     this.#inflight.delete(m.id);
     this.#inflight.set(m.id, m);
@@ -232,7 +234,7 @@ export class SendWindow {
     }
     m.payload = EMPTY;
     if (this.#expiries[this.#expiryHead] === m) this.#trimExpiries();
-    return { admitted };
+    return admitted ? ADMITTED : NOT_ADMITTED;
   }
 
   /** Ends `m` at its deadline (`sendTimeoutMs` when none is given) or when `signal` aborts. */

@@ -3,7 +3,8 @@ import { BreakwaterError, type Clock, type TimerHandle } from '@breakwater/core'
 import type { DedupWindow, Outcome, Session } from './DedupWindow.js';
 import type { ResolvedAckServerOptions } from './defaults.js';
 import { FrameDecoder } from './FrameDecoder.js';
-import { encodeAck, encodeHello, encodeNack, encodePong, type Frame } from './frames.js';
+import { FrameWriter } from './FrameWriter.js';
+import { encodeHello, encodeNack, type Frame, FrameType } from './frames.js';
 
 /** What every connection of one server shares: options, the dedup window, counters, the memory budget. */
 export interface ServerShared<Tx> {
@@ -33,6 +34,9 @@ export class ServerConnection<Tx> {
   readonly #shared: ServerShared<Tx>;
   readonly #clock: Clock;
   readonly #decoder: FrameDecoder;
+  readonly #writer: FrameWriter;
+  /** Nesting depth of #pump (a handler that finishes synchronously pumps again from inside): replies are flushed when the outermost returns. */
+  #pumping = 0;
   /** TLS client-certificate identity, or the remote address: the owner of the sessions opened here. */
   readonly #peer: string;
   readonly #identity: string | undefined;
@@ -48,6 +52,10 @@ export class ServerConnection<Tx> {
   #writeBlocked = false;
   #paused = false;
   #lastProgressAt: number;
+  /** The clock when the read being handled arrived (set only while #onData runs): handlers finishing inside it reuse it. */
+  #readAt: number | undefined;
+  /** Told the outcome of each message this connection started or attached to: one function for all of them. */
+  readonly #replyTo = (outcome: Outcome, id: number): void => this.#reply(id, outcome);
   #idleTimer: TimerHandle | undefined;
   #helloTimer: TimerHandle | undefined;
   #disposed = false;
@@ -58,6 +66,7 @@ export class ServerConnection<Tx> {
     this.#shared = shared;
     this.#clock = shared.o.clock;
     this.#decoder = new FrameDecoder({ maxFrameBytes: this.#o.maxFrameBytes, skipOversizedData: true });
+    this.#writer = new FrameWriter(socket);
     this.remote = `${socket.remoteAddress}:${socket.remotePort}`;
     this.#identity = identity;
     this.#peer = identity ?? socket.remoteAddress ?? '';
@@ -155,19 +164,24 @@ export class ServerConnection<Tx> {
       return;
     }
     // Only a complete frame is progress: bytes trickled into one that never completes are not.
-    if (frames.length > 0) this.#lastProgressAt = this.#clock.now();
+    if (frames.length > 0) this.#lastProgressAt = this.#readAt = this.#clock.now();
     for (const f of frames) {
       this.#backlog.push(f);
       if (f.type === 'data') this.#backlogBytes += f.payload.length;
     }
     this.#account();
-    this.#pump();
+    try {
+      this.#pump();
+    } finally {
+      this.#readAt = undefined;
+    }
   }
 
   /** Handles queued frames while a handler slot is free: maxConcurrency holds per frame, not per read. */
   #pump(): void {
     if (this.#disposed) return;
     this.#socket.cork();
+    this.#pumping++;
     try {
       while (this.#backlogHead < this.#backlog.length && this.#running < this.#o.maxConcurrency && !this.#writeBlocked && !this.#disposed) {
         const frame = this.#backlog[this.#backlogHead++]!;
@@ -177,6 +191,7 @@ export class ServerConnection<Tx> {
     } catch (error) {
       this.#fail(error instanceof BreakwaterError ? error : new BreakwaterError('BW_ERR_PROTOCOL', String(error), { cause: error }));
     } finally {
+      if (--this.#pumping === 0) this.#flushWrites();
       this.#socket.uncork();
     }
     if (this.#backlogHead === this.#backlog.length) {
@@ -206,7 +221,7 @@ export class ServerConnection<Tx> {
         return;
       }
       case 'ping':
-        this.#write(encodePong(frame.token));
+        this.#writeId(FrameType.PONG, frame.token);
         return;
       case 'data':
         if (frame.oversizedBytes !== undefined) this.#refuseOversized(frame.id, frame.oversizedBytes);
@@ -232,12 +247,12 @@ export class ServerConnection<Tx> {
     if (this.#sessionKey === undefined) throw new BreakwaterError('BW_ERR_PROTOCOL', 'ack protocol: DATA before HELLO');
     this.#session ??= this.#shared.dedup.open(this.#sessionKey, this.#peer);
     const session = this.#session;
-    const verdict = this.#shared.dedup.admit(session, id, floor, (outcome: Outcome) => this.#reply(id, outcome));
+    const verdict = this.#shared.dedup.admit(session, id, floor, this.#replyTo, this.#readAt);
     switch (verdict) {
       case 'stale':
       case 'duplicate':
         this.#shared.stats.duplicates++;
-        this.#write(encodeAck(id));
+        this.#writeId(FrameType.ACK, id);
         return;
       case 'attached':
         this.#shared.stats.duplicates++;
@@ -262,46 +277,55 @@ export class ServerConnection<Tx> {
     this.#running++;
     this.#runningBytes += payload.length;
     this.#shared.started();
-    const dedup = this.#shared.dedup;
-    // outcome undefined: unknown (the store failed); fromStore: answered from a record, not handled here.
-    const settle = (outcome: Outcome | undefined, storeError?: unknown, fromStore = false) => {
-      if (outcome === undefined) dedup.abandon(session, id);
-      else {
-        if (fromStore) this.#shared.stats.duplicates++;
-        else if (outcome.ok) this.#shared.stats.handled++;
-        else this.#shared.stats.failed++;
-        dedup.complete(session, id, outcome);
-      }
-      this.#running--;
-      this.#runningBytes -= payload.length;
-      this.#lastProgressAt = this.#clock.now();
-      this.#shared.finished();
-      // Accounted even when the connection is gone: its running payloads are part of the budget until now.
-      this.#account();
-      if (storeError !== undefined) this.#storeFailed(storeError);
-      this.#pump();
-    };
     const store = this.#o.dedupStore;
     if (store === undefined) {
-      runHandler(this.#o.handler, payload, { id, session: session.key, tx: undefined as Tx }, settle);
+      // No closure per message: a handler that returns synchronously settles right here.
+      const outcome = runHandler(this.#o.handler, payload, { id, session: session.key, tx: undefined as Tx });
+      if (outcome instanceof Promise) outcome.then((o: Outcome) => this.#settle(session, id, payload.length, o));
+      else this.#settle(session, id, payload.length, outcome);
       return;
     }
+    const settle = (outcome: Outcome | undefined, storeError?: unknown, fromStore = false) =>
+      this.#settle(session, id, payload.length, outcome, storeError, fromStore);
     store.begin({ session: session.key, id }).then(
       (claim) => {
         if (claim === 'done') {
           settle({ ok: true }, undefined, true);
           return;
         }
-        runHandler(this.#o.handler, payload, { id, session: session.key, tx: claim.tx }, (outcome) => {
+        const finish = (outcome: Outcome) => {
           const end = outcome.ok ? claim.commit() : claim.rollback();
           end.then(
             () => settle(outcome),
             (error: unknown) => settle(undefined, error),
           );
-        });
+        };
+        const outcome = runHandler(this.#o.handler, payload, { id, session: session.key, tx: claim.tx });
+        if (outcome instanceof Promise) outcome.then(finish);
+        else finish(outcome);
       },
       (error: unknown) => settle(undefined, error),
     );
+  }
+
+  /** A message's handler finished. `outcome` undefined: unknown (the store failed); `fromStore`: answered from a record, not handled here. */
+  #settle(session: Session, id: number, payloadBytes: number, outcome: Outcome | undefined, storeError?: unknown, fromStore = false): void {
+    const dedup = this.#shared.dedup;
+    if (outcome === undefined) dedup.abandon(session, id);
+    else {
+      if (fromStore) this.#shared.stats.duplicates++;
+      else if (outcome.ok) this.#shared.stats.handled++;
+      else this.#shared.stats.failed++;
+      dedup.complete(session, id, outcome);
+    }
+    this.#running--;
+    this.#runningBytes -= payloadBytes;
+    this.#lastProgressAt = this.#readAt ?? this.#clock.now();
+    this.#shared.finished();
+    // Accounted even when the connection is gone: its running payloads are part of the budget until now.
+    this.#account();
+    if (storeError !== undefined) this.#storeFailed(storeError);
+    this.#pump();
   }
 
   /** The store could not say or record what happened: answer nothing, close; the client's retransmit asks again. */
@@ -318,38 +342,51 @@ export class ServerConnection<Tx> {
 
   #reply(id: number, outcome: Outcome): void {
     if (this.#disposed || this.#socket.destroyed) return;
-    this.#write(outcome.ok ? encodeAck(id) : encodeNack(id, outcome.retryable, outcome.reason));
+    if (outcome.ok) this.#writeId(FrameType.ACK, id);
+    else this.#write(encodeNack(id, outcome.retryable, outcome.reason));
+    // A reply from outside #pump (an asynchronous handler of another connection's message) goes out now.
+    if (this.#pumping === 0) this.#flushWrites();
   }
 
   #write(frame: Buffer): void {
-    if (!this.#socket.write(frame)) {
-      this.#writeBlocked = true;
-      this.updateFlow();
-    }
+    if (!this.#writer.frame(frame)) this.#blocked();
+  }
+
+  /** ACK or PONG, gathered with the other replies of this pump. */
+  #writeId(type: typeof FrameType.ACK | typeof FrameType.PONG, id: number): void {
+    if (!this.#writer.idFrame(type, id)) this.#blocked();
+  }
+
+  #flushWrites(): void {
+    if (this.#socket.destroyed) return;
+    if (!this.#writer.flush()) this.#blocked();
+  }
+
+  #blocked(): void {
+    this.#writeBlocked = true;
+    this.updateFlow();
   }
 }
 
+/** Every success is the same outcome: shared, not one object per message. */
+const OK: Outcome = Object.freeze({ ok: true });
+
+/** The handler's outcome: at once when it returns synchronously (or throws), else a promise of it (never rejecting). */
 function runHandler<Tx>(
   handler: ResolvedAckServerOptions<Tx>['handler'],
   payload: Buffer,
   context: { id: number; session: string; tx: Tx },
-  done: (outcome: Outcome) => void,
-): void {
+): Outcome | Promise<Outcome> {
   let result: unknown;
   try {
     result = handler(payload, context);
   } catch (error) {
-    done(failure(error));
-    return;
+    return failure(error);
   }
   if (typeof result === 'object' && result !== null && typeof (result as PromiseLike<unknown>).then === 'function') {
-    Promise.resolve(result).then(
-      () => done({ ok: true }),
-      (error: unknown) => done(failure(error)),
-    );
-  } else {
-    done({ ok: true });
+    return Promise.resolve(result).then(() => OK, failure);
   }
+  return OK;
 }
 
 function failure(error: unknown): Outcome {

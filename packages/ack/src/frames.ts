@@ -89,12 +89,28 @@ export function encodeHello(session: Buffer, window: number): Buffer {
 /** The DATA header alone (payload written after it, so the payload is never copied). */
 export function encodeDataHeader(id: number, floor: number, payloadBytes: number): Buffer {
   const buf = Buffer.allocUnsafe(DATA_OVERHEAD_BYTES);
-  buf.writeUInt32BE(DATA_OVERHEAD_BYTES - 4 + payloadBytes, 0);
-  buf[4] = PROTOCOL_VERSION;
-  buf[5] = FrameType.DATA;
-  writeU64(buf, id, HEADER_BYTES);
-  writeU64(buf, floor, HEADER_BYTES + 8);
+  writeDataHeader(buf, 0, id, floor, payloadBytes);
   return buf;
+}
+
+/** Writes a DATA header into `buf` at `offset` (FrameWriter batches frames into one buffer). */
+export function writeDataHeader(buf: Buffer, offset: number, id: number, floor: number, payloadBytes: number): void {
+  buf.writeUInt32BE(DATA_OVERHEAD_BYTES - 4 + payloadBytes, offset);
+  buf[offset + 4] = PROTOCOL_VERSION;
+  buf[offset + 5] = FrameType.DATA;
+  writeU64(buf, id, offset + HEADER_BYTES);
+  writeU64(buf, floor, offset + HEADER_BYTES + 8);
+}
+
+/** Bytes of an ACK, PING or PONG frame. */
+export const ID_FRAME_BYTES = HEADER_BYTES + 8;
+
+/** Writes an ACK, PING or PONG frame into `buf` at `offset`. */
+export function writeIdFrame(buf: Buffer, offset: number, type: FrameTypeCode, id: number): void {
+  buf.writeUInt32BE(ID_FRAME_BYTES - 4, offset);
+  buf[offset + 4] = PROTOCOL_VERSION;
+  buf[offset + 5] = type;
+  writeU64(buf, id, offset + HEADER_BYTES);
 }
 
 export function encodeData(id: number, floor: number, payload: Uint8Array): Buffer {
@@ -102,9 +118,8 @@ export function encodeData(id: number, floor: number, payload: Uint8Array): Buff
 }
 
 function idFrame(type: FrameTypeCode, id: number): Buffer {
-  const buf = Buffer.allocUnsafe(HEADER_BYTES + 8);
-  header(buf, type);
-  writeU64(buf, id, HEADER_BYTES);
+  const buf = Buffer.allocUnsafe(ID_FRAME_BYTES);
+  writeIdFrame(buf, 0, type, id);
   return buf;
 }
 
