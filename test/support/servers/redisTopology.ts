@@ -70,7 +70,7 @@ export async function startSentinelSet(name = 'bwmaster'): Promise<SentinelSet> 
     sentinel: { host: '127.0.0.1', port },
     async failover() {
       await cli(port, 'SENTINEL', 'FAILOVER', name);
-      await until(async () => (await cli(port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)).includes(String(replica.port)), 15_000, 'the failover');
+      await until(async () => (await cli(port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)).includes(String(replica.port)), 30_000, 'the failover');
     },
     async stop() {
       signalAll(child.pid === undefined ? [] : [child.pid], 'SIGTERM');
