@@ -45,6 +45,25 @@ describe('Deadline', () => {
     expect(late).toEqual([heard[0]]);
   });
 
+  it('an injected clock never fires a deadline past the timer maximum early (no 1 ms TimeoutOverflow)', () => {
+    const fake = new FakeClock();
+    // As Node's setTimeout: a delay past 2³¹ − 1 ms fires after 1 ms.
+    const clock = {
+      now: () => fake.now(),
+      clearTimeout: fake.clearTimeout.bind(fake),
+      setTimeout: (fn: () => void, ms: number) => fake.setTimeout(fn, ms > 2 ** 31 - 1 ? 1 : ms),
+    };
+    const d = Deadline.after(2 ** 31 + 5_000, { clock });
+    fake.advance(1);
+    expect(d.expired).toBe(false);
+    fake.advance(2 ** 31 - 2);
+    expect(d.expired).toBe(false);
+    fake.advance(5_000);
+    expect(d.expired).toBe(false);
+    fake.advance(1);
+    expect(d.expired).toBe(true);
+  });
+
   it('bounds children by the parent and propagates the parent abort', () => {
     const clock = new FakeClock();
     const parent = Deadline.after(100, { clock });

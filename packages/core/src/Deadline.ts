@@ -1,6 +1,7 @@
 import { BreakwaterError } from './BreakwaterError.js';
 import { type Clock, monotonicClock, type TimerHandle } from './Clock.js';
 import { DeadlineWheel } from './DeadlineWheel.js';
+import { MAX_TIMER_MS } from './rules.js';
 import { validateNumber } from './validate.js';
 
 export interface DeadlineOptions {
@@ -100,8 +101,20 @@ export class Deadline implements Disposable {
       const delay = expiresAt - now;
       if (delay <= 0) this.#expire();
       else if (clock === monotonicClock) this.#tick = deadlineWheel.add(this);
-      else this.#timer = clock.setTimeout(() => this.#expire(), delay);
+      else this.#armOn(clock, delay);
     }
+  }
+
+  /** An injected clock's timer; a delay past what setTimeout holds (≈ 24.8 days) is waited in steps, never fired early. */
+  #armOn(clock: Clock, delay: number): void {
+    this.#timer = clock.setTimeout(
+      () => {
+        const left = this.expiresAt - clock.now();
+        if (left > 0) this.#armOn(clock, left);
+        else this.#expire();
+      },
+      Math.min(delay, MAX_TIMER_MS),
+    );
   }
 
   /** A deadline `ms` from now (bounded by `parent`, if given). */
