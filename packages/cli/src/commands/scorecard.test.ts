@@ -65,7 +65,9 @@ describe('breakwater scorecard (in-process)', () => {
     writeFileSync(asObject, 'export default { socket: { stallTimeoutMs: 12_000 } };\n');
     const asFunction = path.join(tmp, 'function.config.mjs');
     writeFileSync(asFunction, 'export default async () => ({ http: { deadlineMs: 60_000 } });\n');
-    for (const file of [asObject, asFunction]) {
+    const asPromise = path.join(tmp, 'promise.config.mjs');
+    writeFileSync(asPromise, 'export default Promise.resolve({ http: { deadlineMs: 60_000 } });\n');
+    for (const file of [asObject, asFunction, asPromise]) {
       const { code, out } = await run(['scorecard', '--only', 'FM-18', '--json', '--config', file]);
       expect(code).toBe(0);
       const row = JSON.parse(out).rows[0];
@@ -85,8 +87,14 @@ describe('breakwater scorecard (in-process)', () => {
       [write('syntax.mjs', 'export default {'), /syntax\.mjs`: could not be loaded/],
       [write('none.mjs', 'export const socket = {};\n'), /none\.mjs`: has no default export/],
       [write('number.mjs', 'export default 42;\n'), /number\.mjs`: expected the default export to be an options object .*got number/],
-      [write('throws.mjs', "export default () => { throw new Error('no env'); };\n"), /throws\.mjs`: its default export threw: no env/],
+      [write('throws.mjs', "export default () => { throw new Error('no env'); };\n"), /throws\.mjs`: its default export threw \(or rejected\): no env/],
       [write('bad-key.mjs', 'export default { socket: { stallTimeoutMs: -5 } };\n'), /bad-key\.mjs`: .*`socket\.stallTimeoutMs`/],
+      // A promise is awaited (it used to be taken as an empty config: the defaults ran and it exited 0).
+      [
+        write('promise.mjs', 'export default Promise.resolve({ http: { socket: { stallTimeoutMs: -5 } } });\n'),
+        /promise\.mjs`: .*`http\.socket\.stallTimeoutMs`/,
+      ],
+      [write('map.mjs', 'export default new Map([["socket", {}]]);\n'), /map\.mjs`: .*got a Map, not a plain options object/],
     ];
     for (const [file, message] of cases) {
       const { code, out } = await run(['scorecard', '--only', 'FM-18', '--json', '--config', file]);
