@@ -38,16 +38,33 @@ async function writeHtmlAtomically(file: string, html: string): Promise<string> 
   return target;
 }
 
-/** Aborts on the first Ctrl-C (scenarios clean up), exits at once on the second. */
-function interruptOnSigint(io: Io): { signal: AbortSignal; dispose(): void } {
+const EXIT_ON: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated };
+
+/**
+ * Aborts on the first Ctrl-C or SIGTERM (scenarios clean up, the report is
+ * printed, exit 130 or 143); a second signal exits at once, and the exit
+ * handlers of chaos's registry still kill what the scenarios started
+ * (namespaces, PostgreSQL) and remove their temp dirs.
+ */
+function interruptOnSignals(io: Io): { signal: AbortSignal; exitCode(): number | undefined; dispose(): void } {
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    io.err(`\n${paint(io, 'yellow', 'interrupted:')} stopping the running scenarios and cleaning up (Ctrl-C again to quit at once)\n`);
+  let first: 'SIGINT' | 'SIGTERM' | undefined;
+  const on = (name: 'SIGINT' | 'SIGTERM') => () => {
+    if (first !== undefined) process.exit(EXIT_ON[name]);
+    first = name;
+    const what = name === 'SIGINT' ? 'interrupted:' : 'terminated (SIGTERM):';
+    io.err(`\n${paint(io, 'yellow', what)} stopping the running scenarios and cleaning up (Ctrl-C again to quit at once)\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+  const handlers = { SIGINT: on('SIGINT'), SIGTERM: on('SIGTERM') };
+  for (const [name, handler] of Object.entries(handlers)) process.on(name, handler);
+  return {
+    signal: controller.signal,
+    exitCode: () => (first === undefined ? undefined : EXIT_ON[first]),
+    dispose: () => {
+      for (const [name, handler] of Object.entries(handlers)) process.off(name, handler);
+    },
+  };
 }
 
 export const scorecardCommand: CliCommand = {
@@ -79,7 +96,7 @@ defaults; a row fails, saying which option, when they defeat the defence
 cannot be loaded, or an invalid option, is a usage error (exit 2).
 
 Exit codes: 0 every scenario that ran passed, 1 one failed or errored, 2 usage error,
-3 nothing could run, 130 interrupted (Ctrl-C).
+3 nothing could run, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Examples:
   $ sudo breakwater scorecard --html scorecard.html
@@ -96,7 +113,7 @@ Examples:
       { write: io.err, color: io.color, tty: io.errTty === true, ...(io.columns === undefined ? {} : { columns: io.columns }) },
       scenarios.length,
     );
-    const interrupt = interruptOnSigint(io);
+    const interrupt = interruptOnSignals(io);
     let report: ScorecardReport;
     try {
       report = await runScorecard(scenarios, {
@@ -114,7 +131,8 @@ Examples:
       writeJson(io, report);
       if (htmlFile !== undefined) io.err(`HTML report: ${htmlFile}\n`);
     } else io.out(formatScorecard(report, io, htmlFile));
-    if (interrupt.signal.aborted) return EXIT.interrupted;
+    const interrupted = interrupt.exitCode();
+    if (interrupted !== undefined) return interrupted;
     const s = report.summary;
     if (s.failed + s.errors > 0) return EXIT.findings;
     return s.passed === 0 ? EXIT.couldNotRun : EXIT.ok;
