@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fm18, runScorecard } from '@breakwater/scorecard';
@@ -58,6 +58,31 @@ describe('breakwater scorecard (in-process)', () => {
     expect(JSON.parse(unknown.out).error.message).toMatch(/^Expected `--only` to list registered scenario ids \(.*FM-18.*\), got "FM-99"$/);
     expect((await run(['scorecard', '--concurrency', '0', '--only', 'FM-18'])).code).toBe(2);
     expect((await run(['scorecard', '--concurrency', 'many'])).code).toBe(2);
+  });
+
+  it('--html into a missing directory is a usage error (exit 2) before any row runs', async () => {
+    const { code, out, err } = await run(['scorecard', '--only', 'FM-18', '--json', '--html', path.join(tmp, 'no-such-dir', 'r.html')]);
+    expect(code).toBe(2);
+    expect(JSON.parse(out).error.message).toMatch(/`--html .*no-such-dir\/r\.html`: its directory .*no-such-dir does not exist/);
+    expect(err).not.toContain('[FM-18] started');
+  });
+
+  it('a report that cannot be written after the run still prints the table, then the error (exit 3)', async () => {
+    // The directory exists (the check passes), but the target is a directory: the rename fails.
+    const target = path.join(tmp, 'taken');
+    mkdirSync(path.join(target, 'inside'), { recursive: true });
+    const table = await run(['scorecard', '--only', 'FM-18', '--html', target]);
+    expect(table.code).toBe(3);
+    expect(table.out).toMatch(/^FM-18 {2}Host tuning footguns.*pass$/m);
+    expect(table.out).not.toContain('HTML report');
+    expect(table.err).toMatch(/could not write the HTML report .*taken: /);
+    const json = await run(['scorecard', '--only', 'FM-18', '--json', '--html', target]);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.out).rows[0].verdict).toBe('pass');
+    expect(
+      readdirSync(tmp).filter((f) => f.endsWith('.tmp')),
+      'the temp file was left behind',
+    ).toEqual([]);
   });
 
   it('--config: the default export (object, function or promise) runs every selected scenario; host rows say it is not applied', async () => {
