@@ -20,6 +20,7 @@ export {
   type Topology,
   type TopologyOptions,
 } from './netns/index.js';
+export { cleanupOnExit } from './netns/registry.js';
 export { ECHO_SERVER, REQUEST_CLIENT, SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER } from './programs/index.js';
 export { FAULT_PROXY_DEFAULTS, type FaultProxyListen, type FaultProxyOptions, type FaultProxyTarget } from './proxy/defaults.js';
 export { type ActiveFault, createFaultProxy, type FaultProxy, type FaultProxyStats } from './proxy/FaultProxy.js';

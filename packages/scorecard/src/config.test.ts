@@ -52,6 +52,33 @@ describe('resolveScorecardConfig', () => {
     expect(() => resolveScorecardConfig({ socket: { stallTimeoutMs: -1 } })).toThrow(/`socket\.stallTimeoutMs`/);
   });
 
+  it('validates nested socket sections and names their full key path', () => {
+    expect(keyOf(() => resolveScorecardConfig({ http: { socket: { stallTimeoutMs: -1 } } }))).toBe('http.socket.stallTimeoutMs');
+    expect(keyOf(() => resolveScorecardConfig({ http: { socket: { bogus: 1 } } }))).toBe('http.socket.bogus');
+    expect(keyOf(() => resolveScorecardConfig({ pool: { socket: { stallTimeoutMs: -1 } } }))).toBe('pool.socket.stallTimeoutMs');
+    expect(keyOf(() => resolveScorecardConfig({ ack: { socket: { userTimeoutMs: -1 } } }))).toBe('ack.socket.userTimeoutMs');
+    expect(keyOf(() => resolveScorecardConfig({ drivers: { socket: { stallTimeoutMs: -1 } } }))).toBe('drivers.socket.stallTimeoutMs');
+    const preset = resolvePreset({ infra: 'aws-alb' });
+    expect(keyOf(() => resolveScorecardConfig({ preset: { ...preset, socket: { ...preset.socket, stallTimeoutMs: -1 } } }))).toBe(
+      'preset.socket.stallTimeoutMs',
+    );
+    expect(() => resolveScorecardConfig({ http: { socket: { stallTimeoutMs: -1 } } })).toThrow(/`http\.socket\.stallTimeoutMs`/);
+    // connect()'s own options stay allowed under pool.socket.
+    expect(resolveScorecardConfig({ pool: { socket: { addresses: ['127.0.0.1'], stallTimeoutMs: 5_000 } } }).pool.socket).toMatchObject({
+      stallTimeoutMs: 5_000,
+    });
+  });
+
+  it('refuses a Promise, Date or Map instead of running the defaults, saying what it got', () => {
+    const pending = Promise.resolve({ http: { deadlineMs: 50 } });
+    expect(keyOf(() => resolveScorecardConfig(pending))).toBe('scorecard config');
+    expect(() => resolveScorecardConfig(pending)).toThrow(/a Promise: await it first/);
+    expect(() => resolveScorecardConfig(new Date())).toThrow(/a Date/);
+    expect(() => resolveScorecardConfig(new Map())).toThrow(/a Map/);
+    expect(keyOf(() => resolveScorecardConfig({ http: new Map() }))).toBe('http');
+    expect(resolveScorecardConfig(Object.assign(Object.create(null), { socket: { stallTimeoutMs: 5_000 } })).effectiveSocket.stallTimeoutMs).toBe(5_000);
+  });
+
   it('runScorecard() rejects an invalid config before running anything, and hands a valid one to every scenario', async () => {
     let ran = false;
     const probe = {

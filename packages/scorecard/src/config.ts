@@ -31,6 +31,18 @@ export interface ScorecardConfig {
   drivers?: DriverOptions;
 }
 
+/** A config as a config file's default export may give it: the object, a promise of it, or a function returning either. */
+export type ScorecardConfigSource = ScorecardConfig | Promise<ScorecardConfig> | (() => ScorecardConfig | Promise<ScorecardConfig>);
+
+/**
+ * Awaits a promise and calls a function (awaiting its result): what both
+ * `breakwater scorecard --config` and `expectScorecard({ config })` do
+ * before {@link resolveScorecardConfig}, which refuses a promise.
+ */
+export async function loadConfigSource(source: unknown): Promise<unknown> {
+  return await (typeof source === 'function' ? (source as () => unknown)() : source);
+}
+
 /** What a scenario reads from {@link ScenarioContext.config}: the user's options per package, validated, preset applied. */
 export interface ResolvedScorecardConfig {
   /** False with no config (Breakwater's defaults): rows say "defaults" in their notes. */
@@ -93,12 +105,44 @@ function section<T extends object>(config: Record<string, unknown>, name: string
   return value as Partial<T>;
 }
 
+/** `a Promise: await it first`: what a non-plain config object is, for the error. */
+function describeNonPlain(value: object): string {
+  if (typeof (value as { then?: unknown }).then === 'function') return 'a Promise: await it first';
+  const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
+  return `a ${typeof name === 'string' && name !== '' ? name : 'non-plain object'}, not a plain options object`;
+}
+
+/** A `{ … }` literal (or `Object.create(null)`): a Promise, Date or Map has no options and would run the defaults silently. */
+function requirePlain(value: unknown, key: string): void {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return;
+  const proto = Object.getPrototypeOf(value);
+  if (proto === Object.prototype || proto === null) return;
+  throw new BreakwaterError('BW_ERR_INVALID_OPTION', `scorecard config: expected \`${key}\` to be an options object, got ${describeNonPlain(value)}`, {
+    details: { key },
+    hint: 'pass { preset, http, socket, pool, ack, drivers }; expectScorecard() and `breakwater scorecard --config` await a promise or call a function for you',
+  });
+}
+
+/** `pool.socket` also takes connect()'s own options (checked by connect()); the rest are socket options. */
+const CONNECT_ONLY = ['addresses', 'lookup', 'tls'];
+
+/** Validates one nested `socket` section (`http.socket`, `pool.socket`, …) and names its keys in full. */
+function checkSocket(key: string, value: unknown, allowConnect = false): void {
+  if (value === undefined) return;
+  requirePlain(value, key);
+  if (!isObject(value)) return void section({ [key]: value }, key);
+  const options = allowConnect ? Object.fromEntries(Object.entries(value).filter(([k]) => !CONNECT_ONLY.includes(k))) : value;
+  within(key, () => resolveSocketOptions(options as SocketOptions, `scorecard config \`${key}\``));
+}
+
 /**
  * Validates a {@link ScorecardConfig} and applies its preset.
  * @throws BreakwaterError `BW_ERR_INVALID_OPTION` whose `details.key` names the key (`socket.stallTimeoutMs`, `preset.infra`).
  */
 export function resolveScorecardConfig(config: unknown = undefined): ResolvedScorecardConfig {
+  requirePlain(config, 'scorecard config');
   const given = validateOptionsObject<Record<string, unknown>>(config, 'scorecard config', SECTIONS);
+  for (const name of SECTIONS) requirePlain(given[name], name);
   let preset: PresetConfig | undefined;
   if (given.preset !== undefined) {
     if (!isObject(given.preset)) {
@@ -111,22 +155,30 @@ export function resolveScorecardConfig(config: unknown = undefined): ResolvedSco
       );
     }
     preset = isPresetConfig(given.preset) ? given.preset : within('preset', () => resolvePreset(given.preset as unknown as PresetSelection));
+    // A hand-made preset's socket section is reported as the preset's, not as the user's `socket`.
+    checkSocket('preset.socket', preset.socket);
   }
   const userSocket = section<SocketOptions>(given, 'socket');
   const socket: SocketOptions = { ...preset?.socket, ...userSocket };
   const effectiveSocket = within('socket', () => resolveSocketOptions(socket, 'scorecard config'));
 
   const userHttp = section<HttpClientOptions>(given, 'http');
+  checkSocket('http.socket', userHttp.socket);
   // The user's socket options are the http client's too, unless it sets its own (then key by key over them).
   const httpSocket = given.socket === undefined ? userHttp.socket : { ...userSocket, ...userHttp.socket };
   const http: HttpClientOptions = { ...(preset === undefined ? {} : { preset }), ...userHttp, ...(httpSocket === undefined ? {} : { socket: httpSocket }) };
   within('http', () => resolveHttpOptions(http));
 
-  const pool = { ...preset?.pool, ...section<PoolOptions>(given, 'pool') };
+  const userPool = section<PoolOptions>(given, 'pool');
+  checkSocket('pool.socket', userPool.socket, true);
+  const pool = { ...preset?.pool, ...userPool };
   within('pool', () => resolvePoolOptions({ ...pool, port: 1 }));
   const ack = section<AckClientOptions>(given, 'ack');
+  checkSocket('ack.socket', ack.socket);
   within('ack', () => resolveAckClientOptions({ ...ack, port: 1 }));
-  const drivers = { ...(preset === undefined ? {} : { preset }), ...section<DriverOptions>(given, 'drivers') };
+  const userDrivers = section<DriverOptions>(given, 'drivers');
+  checkSocket('drivers.socket', userDrivers.socket);
+  const drivers = { ...(preset === undefined ? {} : { preset }), ...userDrivers };
   within('drivers', () => resolveDriverOptions(drivers, 'scorecard config'));
 
   return { given: config !== undefined, preset, socket, effectiveSocket, http, pool, ack, drivers };

@@ -1,4 +1,11 @@
-export { DEFAULT_SCORECARD_CONFIG, type ResolvedScorecardConfig, resolveScorecardConfig, type ScorecardConfig } from './config.js';
+export {
+  DEFAULT_SCORECARD_CONFIG,
+  loadConfigSource,
+  type ResolvedScorecardConfig,
+  resolveScorecardConfig,
+  type ScorecardConfig,
+  type ScorecardConfigSource,
+} from './config.js';
 export {
   type ResolvedScorecardOptions,
   resolveScorecardOptions,

@@ -96,3 +96,32 @@ describe('expectScorecard skips what the host cannot run', () => {
     );
   });
 });
+
+describe('expectScorecard arguments', () => {
+  it('fails with a clear assertion, not a TypeError, when `only` is missing or a string', async () => {
+    const scenarios = [runnable('FM-97')];
+    await expect(expectScorecard({ scenarios } as unknown as Parameters<typeof expectScorecard>[0])).rejects.toThrow(
+      /`only` must be an array of scenario ids among FM-97; got undefined/,
+    );
+    await expect(expectScorecard({ only: 'FM-97' as unknown as string[], scenarios })).rejects.toThrow(/`only` must be an array .*got "FM-97"/);
+  });
+
+  it('hints how to include FM-18', async () => {
+    await expect(expectScorecard({ only: ['FM-18'] })).rejects.toThrow(/pass `scenarios: \[\.\.\.LIBRARY_SCENARIOS, fm18\(doctor\)\]`/);
+  });
+
+  it('awaits a promise config and calls a function config, as the CLI does with a config file', async () => {
+    const sawDeadline: Scenario = {
+      ...runnable('FM-95'),
+      run: async (ctx) => ({ naive: held, breakwater: { ...held, ok: ctx.config.http.deadlineMs === 50 } }),
+    };
+    const http = { deadlineMs: 50 };
+    for (const config of [Promise.resolve({ http }), () => ({ http }), async () => ({ http })]) {
+      const report = await expectScorecard({ only: ['FM-95'], scenarios: [sawDeadline], config });
+      expect(report.rows[0]?.verdict).toBe('pass');
+    }
+    await expect(expectScorecard({ only: ['FM-95'], scenarios: [sawDeadline], config: { http: { deadlineMs: 60 } } })).rejects.toThrow(
+      /1 of 1 scorecard rows failed/,
+    );
+  });
+});

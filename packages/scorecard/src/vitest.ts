@@ -1,5 +1,5 @@
 import { assert, type TestContext } from 'vitest';
-import type { ScorecardConfig } from './config.js';
+import { loadConfigSource, type ScorecardConfig, type ScorecardConfigSource } from './config.js';
 import { runScorecard, type ScorecardReport } from './runner.js';
 import { CONTRACT_SCENARIOS } from './scenarios/contracts.js';
 import { fm15 } from './scenarios/fm-15.js';
@@ -21,8 +21,12 @@ export const LIBRARY_SCENARIOS: readonly Scenario[] = [
 ];
 
 export interface ExpectScorecardOptions {
-  /** The options your service uses (`{ preset, http, socket, pool, ack, drivers }`). @defaultValue the defaults */
-  config?: ScorecardConfig;
+  /**
+   * The options your service uses (`{ preset, http, socket, pool, ack, drivers }`), or what a
+   * `breakwater.config.mjs` may export: a promise of them, or a function returning them (or a
+   * promise of them); awaited as `breakwater scorecard --config` does. @defaultValue the defaults
+   */
+  config?: ScorecardConfigSource;
   /** FM ids to run, e.g. `['FM-02', 'FM-07']`; an unknown id fails the test. */
   only: readonly string[];
   /**
@@ -67,15 +71,20 @@ export function rowFailure(row: ScorecardRow): string {
  */
 export async function expectScorecard(options: ExpectScorecardOptions): Promise<ScorecardReport> {
   const from = options.scenarios ?? LIBRARY_SCENARIOS;
-  const ids = options.only.map((id) => id.trim().toUpperCase());
+  const only: unknown = options.only;
+  const ids = Array.isArray(only) && only.every((id) => typeof id === 'string') ? only.map((id: string) => id.trim().toUpperCase()) : [];
   const unknown = ids.filter((id) => !from.some((s) => s.id === id));
   if (ids.length === 0 || unknown.length > 0) {
-    assert.fail(`expectScorecard: \`only\` must list scenario ids among ${from.map((s) => s.id).join(', ')}; got ${JSON.stringify(options.only)}`);
+    const fm18 = unknown.includes('FM-18') ? ' (FM-18 measures a host doctor: pass `scenarios: [...LIBRARY_SCENARIOS, fm18(doctor)]`)' : '';
+    assert.fail(
+      `expectScorecard: \`only\` must be an array of scenario ids among ${from.map((s) => s.id).join(', ')}; got ${JSON.stringify(only) ?? String(only)}${fm18}`,
+    );
   }
+  const config = await loadConfigSource(options.config);
   const report = await runScorecard(
     from.filter((s) => ids.includes(s.id)),
     {
-      ...(options.config === undefined ? {} : { config: options.config }),
+      ...(config === undefined ? {} : { config: config as ScorecardConfig }),
       ...(options.concurrency === undefined ? {} : { concurrency: options.concurrency }),
     },
   );

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import { runSync } from './command.js';
 import type { SubnetLease } from './SubnetAllocator.js';
 
@@ -18,19 +19,21 @@ import type { SubnetLease } from './SubnetAllocator.js';
  * importing the package changes nothing.
  */
 
-type Kind = 'process' | 'namespace' | 'rootLink' | 'rootTable' | 'lease';
+type Kind = 'process' | 'namespace' | 'rootLink' | 'rootTable' | 'lease' | 'path';
 
 const processes = new Set<number>();
 const namespaces = new Set<string>();
 const rootLinks = new Set<string>();
 const rootTables = new Set<string>();
 const leases = new Set<SubnetLease>();
+/** Temp dirs a child works in (a throw-away PostgreSQL's data dir): removed after the processes are killed. */
+const paths = new Set<string>();
 
 const SIGNALS = ['SIGINT', 'SIGTERM'] as const;
 let installed = false;
 
 function size(): number {
-  return processes.size + namespaces.size + rootLinks.size + rootTables.size + leases.size;
+  return processes.size + namespaces.size + rootLinks.size + rootTables.size + leases.size + paths.size;
 }
 
 function onExit(): void {
@@ -71,11 +74,13 @@ function setOf(kind: Kind): Set<unknown> {
       return rootTables;
     case 'lease':
       return leases;
+    case 'path':
+      return paths;
   }
 }
 
 export function track(kind: 'process', pid: number): void;
-export function track(kind: 'namespace' | 'rootLink' | 'rootTable', name: string): void;
+export function track(kind: 'namespace' | 'rootLink' | 'rootTable' | 'path', name: string): void;
 export function track(kind: 'lease', lease: SubnetLease): void;
 export function track(kind: Kind, value: unknown): void {
   setOf(kind).add(value);
@@ -83,7 +88,7 @@ export function track(kind: Kind, value: unknown): void {
 }
 
 export function untrack(kind: 'process', pid: number): void;
-export function untrack(kind: 'namespace' | 'rootLink' | 'rootTable', name: string): void;
+export function untrack(kind: 'namespace' | 'rootLink' | 'rootTable' | 'path', name: string): void;
 export function untrack(kind: 'lease', lease: SubnetLease): void;
 export function untrack(kind: Kind, value: unknown): void {
   setOf(kind).delete(value);
@@ -91,14 +96,38 @@ export function untrack(kind: Kind, value: unknown): void {
 }
 
 /** What is still registered, for tests and leak reports. */
-export function trackedResources(): { processes: number[]; namespaces: string[]; rootLinks: string[]; rootTables: string[]; leases: string[] } {
+export function trackedResources(): {
+  processes: number[];
+  namespaces: string[];
+  rootLinks: string[];
+  rootTables: string[];
+  leases: string[];
+  paths: string[];
+} {
   return {
     processes: [...processes],
     namespaces: [...namespaces],
     rootLinks: [...rootLinks],
     rootTables: [...rootTables],
     leases: [...leases].map((l) => l.cidr),
+    paths: [...paths],
   };
+}
+
+/**
+ * The registry for code outside the harness that starts a long-lived child
+ * (DC-04's PostgreSQL): `pid` (negative for a process group: `spawn(…,
+ * { detached: true })` and `-child.pid`) is SIGKILLed and `path` removed on
+ * exit, SIGINT or SIGTERM unless the returned function was called first (the
+ * normal cleanup did the job).
+ */
+export function cleanupOnExit(resource: { pid: number } | { path: string }): () => void {
+  if ('pid' in resource) {
+    track('process', resource.pid);
+    return () => untrack('process', resource.pid);
+  }
+  track('path', resource.path);
+  return () => untrack('path', resource.path);
 }
 
 /** Sends SIGCONT (a frozen process cannot act on anything else) then SIGKILL. */
@@ -137,5 +166,7 @@ export function cleanupSync(): void {
   namespaces.clear();
   for (const lease of leases) lease.release();
   leases.clear();
+  for (const dir of paths) rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+  paths.clear();
   uninstall();
 }

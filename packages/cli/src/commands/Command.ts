@@ -11,6 +11,8 @@ export const EXIT = Object.freeze({
   couldNotRun: 3,
   /** Stopped by Ctrl-C (128 + SIGINT, as shells report it) after cleaning up. */
   interrupted: 130,
+  /** Stopped by SIGTERM (CI cancelling the job, `kill`) after cleaning up: 128 + 15. */
+  terminated: 143,
 });
 
 export interface CliOption {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fm18, runScorecard } from '@breakwater/scorecard';
@@ -60,12 +60,39 @@ describe('breakwater scorecard (in-process)', () => {
     expect((await run(['scorecard', '--concurrency', 'many'])).code).toBe(2);
   });
 
+  it('--html into a missing directory is a usage error (exit 2) before any row runs', async () => {
+    const { code, out, err } = await run(['scorecard', '--only', 'FM-18', '--json', '--html', path.join(tmp, 'no-such-dir', 'r.html')]);
+    expect(code).toBe(2);
+    expect(JSON.parse(out).error.message).toMatch(/`--html .*no-such-dir\/r\.html`: its directory .*no-such-dir does not exist/);
+    expect(err).not.toContain('[FM-18] started');
+  });
+
+  it('a report that cannot be written after the run still prints the table, then the error (exit 3)', async () => {
+    // The directory exists (the check passes), but the target is a directory: the rename fails.
+    const target = path.join(tmp, 'taken');
+    mkdirSync(path.join(target, 'inside'), { recursive: true });
+    const table = await run(['scorecard', '--only', 'FM-18', '--html', target]);
+    expect(table.code).toBe(3);
+    expect(table.out).toMatch(/^FM-18 {2}Host tuning footguns.*pass$/m);
+    expect(table.out).not.toContain('HTML report');
+    expect(table.err).toMatch(/could not write the HTML report .*taken: /);
+    const json = await run(['scorecard', '--only', 'FM-18', '--json', '--html', target]);
+    expect(json.code).toBe(3);
+    expect(JSON.parse(json.out).rows[0].verdict).toBe('pass');
+    expect(
+      readdirSync(tmp).filter((f) => f.endsWith('.tmp')),
+      'the temp file was left behind',
+    ).toEqual([]);
+  });
+
   it('--config: the default export (object, function or promise) runs every selected scenario; host rows say it is not applied', async () => {
     const asObject = path.join(tmp, 'object.config.mjs');
     writeFileSync(asObject, 'export default { socket: { stallTimeoutMs: 12_000 } };\n');
     const asFunction = path.join(tmp, 'function.config.mjs');
     writeFileSync(asFunction, 'export default async () => ({ http: { deadlineMs: 60_000 } });\n');
-    for (const file of [asObject, asFunction]) {
+    const asPromise = path.join(tmp, 'promise.config.mjs');
+    writeFileSync(asPromise, 'export default Promise.resolve({ http: { deadlineMs: 60_000 } });\n');
+    for (const file of [asObject, asFunction, asPromise]) {
       const { code, out } = await run(['scorecard', '--only', 'FM-18', '--json', '--config', file]);
       expect(code).toBe(0);
       const row = JSON.parse(out).rows[0];
@@ -85,8 +112,14 @@ describe('breakwater scorecard (in-process)', () => {
       [write('syntax.mjs', 'export default {'), /syntax\.mjs`: could not be loaded/],
       [write('none.mjs', 'export const socket = {};\n'), /none\.mjs`: has no default export/],
       [write('number.mjs', 'export default 42;\n'), /number\.mjs`: expected the default export to be an options object .*got number/],
-      [write('throws.mjs', "export default () => { throw new Error('no env'); };\n"), /throws\.mjs`: its default export threw: no env/],
+      [write('throws.mjs', "export default () => { throw new Error('no env'); };\n"), /throws\.mjs`: its default export threw \(or rejected\): no env/],
       [write('bad-key.mjs', 'export default { socket: { stallTimeoutMs: -5 } };\n'), /bad-key\.mjs`: .*`socket\.stallTimeoutMs`/],
+      // A promise is awaited (it used to be taken as an empty config: the defaults ran and it exited 0).
+      [
+        write('promise.mjs', 'export default Promise.resolve({ http: { socket: { stallTimeoutMs: -5 } } });\n'),
+        /promise\.mjs`: .*`http\.socket\.stallTimeoutMs`/,
+      ],
+      [write('map.mjs', 'export default new Map([["socket", {}]]);\n'), /map\.mjs`: .*got a Map, not a plain options object/],
     ];
     for (const [file, message] of cases) {
       const { code, out } = await run(['scorecard', '--only', 'FM-18', '--json', '--config', file]);

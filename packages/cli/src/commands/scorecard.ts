@@ -1,4 +1,5 @@
-import { rename, writeFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BreakwaterError } from '@breakwater/core';
 import type { Scenario, ScorecardReport } from '@breakwater/scorecard';
@@ -30,24 +31,66 @@ function select(only: unknown, registered: readonly Scenario[]): readonly Scenar
   return registered.filter((s) => ids.includes(s.id));
 }
 
+/** `--html` into a directory that does not exist or is not writable: a usage error now, not after every row ran. */
+async function checkHtmlTarget(file: string): Promise<void> {
+  const dir = path.dirname(path.resolve(file));
+  const problem = await stat(dir).then(
+    (s) =>
+      s.isDirectory()
+        ? access(dir, constants.W_OK).then(
+            () => undefined,
+            () => 'is not writable',
+          )
+        : 'is not a directory',
+    () => 'does not exist',
+  );
+  if (problem === undefined) return;
+  throw new BreakwaterError('BW_ERR_INVALID_OPTION', `\`--html ${file}\`: its directory ${dir} ${problem}`, {
+    details: { option: 'html', key: 'html' },
+    hint: 'write the report into an existing, writable directory (checked before any scenario runs)',
+  });
+}
+
 async function writeHtmlAtomically(file: string, html: string): Promise<string> {
   const target = path.resolve(file);
   const tmp = `${target}.${process.pid}.html.tmp`;
-  await writeFile(tmp, html);
-  await rename(tmp, target);
+  try {
+    await writeFile(tmp, html);
+    await rename(tmp, target);
+  } catch (error) {
+    await rm(tmp, { force: true });
+    throw error;
+  }
   return target;
 }
 
-/** Aborts on the first Ctrl-C (scenarios clean up), exits at once on the second. */
-function interruptOnSigint(io: Io): { signal: AbortSignal; dispose(): void } {
+const EXIT_ON: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated };
+
+/**
+ * Aborts on the first Ctrl-C or SIGTERM (scenarios clean up, the report is
+ * printed, exit 130 or 143); a second signal exits at once, and the exit
+ * handlers of chaos's registry still kill what the scenarios started
+ * (namespaces, PostgreSQL) and remove their temp dirs.
+ */
+function interruptOnSignals(io: Io): { signal: AbortSignal; exitCode(): number | undefined; dispose(): void } {
   const controller = new AbortController();
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(130);
-    io.err(`\n${paint(io, 'yellow', 'interrupted:')} stopping the running scenarios and cleaning up (Ctrl-C again to quit at once)\n`);
+  let first: 'SIGINT' | 'SIGTERM' | undefined;
+  const on = (name: 'SIGINT' | 'SIGTERM') => () => {
+    if (first !== undefined) process.exit(EXIT_ON[name]);
+    first = name;
+    const what = name === 'SIGINT' ? 'interrupted:' : 'terminated (SIGTERM):';
+    io.err(`\n${paint(io, 'yellow', what)} stopping the running scenarios and cleaning up (Ctrl-C again to quit at once)\n`);
     controller.abort();
   };
-  process.on('SIGINT', onSigint);
-  return { signal: controller.signal, dispose: () => process.off('SIGINT', onSigint) };
+  const handlers = { SIGINT: on('SIGINT'), SIGTERM: on('SIGTERM') };
+  for (const [name, handler] of Object.entries(handlers)) process.on(name, handler);
+  return {
+    signal: controller.signal,
+    exitCode: () => (first === undefined ? undefined : EXIT_ON[first]),
+    dispose: () => {
+      for (const [name, handler] of Object.entries(handlers)) process.off(name, handler);
+    },
+  };
 }
 
 export const scorecardCommand: CliCommand = {
@@ -79,7 +122,8 @@ defaults; a row fails, saying which option, when they defeat the defence
 cannot be loaded, or an invalid option, is a usage error (exit 2).
 
 Exit codes: 0 every scenario that ran passed, 1 one failed or errored, 2 usage error,
-3 nothing could run, 130 interrupted (Ctrl-C).
+3 nothing could run (or the HTML report could not be written; the table is
+still printed), 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 
 Examples:
   $ sudo breakwater scorecard --html scorecard.html
@@ -91,12 +135,13 @@ Examples:
     const [{ SCENARIOS }, { runScorecard }] = await Promise.all([import('../scorecard/scenarios.js'), import('@breakwater/scorecard')]);
     const scenarios = select(flags.only, SCENARIOS);
     const config = flags.config === undefined ? undefined : await loadScorecardConfig(String(flags.config));
+    if (flags.html !== undefined) await checkHtmlTarget(String(flags.html));
     if (scenarios.length === 0) throw new BreakwaterError('BW_ERR_UNSUPPORTED', 'no scorecard scenarios are registered');
     const progress = createProgress(
       { write: io.err, color: io.color, tty: io.errTty === true, ...(io.columns === undefined ? {} : { columns: io.columns }) },
       scenarios.length,
     );
-    const interrupt = interruptOnSigint(io);
+    const interrupt = interruptOnSignals(io);
     let report: ScorecardReport;
     try {
       report = await runScorecard(scenarios, {
@@ -109,12 +154,28 @@ Examples:
       progress.stop();
       interrupt.dispose();
     }
-    const htmlFile = flags.html === undefined ? undefined : await writeHtmlAtomically(String(flags.html), renderHtml(report));
+    // A failed write (disk full, the path became a directory) never loses the table or the JSON: printed first, then the error.
+    let htmlFile: string | undefined;
+    let htmlError: unknown;
+    if (flags.html !== undefined) {
+      try {
+        htmlFile = await writeHtmlAtomically(String(flags.html), renderHtml(report));
+      } catch (error) {
+        htmlError = error;
+      }
+    }
     if (flags.json === true) {
       writeJson(io, report);
       if (htmlFile !== undefined) io.err(`HTML report: ${htmlFile}\n`);
     } else io.out(formatScorecard(report, io, htmlFile));
-    if (interrupt.signal.aborted) return EXIT.interrupted;
+    if (htmlError !== undefined) {
+      io.err(
+        `${paint(io, 'red', 'error:')} could not write the HTML report ${String(flags.html)}: ${htmlError instanceof Error ? htmlError.message : String(htmlError)}\n`,
+      );
+      return EXIT.couldNotRun;
+    }
+    const interrupted = interrupt.exitCode();
+    if (interrupted !== undefined) return interrupted;
     const s = report.summary;
     if (s.failed + s.errors > 0) return EXIT.findings;
     return s.passed === 0 ? EXIT.couldNotRun : EXIT.ok;

@@ -13,8 +13,8 @@ const invalid = (file: string, message: string, cause?: unknown) =>
 
 /**
  * `breakwater scorecard --config ./breakwater.config.mjs`: the module's
- * default export — an object, or a function returning one (or a promise of
- * one) — validated as a {@link ScorecardConfig}. Every failure is a usage
+ * default export — an object, a promise of one, or a function returning
+ * either (awaited, as `expectScorecard({ config })` does) — validated as a {@link ScorecardConfig}. Every failure is a usage
  * error (`BW_ERR_INVALID_OPTION`, exit 2) naming the file and, for a bad
  * option, the key.
  */
@@ -32,20 +32,21 @@ export async function loadScorecardConfig(file: string, cwd: string = process.cw
     throw invalid(file, `could not be loaded: ${error instanceof Error ? error.message : String(error)}`, error);
   }
   if (!('default' in mod) || mod.default === undefined) throw invalid(file, 'has no default export (`export default { socket: { … } }`)');
+  // Loaded here, not at startup: @breakwater/scorecard pulls in every package (see commands/scorecard.ts).
+  const { loadConfigSource, resolveScorecardConfig } = await import('@breakwater/scorecard');
   let config: unknown;
   try {
-    config = typeof mod.default === 'function' ? await (mod.default as () => unknown)() : mod.default;
+    // `export default Promise.resolve({…})` and `export default async () => ({…})` are awaited, as expectScorecard does.
+    config = await loadConfigSource(mod.default);
   } catch (error) {
-    throw invalid(file, `its default export threw: ${error instanceof Error ? error.message : String(error)}`, error);
+    throw invalid(file, `its default export threw (or rejected): ${error instanceof Error ? error.message : String(error)}`, error);
   }
   if (typeof config !== 'object' || config === null || Array.isArray(config)) {
     throw invalid(
       file,
-      `expected the default export to be an options object (or a function returning one), got ${Array.isArray(config) ? 'an array' : config === null ? 'null' : typeof config}`,
+      `expected the default export to be an options object (or a promise of one, or a function returning either), got ${Array.isArray(config) ? 'an array' : config === null ? 'null' : typeof config}`,
     );
   }
-  // Loaded here, not at startup: @breakwater/scorecard pulls in every package (see commands/scorecard.ts).
-  const { resolveScorecardConfig } = await import('@breakwater/scorecard');
   try {
     resolveScorecardConfig(config);
   } catch (error) {

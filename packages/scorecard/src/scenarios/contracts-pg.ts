@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { cleanupOnExit } from '@breakwater/chaos';
 import { programPath } from '../requirements.js';
 import type { ScenarioContext } from '../types.js';
 import { aborted } from './resilience-support.js';
@@ -50,7 +51,12 @@ const exited = (child: ChildProcess) =>
 export async function startPostgres(ctx: ScenarioContext): Promise<{ host: string; port: number }> {
   ctx.signal.throwIfAborted();
   const dir = mkdtempSync(path.join(tmpdir(), 'bw-scorecard-pg-'));
-  ctx.defer(() => rmSync(dir, { recursive: true, force: true }));
+  // Also removed on exit, SIGINT and SIGTERM (chaos's registry), should the defers never run.
+  const forgetDir = cleanupOnExit({ path: dir });
+  ctx.defer(() => {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    forgetDir();
+  });
   if (AS_ROOT) {
     const { uid, gid } = userIds('postgres');
     chownSync(dir, uid, gid);
@@ -62,7 +68,13 @@ export async function startPostgres(ctx: ScenarioContext): Promise<{ host: strin
   const port = await freePort();
   const settings = { listen_addresses: '127.0.0.1', unix_socket_directories: dir, fsync: 'off', log_min_messages: 'warning' };
   const [cmd, args] = command('postgres', ['-D', data, '-p', String(port), ...Object.entries(settings).flatMap(([k, v]) => ['-c', `${k}=${v}`])]);
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  // Its own process group (runuser and the postmaster in it), SIGKILLed on exit, SIGINT and SIGTERM by
+  // chaos's registry: PostgreSQL does not notice that the process that started it died.
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const forgetGroup = child.pid === undefined ? () => {} : cleanupOnExit({ pid: -child.pid });
+  // Cancelled once the race is decided: an 8 s or 30 s timer left behind keeps the CLI alive after its report.
+  const timers = new AbortController();
+  const timeout = (ms: number) => sleep(ms, undefined, { signal: timers.signal }).catch(() => new Promise<never>(() => {}));
   ctx.defer(async () => {
     // Fast shutdown of the postmaster (as root the child is runuser, which exits with it), then SIGKILL.
     let postmaster: number | undefined;
@@ -72,12 +84,18 @@ export async function startPostgres(ctx: ScenarioContext): Promise<{ host: strin
       // Never started: only the child to end.
     }
     for (const pid of [postmaster, child.pid]) if (pid !== undefined && pid > 0) signal(pid, 'SIGINT');
-    if (await Promise.race([exited(child).then(() => true), sleep(8_000, false)])) return;
-    for (const pid of [postmaster, child.pid]) if (pid !== undefined && pid > 0) signal(pid, 'SIGKILL');
-    await Promise.race([exited(child), sleep(2_000)]);
+    const stop = new AbortController();
+    try {
+      if (await Promise.race([exited(child).then(() => true), sleep(8_000, false, { signal: stop.signal })])) return;
+      for (const pid of [postmaster, child.pid]) if (pid !== undefined && pid > 0) signal(pid, 'SIGKILL');
+      await Promise.race([exited(child), sleep(2_000, undefined, { signal: stop.signal })]);
+    } finally {
+      stop.abort();
+      forgetGroup();
+    }
   });
   let log = '';
-  await Promise.race([
+  const started = Promise.race([
     new Promise<void>((resolve, reject) => {
       child.stderr?.setEncoding('utf8').on('data', (c: string) => {
         log = (log + c).slice(-4_000);
@@ -87,8 +105,13 @@ export async function startPostgres(ctx: ScenarioContext): Promise<{ host: strin
       child.once('exit', (code) => reject(new Error(`postgres exited (${code}) before accepting connections: ${log.trim()}`)));
     }),
     aborted(ctx),
-    sleep(30_000).then(() => Promise.reject(new Error(`postgres did not start within 30 s: ${log.trim()}`))),
+    timeout(30_000).then(() => Promise.reject(new Error(`postgres did not start within 30 s: ${log.trim()}`))),
   ]);
+  try {
+    await started;
+  } finally {
+    timers.abort();
+  }
   return { host: '127.0.0.1', port };
 }
 

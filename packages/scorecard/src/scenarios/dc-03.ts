@@ -212,6 +212,9 @@ export const DC_03: Scenario = {
       notes: [
         `${TOTAL} messages, the sender process SIGKILLed once ${KILL_AFTER} were handled (the handler holds later ones until then: handled, never acknowledged), then a new sender process; counted at the handler (the test suite: the same, plus restarts within and past the dedup horizon)`,
         `naive: an in-memory queue sending one message per answer over TCP; Breakwater: ${whose(ctx, 'ack client', ctx.config.ack)} with outboxPath (SQLite, durability normal: survives a process crash)`,
+        ...((ctx.config.ack.clock ?? ctx.config.ack.retryBudget)
+          ? ['your ack `clock` and `retryBudget` are not applied: the sender process gets the options as JSON']
+          : []),
       ],
     };
   },
