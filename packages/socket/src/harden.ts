@@ -296,7 +296,7 @@ function _writev(this: net.Socket, ...args: Parameters<NonNullable<net.Socket['_
  *
  * @example
  * const guard = harden(net.connect(5432, 'db'), { stallTimeoutMs: 5_000 });
- * guard.applied.keepAlive.detectWithinMs; // 15000
+ * guard.applied.keepAlive.detectWithinMs; // 11000 on Linux (TCP_USER_TIMEOUT), else 15000
  */
 export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard {
   const existing = guardIn(socket);
