@@ -223,3 +223,29 @@ describeNetns('scorecard: kernel healthy twins fail when the defence is too eage
     expect(bad?.reason).toMatch(/^the defence fired on healthy traffic/);
   });
 });
+
+describeNetns('scorecard: FM-01 under a user config (keepalive with TCP_USER_TIMEOUT)', () => {
+  const fm01Row = async (config: ScorecardConfig): Promise<ScorecardRow> => {
+    const report = await runScorecard(
+      KERNEL_SCENARIOS.filter((s) => s.id === 'FM-01'),
+      { requireNetns: true, config },
+    );
+    const row = report.rows[0] as ScorecardRow;
+    console.log(`[FM-01, ${JSON.stringify(config)}] ${row.verdict}: breakwater ${row.breakwater?.text} | notes ${row.notes?.join(' / ')}`);
+    return row;
+  };
+
+  it.concurrent('a user timeout of 18 s over keepalive 10 s + 1 s × 5: the kernel reports at ≈ 18 s, inside the bound the options give (20 s)', async () => {
+    const row = await fm01Row({
+      socket: { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1_000, keepAliveCount: 5, userTimeoutMs: 18_000, stallTimeoutMs: 18_500 },
+    });
+    expect(row.breakwater?.ok, row.breakwater?.text).toBe(true);
+    expect(row.notes).toContainEqual(expect.stringMatching(/bound 20\.0 s$/));
+  });
+
+  it.concurrent('keepAliveIdleMs 0: the row fails saying keepalive is off, not "after Infinity s"', async () => {
+    const row = await fm01Row({ socket: { keepAliveIdleMs: 0 } });
+    expect(row.breakwater?.ok).toBe(false);
+    expect(row.breakwater?.text).toMatch(/keepAliveIdleMs 0, .* → an idle dead peer is reported never \(keepalive is off\), bound 20 s$/);
+  });
+});

@@ -42,7 +42,8 @@ describe('harden()', () => {
     const s = await connected(await server());
     const guard = harden(s);
     expect(guard.applied.noDelay).toBe(true);
-    expect(guard.applied.keepAlive.detectWithinMs).toBe(15_000);
+    // Linux with TCP_USER_TIMEOUT (10 s): the probe tick after it, 5 + 3 × 2 s; else 5 + 5 × 2 s.
+    expect(guard.applied.keepAlive.detectWithinMs).toBe(guard.applied.userTimeout.mechanism === 'native' ? 11_000 : 15_000);
     expect(['node', 'native']).toContain(guard.applied.keepAlive.mechanism);
     // The native half applies only where koffi loads (withoutKoffi.test.ts covers the rest).
     if (process.platform === 'linux' && process.env.BREAKWATER_EXPECT_NATIVE === '1') expect(native, `native binding: ${nativeUnavailableReason()}`).toBe(true);
@@ -53,6 +54,23 @@ describe('harden()', () => {
     expect(getTcpOption(s, LINUX.TCP_KEEPCNT)).toBe(5);
     expect(getTcpOption(s, LINUX.TCP_USER_TIMEOUT)).toBe(10_000);
     expect(guard.applied.userTimeout).toEqual({ mechanism: 'native', timeoutMs: 10_000 });
+  });
+
+  it('bounds keepalive detection by the probe tick after TCP_USER_TIMEOUT on Linux, not by the count', async () => {
+    const s = await connected(await server());
+    const keep = { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1_000, keepAliveCount: 5 };
+    const g = harden(s, { ...keep, userTimeoutMs: 18_000 });
+    const linuxNative = process.platform === 'linux' && g.applied.userTimeout.mechanism === 'native';
+    // The kernel ignores the count once a user timeout is set: 10 + 8 × 1 s (measured 17.9 s), not 10 + 5 × 1 s.
+    expect(g.applied.keepAlive.detectWithinMs).toBe(linuxNative ? 18_000 : 15_000);
+    s.destroy();
+    const t = await connected(await server());
+    expect(harden(t, { ...keep, userTimeoutMs: 0 }).applied.keepAlive.detectWithinMs).toBe(15_000);
+    // A user timeout before the first probe: dropped at the first tick after it.
+    const u = await connected(await server());
+    expect(harden(u, { ...keep, userTimeoutMs: 2_000 }).applied.keepAlive.detectWithinMs).toBe(linuxNative ? 11_000 : 15_000);
+    t.destroy();
+    u.destroy();
   });
 
   it('watches writes made before and after connect (net resets an own `write` on connect)', async () => {
@@ -106,7 +124,7 @@ describe('harden()', () => {
     const done = closed(s);
     s.destroy();
     await done;
-    expect(guardOf(s)?.applied.keepAlive.detectWithinMs).toBe(15_000);
+    expect(guardOf(s)?.applied.keepAlive.detectWithinMs).toBe(g.applied.userTimeout.mechanism === 'native' ? 11_000 : 15_000);
   });
 
   it("a `using` on a shared guard releases only its own hold: the owner's watchdog still fires; the last release lets harden() start anew", async () => {

@@ -124,9 +124,20 @@ function resolve(options: SocketOptions | undefined): Readonly<ResolvedSocketOpt
   return o;
 }
 
+/**
+ * Linux: with TCP_USER_TIMEOUT set, keepalive drops the peer at the first probe tick
+ * (idle + k × interval, k ≥ 1) by which the user timeout has passed, whatever the count
+ * (tcp_keepalive_timer): 5 + 3 × 2 = 11 s for the defaults, not 5 + 2 × 5 = 15 s.
+ */
+function underUserTimeout(keepAlive: AppliedOptions['keepAlive'], userTimeout: AppliedOptions['userTimeout']): AppliedOptions['keepAlive'] {
+  if (userTimeout.mechanism !== 'native' || process.platform !== 'linux' || !Number.isFinite(keepAlive.detectWithinMs)) return keepAlive;
+  const ticks = Math.max(1, Math.ceil((userTimeout.timeoutMs - keepAlive.idleMs) / keepAlive.intervalMs));
+  return { ...keepAlive, detectWithinMs: keepAlive.idleMs + ticks * keepAlive.intervalMs };
+}
+
 function apply(socket: net.Socket, o: Readonly<ResolvedSocketOptions>, connected: boolean): Readonly<AppliedOptions> {
-  const keepAlive = applyKeepAlive(socket, o, connected);
   const userTimeout = applyUserTimeout(socket, o, connected);
+  const keepAlive = underUserTimeout(applyKeepAlive(socket, o, connected), userTimeout);
   // Both records follow from the options and their mechanisms: one frozen copy per outcome for shared options.
   const byOutcome = appliedFor.get(o);
   const key = `${keepAlive.mechanism}/${userTimeout.mechanism}/${userTimeout.timeoutMs}`;
@@ -285,7 +296,7 @@ function _writev(this: net.Socket, ...args: Parameters<NonNullable<net.Socket['_
  *
  * @example
  * const guard = harden(net.connect(5432, 'db'), { stallTimeoutMs: 5_000 });
- * guard.applied.keepAlive.detectWithinMs; // 15000
+ * guard.applied.keepAlive.detectWithinMs; // 11000 on Linux (TCP_USER_TIMEOUT), else 15000
  */
 export function harden(socket: net.Socket, options?: SocketOptions): SocketGuard {
   const existing = guardIn(socket);

@@ -23,11 +23,12 @@ const s = (ms: number) => `${Number((ms / 1000).toFixed(1))} s`;
  * @param slackMs  the catalogue's allowance on top (`+ 1 s`).
  * @param knobs    the options that set `detectMs`, as the config spells them: `stallTimeoutMs 120000`.
  * @param what     the consequence, e.g. `a dead peer mid-request is reported`.
+ * @param off      what is off when `detectMs` is Infinity, e.g. `keepalive`.
  */
-export function configuredBound(detectMs: number, slackMs: number, ceilingMs: number, knobs: string, what: string): ConfiguredBound {
+export function configuredBound(detectMs: number, slackMs: number, ceilingMs: number, knobs: string, what: string, off = 'the option'): ConfiguredBound {
   const boundMs = Math.min(detectMs + slackMs, ceilingMs);
   if (detectMs + slackMs <= ceilingMs) return { boundMs };
-  const when = Number.isFinite(detectMs) ? `after ${s(detectMs)}` : 'never (the option is off)';
+  const when = Number.isFinite(detectMs) ? `after ${s(detectMs)}` : `never (${off} is off)`;
   return { boundMs, defeat: `${knobs} → ${what} ${when}, bound ${s(ceilingMs)}` };
 }
 
@@ -48,4 +49,30 @@ export function whose(ctx: ScenarioContext, factory: string, given: object): str
 /** The note of a row that cannot take the user's options, and why; none when the user gave none. */
 export function notApplied(ctx: ScenarioContext, why: string): string[] {
   return ctx.config.given ? [`your config is not applied to this row: ${why}`] : [];
+}
+
+/**
+ * A failed twin's text with the user's options that govern it appended,
+ * `…: connectTimeoutMs 500 (your option)`; unchanged when it passed, when the
+ * user gave no config, or none of `keys` is set in `options`.
+ */
+export function blameOptions(ctx: ScenarioContext, measurement: Measurement, options: object, keys: readonly string[]): Measurement {
+  if (measurement.ok || !ctx.config.given) return measurement;
+  const set = keys.filter((k) => (options as Record<string, unknown>)[k] !== undefined);
+  if (set.length === 0) return measurement;
+  const value = (v: unknown) => (typeof v === 'object' || typeof v === 'function' ? '…' : String(v));
+  const named = set.map((k) => `${k} ${value((options as Record<string, unknown>)[k])}`).join(', ');
+  return { ...measurement, text: `${measurement.text}: ${named} (your option${set.length === 1 ? '' : 's'})` };
+}
+
+/**
+ * When Linux keepalive reports a dead idle peer: after `count` probes, or with
+ * TCP_USER_TIMEOUT set at the first probe tick by which it has passed (the
+ * count is then ignored); Infinity with keepalive off. Matches the socket
+ * package's `applied.keepAlive.detectWithinMs` where both are native.
+ */
+export function keepAliveDetectMs(o: { keepAliveIdleMs: number; keepAliveIntervalMs: number; keepAliveCount: number; userTimeoutMs: number }): number {
+  if (o.keepAliveIdleMs === 0) return Number.POSITIVE_INFINITY;
+  const ticks = o.userTimeoutMs > 0 ? Math.max(1, Math.ceil((o.userTimeoutMs - o.keepAliveIdleMs) / o.keepAliveIntervalMs)) : o.keepAliveCount;
+  return o.keepAliveIdleMs + ticks * o.keepAliveIntervalMs;
 }

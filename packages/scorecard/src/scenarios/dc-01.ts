@@ -2,7 +2,7 @@ import { createClient, type HttpClient, resolveHttpOptions } from '@breakwater/h
 import { resolveSocketOptions } from '@breakwater/socket';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, whose, withDefeat } from './config-support.js';
+import { configuredBound, keepAliveDetectMs, whose, withDefeat } from './config-support.js';
 import { codeOf, progressEvery, scenarioTopology, seconds, untilAborted, wait } from './kernel-support.js';
 import { listen } from './resilience-support.js';
 
@@ -93,8 +93,9 @@ export async function slowServerTwin(ctx: ScenarioContext, make: () => HttpClien
 function detection(ctx: ScenarioContext) {
   const http = resolveHttpOptions(ctx.config.http);
   const s = resolveSocketOptions(http.socket);
-  const keepAliveMs = s.keepAliveIdleMs === 0 ? Number.POSITIVE_INFINITY : s.keepAliveIdleMs + s.keepAliveIntervalMs * s.keepAliveCount;
-  const knobs = `keepAliveIdleMs ${s.keepAliveIdleMs}, keepAliveIntervalMs ${s.keepAliveIntervalMs}, keepAliveCount ${s.keepAliveCount}, connectTimeoutMs ${http.connectTimeoutMs}, attempts ${http.attempts}`;
+  // Linux (the row runs in network namespaces): under TCP_USER_TIMEOUT keepalive gives up by it, not by the count.
+  const keepAliveMs = keepAliveDetectMs(s);
+  const knobs = `keepAliveIdleMs ${s.keepAliveIdleMs}, keepAliveIntervalMs ${s.keepAliveIntervalMs}, keepAliveCount ${s.keepAliveCount}, userTimeoutMs ${s.userTimeoutMs}, connectTimeoutMs ${http.connectTimeoutMs}, attempts ${http.attempts}`;
   return { detectMs: keepAliveMs + (http.attempts - 1) * http.connectTimeoutMs, knobs };
 }
 
@@ -130,7 +131,7 @@ export const DC_01: Scenario = {
 
     const hits = servers.messages.filter((m) => (m as { hit?: string }).hit === 'slow').length;
     const { detectMs, knobs } = detection(ctx);
-    const { boundMs, defeat } = configuredBound(detectMs, 2_000, WINDOW_MS, knobs, 'a server dead mid-think is reported');
+    const { boundMs, defeat } = configuredBound(detectMs, 2_000, WINDOW_MS, knobs, 'a server dead mid-think is reported', 'keepalive');
     const bwMs = bwOutcome.ms - faultAt;
     const watchedMs = performance.now() - started - faultAt;
     return {

@@ -5,7 +5,7 @@ import { createClient, type HttpClient } from '@breakwater/http';
 import pRetry from 'p-retry';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { blameOptions, whose } from './config-support.js';
 import { listen, wait } from './resilience-support.js';
 
 // DC-02, replayed bodies (issue #13): a PUT with a stream body whose first
@@ -93,6 +93,9 @@ async function naiveSide(ctx: ScenarioContext, server: Awaited<ReturnType<typeof
   };
 }
 
+/** The http options that can end the PUT before or between attempts. */
+const TIMING = ['deadlineMs', 'attemptTimeoutMs', 'connectTimeoutMs', 'headersTimeoutMs', 'bodyTimeoutMs', 'attempts'] as const;
+
 /** The Breakwater side: the same reset PUT through `client`; identical bytes accepted, or a typed refusal. */
 async function breakwaterSide(
   ctx: ScenarioContext,
@@ -119,12 +122,21 @@ async function breakwaterSide(
     .attempts(path)
     .slice(1)
     .some((a) => a.sha256 !== sha256(bytes));
+  // A refusal counts only once the request was really made: the server saw the whole first attempt.
+  const attempted = server.attempts(path)[0]?.length === bytes.length;
+  if (error instanceof BreakwaterError && !attempted)
+    return blameOptions(
+      ctx,
+      { value: 0, unit: '%', text: `${error.code} before the server saw the body; sent ${r.sent || 'nothing'}`, ok: false },
+      ctx.config.http,
+      TIMING,
+    );
   if (error instanceof BreakwaterError && !wrongAccepted) {
     const why = typeof error.details.notRetried === 'string' ? `, not retried (${error.details.notRetried})` : '';
     return { value: 0, unit: '%', text: `${error.code}${why}: nothing wrong accepted; sent ${r.sent}`, ok: true };
   }
   const why = error === undefined ? `${status}: server accepted ${r.accepted?.length ?? 0} B` : ((error as { code?: string }).code ?? String(error));
-  return { value: r.pct, unit: '%', text: `${why}; sent ${r.sent}`, ok: false };
+  return blameOptions(ctx, { value: r.pct, unit: '%', text: `${why}; sent ${r.sent}`, ok: false }, ctx.config.http, [...TIMING, 'maxReplayBodyBytes']);
 }
 
 /**
@@ -188,7 +200,7 @@ export const DC_02: Scenario = {
     ctx.defer(() => client.close());
     const breakwater = await breakwaterSide(ctx, server, bytes, client);
     ctx.progress('healthy twin: a 10 MB streamed upload');
-    const twin = await bigUploadTwin(ctx, make);
+    const twin = blameOptions(ctx, await bigUploadTwin(ctx, make), ctx.config.http, TIMING);
     return {
       naive,
       breakwater,

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type AckClientOptions, createAckClient, createAckServer } from '@breakwater/ack';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { blameOptions, whose } from './config-support.js';
 import { type Child, childImport, spawnChild, wait } from './resilience-support.js';
 
 // DC-03, restarted outbox (issue #14): a client process hands 300 messages
@@ -204,7 +204,7 @@ export const DC_03: Scenario = {
     ctx.progress('breakwater: ack client on an outbox, SIGKILLed mid-stream, restarted');
     const breakwater = await breakwaterSide(ctx, ctx.config.ack);
     ctx.progress('healthy twin: a clean restart');
-    const twin = await cleanRestartTwin(ctx, ctx.config.ack);
+    const twin = blameOptions(ctx, await cleanRestartTwin(ctx, ctx.config.ack), ctx.config.ack, ['ackTimeoutMs', 'heartbeatIntervalMs', 'heartbeatTimeoutMs']);
     return {
       naive,
       breakwater,

@@ -1,7 +1,7 @@
 import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch, type Topology } from '@breakwater/chaos';
 import { type AppliedOptions, connect, guardOf, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose, withDefeat } from './config-support.js';
+import { configuredBound, keepAliveDetectMs, whose, withDefeat } from './config-support.js';
 import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence, wait } from './kernel-support.js';
 
 // FM-01, the zombie connection: an idle connection's peer crashes and no FIN
@@ -16,7 +16,7 @@ import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, secon
 
 /** The naive side is watched this long: past the Breakwater bound (≤ 17 s) with a margin. */
 const DEFAULT_WINDOW_MS = 20_000;
-const DEFAULT_DETECT_MS = SOCKET_DEFAULTS.keepAliveIdleMs + SOCKET_DEFAULTS.keepAliveIntervalMs * SOCKET_DEFAULTS.keepAliveCount;
+const DEFAULT_DETECT_MS = keepAliveDetectMs(SOCKET_DEFAULTS);
 
 /** The twin's path is down this long: the defaults ride it out (5 probes 2 s apart, TCP_USER_TIMEOUT 10 s since the last answer). */
 const OUTAGE_MS = 4_000;
@@ -123,13 +123,11 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
       ctx.signal.throwIfAborted();
       await options.inspect?.({ naive, hardened, naiveEvent, failure, keepAlive });
 
-      // The bound the applied keepalive gives (the user's options), at most the window.
-      const detectMs = (keepAlive?.detectWithinMs ?? DEFAULT_DETECT_MS) + 2_000;
-      const boundMs = Math.min(detectMs, NAIVE_WINDOW_MS);
-      const defeat =
-        detectMs > NAIVE_WINDOW_MS
-          ? `keepAliveIdleMs ${keepAlive?.idleMs}, keepAliveIntervalMs ${keepAlive?.intervalMs}, keepAliveCount ${keepAlive?.count} → an idle dead peer is reported after ${seconds(detectMs - 2_000)} s, bound ${seconds(NAIVE_WINDOW_MS)} s`
-          : undefined;
+      // The bound the applied keepalive gives (the user's options, under TCP_USER_TIMEOUT when set), at most the window.
+      const applied = guardOf(hardened.socket)?.applied.userTimeout;
+      const detect = keepAlive === undefined || Number.isNaN(keepAlive.detectWithinMs) ? DEFAULT_DETECT_MS : keepAlive.detectWithinMs;
+      const knobs = `keepAliveIdleMs ${keepAlive?.idleMs}, keepAliveIntervalMs ${keepAlive?.intervalMs}, keepAliveCount ${keepAlive?.count}${applied?.mechanism === 'native' ? `, userTimeoutMs ${applied.timeoutMs}` : ''}`;
+      const { boundMs, defeat } = configuredBound(detect, 2_000, NAIVE_WINDOW_MS, knobs, 'an idle dead peer is reported', 'keepalive');
       return {
         naive: silence(naiveEvent, NAIVE_WINDOW_MS),
         // PEER_TIMEOUT from keepalive; STALLED should the watchdog see it first.

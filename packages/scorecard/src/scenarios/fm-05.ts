@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { ECHO_SERVER, quietFor, type SocketEvent, SocketWatch, type Topology, tcpInfo } from '@breakwater/chaos';
 import { connect, type SocketOptions } from '@breakwater/socket';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, whose, withDefeat } from './config-support.js';
+import { blameOptions, configuredBound, whose, withDefeat } from './config-support.js';
 import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAborted, wait } from './kernel-support.js';
 
 // FM-05, silent SYN drop: a firewall, a full conntrack table or a full accept
@@ -90,7 +90,7 @@ export const fm05 = (options: Fm05Options = {}): Scenario => ({
 
     // Beside the SYN-drop window, in the same namespaces: it adds no wall time.
     const socketOptions: SocketOptions = { ...ctx.config.socket }; // the user's connect() options (defaults), for the Breakwater side and its twin
-    const twin = slowAcceptTwin(ctx, topo, socketOptions);
+    const twin = slowAcceptTwin(ctx, topo, socketOptions).then((m) => blameOptions(ctx, m, socketOptions, ['connectTimeoutMs', 'attemptDelayMs']));
     twin.catch(() => {});
     const naive = new SocketWatch(net.connect({ host: topo.server.address, port }));
     ctx.defer(() => naive.socket.destroy());

@@ -3,7 +3,7 @@ import { createFaultProxy } from '@breakwater/chaos';
 import { createClient, type HttpClient, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { blameOptions, whose } from './config-support.js';
 import { listen, pause, seeded, settleBeforeCleanup } from './transport-support.js';
 
 /**
@@ -168,7 +168,7 @@ export function fm07Scenario(options: Fm07Options = {}): Scenario {
       ]);
       options.observe?.(others.map((o) => sum(o.perWave)));
       // After the waves, not beside them: 1,000 requests in this event loop stretch its 350 ms gaps.
-      const twin = await reuseBelowIdleTwin(ctx, port, makeClient);
+      const twin = blameOptions(ctx, await reuseBelowIdleTwin(ctx, port, makeClient), ctx.config.http, ['keepAliveTimeoutMs', 'keepAliveTimeoutThresholdMs']);
       const naiveFailed = sum(before.perWave);
       const bwFailed = sum(after.perWave);
       const resets = { naive: naiveLb.stats().faultsApplied.idleReset ?? 0, breakwater: bwLb.stats().faultsApplied.idleReset ?? 0 };

@@ -2,7 +2,7 @@ import net from 'node:net';
 import { type Ack, type AckClientOptions, createAckClient, createAckServer } from '@breakwater/ack';
 import { BreakwaterError, Deadline } from '@breakwater/core';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { blameOptions, whose } from './config-support.js';
 import { aborted, type Child, childImport, spawnChild, thin, wait } from './resilience-support.js';
 
 // FM-09, half-open: the server process is frozen with SIGSTOP mid-stream. Its
@@ -194,7 +194,8 @@ export function fm09Scenario(options: Fm09Options = {}): Scenario {
     budgetMs: 30_000,
     async run(ctx) {
       // The healthy twin runs beside both sides (its own servers and client): it adds no wall time.
-      const twin = slowHandlerTwin(ctx, options.client);
+      const ack = { ...ctx.config.ack, ...options.client };
+      const twin = slowHandlerTwin(ctx, ack).then((m) => blameOptions(ctx, m, ack, ['heartbeatIntervalMs', 'heartbeatTimeoutMs', 'ackTimeoutMs']));
       twin.catch(() => {});
       ctx.progress('naive: plain writes to a SIGSTOPped server');
       const plain = await naive(ctx, options);

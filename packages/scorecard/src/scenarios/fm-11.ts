@@ -2,7 +2,7 @@ import type http from 'node:http';
 import { createClient, type HttpClient, propagationHeaders } from '@breakwater/http';
 import pRetry from 'p-retry';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { blameOptions, whose } from './config-support.js';
 import { httpGet, keepAliveAgent, listen, round } from './resilience-support.js';
 
 // FM-11, retry storm: client → A → B → C on loopback, C answers 503 to
@@ -117,7 +117,7 @@ export const FM_11: Scenario = {
     const makeClient: MakeClient = () => createClient(ctx.config.http); // the user's options, for every tier and the twin
     const bw = await storm(ctx, (c) => breakwaterCaller(c, makeClient));
     ctx.progress('healthy twin: one transient 503');
-    const twin = await transientFailureTwin(ctx, makeClient);
+    const twin = blameOptions(ctx, await transientFailureTwin(ctx, makeClient), ctx.config.http, ['attempts', 'maxRetryAfterMs', 'deadlineMs', 'circuit']);
     const [naiveX, bwX] = [naive.c / REQUESTS, bw.c / REQUESTS];
     return {
       naive: { value: round(naiveX), unit: '×', text: `${round(naiveX)}× at the bottom (${perTier(naive)})`, ok: naiveX >= 27 },

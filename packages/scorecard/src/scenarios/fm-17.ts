@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { createPool, type PoolOptions } from '@breakwater/pool';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { blameOptions, whose } from './config-support.js';
 import { listen, pause, settleBeforeCleanup } from './transport-support.js';
 
 /**
@@ -128,7 +128,9 @@ export const fm17: Scenario = {
     const bwSide = idleClosingServer();
     const [naivePort, bwPort] = [await listen(ctx, naiveSide.server), await listen(ctx, bwSide.server)];
     // Beside both sides, on its own server: nothing it does touches their counts.
-    const twin = longLivedTwin(ctx, ctx.config.pool);
+    const twin = longLivedTwin(ctx, ctx.config.pool).then((m) =>
+      blameOptions(ctx, m, ctx.config.pool, ['idleTimeoutMs', 'maxLifetimeMs', 'validateAfterIdleMs', 'minIdle']),
+    );
     twin.catch(() => {});
 
     // Naive: a hand-rolled pool of plain net sockets, connected and left idle.

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { DEFAULT_SCORECARD_CONFIG, resolveScorecardConfig } from '../config.js';
+import type { Measurement, ScenarioContext } from '../types.js';
+import { blameOptions, configuredBound, keepAliveDetectMs } from './config-support.js';
+
+const keep = { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1_000, keepAliveCount: 5 };
+
+describe('keepAliveDetectMs (Linux keepalive under TCP_USER_TIMEOUT)', () => {
+  it('follows the user timeout to the next probe tick, the count only without one, never with keepalive off', () => {
+    expect(keepAliveDetectMs({ ...keep, userTimeoutMs: 18_000 })).toBe(18_000); // measured 17.9 s
+    expect(keepAliveDetectMs({ keepAliveIdleMs: 5_000, keepAliveIntervalMs: 2_000, keepAliveCount: 5, userTimeoutMs: 10_000 })).toBe(11_000); // measured 11.2 s
+    expect(keepAliveDetectMs({ ...keep, userTimeoutMs: 0 })).toBe(15_000);
+    expect(keepAliveDetectMs({ ...keep, userTimeoutMs: 2_000 })).toBe(11_000);
+    expect(keepAliveDetectMs({ ...keep, keepAliveIdleMs: 0, userTimeoutMs: 18_000 })).toBe(Number.POSITIVE_INFINITY);
+    expect(configuredBound(Number.POSITIVE_INFINITY, 2_000, 20_000, 'keepAliveIdleMs 0', 'x', 'keepalive').defeat).toBe(
+      'keepAliveIdleMs 0 → x never (keepalive is off), bound 20 s',
+    );
+  });
+});
+
+describe('blameOptions', () => {
+  const failed: Measurement = { value: 1, unit: 'count', text: 'BW_ERR_CONNECT_TIMEOUT after 0.5 s', ok: false };
+  const ctx = (config?: object) => ({ config: config === undefined ? DEFAULT_SCORECARD_CONFIG : resolveScorecardConfig(config) }) as ScenarioContext;
+
+  it('names the user options that govern a failed twin, only when the user gave a config', () => {
+    const given = ctx({ socket: { connectTimeoutMs: 500 } });
+    expect(blameOptions(given, failed, given.config.socket, ['connectTimeoutMs']).text).toBe(
+      'BW_ERR_CONNECT_TIMEOUT after 0.5 s: connectTimeoutMs 500 (your option)',
+    );
+    expect(blameOptions(given, { ...failed, ok: true }, given.config.socket, ['connectTimeoutMs']).text).toBe(failed.text);
+    expect(blameOptions(given, failed, given.config.socket, ['stallTimeoutMs']).text).toBe(failed.text);
+    expect(blameOptions(ctx(), failed, { connectTimeoutMs: 500 }, ['connectTimeoutMs']).text).toBe(failed.text);
+  });
+});

@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { DC_02 } from '../../packages/scorecard/src/scenarios/dc-02.js';
+import { fm09Scenario } from '../../packages/scorecard/src/scenarios/fm-09.js';
+import { fm10Scenario } from '../../packages/scorecard/src/scenarios/fm-10.js';
+import { fm15 } from '../../packages/scorecard/src/scenarios/fm-15.js';
+import { runScenario } from '../support/scenario.js';
+
+// Rows run with a user's config (as `breakwater scorecard --config` does):
+// the healthy twin takes the user's options too, and a row that fails on an
+// option says which.
+
+describe('scorecard rows under a user config', () => {
+  it('FM-09: a 0.5 s + 0.5 s heartbeat fails over from the busy server in the twin, naming the options', async () => {
+    const run = await runScenario(fm09Scenario(), { config: { ack: { heartbeatIntervalMs: 500, heartbeatTimeoutMs: 500 } } });
+    console.log(`[FM-09 config] twin: ${run.result?.twin?.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.twin?.ok).toBe(false);
+    expect(run.result?.twin?.text).toMatch(/: heartbeatIntervalMs 500, heartbeatTimeoutMs 500 \(your options\)$/);
+  }, 60_000);
+
+  it('FM-10: a 256 KiB rejecting buffer refuses the fast reader (twin, option named) but holds its RSS bound', async () => {
+    const run = await runScenario(fm10Scenario(), { config: { ack: { maxBufferedBytes: 262_144, overflowPolicy: 'reject' } } });
+    console.log(`[FM-10 config] breakwater: ${run.result?.breakwater.text} | twin: ${run.result?.twin?.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.twin?.ok).toBe(false);
+    expect(run.result?.twin?.text).toMatch(/: maxBufferedBytes 262144, overflowPolicy reject \(your options\)$/);
+    // The RSS allowance is not shrunk by a stricter buffer: the ~20 MB of heap does not depend on it.
+    expect(run.result?.breakwater.ok).toBe(true);
+  }, 60_000);
+
+  it('DC-02: a 1 ms deadline refuses before the server saw the PUT: not counted as holding, deadlineMs named', async () => {
+    const run = await runScenario(DC_02, { config: { http: { deadlineMs: 1 } } });
+    console.log(`[DC-02 config] breakwater: ${run.result?.breakwater.text} | twin: ${run.result?.twin?.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.breakwater.ok).toBe(false);
+    expect(run.result?.breakwater.text).toMatch(/deadlineMs 1 \(your option\)$/);
+    expect(run.result?.twin?.text).toMatch(/deadlineMs 1 \(your option\)$/);
+  }, 60_000);
+
+  it('FM-15: a wall-clock socket.clock fails within the budget, naming socket.clock', async () => {
+    const clock = {
+      now: () => Date.now(),
+      setTimeout: (cb: () => void, ms: number) => setTimeout(cb, ms),
+      clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
+    };
+    const run = await runScenario(fm15, { config: { socket: { clock } } });
+    console.log(`[FM-15 config] breakwater: ${run.result?.breakwater.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.breakwater.ok).toBe(false);
+    expect(run.result?.breakwater.text).toMatch(/: socket\.clock \(your option\) follows the wall clock$/);
+  }, 60_000);
+});
