@@ -1,9 +1,17 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SCORECARD_CONFIG, resolveScorecardConfig } from '../config.js';
 import type { Measurement, ScenarioContext } from '../types.js';
-import { blameOptions, configuredBound, keepAliveDetectMs } from './config-support.js';
+import { blameOptions, configuredBound, keepAliveBoundMs, keepAliveDetectMs } from './config-support.js';
 
 const keep = { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1_000, keepAliveCount: 5 };
+
+describe('keepAliveBoundMs: never tighter than the catalogue', () => {
+  it('is idle + interval × count for the defaults (the kernel answers at 11 s), the kernel time under a longer user timeout', () => {
+    expect(keepAliveBoundMs({ keepAliveIdleMs: 5_000, keepAliveIntervalMs: 2_000, keepAliveCount: 5, userTimeoutMs: 10_000 })).toBe(15_000);
+    expect(keepAliveBoundMs({ keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1_000, keepAliveCount: 5, userTimeoutMs: 18_000 })).toBe(18_000);
+    expect(keepAliveBoundMs({ keepAliveIdleMs: 0, keepAliveIntervalMs: 1_000, keepAliveCount: 5, userTimeoutMs: 0 })).toBe(Number.POSITIVE_INFINITY);
+  });
+});
 
 describe('keepAliveDetectMs (Linux keepalive under TCP_USER_TIMEOUT)', () => {
   it('follows the user timeout to the next probe tick, the count only without one, never with keepalive off', () => {

@@ -76,3 +76,14 @@ export function keepAliveDetectMs(o: { keepAliveIdleMs: number; keepAliveInterva
   const ticks = o.userTimeoutMs > 0 ? Math.max(1, Math.ceil((o.userTimeoutMs - o.keepAliveIdleMs) / o.keepAliveIntervalMs)) : o.keepAliveCount;
   return o.keepAliveIdleMs + ticks * o.keepAliveIntervalMs;
 }
+
+/**
+ * What a keepalive row checks against: the catalogue's bound (idle + interval
+ * × count), or the kernel's later detection under a longer TCP_USER_TIMEOUT.
+ * Never tighter than the catalogue: an earlier kernel verdict (11 s for the
+ * defaults) is welcome, not a new bound a loaded host must keep.
+ */
+export function keepAliveBoundMs(o: { keepAliveIdleMs: number; keepAliveIntervalMs: number; keepAliveCount: number; userTimeoutMs: number }): number {
+  const detect = keepAliveDetectMs(o);
+  return Number.isFinite(detect) ? Math.max(detect, o.keepAliveIdleMs + o.keepAliveIntervalMs * o.keepAliveCount) : detect;
+}

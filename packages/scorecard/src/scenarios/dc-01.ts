@@ -2,7 +2,7 @@ import { createClient, type HttpClient, resolveHttpOptions } from '@breakwater/h
 import { resolveSocketOptions } from '@breakwater/socket';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, keepAliveDetectMs, whose, withDefeat } from './config-support.js';
+import { configuredBound, keepAliveBoundMs, whose, withDefeat } from './config-support.js';
 import { codeOf, progressEvery, scenarioTopology, seconds, untilAborted, wait } from './kernel-support.js';
 import { listen } from './resilience-support.js';
 
@@ -94,7 +94,7 @@ function detection(ctx: ScenarioContext) {
   const http = resolveHttpOptions(ctx.config.http);
   const s = resolveSocketOptions(http.socket);
   // Linux (the row runs in network namespaces): under TCP_USER_TIMEOUT keepalive gives up by it, not by the count.
-  const keepAliveMs = keepAliveDetectMs(s);
+  const keepAliveMs = keepAliveBoundMs(s);
   const knobs = `keepAliveIdleMs ${s.keepAliveIdleMs}, keepAliveIntervalMs ${s.keepAliveIntervalMs}, keepAliveCount ${s.keepAliveCount}, userTimeoutMs ${s.userTimeoutMs}, connectTimeoutMs ${http.connectTimeoutMs}, attempts ${http.attempts}`;
   return { detectMs: keepAliveMs + (http.attempts - 1) * http.connectTimeoutMs, knobs };
 }

@@ -1,7 +1,7 @@
 import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch, type Topology } from '@breakwater/chaos';
 import { type AppliedOptions, connect, guardOf, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, keepAliveDetectMs, whose, withDefeat } from './config-support.js';
+import { configuredBound, keepAliveBoundMs, whose, withDefeat } from './config-support.js';
 import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence, wait } from './kernel-support.js';
 
 // FM-01, the zombie connection: an idle connection's peer crashes and no FIN
@@ -16,7 +16,7 @@ import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, secon
 
 /** The naive side is watched this long: past the Breakwater bound (≤ 17 s) with a margin. */
 const DEFAULT_WINDOW_MS = 20_000;
-const DEFAULT_DETECT_MS = keepAliveDetectMs(SOCKET_DEFAULTS);
+const DEFAULT_DETECT_MS = keepAliveBoundMs(SOCKET_DEFAULTS);
 
 /** The twin's path is down this long: the defaults ride it out (5 probes 2 s apart, TCP_USER_TIMEOUT 10 s since the last answer). */
 const OUTAGE_MS = 4_000;
@@ -125,7 +125,10 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
 
       // The bound the applied keepalive gives (the user's options, under TCP_USER_TIMEOUT when set), at most the window.
       const applied = guardOf(hardened.socket)?.applied.userTimeout;
-      const detect = keepAlive === undefined || Number.isNaN(keepAlive.detectWithinMs) ? DEFAULT_DETECT_MS : keepAlive.detectWithinMs;
+      const kernelMs = keepAlive === undefined || Number.isNaN(keepAlive.detectWithinMs) ? DEFAULT_DETECT_MS : keepAlive.detectWithinMs;
+      // Never tighter than the catalogue's idle + interval × count (the kernel may answer sooner under a user timeout).
+      const detect =
+        keepAlive === undefined || !Number.isFinite(kernelMs) ? kernelMs : Math.max(kernelMs, keepAlive.idleMs + keepAlive.intervalMs * keepAlive.count);
       const knobs = `keepAliveIdleMs ${keepAlive?.idleMs}, keepAliveIntervalMs ${keepAlive?.intervalMs}, keepAliveCount ${keepAlive?.count}${applied?.mechanism === 'native' ? `, userTimeoutMs ${applied.timeoutMs}` : ''}`;
       const { boundMs, defeat } = configuredBound(detect, 2_000, NAIVE_WINDOW_MS, knobs, 'an idle dead peer is reported', 'keepalive');
       return {
