@@ -37,6 +37,7 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   const py = (y: number) => H - M.bottom - (y / top) * (H - M.top - M.bottom);
   const out: string[] = [
     `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" font-family="sans-serif" font-size="12">`,
+    `<title>${esc(o.title)}</title>`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     `<text x="${W / 2}" y="20" text-anchor="middle" font-size="14" font-weight="bold">${esc(o.title)}</text>`,
   ];
@@ -70,7 +71,7 @@ export function lineChart(o: { title: string; xLabel: string; yLabel: string; se
   });
   const height = legendY + 14;
   out[0] = `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" font-family="sans-serif" font-size="12">`;
-  out[1] = `<rect width="${W}" height="${height}" fill="#fff"/>`;
+  out[2] = `<rect width="${W}" height="${height}" fill="#fff"/>`;
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
