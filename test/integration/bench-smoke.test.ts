@@ -31,6 +31,7 @@ describe('benches run with tiny sizes', () => {
     expect(out).toMatchObject({ bench: 'http', server: 'canned', rounds: 1, concurrency: 2 });
     expect(labels(out.results)).toEqual([
       'breakwater',
+      'breakwater origin handle',
       'undici Pool',
       'undici request(url), Agent',
       'undici Agent + interceptors.retry() + dns()',
