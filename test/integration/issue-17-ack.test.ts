@@ -116,16 +116,7 @@ describe('one lifecycle: close({ deadlineMs }), destroy(), asyncDispose (issue #
   });
 
   it('server destroy() abandons a handler that never finishes and closes every connection at once', async () => {
-    let started = 0;
-    const { client, server } = await setup(
-      () => {
-        started++;
-        return new Promise(() => {});
-      },
-      { reconnectBackoff: { baseDelayMs: 10_000, maxDelayMs: 10_000 } },
-    );
-    void client.send('stuck').catch(() => {});
-    await until(() => started === 1);
+    const { server } = await stuckHandler();
     await server.destroy();
     expect(server.stats().abandonedHandlers).toBe(1);
     await until(() => server.stats().connections === 0);
@@ -133,16 +124,7 @@ describe('one lifecycle: close({ deadlineMs }), destroy(), asyncDispose (issue #
   });
 
   it('a later close({ deadlineMs }) shorter than the first cuts the wait for a stuck handler short; no timer is left', async () => {
-    let started = 0;
-    const { client, server } = await setup(
-      () => {
-        started++;
-        return new Promise(() => {});
-      },
-      { reconnectBackoff: { baseDelayMs: 10_000, maxDelayMs: 10_000 } },
-    );
-    void client.send('stuck').catch(() => {});
-    await until(() => started === 1);
+    const { server } = await stuckHandler();
     const before = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
     const t0 = performance.now();
     const first = server.close({ deadlineMs: 20_000 });
@@ -193,6 +175,21 @@ describe('one lifecycle: close({ deadlineMs }), destroy(), asyncDispose (issue #
     await until(() => server.stats().connections === 0);
   });
 });
+
+/** A server whose handler never finishes, with one message running in it. */
+async function stuckHandler() {
+  let started = 0;
+  const pair = await setup(
+    () => {
+      started++;
+      return new Promise(() => {});
+    },
+    { reconnectBackoff: { baseDelayMs: 10_000, maxDelayMs: 10_000 } },
+  );
+  void pair.client.send('stuck').catch(() => {});
+  await until(() => started === 1);
+  return pair;
+}
 
 async function until(check: () => boolean): Promise<void> {
   for (let i = 0; i < 300 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
