@@ -19,13 +19,13 @@ export function redisTopologyUnavailable(): string | undefined {
 export const cli = async (port: number, ...args: string[]) => (await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args])).stdout.trim();
 
 /** Polls `check` every 100 ms until it is true, for at most `timeoutMs`. */
-export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+export async function until(check: () => Promise<boolean>, timeoutMs: number, what: string | (() => string)): Promise<void> {
   const end = performance.now() + timeoutMs;
   while (performance.now() < end) {
     if (await check().catch(() => false)) return;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`${what}: not within ${timeoutMs} ms`);
+  throw new Error(`${typeof what === 'string' ? what : what()}: not within ${timeoutMs} ms`);
 }
 
 export interface SentinelSet {
@@ -69,7 +69,18 @@ export async function startSentinelSet(name = 'bwmaster'): Promise<SentinelSet> 
     replica,
     sentinel: { host: '127.0.0.1', port },
     async failover() {
-      await cli(port, 'SENTINEL', 'FAILOVER', name);
+      // SENTINEL FAILOVER answers -NOGOODSLAVE while the Sentinel's own view of the replica says its link is down
+      // (it saw the replica before it synced, and rereads its INFO only every 10 s), and redis-cli exits 0 on an
+      // error reply: read the reply and ask again until the Sentinel accepts.
+      let reply = '';
+      await until(
+        async () => {
+          reply = await cli(port, 'SENTINEL', 'FAILOVER', name);
+          return reply === 'OK';
+        },
+        20_000,
+        () => `SENTINEL FAILOVER accepted (last reply: ${reply})`,
+      );
       await until(async () => (await cli(port, 'SENTINEL', 'GET-MASTER-ADDR-BY-NAME', name)).includes(String(replica.port)), 30_000, 'the failover');
     },
     async stop() {
