@@ -50,6 +50,17 @@ const accepts = (port: number) =>
     socket.once('error', () => settle(false));
   });
 
+/** The port in the postmaster's pid file (line 4), once the postmaster wrote it: initdb's single-user backend writes one too, with its pid negated. */
+function postmasterPort(dir: string): number | undefined {
+  try {
+    const lines = readFileSync(path.join(dir, 'data', 'postmaster.pid'), 'utf8').split('\n');
+    const port = Number(lines[3]);
+    return Number(lines[0]) > 0 && port > 0 ? port : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** The postmaster's pid and port once it wrote them (line 1 and 4 of postmaster.pid) and listens. */
 async function waitForPostmaster(dir: string, deadline: number): Promise<{ pid: number; port: number } | undefined> {
   while (Date.now() < deadline) {
@@ -105,9 +116,15 @@ describe.skipIf(!available && !required)('breakwater scorecard --only DC-04, the
         }
         expect(dir, 'DC-04 made no temp dir').toBeDefined();
         dir = path.join(os.tmpdir(), dir!);
+        // On a fast host DC-04 is over within half a second of PostgreSQL starting: freeze the CLI as soon as
+        // the postmaster has written its pid file (not initdb's single-user backend's),
+        // so PostgreSQL is surely still running when the SIGTERM lands.
+        while (postmasterPort(dir) === undefined && Date.now() < deadline && cli.exitCode === null) await sleep(5);
+        cli.kill('SIGSTOP');
         postmaster = await waitForPostmaster(dir, deadline);
         expect(postmaster, `PostgreSQL did not start (CLI output: ${stdout})`).toBeDefined();
         cli.kill('SIGTERM');
+        cli.kill('SIGCONT');
         if (signals === 2) {
           // The second once the first is being handled (two at once are one pending signal): the scenario is still stopping PostgreSQL.
           for (let i = 0; i < 300 && !stderr.includes('terminated (SIGTERM)') && cli.exitCode === null; i++) await sleep(10);
@@ -123,7 +140,7 @@ describe.skipIf(!available && !required)('breakwater scorecard --only DC-04, the
         expect(await accepts(postmaster!.port), 'something still listens on PostgreSQL’s port').toBe(false);
         expect(existsSync(dir), `${dir} was left behind`).toBe(false);
       } finally {
-        if (cli.exitCode === null) cli.kill('SIGKILL');
+        if (cli.exitCode === null) cli.kill('SIGKILL'); // stopped or not
         if (postmaster !== undefined && alive(postmaster.pid)) process.kill(postmaster.pid, 'SIGKILL');
         if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
       }
