@@ -96,7 +96,7 @@ export interface HttpPolicyOptions
   dnsNegativeTtlMs?: number;
   /** How long an expired answer may still be served while the resolver fails. @defaultValue 300_000 */
   dnsStaleMs?: number;
-  /** Half-life of the latency average per address used by the balancer (FM-14). @defaultValue 5_000 */
+  /** Time constant of the decay of an idle address's latency score (it falls to 1/e in this long), so a recovered replica is probed again (FM-14). @defaultValue 5_000 */
   balanceDecayMs?: number;
   /** Consecutive failures that eject an address from balancing. @defaultValue 5 */
   outlierFailures?: number;
