@@ -57,7 +57,8 @@ describe('timing-sensitive healthy twins fail when the defence is too eager', ()
   }, 30_000);
 
   // No createClient() option makes FM-14's balancer skew alike replicas: it ejects on failures only
-  // (they have none), and alike scores are ties (settled at random) whatever balanceDecayMs is. This pins
+  // (they have none), alike scores are ties (settled at random) and a passed-over score decays whatever
+  // balanceDecayMs is (so one unlucky sample does not starve a replica, even with the longest). This pins
   // that down: if a change (say, ejection on latency) makes the balancer chase jitter, it fails here.
   it('FM-14: three replicas alike get an even share with the defaults, the longest balanceDecayMs and ejection after one failure', async () => {
     for (const options of [{}, { balanceDecayMs: 600_000 }, { outlierFailures: 1, outlierEjectionMs: 3_600_000 }]) {
