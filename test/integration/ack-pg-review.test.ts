@@ -118,9 +118,14 @@ describe.skipIf(unavailable !== undefined && !required)('@breakwater/ack/pg when
       expect(await s.waitFor('storeFailed')).toEqual({ storeFailed: 'BW_ERR_NETWORK' });
       expect(ack.attempts).toBeGreaterThan(1);
       expect(s.p.exitCode).toBe(null);
-      const pool = new pg.Pool({ host: server.host, port: server.port, user: 'postgres', database: 'postgres', max: 1 });
-      const { rows } = await pool.query('SELECT count(*)::int AS n FROM breakwater_ack_dedup');
-      await pool.end();
+      // A Client, not a Pool: pg.Pool's end() resolves before its client's connection has closed, and
+      // PostgreSQL stopping (afterAll) then sends that client a FATAL 57P01, emitted as the pool's
+      // 'error' with no listener: an uncaught exception in the test process (seen in CI).
+      const db = new pg.Client({ host: server.host, port: server.port, user: 'postgres', database: 'postgres' });
+      db.on('error', () => {});
+      await db.connect();
+      const { rows } = await db.query('SELECT count(*)::int AS n FROM breakwater_ack_dedup');
+      await db.end(); // resolves once the connection is closed
       expect(rows[0]).toEqual({ n: 1 });
     } finally {
       await client.destroy();
