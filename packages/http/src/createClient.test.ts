@@ -122,6 +122,11 @@ describe('options', () => {
     [{ allowH2: 'yes' }, 'allowH2'],
     [{ keepAliveTimout: 1 }, 'keepAliveTimout'],
     [{ dispatcher: {} }, 'dispatcher'],
+    // Checked at construction, not on the first request (which would make every request fail instead).
+    [{ retryBudget: { ratioo: 0.5 } }, 'retryBudget.ratioo'],
+    [{ retryBudget: { ratio: -1 } }, 'retryBudget.ratio'],
+    [{ circuit: { nope: 1 } }, 'circuit.nope'],
+    [{ circuit: { resetTimeoutMs: 0 } }, 'circuit.resetTimeoutMs'],
   ])('%j → BW_ERR_INVALID_OPTION naming %s', (options, key) => {
     let err: unknown;
     try {
@@ -131,6 +136,7 @@ describe('options', () => {
     }
     expect((err as BreakwaterError).code).toBe('BW_ERR_INVALID_OPTION');
     expect((err as BreakwaterError).message).toContain(`\`${key}\``);
+    expect((err as BreakwaterError).details.key).toBe(key);
   });
 });
 
