@@ -4,7 +4,7 @@ import type { CircuitRegistry } from '@breakwater/circuit';
 import { BreakwaterError } from '@breakwater/core';
 import { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient } from './index.js';
+import { createClient, previewLayers } from './index.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -137,6 +137,26 @@ describe('options', () => {
     expect((err as BreakwaterError).code).toBe('BW_ERR_INVALID_OPTION');
     expect((err as BreakwaterError).message).toContain(`\`${key}\``);
     expect((err as BreakwaterError).details.key).toBe(key);
+  });
+});
+
+describe('previewLayers()', () => {
+  it('runs a layers edit once and returns the stack createClient() would use', () => {
+    let calls = 0;
+    const roles = previewLayers({ layers: (d) => (calls++, d.filter((l) => l.role !== 'circuit')) }).map((l) => l.role);
+    expect(calls).toBe(1);
+    expect(roles).toEqual(['deadline', 'retry', 'balance', 'dns']);
+  });
+
+  it('throws as createClient() does for an edit that returns no stack, and lets an edit’s own error through', () => {
+    expect(() => previewLayers({ layers: (() => 42) as never })).toThrow(expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'layers' } }));
+    expect(() =>
+      previewLayers({
+        layers: () => {
+          throw new Error('boom');
+        },
+      }),
+    ).toThrow('boom');
   });
 });
 
