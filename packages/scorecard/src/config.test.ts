@@ -52,6 +52,19 @@ describe('resolveScorecardConfig', () => {
     expect(() => resolveScorecardConfig({ socket: { stallTimeoutMs: -1 } })).toThrow(/`socket\.stallTimeoutMs`/);
   });
 
+  it('says it once, names the suggestion in full and keeps the package’s hint', () => {
+    let caught: BreakwaterError | undefined;
+    try {
+      resolveScorecardConfig({ socket: { stallTimeoutMS: 1 } });
+    } catch (error) {
+      caught = error as BreakwaterError;
+    }
+    expect(caught?.message).toBe('Unknown option `socket.stallTimeoutMS` in scorecard config (did you mean `socket.stallTimeoutMs`?)');
+    expect(caught?.hint).toMatch(/takes: .*stallTimeoutMs/);
+    expect(() => resolveScorecardConfig(Object.create({ socket: {} }))).toThrow(/got an object with a prototype of its own/);
+    expect(() => resolveScorecardConfig(new (class Options {})())).toThrow(/got an Options, not a plain/);
+  });
+
   it('validates nested socket sections and names their full key path', () => {
     expect(keyOf(() => resolveScorecardConfig({ http: { socket: { stallTimeoutMs: -1 } } }))).toBe('http.socket.stallTimeoutMs');
     expect(keyOf(() => resolveScorecardConfig({ http: { socket: { bogus: 1 } } }))).toBe('http.socket.bogus');
@@ -98,6 +111,8 @@ describe('resolveScorecardConfig', () => {
     const { circuit: _circuit, ...noCircuit } = resolvePreset({ infra: 'aws-alb' });
     expect(keyOf(() => resolveScorecardConfig({ preset: noCircuit as never }))).toBe('preset.circuit');
     expect(keyOf(() => resolveScorecardConfig({ preset: { ...resolvePreset({ infra: 'aws-alb' }), env: 5 } as never }))).toBe('preset.env');
+    const preset = resolvePreset({ infra: 'aws-alb' });
+    expect(keyOf(() => resolveScorecardConfig({ preset: { ...preset, http: { ...preset.http, junk: 1 } } as never }))).toBe('preset.http.junk');
   });
 
   it('refuses a Promise, Date or Map instead of running the defaults, saying what it got', () => {

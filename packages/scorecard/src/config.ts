@@ -99,8 +99,14 @@ function within<T>(section: string, resolve: () => T): T {
     const key = error instanceof BreakwaterError ? error.details.key : undefined;
     if (!(error instanceof BreakwaterError) || error.code !== 'BW_ERR_INVALID_OPTION' || typeof key !== 'string' || key.startsWith(`${section}.`)) throw error;
     const qualified = `${section}.${key}`;
-    const message = error.message.includes(`\`${key}\``) ? error.message.split(`\`${key}\``).join(`\`${qualified}\``) : `${error.message} (\`${qualified}\`)`;
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `scorecard config: ${message}`, { cause: error, details: { ...error.details, key: qualified } });
+    const named = error.message.includes(`\`${key}\``) ? error.message.split(`\`${key}\``).join(`\`${qualified}\``) : `${error.message} (\`${qualified}\`)`;
+    // "did you mean `stallTimeoutMs`?" names a key of the same section.
+    const message = named.replace(/\(did you mean `([^`]+)`\?\)/, (_, near: string) => `(did you mean \`${section}.${near}\`?)`);
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', message.includes('scorecard config') ? message : `scorecard config: ${message}`, {
+      cause: error,
+      details: { ...error.details, key: qualified },
+      hint: error.hint,
+    });
   }
 }
 
@@ -134,7 +140,9 @@ function refuseOwned(name: string, value: Record<string, unknown>): void {
 function describeNonPlain(value: object): string {
   if (typeof (value as { then?: unknown }).then === 'function') return 'a Promise: await it first';
   const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  return `a ${typeof name === 'string' && name !== '' ? name : 'non-plain object'}, not a plain options object`;
+  if (name === 'Object') return 'an object with a prototype of its own (Object.create(…)), not a plain options object';
+  const what = typeof name === 'string' && name !== '' ? name : 'non-plain object';
+  return `${/^[aeiou]/i.test(what) ? 'an' : 'a'} ${what}, not a plain options object`;
 }
 
 /** A `{ … }` literal (or `Object.create(null)`): a Promise, Date or Map has no options and would run the defaults silently. */
@@ -196,8 +204,10 @@ export function resolveScorecardConfig(config: unknown = undefined): ResolvedSco
       );
     }
     preset = presetConfigOf(given.preset) ?? within('preset', () => resolvePreset(given.preset as unknown as PresetSelection));
-    // A hand-made preset's socket section is reported as the preset's, not as the user's `socket`.
+    // A hand-made preset's socket and http sections are reported as the preset's, not as the user's.
     checkSocket('preset.socket', preset.socket);
+    const presetHttp = preset.http;
+    within('preset.http', () => resolveHttpOptions({ ...presetHttp }));
   }
   const userSocket = section<SocketOptions>(given, 'socket');
   const socket: SocketOptions = { ...preset?.socket, ...userSocket };
