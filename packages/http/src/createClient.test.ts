@@ -4,7 +4,7 @@ import type { CircuitRegistry } from '@breakwater/circuit';
 import { BreakwaterError } from '@breakwater/core';
 import { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient, previewLayers } from './index.js';
+import { createClient, type Layer, previewLayers } from './index.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -143,13 +143,19 @@ describe('options', () => {
 describe('previewLayers()', () => {
   it('runs a layers edit once and returns the stack createClient() would use', () => {
     let calls = 0;
-    const roles = previewLayers({ layers: (d) => (calls++, d.filter((l) => l.role !== 'circuit')) }).map((l) => l.role);
+    const edit = (d: Layer[]) => {
+      calls += 1;
+      return d.filter((l) => l.role !== 'circuit');
+    };
+    const roles = previewLayers({ layers: edit }).map((l) => l.role);
     expect(calls).toBe(1);
     expect(roles).toEqual(['deadline', 'retry', 'balance', 'dns']);
   });
 
   it('throws as createClient() does for an edit that returns no stack, and lets an edit’s own error through', () => {
-    expect(() => previewLayers({ layers: (() => 42) as never })).toThrow(expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'layers' } }));
+    expect(() => previewLayers({ layers: (() => 42) as never })).toThrow(
+      expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'layers' } }),
+    );
     expect(() =>
       previewLayers({
         layers: () => {

@@ -87,7 +87,9 @@ describe('resolveScorecardConfig', () => {
     expect(keyOf(() => resolveScorecardConfig({ pool: { socket: { tls: true } } }))).toBe('pool.socket.tls');
     expect(keyOf(() => resolveScorecardConfig({ http: { proxy: 'http://proxy.internal:3128' } }))).toBe('http.proxy');
     expect(keyOf(() => resolveScorecardConfig({ http: { dispatcher: { dispatch: () => true } as never } }))).toBe('http.dispatcher');
-    expect(() => resolveScorecardConfig({ pool: { socket: { addresses: ['192.0.2.1'] } } })).toThrow(/`pool\.socket\.addresses` is the scenario's .*leave it out/);
+    expect(() => resolveScorecardConfig({ pool: { socket: { addresses: ['192.0.2.1'] } } })).toThrow(
+      /`pool\.socket\.addresses` is the scenario's .*leave it out/,
+    );
     expect(() => resolveScorecardConfig({ http: { proxy: 'http://proxy.internal:3128' } })).toThrow(/`http\.proxy` is the scenario's .*leave it out/);
   });
 
@@ -102,7 +104,14 @@ describe('resolveScorecardConfig', () => {
     expect(keyOf(() => resolveScorecardConfig({ http: { retryBudget: { ratio: -1 } } }))).toBe('http.retryBudget.ratio');
     expect(keyOf(() => resolveScorecardConfig({ http: { circuit: { nope: 1 } as never } }))).toBe('http.circuit.nope');
     let calls = 0;
-    resolveScorecardConfig({ http: { layers: (d) => (calls++, d) } });
+    resolveScorecardConfig({
+      http: {
+        layers: (d: unknown[]) => {
+          calls += 1;
+          return d;
+        },
+      },
+    });
     expect(calls).toBe(1);
   });
 

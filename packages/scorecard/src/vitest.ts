@@ -89,7 +89,10 @@ export async function expectScorecard(options: ExpectScorecardOptions): Promise<
     throw new BreakwaterError(
       'BW_ERR_INVALID_OPTION',
       'expectScorecard: `config` was given but resolved to undefined (a function without `return`, or a promise of nothing): the rows would have run on the defaults',
-      { details: { key: 'config' }, hint: 'return the options ({ preset, http, socket, pool, ack, drivers }) from it, or leave `config` out to check the defaults' },
+      {
+        details: { key: 'config' },
+        hint: 'return the options ({ preset, http, socket, pool, ack, drivers }) from it, or leave `config` out to check the defaults',
+      },
     );
   }
   const report = await runScorecard(

@@ -128,7 +128,10 @@ describe('breakwater scorecard (in-process)', () => {
       [write('empty.mjs', ''), /empty\.mjs`: the file exports nothing \(no default export\)/],
       [write('getter.mjs', "export default { get socket() { throw new Error('getter boom'); } };\n"), /getter\.mjs`: reading its options threw: getter boom/],
       [write('half-preset.mjs', 'export default { preset: { http: { junk: 1 }, loadBalancer: {} } };\n'), /half-preset\.mjs`: .*`preset\.socket` is missing/],
-      [write('addresses.mjs', "export default { pool: { socket: { addresses: ['192.0.2.1'] } } };\n"), /addresses\.mjs`: .*`pool\.socket\.addresses` is the scenario's/],
+      [
+        write('addresses.mjs', "export default { pool: { socket: { addresses: ['192.0.2.1'] } } };\n"),
+        /addresses\.mjs`: .*`pool\.socket\.addresses` is the scenario's/,
+      ],
       [write('layers.mjs', 'export default { http: { layers: () => 42 } };\n'), /layers\.mjs`: .*`http\.layers`/],
       [write('budget.mjs', 'export default { http: { retryBudget: { ratioo: 0.5 } } };\n'), /budget\.mjs`: .*`http\.retryBudget\.ratioo`/],
     ];

@@ -147,7 +147,10 @@ Examples:
   async run(_args, flags, io: ScorecardIo) {
     // Loaded here, not at startup: the scenarios pull in every package (and
     // the netns harness), which `doctor` and `probe` never need.
-    const [{ SCENARIOS }, { runScorecard, resolveScorecardOptions }] = await Promise.all([import('../scorecard/scenarios.js'), import('@breakwater/scorecard')]);
+    const [{ SCENARIOS }, { runScorecard, resolveScorecardOptions }] = await Promise.all([
+      import('../scorecard/scenarios.js'),
+      import('@breakwater/scorecard'),
+    ]);
     const scenarios = select(flags.only, SCENARIOS);
     const concurrency = concurrencyOf(flags.concurrency, resolveScorecardOptions);
     const config = flags.config === undefined ? undefined : await loadScorecardConfig(String(flags.config));
