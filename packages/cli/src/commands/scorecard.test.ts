@@ -7,7 +7,7 @@ import { CLEAN, FOOTGUNS, writeTree } from '../doctor/procTrees.js';
 import { DOCTOR_CHECKS, runDoctor } from '../doctor/runDoctor.js';
 import { main } from '../main.js';
 import type { Io } from '../output.js';
-import { CONFIG_SETTLE_TIMEOUT_MS, loadScorecardConfig } from '../scorecard/config.js';
+import { CONFIG_SETTLE_TIMEOUT_MS, defaultExport, loadScorecardConfig } from '../scorecard/config.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bw-scorecard-cmd-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -163,9 +163,16 @@ describe('loadScorecardConfig', () => {
     expect(CONFIG_SETTLE_TIMEOUT_MS).toBe(30_000);
   });
 
-  it("unwraps a CommonJS file's `exports.default`", async () => {
+  it("unwraps a CommonJS file's `exports.default`; an empty CommonJS file exports nothing", async () => {
     const cjs = write('exports-default.cjs', 'exports.default = { socket: { stallTimeoutMs: 12_000 } };\n');
     expect(await loadScorecardConfig(cjs, tmp)).toEqual({ socket: { stallTimeoutMs: 12_000 } });
+    // The namespaces as Node itself gives them (vitest's loader unwraps `default` on its own).
+    const options = { socket: { stallTimeoutMs: 12_000 } };
+    expect(defaultExport('x.cjs', { default: { default: options }, 'module.exports': { default: options } })).toBe(options);
+    expect(defaultExport('x.mjs', { default: { default: options } })).toEqual({ default: options });
+    expect(() => defaultExport('/dev/null', { default: {}, 'module.exports': {} })).toThrow(/`--config \/dev\/null`: the file exports nothing/);
+    expect(() => defaultExport('x.mjs', {})).toThrow(/the file exports nothing/);
+    expect(() => defaultExport('x.mjs', { socket: {} })).toThrow(/has no default export/);
   });
 
   it('prints a usage error’s hint on stderr without --json too', async () => {

@@ -37,8 +37,12 @@ async function settleWithin<T>(work: Promise<T>, ms: number): Promise<Settled<T>
 
 const seconds = (ms: number) => `${ms / 1000} s`;
 
-/** The module's default export; a CommonJS file's `exports.default = {…}` unwrapped. */
-function defaultExport(file: string, mod: Record<string, unknown>): unknown {
+/**
+ * The module's default export, from its namespace as Node gives it; a CommonJS file's
+ * `exports.default = {…}` unwrapped (Node's namespace then has `default: { default: {…} }`).
+ * @throws the usage error for a file that exports nothing or has no default export.
+ */
+export function defaultExport(file: string, mod: Record<string, unknown>): unknown {
   const exported = mod.default;
   const cjs = Object.hasOwn(mod, 'module.exports');
   // An empty file (or /dev/null) loads as CommonJS with `module.exports` still `{}`: it exports nothing.
