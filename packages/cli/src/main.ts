@@ -16,7 +16,8 @@ function report(err: unknown, json: boolean, io: Io): number {
   const body = isBreakwaterError(err) ? err.toJSON() : { name: 'Error', code: 'BW_ERR_INTERNAL', message: (err as Error)?.message ?? String(err) };
   if (json) writeJson(io, { error: body });
   io.err(`${paint(io, 'red', 'breakwater:')} ${String(body.message)}\n`);
-  if (!usage && isBreakwaterError(err)) io.err(`${paint(io, 'dim', 'hint:')} ${err.hint}\n`);
+  // A usage error's hint says how to fix the command: in the JSON body with --json, on stderr without.
+  if (isBreakwaterError(err) && (!usage || !json)) io.err(`${paint(io, 'dim', 'hint:')} ${err.hint}\n`);
   return code;
 }
 

@@ -4,7 +4,7 @@ import type { CircuitRegistry } from '@breakwater/circuit';
 import { BreakwaterError } from '@breakwater/core';
 import { MockAgent } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createClient } from './index.js';
+import { createClient, type Layer, previewLayers } from './index.js';
 
 const cleanups: (() => Promise<unknown> | unknown)[] = [];
 afterEach(async () => {
@@ -122,6 +122,11 @@ describe('options', () => {
     [{ allowH2: 'yes' }, 'allowH2'],
     [{ keepAliveTimout: 1 }, 'keepAliveTimout'],
     [{ dispatcher: {} }, 'dispatcher'],
+    // Checked at construction, not on the first request (which would make every request fail instead).
+    [{ retryBudget: { ratioo: 0.5 } }, 'retryBudget.ratioo'],
+    [{ retryBudget: { ratio: -1 } }, 'retryBudget.ratio'],
+    [{ circuit: { nope: 1 } }, 'circuit.nope'],
+    [{ circuit: { resetTimeoutMs: 0 } }, 'circuit.resetTimeoutMs'],
   ])('%j → BW_ERR_INVALID_OPTION naming %s', (options, key) => {
     let err: unknown;
     try {
@@ -131,6 +136,33 @@ describe('options', () => {
     }
     expect((err as BreakwaterError).code).toBe('BW_ERR_INVALID_OPTION');
     expect((err as BreakwaterError).message).toContain(`\`${key}\``);
+    expect((err as BreakwaterError).details.key).toBe(key);
+  });
+});
+
+describe('previewLayers()', () => {
+  it('runs a layers edit once and returns the stack createClient() would use', () => {
+    let calls = 0;
+    const edit = (d: Layer[]) => {
+      calls += 1;
+      return d.filter((l) => l.role !== 'circuit');
+    };
+    const roles = previewLayers({ layers: edit }).map((l) => l.role);
+    expect(calls).toBe(1);
+    expect(roles).toEqual(['deadline', 'retry', 'balance', 'dns']);
+  });
+
+  it('throws as createClient() does for an edit that returns no stack, and lets an edit’s own error through', () => {
+    expect(() => previewLayers({ layers: (() => 42) as never })).toThrow(
+      expect.objectContaining({ code: 'BW_ERR_INVALID_OPTION', details: { key: 'layers' } }),
+    );
+    expect(() =>
+      previewLayers({
+        layers: () => {
+          throw new Error('boom');
+        },
+      }),
+    ).toThrow('boom');
   });
 });
 

@@ -4,7 +4,7 @@ import { RetryBudget } from '@breakwater/retry';
 import { type Dispatcher, fetch as undiciFetch, request as undiciRequest } from 'undici';
 import { hardenedConnectors } from './connector.js';
 import { defaultLayers } from './defaultLayers.js';
-import { type HttpClientOptions, resolveHttpOptions } from './defaults.js';
+import { type HttpClientOptions, type ResolvedHttpOptions, resolveHttpOptions } from './defaults.js';
 import { closing, refuseClosed, TrackedHandler } from './internal/closing.js';
 import { fusable, fusedInterceptor } from './internal/fuse.js';
 import { inFlightSet } from './internal/inFlight.js';
@@ -88,15 +88,7 @@ export type { CloseOptions };
  */
 export function createClient(options?: HttpClientOptions): HttpClient {
   const o = resolveHttpOptions(options);
-  const resolver = new Resolver({
-    maxTtlMs: o.dnsMaxTtlMs,
-    negativeTtlMs: o.dnsNegativeTtlMs,
-    staleMs: o.dnsStaleMs,
-    servers: o.dnsServers,
-    resolve: o.resolve,
-    maxNames: o.maxOrigins,
-    idleMs: o.originIdleMs,
-  });
+  const resolver = resolverFor(o);
   // Per origin, bounded (maxOrigins) and dropped when idle: an idle budget's window is empty anyway.
   const budgets = new IdleMap<string, RetryBudget>({ maxEntries: o.maxOrigins, idleMs: o.originIdleMs });
   const budgetFor = (origin: string) => budgets.get(origin) ?? budgets.set(origin, new RetryBudget(o.retryBudget));
@@ -141,12 +133,7 @@ export function createClient(options?: HttpClientOptions): HttpClient {
     fresh = make();
   }
   const defaults = defaultLayers({ options: o, resolver, budgetFor, circuits, ownsConnections: fresh !== undefined, viaProxy: o.proxy !== undefined });
-  const layers = o.layers === undefined ? defaults : o.layers(defaults);
-  if (!Array.isArray(layers) || layers.some((l) => typeof l?.role !== 'string' || typeof l.interceptor !== 'function')) {
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `layers` to return an array of { role, description, interceptor }', {
-      details: { key: 'layers' },
-    });
-  }
+  const layers = editLayers(o.layers, defaults);
   const freshRoute: Interceptor = (dispatch) => (opts, handler) =>
     fresh !== undefined && (opts as unknown as Record<symbol, unknown>)[kFresh] === true
       ? fresh.dispatch({ ...opts, reset: true }, handler)
@@ -214,6 +201,47 @@ export function createClient(options?: HttpClientOptions): HttpClient {
       return this.close();
     },
   };
+}
+
+function resolverFor(o: ResolvedHttpOptions): Resolver {
+  return new Resolver({
+    maxTtlMs: o.dnsMaxTtlMs,
+    negativeTtlMs: o.dnsNegativeTtlMs,
+    staleMs: o.dnsStaleMs,
+    servers: o.dnsServers,
+    resolve: o.resolve,
+    maxNames: o.maxOrigins,
+    idleMs: o.originIdleMs,
+  });
+}
+
+/** `layers(defaults)`, checked: the stack a client runs. */
+function editLayers(edit: ResolvedHttpOptions['layers'], defaults: Layer[]): Layer[] {
+  const layers = edit === undefined ? defaults : edit(defaults);
+  if (!Array.isArray(layers) || layers.some((l) => typeof l?.role !== 'string' || typeof l.interceptor !== 'function')) {
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `layers` to return an array of { role, description, interceptor }', {
+      details: { key: 'layers' },
+    });
+  }
+  return layers;
+}
+
+/**
+ * The layers `createClient(options)` would run, outermost first, built without opening or pooling a
+ * connection: calls a `layers` edit once, so a config loaded from a file can be checked before use.
+ * @throws what createClient() throws for these options, and whatever the `layers` function throws.
+ */
+export function previewLayers(options?: HttpClientOptions): Layer[] {
+  const o = resolveHttpOptions(options);
+  const defaults = defaultLayers({
+    options: o,
+    resolver: resolverFor(o),
+    budgetFor: () => new RetryBudget(o.retryBudget),
+    circuits: new CircuitRegistry({ maxCircuits: o.maxOrigins, idleMs: o.originIdleMs }),
+    ownsConnections: o.dispatcher === undefined,
+    viaProxy: o.proxy !== undefined,
+  });
+  return editLayers(o.layers, defaults);
 }
 
 const PER_REQUEST = ['deadlineMs', 'headersTimeoutMs', 'bodyTimeoutMs'] as const;

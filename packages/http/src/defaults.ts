@@ -1,7 +1,7 @@
-import type { CircuitPolicyOptions } from '@breakwater/circuit';
+import { type CircuitPolicyOptions, resolveCircuitOptions } from '@breakwater/circuit';
 import { BreakwaterError, intRule, msRule, type Rules, resolveTunables, validateAtLeast, validateBoolean, validateFunction } from '@breakwater/core';
 import type { PresetConfig, PresetHttp, PresetSelection } from '@breakwater/presets';
-import { RETRY_RULES, type RetryBudgetOptions, type RetryPolicyOptions } from '@breakwater/retry';
+import { RETRY_RULES, type RetryBudgetOptions, type RetryPolicyOptions, resolveRetryBudgetOptions } from '@breakwater/retry';
 import { SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
 import type { Dispatcher } from 'undici';
 import type { Layer } from './layers/types.js';
@@ -274,6 +274,25 @@ function objectOption<T>(v: unknown, key: string): T | undefined {
   return v as T;
 }
 
+/**
+ * Runs a nested section's own check (the retry budget's, the breaker's) now, so a bad value fails at
+ * createClient() and not on the first request, naming the key in full: `retryBudget.ratio`.
+ */
+function checkNested(section: string, check: () => unknown): void {
+  try {
+    check();
+  } catch (error) {
+    const key = error instanceof BreakwaterError ? error.details.key : undefined;
+    if (!(error instanceof BreakwaterError) || error.code !== 'BW_ERR_INVALID_OPTION' || typeof key !== 'string') throw error;
+    const qualified = `${section}.${key}`;
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', error.message.split(`\`${key}\``).join(`\`${qualified}\``), {
+      cause: error,
+      details: { ...error.details, key: qualified },
+      hint: error.hint,
+    });
+  }
+}
+
 /** Validated here so a bad value fails at createClient(), not on the first request. */
 function validatePropagate(v: PropagateOption): PropagateOption {
   propagationPolicy(v);
@@ -295,6 +314,9 @@ function resolveGiven({ given: options, preset }: ReturnType<typeof applyPreset>
   );
   validateAtLeast(policy, 'baseDelayMs', 'maxDelayMs');
   const circuit = given.circuit === false ? false : (objectOption<CircuitPolicyOptions>(given.circuit, 'circuit') ?? {});
+  if (circuit !== false) checkNested('circuit', () => resolveCircuitOptions(circuit, 'createClient() `circuit`'));
+  const retryBudget = objectOption<RetryBudgetOptions>(given.retryBudget, 'retryBudget') ?? {};
+  checkNested('retryBudget', () => resolveRetryBudgetOptions(retryBudget, 'createClient() `retryBudget`'));
   const dnsServers = given.dnsServers;
   if (dnsServers !== undefined && (!Array.isArray(dnsServers) || dnsServers.some((s) => typeof s !== 'string' || s === ''))) {
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', 'Expected `dnsServers` to be an array of non-empty strings', { details: { key: 'dnsServers' } });
@@ -306,7 +328,7 @@ function resolveGiven({ given: options, preset }: ReturnType<typeof applyPreset>
   const resolved: ResolvedHttpOptions = {
     ...policy,
     socket: objectOption<SocketOptions>(given.socket, 'socket') ?? {},
-    retryBudget: objectOption<RetryBudgetOptions>(given.retryBudget, 'retryBudget') ?? {},
+    retryBudget,
     circuit,
     dnsServers,
     resolve: given.resolve === undefined ? undefined : validateFunction<ResolveFn>(given.resolve, 'resolve'),

@@ -1,5 +1,5 @@
 export { type ConnectorOptions, hardenedConnector, isStaleSocketError } from './connector.js';
-export { type CloseOptions, createClient, type HttpClient, type HttpFetchInit, type HttpRequestOptions } from './createClient.js';
+export { type CloseOptions, createClient, type HttpClient, type HttpFetchInit, type HttpRequestOptions, previewLayers } from './createClient.js';
 export { defaultLayers, type StackContext } from './defaultLayers.js';
 export { HTTP_DEFAULTS, type HttpClientOptions, type HttpPolicyOptions, type ResolvedHttpOptions, resolveHttpOptions } from './defaults.js';
 export { BUILTIN_ROLES, type BuiltinRole, withoutLayers } from './layerRoles.js';

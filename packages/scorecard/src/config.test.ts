@@ -52,6 +52,19 @@ describe('resolveScorecardConfig', () => {
     expect(() => resolveScorecardConfig({ socket: { stallTimeoutMs: -1 } })).toThrow(/`socket\.stallTimeoutMs`/);
   });
 
+  it('says it once, names the suggestion in full and keeps the package’s hint', () => {
+    let caught: BreakwaterError | undefined;
+    try {
+      resolveScorecardConfig({ socket: { stallTimeoutMS: 1 } });
+    } catch (error) {
+      caught = error as BreakwaterError;
+    }
+    expect(caught?.message).toBe('Unknown option `socket.stallTimeoutMS` in scorecard config (did you mean `socket.stallTimeoutMs`?)');
+    expect(caught?.hint).toMatch(/takes: .*stallTimeoutMs/);
+    expect(() => resolveScorecardConfig(Object.create({ socket: {} }))).toThrow(/got an object with a prototype of its own/);
+    expect(() => resolveScorecardConfig(new (class Options {})())).toThrow(/got an Options, not a plain/);
+  });
+
   it('validates nested socket sections and names their full key path', () => {
     expect(keyOf(() => resolveScorecardConfig({ http: { socket: { stallTimeoutMs: -1 } } }))).toBe('http.socket.stallTimeoutMs');
     expect(keyOf(() => resolveScorecardConfig({ http: { socket: { bogus: 1 } } }))).toBe('http.socket.bogus');
@@ -63,10 +76,52 @@ describe('resolveScorecardConfig', () => {
       'preset.socket.stallTimeoutMs',
     );
     expect(() => resolveScorecardConfig({ http: { socket: { stallTimeoutMs: -1 } } })).toThrow(/`http\.socket\.stallTimeoutMs`/);
-    // connect()'s own options stay allowed under pool.socket.
-    expect(resolveScorecardConfig({ pool: { socket: { addresses: ['127.0.0.1'], stallTimeoutMs: 5_000 } } }).pool.socket).toMatchObject({
-      stallTimeoutMs: 5_000,
+    expect(resolveScorecardConfig({ pool: { socket: { stallTimeoutMs: 5_000 } } }).pool.socket).toMatchObject({ stallTimeoutMs: 5_000 });
+  });
+
+  it("refuses what would send a scenario's traffic elsewhere: connect()'s address options, a proxy, a dispatcher", () => {
+    const lookup = async () => [{ address: '192.0.2.1', family: 4 }];
+    expect(keyOf(() => resolveScorecardConfig({ pool: { socket: { addresses: ['192.0.2.1'] } } }))).toBe('pool.socket.addresses');
+    expect(keyOf(() => resolveScorecardConfig({ pool: { socket: { addresses: 'x' } } }))).toBe('pool.socket.addresses');
+    expect(keyOf(() => resolveScorecardConfig({ pool: { socket: { lookup } } }))).toBe('pool.socket.lookup');
+    expect(keyOf(() => resolveScorecardConfig({ pool: { socket: { tls: true } } }))).toBe('pool.socket.tls');
+    expect(keyOf(() => resolveScorecardConfig({ http: { proxy: 'http://proxy.internal:3128' } }))).toBe('http.proxy');
+    expect(keyOf(() => resolveScorecardConfig({ http: { dispatcher: { dispatch: () => true } as never } }))).toBe('http.dispatcher');
+    expect(() => resolveScorecardConfig({ pool: { socket: { addresses: ['192.0.2.1'] } } })).toThrow(
+      /`pool\.socket\.addresses` is the scenario's .*leave it out/,
+    );
+    expect(() => resolveScorecardConfig({ http: { proxy: 'http://proxy.internal:3128' } })).toThrow(/`http\.proxy` is the scenario's .*leave it out/);
+  });
+
+  it('finds at load what each row would find at run time: a bad layers edit, retry budget or circuit key', () => {
+    expect(keyOf(() => resolveScorecardConfig({ http: { layers: (() => 42) as never } }))).toBe('http.layers');
+    const boom = () => {
+      throw new Error('boom');
+    };
+    expect(keyOf(() => resolveScorecardConfig({ http: { layers: boom } }))).toBe('http.layers');
+    expect(() => resolveScorecardConfig({ http: { layers: boom } })).toThrow(/`http\.layers` threw .*boom/);
+    expect(keyOf(() => resolveScorecardConfig({ http: { retryBudget: { ratioo: 0.5 } as never } }))).toBe('http.retryBudget.ratioo');
+    expect(keyOf(() => resolveScorecardConfig({ http: { retryBudget: { ratio: -1 } } }))).toBe('http.retryBudget.ratio');
+    expect(keyOf(() => resolveScorecardConfig({ http: { circuit: { nope: 1 } as never } }))).toBe('http.circuit.nope');
+    let calls = 0;
+    resolveScorecardConfig({
+      http: {
+        layers: (d: unknown[]) => {
+          calls += 1;
+          return d;
+        },
+      },
     });
+    expect(calls).toBe(1);
+  });
+
+  it('checks a hand-made preset whole, naming the part it lacks', () => {
+    expect(keyOf(() => resolveScorecardConfig({ preset: { http: { junk: 1 }, loadBalancer: {} } as never }))).toBe('preset.socket');
+    const { circuit: _circuit, ...noCircuit } = resolvePreset({ infra: 'aws-alb' });
+    expect(keyOf(() => resolveScorecardConfig({ preset: noCircuit as never }))).toBe('preset.circuit');
+    expect(keyOf(() => resolveScorecardConfig({ preset: { ...resolvePreset({ infra: 'aws-alb' }), env: 5 } as never }))).toBe('preset.env');
+    const preset = resolvePreset({ infra: 'aws-alb' });
+    expect(keyOf(() => resolveScorecardConfig({ preset: { ...preset, http: { ...preset.http, junk: 1 } } as never }))).toBe('preset.http.junk');
   });
 
   it('refuses a Promise, Date or Map instead of running the defaults, saying what it got', () => {

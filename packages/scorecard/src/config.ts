@@ -1,7 +1,7 @@
 import { type AckClientOptions, resolveAckClientOptions } from '@breakwater/ack';
 import { BreakwaterError, validateOptionsObject } from '@breakwater/core';
 import { type DriverOptions, resolveDriverOptions } from '@breakwater/drivers';
-import { type HttpClientOptions, resolveHttpOptions } from '@breakwater/http';
+import { type HttpClientOptions, previewLayers, resolveHttpOptions } from '@breakwater/http';
 import { type PoolOptions, resolvePoolOptions } from '@breakwater/pool';
 import { type PresetConfig, type PresetSelection, resolvePreset } from '@breakwater/presets';
 import { type ResolvedSocketOptions, resolveSocketOptions, type SocketOptions } from '@breakwater/socket';
@@ -59,13 +59,37 @@ export interface ResolvedScorecardConfig {
 }
 
 const SECTIONS = ['preset', 'http', 'socket', 'pool', 'ack', 'drivers'] as const;
-const SCENARIO_OWNED: Record<string, readonly string[]> = {
-  pool: ['host', 'port', 'connect'],
-  ack: ['endpoints', 'host', 'port', 'outboxPath'],
+const ITS_SERVERS = 'each scenario connects to its own servers';
+const ownedBy = (reason: string, ...keys: string[]) => Object.fromEntries(keys.map((k) => [k, reason]));
+/** Keys that say where a scenario's traffic goes, with why they are the scenario's: a user's would aim it elsewhere. */
+const SCENARIO_OWNED: Record<string, Readonly<Record<string, string>>> = {
+  pool: ownedBy(ITS_SERVERS, 'host', 'port', 'connect'),
+  'pool.socket': ownedBy(`${ITS_SERVERS}, by address, name and protocol`, 'addresses', 'lookup', 'tls'),
+  ack: ownedBy(ITS_SERVERS, 'endpoints', 'host', 'port', 'outboxPath'),
+  http: {
+    proxy: 'a proxy would carry its requests to your infrastructure instead of its servers',
+    dispatcher: 'a dispatcher of your own would carry its requests instead of the connections it measures',
+  },
 };
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
-const isPresetConfig = (v: Record<string, unknown>): v is PresetConfig & Record<string, unknown> => isObject(v.http) && isObject(v.loadBalancer);
+/** A `resolvePreset()` result's sections: a hand-made preset needs each, or a scenario would crash on the missing one. */
+const PRESET_SECTIONS = ['loadBalancer', 'socket', 'pool', 'http', 'retry', 'circuit', 'server'] as const;
+
+/** A hand-made preset (any section of a resolvePreset() result given), checked whole; undefined for a selection. */
+function presetConfigOf(value: Record<string, unknown>): PresetConfig | undefined {
+  if (!PRESET_SECTIONS.some((k) => value[k] !== undefined)) return undefined;
+  const missing = PRESET_SECTIONS.find((k) => !isObject(value[k])) ?? (['infra', 'env'] as const).find((k) => typeof value[k] !== 'string');
+  if (missing === undefined) return value as unknown as PresetConfig;
+  throw new BreakwaterError(
+    'BW_ERR_INVALID_OPTION',
+    `scorecard config: \`preset.${missing}\` is missing or malformed: a hand-made preset has every part of a resolvePreset() result (infra, env, ${PRESET_SECTIONS.join(', ')})`,
+    {
+      details: { key: `preset.${missing}` },
+      hint: 'pass resolvePreset({ infra, env, overrides }) itself, or the selection { infra: "aws-alb", env: "production" } and the scorecard resolves it',
+    },
+  );
+}
 
 /** Runs a package's validation and names the key as the config file spells it: `socket.stallTimeoutMs`. */
 function within<T>(section: string, resolve: () => T): T {
@@ -75,8 +99,14 @@ function within<T>(section: string, resolve: () => T): T {
     const key = error instanceof BreakwaterError ? error.details.key : undefined;
     if (!(error instanceof BreakwaterError) || error.code !== 'BW_ERR_INVALID_OPTION' || typeof key !== 'string' || key.startsWith(`${section}.`)) throw error;
     const qualified = `${section}.${key}`;
-    const message = error.message.includes(`\`${key}\``) ? error.message.split(`\`${key}\``).join(`\`${qualified}\``) : `${error.message} (\`${qualified}\`)`;
-    throw new BreakwaterError('BW_ERR_INVALID_OPTION', `scorecard config: ${message}`, { cause: error, details: { ...error.details, key: qualified } });
+    const named = error.message.includes(`\`${key}\``) ? error.message.split(`\`${key}\``).join(`\`${qualified}\``) : `${error.message} (\`${qualified}\`)`;
+    // "did you mean `stallTimeoutMs`?" names a key of the same section.
+    const message = named.replace(/\(did you mean `([^`]+)`\?\)/, (_, near: string) => `(did you mean \`${section}.${near}\`?)`);
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', message.includes('scorecard config') ? message : `scorecard config: ${message}`, {
+      cause: error,
+      details: { ...error.details, key: qualified },
+      hint: error.hint,
+    });
   }
 }
 
@@ -92,24 +122,27 @@ function section<T extends object>(config: Record<string, unknown>, name: string
       },
     );
   }
-  const owned = (SCENARIO_OWNED[name] ?? []).find((k) => value[k] !== undefined);
-  if (owned !== undefined) {
-    throw new BreakwaterError(
-      'BW_ERR_INVALID_OPTION',
-      `scorecard config: \`${name}.${owned}\` is the scenario's (each scenario connects to its own servers); leave it out`,
-      {
-        details: { key: `${name}.${owned}` },
-      },
-    );
-  }
+  refuseOwned(name, value);
   return value as Partial<T>;
+}
+
+/** `pool.host`, `http.proxy`…: where the scenario's traffic goes is the scenario's. */
+function refuseOwned(name: string, value: Record<string, unknown>): void {
+  const reasons = SCENARIO_OWNED[name] ?? {};
+  const owned = Object.keys(reasons).find((k) => value[k] !== undefined);
+  if (owned === undefined) return;
+  throw new BreakwaterError('BW_ERR_INVALID_OPTION', `scorecard config: \`${name}.${owned}\` is the scenario's (${reasons[owned]}); leave it out`, {
+    details: { key: `${name}.${owned}` },
+  });
 }
 
 /** `a Promise: await it first`: what a non-plain config object is, for the error. */
 function describeNonPlain(value: object): string {
   if (typeof (value as { then?: unknown }).then === 'function') return 'a Promise: await it first';
   const name = (Object.getPrototypeOf(value) as { constructor?: { name?: unknown } } | null)?.constructor?.name;
-  return `a ${typeof name === 'string' && name !== '' ? name : 'non-plain object'}, not a plain options object`;
+  if (name === 'Object') return 'an object with a prototype of its own (Object.create(…)), not a plain options object';
+  const what = typeof name === 'string' && name !== '' ? name : 'non-plain object';
+  return `${/^[aeiou]/i.test(what) ? 'an' : 'a'} ${what}, not a plain options object`;
 }
 
 /** A `{ … }` literal (or `Object.create(null)`): a Promise, Date or Map has no options and would run the defaults silently. */
@@ -123,16 +156,32 @@ function requirePlain(value: unknown, key: string): void {
   });
 }
 
-/** `pool.socket` also takes connect()'s own options (checked by connect()); the rest are socket options. */
-const CONNECT_ONLY = ['addresses', 'lookup', 'tls'];
-
 /** Validates one nested `socket` section (`http.socket`, `pool.socket`, …) and names its keys in full. */
-function checkSocket(key: string, value: unknown, allowConnect = false): void {
+function checkSocket(key: string, value: unknown): void {
   if (value === undefined) return;
   requirePlain(value, key);
-  if (!isObject(value)) return void section({ [key]: value }, key);
-  const options = allowConnect ? Object.fromEntries(Object.entries(value).filter(([k]) => !CONNECT_ONLY.includes(k))) : value;
-  within(key, () => resolveSocketOptions(options as SocketOptions, `scorecard config \`${key}\``));
+  section({ [key]: value }, key);
+  within(key, () => resolveSocketOptions(value as SocketOptions, `scorecard config \`${key}\``));
+}
+
+/**
+ * Calls the user's `http.layers(defaults)` once, as each scenario's createClient() will: an edit that
+ * throws or returns no stack is the config's error, named `http.layers`, not every row's.
+ */
+function dryRunLayers(http: HttpClientOptions): void {
+  try {
+    previewLayers(http);
+  } catch (error) {
+    if (error instanceof BreakwaterError && error.code === 'BW_ERR_INVALID_OPTION') throw error;
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      `\`layers\` threw when called with the default stack: ${error instanceof Error ? error.message : String(error)}`,
+      {
+        cause: error,
+        details: { key: 'layers' },
+      },
+    );
+  }
 }
 
 /**
@@ -154,9 +203,11 @@ export function resolveScorecardConfig(config: unknown = undefined): ResolvedSco
         },
       );
     }
-    preset = isPresetConfig(given.preset) ? given.preset : within('preset', () => resolvePreset(given.preset as unknown as PresetSelection));
-    // A hand-made preset's socket section is reported as the preset's, not as the user's `socket`.
+    preset = presetConfigOf(given.preset) ?? within('preset', () => resolvePreset(given.preset as unknown as PresetSelection));
+    // A hand-made preset's socket and http sections are reported as the preset's, not as the user's.
     checkSocket('preset.socket', preset.socket);
+    const presetHttp = preset.http;
+    within('preset.http', () => resolveHttpOptions({ ...presetHttp }));
   }
   const userSocket = section<SocketOptions>(given, 'socket');
   const socket: SocketOptions = { ...preset?.socket, ...userSocket };
@@ -168,9 +219,10 @@ export function resolveScorecardConfig(config: unknown = undefined): ResolvedSco
   const httpSocket = given.socket === undefined ? userHttp.socket : { ...userSocket, ...userHttp.socket };
   const http: HttpClientOptions = { ...(preset === undefined ? {} : { preset }), ...userHttp, ...(httpSocket === undefined ? {} : { socket: httpSocket }) };
   within('http', () => resolveHttpOptions(http));
+  if (userHttp.layers !== undefined) within('http', () => dryRunLayers(http));
 
   const userPool = section<PoolOptions>(given, 'pool');
-  checkSocket('pool.socket', userPool.socket, true);
+  checkSocket('pool.socket', userPool.socket);
   const pool = { ...preset?.pool, ...userPool };
   within('pool', () => resolvePoolOptions({ ...pool, port: 1 }));
   const ack = section<AckClientOptions>(given, 'ack');

@@ -85,6 +85,17 @@ describe('expectScorecard skips what the host cannot run', () => {
     expect(seen).toEqual({ annotations: [reason], skipped: undefined });
   });
 
+  it('without ctx, throws when every selected row was skipped (it would pass having checked nothing), naming the reasons', async () => {
+    await expect(expectScorecard({ only: ['FM-98'], scenarios: [unavailable('FM-98'), runnable('FM-97')] })).rejects.toMatchObject({
+      code: 'BW_ERR_UNSUPPORTED',
+      message: `expectScorecard: every selected row was skipped, so nothing was checked: ${reason}`,
+      details: { skipped: [reason] },
+    });
+    // One row ran: the skip is no reason to fail.
+    const report = await expectScorecard({ only: ['FM-98', 'FM-97'], scenarios: [unavailable('FM-98'), runnable('FM-97')] });
+    expect(report.rows.map((r) => r.verdict)).toEqual(['skipped', 'pass']);
+  });
+
   it('fails with the twin’s failure when only the twin failed', async () => {
     const twinFails: Scenario = {
       ...runnable('FM-96'),
@@ -123,5 +134,21 @@ describe('expectScorecard arguments', () => {
     await expect(expectScorecard({ only: ['FM-95'], scenarios: [sawDeadline], config: { http: { deadlineMs: 60 } } })).rejects.toThrow(
       /1 of 1 scorecard rows failed/,
     );
+  });
+
+  it('refuses a config that was given but resolves to undefined, instead of running the defaults', async () => {
+    const scenarios = [runnable('FM-95')];
+    const forgotReturn = () => {
+      // forgot `return { http: { deadlineMs: 50 } }`
+    };
+    for (const config of [forgotReturn, Promise.resolve(undefined), async () => undefined]) {
+      await expect(expectScorecard({ only: ['FM-95'], scenarios, config: config as never })).rejects.toMatchObject({
+        code: 'BW_ERR_INVALID_OPTION',
+        details: { key: 'config' },
+        message: expect.stringMatching(/`config` was given but resolved to undefined/),
+      });
+    }
+    // Left out (or undefined): the defaults, on purpose.
+    expect((await expectScorecard({ only: ['FM-95'], scenarios, config: undefined })).rows[0]?.verdict).toBe('pass');
   });
 });

@@ -1,3 +1,4 @@
+import { BreakwaterError } from '@breakwater/core';
 import { assert, type TestContext } from 'vitest';
 import { loadConfigSource, type ScorecardConfig, type ScorecardConfigSource } from './config.js';
 import { runScorecard, type ScorecardReport } from './runner.js';
@@ -33,7 +34,8 @@ export interface ExpectScorecardOptions {
    * The test's context (`test('…', async (ctx) => …)`): kernel rows skipped
    * here (not root) are annotated with their reason, and when every selected
    * row was skipped the test is marked skipped (`ctx.skip`) instead of
-   * passing with nothing checked.
+   * passing with nothing checked. Without it, every selected row skipped
+   * throws `BW_ERR_UNSUPPORTED` listing the reasons.
    */
   ctx?: Pick<TestContext, 'skip' | 'annotate'>;
   /** Scenarios to pick from. @defaultValue {@link LIBRARY_SCENARIOS} */
@@ -61,7 +63,9 @@ export function rowFailure(row: ScorecardRow): string {
  * Breakwater: no error after 20.0 s: userTimeoutMs 120000, stallTimeoutMs
  * 120000 → a dead peer mid-request is reported after 120 s, bound 20 s`.
  * Kernel rows (FM-01, 02, 03, 05, 06, 08, DC-01) need root, `ip` and `nft`: without
- * them they are skipped (see `ctx`), or fail with `BREAKWATER_REQUIRE_NETNS=1`.
+ * them they are skipped (see `ctx`), or fail with `BREAKWATER_REQUIRE_NETNS=1`;
+ * every selected row skipped without `ctx` throws `BW_ERR_UNSUPPORTED`, and a
+ * `config` that resolves to undefined throws `BW_ERR_INVALID_OPTION`.
  * Resolves to the report (skipped rows carry their `reason`).
  *
  * @example
@@ -81,6 +85,16 @@ export async function expectScorecard(options: ExpectScorecardOptions): Promise<
     );
   }
   const config = await loadConfigSource(options.config);
+  if (options.config !== undefined && config === undefined) {
+    throw new BreakwaterError(
+      'BW_ERR_INVALID_OPTION',
+      'expectScorecard: `config` was given but resolved to undefined (a function without `return`, or a promise of nothing): the rows would have run on the defaults',
+      {
+        details: { key: 'config' },
+        hint: 'return the options ({ preset, http, socket, pool, ack, drivers }) from it, or leave `config` out to check the defaults',
+      },
+    );
+  }
   const report = await runScorecard(
     from.filter((s) => ids.includes(s.id)),
     {
@@ -92,10 +106,22 @@ export async function expectScorecard(options: ExpectScorecardOptions): Promise<
   const failed = report.rows.filter((r) => r.verdict === 'fail' || r.verdict === 'error');
   if (failed.length > 0)
     assert.fail(`${failed.length} of ${report.rows.length} scorecard rows failed with this configuration:\n${failed.map(rowFailure).join('\n')}`);
-  if (options.ctx !== undefined && skipped.length > 0) {
-    const reasons = skipped.map((r) => `${r.id} skipped: ${r.reason ?? 'unavailable'}`);
-    for (const reason of reasons) await options.ctx.annotate(reason);
-    if (skipped.length === report.rows.length) options.ctx.skip(reasons.join('; '));
-  }
+  const reasons = skipped.map((r) => `${r.id} skipped: ${r.reason ?? 'unavailable'}`);
+  if (options.ctx !== undefined) await skipInContext(options.ctx, reasons, skipped.length === report.rows.length);
+  else if (skipped.length > 0 && skipped.length === report.rows.length) nothingChecked(reasons);
   return report;
+}
+
+/** Annotates each skipped row, and marks the test skipped when all were. */
+async function skipInContext(ctx: NonNullable<ExpectScorecardOptions['ctx']>, reasons: readonly string[], all: boolean): Promise<void> {
+  for (const reason of reasons) await ctx.annotate(reason);
+  if (all && reasons.length > 0) ctx.skip(reasons.join('; '));
+}
+
+/** Every selected row skipped and no `ctx` to mark the test skipped: passing would check nothing, a CI gone green on air. */
+function nothingChecked(reasons: readonly string[]): never {
+  throw new BreakwaterError('BW_ERR_UNSUPPORTED', `expectScorecard: every selected row was skipped, so nothing was checked: ${reasons.join('; ')}`, {
+    details: { skipped: reasons },
+    hint: 'run the suite where the rows can run (kernel rows need root, ip and nft), or pass the test context (`ctx`) to mark the test skipped instead',
+  });
 }

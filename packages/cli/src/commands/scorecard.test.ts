@@ -7,6 +7,7 @@ import { CLEAN, FOOTGUNS, writeTree } from '../doctor/procTrees.js';
 import { DOCTOR_CHECKS, runDoctor } from '../doctor/runDoctor.js';
 import { main } from '../main.js';
 import type { Io } from '../output.js';
+import { CONFIG_SETTLE_TIMEOUT_MS, defaultExport, loadScorecardConfig } from '../scorecard/config.js';
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'bw-scorecard-cmd-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -56,7 +57,9 @@ describe('breakwater scorecard (in-process)', () => {
     const unknown = await run(['scorecard', '--only', 'FM-99', '--json']);
     expect(unknown.code).toBe(2);
     expect(JSON.parse(unknown.out).error.message).toMatch(/^Expected `--only` to list registered scenario ids \(.*FM-18.*\), got "FM-99"$/);
-    expect((await run(['scorecard', '--concurrency', '0', '--only', 'FM-18'])).code).toBe(2);
+    const zero = await run(['scorecard', '--concurrency', '0', '--only', 'FM-18']);
+    expect(zero.code).toBe(2);
+    expect(zero.err).toMatch(/`--concurrency` to be an integer between 1 and \d+, got 0/);
     expect((await run(['scorecard', '--concurrency', 'many'])).code).toBe(2);
   });
 
@@ -120,12 +123,63 @@ describe('breakwater scorecard (in-process)', () => {
         /promise\.mjs`: .*`http\.socket\.stallTimeoutMs`/,
       ],
       [write('map.mjs', 'export default new Map([["socket", {}]]);\n'), /map\.mjs`: .*got a Map, not a plain options object/],
+      // An empty file loads as CommonJS with `module.exports` {}: not a config of defaults, a file that exports nothing.
+      [write('empty.cjs', ''), /empty\.cjs`: the file exports nothing \(no default export\)/],
+      [write('empty.mjs', ''), /empty\.mjs`: the file exports nothing \(no default export\)/],
+      [write('getter.mjs', "export default { get socket() { throw new Error('getter boom'); } };\n"), /getter\.mjs`: reading its options threw: getter boom/],
+      [write('half-preset.mjs', 'export default { preset: { http: { junk: 1 }, loadBalancer: {} } };\n'), /half-preset\.mjs`: .*`preset\.socket` is missing/],
+      [
+        write('addresses.mjs', "export default { pool: { socket: { addresses: ['192.0.2.1'] } } };\n"),
+        /addresses\.mjs`: .*`pool\.socket\.addresses` is the scenario's/,
+      ],
+      [write('layers.mjs', 'export default { http: { layers: () => 42 } };\n'), /layers\.mjs`: .*`http\.layers`/],
+      [write('budget.mjs', 'export default { http: { retryBudget: { ratioo: 0.5 } } };\n'), /budget\.mjs`: .*`http\.retryBudget\.ratioo`/],
     ];
     for (const [file, message] of cases) {
       const { code, out } = await run(['scorecard', '--only', 'FM-18', '--json', '--config', file]);
       expect(code, file).toBe(2);
       expect(JSON.parse(out).error.message).toMatch(message);
     }
+  });
+});
+
+describe('loadScorecardConfig', () => {
+  const write = (name: string, text: string) => {
+    const file = path.join(tmp, name);
+    writeFileSync(file, text);
+    return file;
+  };
+
+  it('a default export (or a load) that never settles is a usage error after the timeout, not a hang', async () => {
+    const never = write('never.mjs', 'export default new Promise(() => {});\n');
+    await expect(loadScorecardConfig(never, tmp, 50)).rejects.toMatchObject({
+      code: 'BW_ERR_INVALID_OPTION',
+      message: expect.stringMatching(/never\.mjs`: its default export never settled within 0\.05 s/),
+    });
+    const neverFn = write('never-fn.mjs', 'export default async () => new Promise(() => {});\n');
+    await expect(loadScorecardConfig(neverFn, tmp, 50)).rejects.toThrow(/never settled within 0\.05 s/);
+    const tla = write('tla.mjs', 'await new Promise(() => {});\nexport default {};\n');
+    await expect(loadScorecardConfig(tla, tmp, 50)).rejects.toThrow(/tla\.mjs`: did not finish loading within 0\.05 s/);
+    expect(CONFIG_SETTLE_TIMEOUT_MS).toBe(30_000);
+  });
+
+  it("unwraps a CommonJS file's `exports.default`; an empty CommonJS file exports nothing", async () => {
+    const cjs = write('exports-default.cjs', 'exports.default = { socket: { stallTimeoutMs: 12_000 } };\n');
+    expect(await loadScorecardConfig(cjs, tmp)).toEqual({ socket: { stallTimeoutMs: 12_000 } });
+    // The namespaces as Node itself gives them (vitest's loader unwraps `default` on its own).
+    const options = { socket: { stallTimeoutMs: 12_000 } };
+    expect(defaultExport('x.cjs', { default: { default: options }, 'module.exports': { default: options } })).toBe(options);
+    expect(defaultExport('x.mjs', { default: { default: options } })).toEqual({ default: options });
+    expect(() => defaultExport('/dev/null', { default: {}, 'module.exports': {} })).toThrow(/`--config \/dev\/null`: the file exports nothing/);
+    expect(() => defaultExport('x.mjs', {})).toThrow(/the file exports nothing/);
+    expect(() => defaultExport('x.mjs', { socket: {} })).toThrow(/has no default export/);
+  });
+
+  it('prints a usage error’s hint on stderr without --json too', async () => {
+    const file = write('hint.mjs', 'export default { socket: { stallTimeoutMs: -5 } };\n');
+    const { code, err } = await run(['scorecard', '--only', 'FM-18', '--config', file]);
+    expect(code).toBe(2);
+    expect(err).toMatch(/`socket\.stallTimeoutMs`[^\n]*\nhint: /);
   });
 });
 

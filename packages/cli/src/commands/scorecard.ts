@@ -1,8 +1,8 @@
 import { constants } from 'node:fs';
 import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { BreakwaterError } from '@breakwater/core';
-import type { Scenario, ScorecardReport } from '@breakwater/scorecard';
+import { BreakwaterError, isBreakwaterError } from '@breakwater/core';
+import type { resolveScorecardOptions, Scenario, ScorecardReport } from '@breakwater/scorecard';
 import { type Io, paint, writeJson } from '../output.js';
 import { loadScorecardConfig } from '../scorecard/config.js';
 import { formatScorecard } from '../scorecard/format.js';
@@ -62,6 +62,21 @@ async function writeHtmlAtomically(file: string, html: string): Promise<string> 
     throw error;
   }
   return target;
+}
+
+/** `--concurrency <n>`, checked by runScorecard()'s own rule before anything runs, and named as the flag. */
+function concurrencyOf(value: unknown, resolve: typeof resolveScorecardOptions): number | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return resolve({ concurrency: value as number }).concurrency;
+  } catch (error) {
+    if (!isBreakwaterError(error, 'BW_ERR_INVALID_OPTION')) throw error;
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', error.message.split('`concurrency`').join('`--concurrency`'), {
+      cause: error,
+      details: { ...error.details, option: 'concurrency' },
+      hint: 'pass --concurrency <n>, n scenarios side by side',
+    });
+  }
 }
 
 const EXIT_ON: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated };
@@ -132,8 +147,12 @@ Examples:
   async run(_args, flags, io: ScorecardIo) {
     // Loaded here, not at startup: the scenarios pull in every package (and
     // the netns harness), which `doctor` and `probe` never need.
-    const [{ SCENARIOS }, { runScorecard }] = await Promise.all([import('../scorecard/scenarios.js'), import('@breakwater/scorecard')]);
+    const [{ SCENARIOS }, { runScorecard, resolveScorecardOptions }] = await Promise.all([
+      import('../scorecard/scenarios.js'),
+      import('@breakwater/scorecard'),
+    ]);
     const scenarios = select(flags.only, SCENARIOS);
+    const concurrency = concurrencyOf(flags.concurrency, resolveScorecardOptions);
     const config = flags.config === undefined ? undefined : await loadScorecardConfig(String(flags.config));
     if (flags.html !== undefined) await checkHtmlTarget(String(flags.html));
     if (scenarios.length === 0) throw new BreakwaterError('BW_ERR_UNSUPPORTED', 'no scorecard scenarios are registered');
@@ -145,7 +164,7 @@ Examples:
     let report: ScorecardReport;
     try {
       report = await runScorecard(scenarios, {
-        ...(flags.concurrency === undefined ? {} : { concurrency: flags.concurrency as number }),
+        ...(concurrency === undefined ? {} : { concurrency }),
         ...(config === undefined ? {} : { config }),
         signal: interrupt.signal,
         onEvent: progress.onEvent,
