@@ -25,4 +25,18 @@ describeNetns('DC-01 slow server vs the same server dead mid-think', () => {
     expect(row?.breakwater?.text).toMatch(/^BW_ERR_\w+ .*after \d+\.\d s$/);
     expect(row?.twin?.text).toMatch(/^200 after 2\d\.\d s, asked once$/);
   });
+
+  it('headersTimeoutMs 5000 cuts the 25 s server: the twin fails naming it, and the naive side is still watched its full window', {
+    timeout: 60_000,
+  }, async () => {
+    const report = await runScorecard([DC_01], { config: { http: { headersTimeoutMs: 5_000 } } });
+    const [row] = report.rows;
+    console.log(`[DC-01 headersTimeoutMs 5000] ${row?.verdict}: naive ${row?.naive?.text}; breakwater ${row?.breakwater?.text}; twin ${row?.twin?.text}`);
+    expect(row?.verdict).toBe('fail');
+    // The Breakwater requests end after ≈ 5 s; the naive one is judged once the slow server's answer is due, not then.
+    expect(row?.naive?.ok, row?.naive?.text).toBe(true);
+    expect(row?.naive?.text).toMatch(/^no error after 2\d\.\d s$/);
+    expect(row?.twin?.ok).toBe(false);
+    expect(row?.twin?.text).toMatch(/: headersTimeoutMs 5000 \(your option\)$/);
+  });
 });

@@ -1,5 +1,6 @@
 import { expect, it } from 'vitest';
 import { listNetnsResources, type Topology } from '../../packages/chaos/src/netns/index.js';
+import { monotonicClock } from '../../packages/core/src/index.js';
 import type { ScorecardConfig } from '../../packages/scorecard/src/config.js';
 import { runScorecard } from '../../packages/scorecard/src/runner.js';
 import { idlePeerTwin } from '../../packages/scorecard/src/scenarios/fm-01.js';
@@ -155,17 +156,49 @@ describeNetns('scorecard: kernel healthy twins fail when the defence is too eage
     const row = await eagerRow('FM-03', { pool: { maxWaiting: 25 } });
     // The Breakwater side's 20 callers never make 25 wait: only the twin fails the row.
     expect(row.breakwater?.ok, row.breakwater?.text).toBe(true);
-    expect(row.twin?.text).toMatch(/^\d+\/40 ok, \d+ BW_ERR_POOL_EXHAUSTED$/);
+    expect(row.twin?.text).toMatch(/^\d+\/40 ok, \d+ BW_ERR_POOL_EXHAUSTED: maxWaiting 25 \(your option\)$/);
+  });
+
+  it.concurrent('FM-03: max 1, acquireTimeoutMs 1, maxWaiting 1 fails both pools naming them; a probe and a clock (no JSON for the child) are left out and named', async () => {
+    const clock = { ...monotonicClock }; // a plain object of methods: JSON makes it {}
+    const row = await eagerRow('FM-03', { pool: { max: 1, acquireTimeoutMs: 1, maxWaiting: 1, probe: async () => true, clock } });
+    const named = ': max 1, acquireTimeoutMs 1, maxWaiting 1 (your options)';
+    expect(row.breakwater?.ok).toBe(false);
+    expect(row.breakwater?.text.endsWith(named), row.breakwater?.text).toBe(true);
+    expect(row.twin?.text.endsWith(named), row.twin?.text).toBe(true);
+    expect(row.notes).toContainEqual(
+      expect.stringMatching(/^not applied: pool\.probe, pool\.clock \(your options\): the client process gets the options as JSON/),
+    );
+    expect(row.notes).toContainEqual(expect.stringMatching(/^breakwater: createPool\(\) with your options \(max 1, acquireTimeoutMs 1, maxWaiting 1\)/));
   });
 
   it.concurrent('FM-06: a server thinking 2 s before 4 MB passes the default stall timeout; stallTimeoutMs 1500 takes it for a black hole', async () => {
     const row = await eagerRow('FM-06', { socket: { stallTimeoutMs: 1_500 } });
-    expect(row.twin?.text).toMatch(/^BW_ERR_STALLED after \d+\.\d s with 0\.0 of 4\.0 MB/);
+    expect(row.twin?.text).toMatch(/^BW_ERR_STALLED after \d+\.\d s with 0\.0 of 4\.0 MB.*: stallTimeoutMs 1500 \(your option\)$/);
   });
 
   it.concurrent('FM-08: a slow-but-correct backend stays in a default pool; a pool socket stallTimeoutMs of 1500 ejects it', async () => {
     const row = await eagerRow('FM-08', { pool: { socket: { stallTimeoutMs: 1_500 } } });
-    expect(row.twin?.text).toMatch(/^5 BW_ERR_STALLED, 1 BW_ERR_CIRCUIT_OPEN; marked unhealthy/);
+    expect(row.twin?.text).toMatch(/^5 BW_ERR_STALLED, 1 BW_ERR_CIRCUIT_OPEN; marked unhealthy.*: socket\.stallTimeoutMs 1500 \(your option\)$/);
+  });
+
+  it.concurrent('FM-08: a 300 ms pool stall timeout that marks unhealthy at the first failure is named in the twin', async () => {
+    const row = await eagerRow('FM-08', { pool: { socket: { stallTimeoutMs: 300 }, unhealthyAfterFailures: 1 } });
+    expect(row.twin?.text).toMatch(/: socket\.stallTimeoutMs 300, unhealthyAfterFailures 1 \(your options\)$/);
+  });
+
+  it.concurrent('FM-02: a stall watchdog owing a reply within 3 s cuts the thinking server; the twin names both options', async () => {
+    const row = await eagerRow('FM-02', { socket: { expectResponseAfterWrite: true, stallTimeoutMs: 3_000 } });
+    expect(row.twin?.text).toMatch(
+      /^BW_ERR_STALLED after \d+\.\d s \(server thinking 12\.0 s\): socket\.stallTimeoutMs 3000, socket\.expectResponseAfterWrite true \(your options\)$/,
+    );
+  });
+
+  it.concurrent('FM-01: keepalive 1 s + 1 s × 1 with a 1 s user timeout declares the idle live peer dead; the twin names the options', async () => {
+    const row = await eagerRow('FM-01', { socket: { keepAliveIdleMs: 1_000, keepAliveIntervalMs: 1_000, keepAliveCount: 1, userTimeoutMs: 1_000 } });
+    expect(row.twin?.text).toMatch(
+      /^BW_ERR_PEER_TIMEOUT after .*: keepAliveIdleMs 1000, keepAliveIntervalMs 1000, keepAliveCount 1, userTimeoutMs 1000 \(your options\)$/,
+    );
   });
 
   /** A row whose naive and Breakwater sides hold, so only its twin (in its own topology) can fail it. */
@@ -246,6 +279,7 @@ describeNetns('scorecard: FM-01 under a user config (keepalive with TCP_USER_TIM
   it.concurrent('keepAliveIdleMs 0: the row fails saying keepalive is off, not "after Infinity s"', async () => {
     const row = await fm01Row({ socket: { keepAliveIdleMs: 0 } });
     expect(row.breakwater?.ok).toBe(false);
-    expect(row.breakwater?.text).toMatch(/keepAliveIdleMs 0, .* → an idle dead peer is reported never \(keepalive is off\), bound 20 s$/);
+    // Only what the user set is named, not the applied interval and count keepalive-off leaves at 0.
+    expect(row.breakwater?.text).toMatch(/: keepAliveIdleMs 0 → an idle dead peer is reported never \(keepalive is off\), bound 20 s$/);
   });
 });

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DC_02 } from '../../packages/scorecard/src/scenarios/dc-02.js';
+import { fm04 } from '../../packages/scorecard/src/scenarios/fm-04.js';
 import { fm09Scenario } from '../../packages/scorecard/src/scenarios/fm-09.js';
 import { fm10Scenario } from '../../packages/scorecard/src/scenarios/fm-10.js';
+import { fm13 } from '../../packages/scorecard/src/scenarios/fm-13.js';
 import { fm15 } from '../../packages/scorecard/src/scenarios/fm-15.js';
 import { runScenario } from '../support/scenario.js';
 
@@ -47,6 +49,41 @@ describe('scorecard rows under a user config', () => {
     console.log(`[FM-15 config] breakwater: ${run.result?.breakwater.text}`);
     expect(run.error).toBeUndefined();
     expect(run.result?.breakwater.ok).toBe(false);
-    expect(run.result?.breakwater.text).toMatch(/: socket\.clock \(your option\) follows the wall clock$/);
+    expect(run.result?.breakwater.text).toMatch(/: a timer on socket\.clock \(your option\) fired \d+ ms (late|early)$/);
+  }, 60_000);
+
+  it('FM-15: a socket.clock whose timers fire 400 ms late is reported as late by what was measured; the twin names socket.clock', async () => {
+    const clock = {
+      now: () => performance.now(),
+      setTimeout: (cb: () => void, ms: number) => setTimeout(cb, ms + 400),
+      clearTimeout: (h: unknown) => clearTimeout(h as NodeJS.Timeout),
+    };
+    const run = await runScenario(fm15, { config: { socket: { clock } } });
+    console.log(`[FM-15 late clock] breakwater: ${run.result?.breakwater.text} | twin: ${run.result?.twin?.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.breakwater.ok).toBe(false);
+    expect(run.result?.breakwater.text).toMatch(/: a timer on socket\.clock \(your option\) fired (3\d\d|[4-9]\d\d) ms late$/);
+    expect(run.result?.twin?.ok).toBe(false);
+    expect(run.result?.twin?.text).toMatch(/: socket\.clock … \(your option\)$/);
+  }, 60_000);
+
+  it('FM-04: noDelay false runs one round and fails naming the option, within the budget', async () => {
+    const run = await runScenario(fm04, { config: { socket: { noDelay: false } } });
+    console.log(`[FM-04 noDelay false] ${run.durationMs.toFixed(0)} ms, breakwater: ${run.result?.breakwater.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.breakwater.ok).toBe(false);
+    expect(run.result?.breakwater.text).toMatch(/: noDelay false → every two-write exchange waits for a delayed ACK \(p50 \d+\.\d ms\), bound 2 ms$/);
+    expect(run.result?.notes?.[0]).toMatch(/best of 1 round \(/);
+  }, 60_000);
+
+  it("FM-13: a user resolve does not replace the scenario's DNS server; a note says http.resolve was not applied", async () => {
+    const resolve = async (hostname: string): Promise<never> => {
+      throw Object.assign(new Error(`name not found (${hostname})`), { code: 'ENOTFOUND' });
+    };
+    const run = await runScenario(fm13, { config: { http: { resolve } } });
+    console.log(`[FM-13 resolve] breakwater: ${run.result?.breakwater.text} | error: ${String(run.error)}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.breakwater.ok, run.result?.breakwater.text).toBe(true);
+    expect(run.result?.notes).toContainEqual(expect.stringMatching(/^not applied: http\.resolve \(your option\): it would replace the scenario's DNS server/));
   }, 60_000);
 });

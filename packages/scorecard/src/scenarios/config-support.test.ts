@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_SCORECARD_CONFIG, resolveScorecardConfig } from '../config.js';
 import type { Measurement, ScenarioContext } from '../types.js';
-import { blameOptions, configuredBound, keepAliveBoundMs, keepAliveDetectMs } from './config-support.js';
+import { blameOptions, configuredBound, droppedNote, jsonOptions, judgeConfigured, keepAliveBoundMs, keepAliveDetectMs } from './config-support.js';
 
 const keep = { keepAliveIdleMs: 10_000, keepAliveIntervalMs: 1_000, keepAliveCount: 5 };
 
@@ -38,5 +38,45 @@ describe('blameOptions', () => {
     expect(blameOptions(given, { ...failed, ok: true }, given.config.socket, ['connectTimeoutMs']).text).toBe(failed.text);
     expect(blameOptions(given, failed, given.config.socket, ['stallTimeoutMs']).text).toBe(failed.text);
     expect(blameOptions(ctx(), failed, { connectTimeoutMs: 500 }, ['connectTimeoutMs']).text).toBe(failed.text);
+  });
+
+  it('follows a path into a nested section and names it as the config spells it', () => {
+    const given = ctx({ socket: { expectResponseAfterWrite: true, stallTimeoutMs: 3_000 } });
+    expect(blameOptions(given, failed, given.config.http, ['socket.userTimeoutMs', 'socket.expectResponseAfterWrite', 'socket.stallTimeoutMs']).text).toBe(
+      'BW_ERR_CONNECT_TIMEOUT after 0.5 s: socket.expectResponseAfterWrite true, socket.stallTimeoutMs 3000 (your options)',
+    );
+  });
+
+  it('judgeConfigured: the defeat when there is one, else the options named', () => {
+    const given = ctx({ socket: { stallTimeoutMs: 3_000 } });
+    expect(judgeConfigured(given, { ...failed, ok: true }, 'stallTimeoutMs 30000 → x, bound 20 s', given.config.socket, ['stallTimeoutMs'])).toMatchObject({
+      ok: false,
+      text: 'BW_ERR_CONNECT_TIMEOUT after 0.5 s: stallTimeoutMs 30000 → x, bound 20 s',
+    });
+    expect(judgeConfigured(given, failed, undefined, given.config.socket, ['stallTimeoutMs']).text).toBe(
+      'BW_ERR_CONNECT_TIMEOUT after 0.5 s: stallTimeoutMs 3000 (your option)',
+    );
+  });
+});
+
+describe('jsonOptions: what reaches a child process as JSON', () => {
+  it('leaves out functions, objects of methods and class instances, names them, and keeps the rest key by key', () => {
+    const clock = { now: () => 0, setTimeout: () => 0, clearTimeout: () => {} };
+    const { sent, dropped } = jsonOptions({
+      max: 4,
+      probe: async () => {},
+      clock,
+      reconnectBackoff: { baseDelayMs: 50, maxDelayMs: 500 },
+      socket: { stallTimeoutMs: 300, lookup: () => {}, tls: { ca: Buffer.from('x') } },
+      leakWarningMs: Number.POSITIVE_INFINITY,
+      unset: undefined,
+    });
+    expect(sent).toEqual({ max: 4, reconnectBackoff: { baseDelayMs: 50, maxDelayMs: 500 }, socket: { stallTimeoutMs: 300 } });
+    expect(JSON.parse(JSON.stringify(sent))).toEqual(sent);
+    expect(dropped).toEqual(['probe', 'clock', 'socket.lookup', 'socket.tls', 'leakWarningMs']);
+    expect(droppedNote('pool', ['probe'])).toEqual([
+      'not applied: pool.probe (your option): the client process gets the options as JSON, which functions, clocks and class instances do not survive',
+    ]);
+    expect(droppedNote('pool', [])).toEqual([]);
   });
 });

@@ -51,18 +51,43 @@ export function notApplied(ctx: ScenarioContext, why: string): string[] {
   return ctx.config.given ? [`your config is not applied to this row: ${why}`] : [];
 }
 
+/** The value at `path` in `options`: `socket.stallTimeoutMs` reads `options.socket.stallTimeoutMs`. */
+function at(options: object, path: string): unknown {
+  let value: unknown = options;
+  for (const part of path.split('.')) value = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[part] : undefined;
+  return value;
+}
+
 /**
- * A failed twin's text with the user's options that govern it appended,
- * `…: connectTimeoutMs 500 (your option)`; unchanged when it passed, when the
- * user gave no config, or none of `keys` is set in `options`.
+ * A failed twin's (or Breakwater side's) text with the user's options that
+ * govern it appended, `…: connectTimeoutMs 500 (your option)`; unchanged when
+ * it passed, when the user gave no config, or none of `keys` is set in
+ * `options`. A key may be a path into a nested section, `socket.stallTimeoutMs`,
+ * and is named so.
  */
 export function blameOptions(ctx: ScenarioContext, measurement: Measurement, options: object, keys: readonly string[]): Measurement {
   if (measurement.ok || !ctx.config.given) return measurement;
-  const set = keys.filter((k) => (options as Record<string, unknown>)[k] !== undefined);
+  const set = keys.filter((k) => at(options, k) !== undefined);
   if (set.length === 0) return measurement;
   const value = (v: unknown) => (typeof v === 'object' || typeof v === 'function' ? '…' : String(v));
-  const named = set.map((k) => `${k} ${value((options as Record<string, unknown>)[k])}`).join(', ');
+  const named = set.map((k) => `${k} ${value(at(options, k))}`).join(', ');
   return { ...measurement, text: `${measurement.text}: ${named} (your option${set.length === 1 ? '' : 's'})` };
+}
+
+/**
+ * The Breakwater side of a row whose bound comes from the user's options:
+ * failed with the defeat's text when the options put the bound past the
+ * ceiling ({@link withDefeat}), else, when it missed, with the options of
+ * `keys` named ({@link blameOptions}).
+ */
+export function judgeConfigured(
+  ctx: ScenarioContext,
+  measurement: Measurement,
+  defeat: string | undefined,
+  options: object,
+  keys: readonly string[],
+): Measurement {
+  return defeat === undefined ? blameOptions(ctx, measurement, options, keys) : withDefeat(measurement, defeat);
 }
 
 /**
@@ -86,4 +111,53 @@ export function keepAliveDetectMs(o: { keepAliveIdleMs: number; keepAliveInterva
 export function keepAliveBoundMs(o: { keepAliveIdleMs: number; keepAliveIntervalMs: number; keepAliveCount: number; userTimeoutMs: number }): number {
   const detect = keepAliveDetectMs(o);
   return Number.isFinite(detect) ? Math.max(detect, o.keepAliveIdleMs + o.keepAliveIntervalMs * o.keepAliveCount) : detect;
+}
+
+/** What of a row's options reaches a child process as JSON, and the keys that cannot. */
+export interface JsonOptions<T extends object> {
+  /** The options that survive JSON unchanged. */
+  sent: Partial<T>;
+  /** The keys left out, as the config spells them (`probe`, `socket.lookup`). */
+  dropped: string[];
+}
+
+const isJsonScalar = (v: unknown) => v === null || typeof v === 'string' || typeof v === 'boolean' || (typeof v === 'number' && Number.isFinite(v));
+const isPlain = (v: object) => [Object.prototype, null].includes(Object.getPrototypeOf(v));
+
+/**
+ * Splits `options` for a child process that gets them as JSON: a function, a
+ * class instance (a Buffer, a Map), a non-finite number, or an object of
+ * methods (a `clock`) does not survive `JSON.stringify` (it vanishes, or
+ * arrives as `{}` and crashes the child), so it is left out and named; a
+ * plain object is split key by key, and left out whole when none of it survives.
+ */
+export function jsonOptions<T extends object>(options: T, prefix = ''): JsonOptions<T> {
+  const sent: Record<string, unknown> = {};
+  const dropped: string[] = [];
+  for (const [key, value] of Object.entries(options)) {
+    if (value === undefined) continue;
+    if (isJsonScalar(value) || (Array.isArray(value) && value.every(isJsonScalar))) {
+      sent[key] = value;
+    } else if (typeof value === 'object' && isPlain(value) && !Object.values(value).every((v) => typeof v === 'function')) {
+      const inner = jsonOptions(value, `${prefix}${key}.`);
+      // Nothing of it left (`tls: { ca: Buffer }`): left out whole, not sent as an empty `{}` that means something else.
+      if (inner.dropped.length > 0 && Object.keys(inner.sent).length === 0) dropped.push(`${prefix}${key}`);
+      else {
+        sent[key] = inner.sent;
+        dropped.push(...inner.dropped);
+      }
+    } else {
+      dropped.push(`${prefix}${key}`);
+    }
+  }
+  return { sent: sent as Partial<T>, dropped };
+}
+
+/** The note of a row whose `section` options went to a child process as JSON and lost `dropped`; none when nothing was lost. */
+export function droppedNote(section: string, dropped: readonly string[]): string[] {
+  if (dropped.length === 0) return [];
+  const keys = dropped.map((k) => `${section}.${k}`).join(', ');
+  return [
+    `not applied: ${keys} (your option${dropped.length === 1 ? '' : 's'}): the client process gets the options as JSON, which functions, clocks and class instances do not survive`,
+  ];
 }

@@ -2,7 +2,7 @@ import { createClient, type HttpClient, resolveHttpOptions } from '@breakwater/h
 import { resolveSocketOptions } from '@breakwater/socket';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, keepAliveBoundMs, whose, withDefeat } from './config-support.js';
+import { blameOptions, configuredBound, judgeConfigured, keepAliveBoundMs, whose } from './config-support.js';
 import { codeOf, progressEvery, scenarioTopology, seconds, untilAborted, wait } from './kernel-support.js';
 import { listen } from './resilience-support.js';
 
@@ -19,6 +19,18 @@ import { listen } from './resilience-support.js';
 
 /** The healthy server's think time: past the stall watchdog (10 s), under the default deadline and headers timeout (30 s). */
 export const THINK_MS = 25_000;
+/** The http options that bound a slow answer: too tight, they cut the slow server's. */
+const SLOW_ANSWER_KEYS = ['headersTimeoutMs', 'bodyTimeoutMs', 'attemptTimeoutMs', 'deadlineMs', 'socket.stallTimeoutMs', 'socket.expectResponseAfterWrite'];
+/** The http options that decide when the dead server is reported. */
+const DEAD_SERVER_KEYS = [
+  'socket.keepAliveIdleMs',
+  'socket.keepAliveIntervalMs',
+  'socket.keepAliveCount',
+  'socket.userTimeoutMs',
+  'connectTimeoutMs',
+  'attempts',
+  ...SLOW_ANSWER_KEYS,
+];
 /** The dying server's path is blackholed this long after the requests went out. */
 const FAULT_AT_MS = 1_000;
 /** The naive side is watched from the fault until the slow server has answered. */
@@ -126,7 +138,9 @@ export const DC_01: Scenario = {
     const faultAt = performance.now() - started;
     progressEvery(ctx, (s) => `a server thinking, another dead mid-think: watching both clients (${s} s of ${seconds(WINDOW_MS)})`);
     const [twinOutcome, bwOutcome] = await untilAborted(ctx, Promise.all([healthy, dead]));
-    // The naive request: still pending once the slow server has answered?
+    // The naive request gets its whole window (until the slow server's answer is due), however early the Breakwater requests ended.
+    await Promise.race([naive, wait(ctx, Math.max(0, started + THINK_MS - performance.now()))]);
+    // The naive request: still pending once the slow server's answer was due?
     const naiveOutcome = await Promise.race([naive, wait(ctx, 0).then(() => undefined)]);
 
     const hits = servers.messages.filter((m) => (m as { hit?: string }).hit === 'slow').length;
@@ -144,7 +158,8 @@ export const DC_01: Scenario = {
               text: `${naiveOutcome.error ?? naiveOutcome.status} after ${seconds(naiveOutcome.ms - faultAt)} s`,
               ok: false,
             },
-      breakwater: withDefeat(
+      breakwater: judgeConfigured(
+        ctx,
         {
           value: Number(seconds(bwMs)),
           unit: 's',
@@ -152,8 +167,10 @@ export const DC_01: Scenario = {
           ok: bwOutcome.error !== undefined && bwMs <= boundMs,
         },
         defeat,
+        ctx.config.http,
+        DEAD_SERVER_KEYS,
       ),
-      twin: slowAnswer(twinOutcome, hits),
+      twin: blameOptions(ctx, slowAnswer(twinOutcome, hits), ctx.config.http, SLOW_ANSWER_KEYS),
       notes: [
         `two servers in a namespace behind a veth; both requests written and acknowledged, then the dying server's port blackholed ${seconds(FAULT_AT_MS)} s later (no FIN, no RST); times from the fault`,
         `naive: undici request() with Agent() defaults (headersTimeout 300 s, TCP keepalive after 60 s idle); Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)}: bound ${seconds(boundMs)} s (keepalive, then a connect timeout per retry of the GET)`,

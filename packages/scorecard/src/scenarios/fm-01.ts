@@ -1,7 +1,8 @@
 import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, type SocketEvent, SocketWatch, type Topology } from '@breakwater/chaos';
 import { type AppliedOptions, connect, guardOf, SOCKET_DEFAULTS, type SocketOptions } from '@breakwater/socket';
+import { describeGiven } from '../config.js';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, keepAliveBoundMs, whose, withDefeat } from './config-support.js';
+import { blameOptions, configuredBound, judgeConfigured, keepAliveBoundMs, whose } from './config-support.js';
 import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence, wait } from './kernel-support.js';
 
 // FM-01, the zombie connection: an idle connection's peer crashes and no FIN
@@ -20,6 +21,8 @@ const DEFAULT_DETECT_MS = keepAliveBoundMs(SOCKET_DEFAULTS);
 
 /** The twin's path is down this long: the defaults ride it out (5 probes 2 s apart, TCP_USER_TIMEOUT 10 s since the last answer). */
 const OUTAGE_MS = 4_000;
+/** The options that decide when an idle peer is declared dead, as the config spells them. */
+const KEEPALIVE_KEYS = ['keepAliveIdleMs', 'keepAliveIntervalMs', 'keepAliveCount', 'userTimeoutMs'];
 /** The outage starts this far into the twin's idle time: past the default keepalive idle (5 s), so probes are being answered. */
 const OUTAGE_AT_MS = 6_000;
 
@@ -100,7 +103,7 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
       const port = await readyPort(ctx, server.ready);
       const socket = { ...ctx.config.socket, ...options.socket };
       // Beside the window, on its own server and port in the same namespaces: it adds no wall time.
-      const twin = idlePeerTwin(ctx, topo, socket, NAIVE_WINDOW_MS);
+      const twin = idlePeerTwin(ctx, topo, socket, NAIVE_WINDOW_MS).then((m) => blameOptions(ctx, m, socket, KEEPALIVE_KEYS));
       twin.catch(() => {});
 
       const naive = await connectWatched(topo.server.address, port);
@@ -129,12 +132,18 @@ export const fm01 = (options: Fm01Options = {}): Scenario => {
       // Never tighter than the catalogue's idle + interval × count (the kernel may answer sooner under a user timeout).
       const detect =
         keepAlive === undefined || !Number.isFinite(kernelMs) ? kernelMs : Math.max(kernelMs, keepAlive.idleMs + keepAlive.intervalMs * keepAlive.count);
-      const knobs = `keepAliveIdleMs ${keepAlive?.idleMs}, keepAliveIntervalMs ${keepAlive?.intervalMs}, keepAliveCount ${keepAlive?.count}${applied?.mechanism === 'native' ? `, userTimeoutMs ${applied.timeoutMs}` : ''}`;
+      // The keepalive options the user (or the preset) set, as the config spells them; the applied values when they set none.
+      const knobs =
+        describeGiven(socket, KEEPALIVE_KEYS) ||
+        `keepAliveIdleMs ${keepAlive?.idleMs}, keepAliveIntervalMs ${keepAlive?.intervalMs}, keepAliveCount ${keepAlive?.count}${applied?.mechanism === 'native' ? `, userTimeoutMs ${applied.timeoutMs}` : ''}`;
       const { boundMs, defeat } = configuredBound(detect, 2_000, NAIVE_WINDOW_MS, knobs, 'an idle dead peer is reported', 'keepalive');
       return {
         naive: silence(naiveEvent, NAIVE_WINDOW_MS),
         // PEER_TIMEOUT from keepalive; STALLED should the watchdog see it first.
-        breakwater: withDefeat(failedInTime(failure, NAIVE_WINDOW_MS, boundMs, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']), defeat),
+        breakwater: judgeConfigured(ctx, failedInTime(failure, NAIVE_WINDOW_MS, boundMs, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']), defeat, socket, [
+          ...KEEPALIVE_KEYS,
+          'stallTimeoutMs',
+        ]),
         twin: await twin,
         notes: [
           options.naiveKeepAlive === false

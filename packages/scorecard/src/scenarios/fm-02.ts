@@ -3,7 +3,7 @@ import { connectWatched, ECHO_SERVER, echoRoundTrip, failureWithin, quietFor, ty
 import { createClient, type HttpClientOptions } from '@breakwater/http';
 import { connect, type SocketOptions } from '@breakwater/socket';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, whose, withDefeat } from './config-support.js';
+import { blameOptions, configuredBound, judgeConfigured, whose } from './config-support.js';
 import { codeOf, failedInTime, progressEvery, readyPort, scenarioTopology, seconds, silence, untilAborted } from './kernel-support.js';
 
 // FM-02, the 15-minute hang: the peer vanishes while written data is still
@@ -27,6 +27,8 @@ const detectMs = (o: { userTimeoutMs: number; stallTimeoutMs: number }) =>
 
 /** The twin's server thinks this long (less in a window under 16 s): past the default 10 s bound, as issue 13's slow server. */
 const THINK_MS = 12_000;
+/** The socket options that decide when a request's silence is a dead peer. */
+const DEAD_PEER_KEYS = ['userTimeoutMs', 'stallTimeoutMs', 'expectResponseAfterWrite'];
 const TWIN_BODY = JSON.stringify({ order: 42, items: ['a', 'b', 'c'] });
 
 /** A live HTTP server that reads a request, thinks `argv[1]` ms, then answers `{"bytes":n}`; prints `{"port":…}`. */
@@ -135,7 +137,14 @@ export const fm02 = (options: Fm02Options = {}): Scenario => {
       const server = topo.server.spawnNode(ECHO_SERVER);
       const port = await readyPort(ctx, server.ready);
       // Beside the window, on its own server and port in the same namespace: it adds no wall time.
-      const twin = thinkingServerTwin(ctx, topo, ctx.config.http, thinkMs);
+      const twin = thinkingServerTwin(ctx, topo, ctx.config.http, thinkMs).then((m) =>
+        blameOptions(
+          ctx,
+          m,
+          ctx.config.http,
+          DEAD_PEER_KEYS.map((k) => `socket.${k}`),
+        ),
+      );
       twin.catch(() => {});
 
       const naive = await connectWatched(topo.server.address, port);
@@ -160,7 +169,13 @@ export const fm02 = (options: Fm02Options = {}): Scenario => {
 
       return {
         naive: silence(naiveEvent, NAIVE_WINDOW_MS),
-        breakwater: withDefeat(failedInTime(failure, NAIVE_WINDOW_MS, boundMs, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']), defeat),
+        breakwater: judgeConfigured(
+          ctx,
+          failedInTime(failure, NAIVE_WINDOW_MS, boundMs, ['BW_ERR_PEER_TIMEOUT', 'BW_ERR_STALLED']),
+          defeat,
+          ctx.config.socket,
+          DEAD_PEER_KEYS,
+        ),
         twin: await twin,
         notes: [
           `naive after ${seconds(NAIVE_WINDOW_MS)} s: ${info?.state ?? '?'}, ${info?.unacked ?? '?'} segments unacknowledged, ${info?.retransmits ?? '?'} retransmissions; the kernel gives up after ≈ 924 s (tcp_retries2 = 15)`,

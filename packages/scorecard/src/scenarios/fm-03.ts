@@ -1,6 +1,6 @@
 import { REQUEST_CLIENT, SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER, type Topology } from '@breakwater/chaos';
-import type { Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import type { Measurement, Scenario, ScenarioContext } from '../types.js';
+import { blameOptions, droppedNote, jsonOptions, whose } from './config-support.js';
 import { childImportArgs, readyPort, scenarioTopology, seconds, untilAborted } from './kernel-support.js';
 
 // FM-03, ephemeral port exhaustion: a connection per request where the
@@ -20,6 +20,8 @@ const CALLERS = 20;
 /** The twin's burst: this many callers at once (4× the default `max`), each request TWIN_THINK_MS at the backend. */
 const BURST = 40;
 const TWIN_THINK_MS = 150;
+/** The pool options that decide whether a caller gets a connection, and how many ports the pool leaves in TIME_WAIT. */
+const POOL_KEYS = ['max', 'acquireTimeoutMs', 'maxWaiting', 'idleTimeoutMs', 'maxLifetimeMs'];
 
 /**
  * argv: hooks poolSpecifier host port count batchSize max mode options(JSON: the user's pool options) callers. 4-byte requests
@@ -146,6 +148,8 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
         readyPort(ctx, topo.server.spawnNode(SIZED_RESPONSE_SERVER).ready),
         readyPort(ctx, topo.server.spawnNode(SLOW_RESPONSE_SERVER, [String(TWIN_THINK_MS)]).ready),
       ]);
+      // The client runs in its own namespace and gets the options as JSON: what does not survive it is left out and named.
+      const { sent, dropped } = jsonOptions(ctx.config.pool);
       const child = async (source: string, args: string[]) =>
         (await untilAborted(ctx, topo.client.spawnNode(source, args, { readyTimeoutMs: 35_000 }).ready)) as Counts;
       const lab: Fm03Lab = {
@@ -161,7 +165,7 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
             '100',
             String(o.max ?? 0),
             o.mode ?? 'requests',
-            JSON.stringify(ctx.config.pool),
+            JSON.stringify(sent),
             String(o.callers ?? CALLERS),
           ]),
       };
@@ -179,6 +183,7 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
       await options.afterNaive?.(lab, naive);
 
       const exhausted = naive.errors.EADDRNOTAVAIL ?? 0;
+      const blame = (m: Measurement) => blameOptions(ctx, m, sent, POOL_KEYS);
       return {
         naive: {
           value: errorCount(naive),
@@ -187,14 +192,14 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
           ok: exhausted > 0,
           series: { label: 'naive: failed requests per 20', unit: 'errors', points: naive.batchErrors },
         },
-        breakwater: {
+        breakwater: blame({
           value: errorCount(pooled),
           unit: 'errors',
           text: `${errorCount(pooled)}/${pooledRequests} errors over ${pooled.created ?? '?'} connections`,
           ok: errorCount(pooled) === 0 && pooled.ok === pooledRequests,
           series: { label: 'breakwater: failed requests per 100', unit: 'errors', points: pooled.batchErrors },
-        },
-        twin: {
+        }),
+        twin: blame({
           value: errorCount(twin),
           unit: 'errors',
           text:
@@ -202,11 +207,12 @@ export const fm03 = (options: Fm03Options = {}): Scenario => {
               ? `${twin.ok}/${BURST} ok over ${twin.created ?? '?'} connections in ${seconds(twin.elapsedMs)} s`
               : `${twin.ok}/${BURST} ok, ${describeErrors(twin)}`,
           ok: errorCount(twin) === 0 && twin.ok === BURST,
-        },
+        }),
         notes: [
           `client namespace with ${PORTS} ephemeral ports (40000–40099); each client-closed port sits in TIME_WAIT for 60 s`,
           `naive: ${naive.ok} ok${errorCount(naive) > 0 ? `, ${describeErrors(naive)}` : ''} in ${naive.elapsedMs} ms`,
-          `breakwater: ${whose(ctx, 'createPool()', ctx.config.pool)} (as JSON in the client's namespace), ${CALLERS} concurrent callers: ${pooled.ok} ok in ${pooled.elapsedMs} ms`,
+          `breakwater: ${whose(ctx, 'createPool()', sent)} (as JSON in the client's namespace), ${CALLERS} concurrent callers: ${pooled.ok} ok in ${pooled.elapsedMs} ms`,
+          ...droppedNote('pool', dropped),
         ],
       };
     },

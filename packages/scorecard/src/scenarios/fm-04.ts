@@ -2,7 +2,7 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { connect } from '@breakwater/socket';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { whose, withDefeat } from './config-support.js';
 import { listen, pause, percentile, settleBeforeCleanup, thin } from './transport-support.js';
 
 /**
@@ -175,15 +175,21 @@ export async function naiveSocket(port: number): Promise<net.Socket> {
 /**
  * The sub-millisecond side shares a machine with whatever else runs: a CPU
  * stolen for 15 ms is not Nagle. Best p99 of up to `BW_ROUNDS` rounds of
- * `BW_EXCHANGES` exchanges, a little apart, until one is under the bound.
+ * `BW_EXCHANGES` exchanges, a little apart, until one is under the bound;
+ * `maxRounds` 1: Nagle is on by choice, each round as slow as the last.
  */
-export async function bestRound(ctx: ScenarioContext, open: () => Promise<net.Socket>, write?: WriteMessage): Promise<{ times: number[]; rounds: number }> {
+export async function bestRound(
+  ctx: ScenarioContext,
+  open: () => Promise<net.Socket>,
+  write?: WriteMessage,
+  maxRounds = BW_ROUNDS,
+): Promise<{ times: number[]; rounds: number }> {
   let best: number[] = [];
   let rounds = 0;
-  while (rounds < BW_ROUNDS && !(percentile(best, 99) < BW_P99_MS)) {
+  while (rounds < maxRounds && !(percentile(best, 99) < BW_P99_MS)) {
     if (rounds > 0) await pause(BW_ROUND_GAP_MS, ctx.signal);
     rounds++;
-    ctx.progress(`breakwater: round ${rounds} of ≤ ${BW_ROUNDS}, ${BW_EXCHANGES} exchanges on connect()`);
+    ctx.progress(`breakwater: round ${rounds} of ≤ ${maxRounds}, ${BW_EXCHANGES} exchanges on connect()`);
     const times = await exchanges(ctx, await open(), BW_EXCHANGES, write);
     if (best.length === 0 || percentile(times, 99) < percentile(best, 99)) best = times;
   }
@@ -206,8 +212,14 @@ export const fm04: Scenario = {
     const naive = await exchanges(ctx, await naiveSocket(port), NAIVE_EXCHANGES);
     const naiveP50 = percentile(naive, 50);
 
-    const { times: best, rounds } = await bestRound(ctx, () => connect({ ...ctx.config.socket, host: '127.0.0.1', port, signal: ctx.signal }));
+    // Nagle on by the user's choice: every round waits for delayed ACKs, so one round shows it (twenty would pass the budget).
+    const nagle = !ctx.config.effectiveSocket.noDelay;
+    const open = () => connect({ ...ctx.config.socket, host: '127.0.0.1', port, signal: ctx.signal });
+    const { times: best, rounds } = await bestRound(ctx, open, undefined, nagle ? 1 : BW_ROUNDS);
     const bwP99 = percentile(best, 99);
+    const defeat = nagle
+      ? `noDelay false → every two-write exchange waits for a delayed ACK (p50 ${percentile(best, 50).toFixed(1)} ms), bound ${BW_P99_MS} ms`
+      : undefined;
 
     ctx.progress(`healthy twin: ${LARGE_MESSAGES} messages of 1 MB on net.connect() and connect()`);
     const largePort = await listen(ctx, messageServer(CHUNK_HANDLING_MS));
@@ -221,13 +233,16 @@ export const fm04: Scenario = {
         ok: naiveP50 >= NAIVE_P50_MS,
         series: { label: 'naive latency per exchange', unit: 'ms', points: thin(naive) },
       },
-      breakwater: {
-        value: round(bwP99),
-        unit: 'ms',
-        text: `p99 ${bwP99.toFixed(2)} ms, p50 ${percentile(best, 50).toFixed(2)} ms`,
-        ok: bwP99 < BW_P99_MS,
-        series: { label: 'Breakwater latency per exchange', unit: 'ms', points: thin(best) },
-      },
+      breakwater: withDefeat(
+        {
+          value: round(bwP99),
+          unit: 'ms',
+          text: `p99 ${bwP99.toFixed(2)} ms, p50 ${percentile(best, 50).toFixed(2)} ms`,
+          ok: bwP99 < BW_P99_MS,
+          series: { label: 'Breakwater latency per exchange', unit: 'ms', points: thin(best) },
+        },
+        defeat,
+      ),
       twin,
       notes: [
         `Two write() calls (4-byte header, 100-byte body) per exchange on loopback; naive: net.connect() defaults, ${NAIVE_EXCHANGES} exchanges; ` +

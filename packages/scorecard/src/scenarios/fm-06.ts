@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { connectWatched, failureWithin, SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER, SocketWatch } from '@breakwater/chaos';
 import { connect, type SocketOptions } from '@breakwater/socket';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { configuredBound, whose, withDefeat } from './config-support.js';
+import { blameOptions, configuredBound, judgeConfigured, whose } from './config-support.js';
 import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, untilAborted, wait } from './kernel-support.js';
 
 // FM-06, PMTU black hole: client — router — server, the router's
@@ -26,6 +26,8 @@ const SAMPLE_MS = 500;
 /** Past the Breakwater bound (stall timeout + 1 s = 11 s) with a margin. */
 const DEFAULT_WINDOW_MS = 14_000;
 
+/** The options that decide when a transfer is stalled. */
+const STALL_KEYS = ['stallTimeoutMs', 'expectResponseAfterWrite'];
 /** The twin's server thinks this long before answering: busy, well inside the default stall timeout. */
 const TWIN_THINK_MS = 2_000;
 const TWIN_BYTES = 4 * 1024 * 1024;
@@ -116,7 +118,7 @@ export const fm06 = (options: Fm06Options = {}): Scenario => {
         'a PMTU black hole is reported',
       );
       // Beside the black hole, on its own healthy path: it adds no wall time.
-      const twin = bigTransferTwin(ctx, socket, NAIVE_WINDOW_MS);
+      const twin = bigTransferTwin(ctx, socket, NAIVE_WINDOW_MS).then((m) => blameOptions(ctx, m, socket, STALL_KEYS));
       twin.catch(() => {}); // observed below; an abort before then must not leave its rejection unhandled
       const topo = await scenarioTopology(ctx, { router: true, mtu: { clientRouter: 1400 } });
       if (options.dropIcmp !== false) await topo.router?.nft.dropIcmpUnreachable();
@@ -160,7 +162,8 @@ export const fm06 = (options: Fm06Options = {}): Scenario => {
           ok: smallOk && naiveLarge < LARGE && naiveFailed === undefined,
           series: { label: 'naive: bytes of the 100 KB response received', unit: 'count', points: received.slice(0, 200) },
         },
-        breakwater: withDefeat(
+        breakwater: judgeConfigured(
+          ctx,
           {
             value: Number(seconds(failure?.atMs ?? NAIVE_WINDOW_MS)),
             unit: 's',
@@ -171,6 +174,8 @@ export const fm06 = (options: Fm06Options = {}): Scenario => {
             ok: smallOk && code === 'BW_ERR_STALLED' && failure !== undefined && failure.atMs <= boundMs,
           },
           defeat,
+          socket,
+          STALL_KEYS,
         ),
         twin: await twin,
         notes: [

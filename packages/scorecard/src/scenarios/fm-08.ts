@@ -3,7 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { SIZED_RESPONSE_SERVER, SLOW_RESPONSE_SERVER } from '@breakwater/chaos';
 import { createPool, POOL_DEFAULTS, type PoolOptions } from '@breakwater/pool';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose, withDefeat } from './config-support.js';
+import { blameOptions, judgeConfigured, whose } from './config-support.js';
 import { codeOf, progressEvery, readyPort, scenarioTopology, seconds, wait } from './kernel-support.js';
 
 // FM-08, health checks that lie: the FM-06 path (1400-MTU hop, ICMP
@@ -114,6 +114,8 @@ async function breakwaterSide(ctx: ScenarioContext, host: string, port: number) 
   return { outcomes, marked, next, nextMs: performance.now() - t0 };
 }
 
+/** The pool options that decide when an endpoint is stalled and marked unhealthy. */
+const EJECT_KEYS = ['socket.stallTimeoutMs', 'socket.expectResponseAfterWrite', 'unhealthyAfterFailures', 'unhealthyForMs'];
 /** The twin's backend: thinks this long, then answers TWIN_BYTES in chunks of TWIN_CHUNK, TWIN_GAP_MS apart. */
 const TWIN_THINK_MS = 2_000;
 const TWIN_BYTES = 512 * 1024;
@@ -180,7 +182,7 @@ export const FM_08: Scenario = {
     const port = await readyPort(ctx, topo.server.spawnNode(SIZED_RESPONSE_SERVER).ready);
     const host = topo.server.address;
     // Beside the window, on its own healthy path: it adds no wall time.
-    const twin = slowBackendTwin(ctx, ctx.config.pool);
+    const twin = slowBackendTwin(ctx, ctx.config.pool).then((m) => blameOptions(ctx, m, ctx.config.pool, EJECT_KEYS));
     twin.catch(() => {}); // observed below; an abort before then must not leave its rejection unhandled
 
     progressEvery(ctx, (s) => `PMTU black hole: health checks and ${REAL_REQUESTS} real requests per side (${s} s of ${seconds(NAIVE_WINDOW_MS)})`);
@@ -201,7 +203,8 @@ export const FM_08: Scenario = {
         text: `health check healthy ${naive.healthy}/${naive.checks}; ${answered}/${REAL_REQUESTS} real requests answered in ${seconds(NAIVE_WINDOW_MS)} s`,
         ok: naive.checks > 0 && naive.healthy === naive.checks && answered === 0,
       },
-      breakwater: withDefeat(
+      breakwater: judgeConfigured(
+        ctx,
         {
           value: bw.marked?.failures ?? REAL_REQUESTS,
           unit: 'count',
@@ -212,6 +215,8 @@ export const FM_08: Scenario = {
           ok: bw.marked !== undefined && bw.marked.failures <= POOL_DEFAULTS.unhealthyAfterFailures && bw.next === 'BW_ERR_CIRCUIT_OPEN',
         },
         defeat,
+        ctx.config.pool,
+        EJECT_KEYS,
       ),
       twin: await twin,
       notes: [

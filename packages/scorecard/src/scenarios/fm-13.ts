@@ -182,7 +182,8 @@ export function fm13Scenario(options: Fm13Options = {}): Scenario {
 
       const naive = naiveAgent(server);
       ctx.defer(() => naive.destroy());
-      const makeClient: MakeDnsClient = (dns) => createClient({ ...ctx.config.http, ...options.client, dnsServers: [dns] });
+      // The scenario's DNS server is the thing under test: a user's `resolve` would replace it, so it stays out (and a note says so).
+      const makeClient: MakeDnsClient = (dns) => createClient({ ...ctx.config.http, ...options.client, dnsServers: [dns], resolve: undefined });
       const bw = makeClient(server);
       ctx.defer(() => bw.close());
       const naiveGet = async () => (await request(`http://svc.test:${port}/`, { dispatcher: naive, signal: ctx.signal })).body.text();
@@ -253,6 +254,9 @@ export function fm13Scenario(options: Fm13Options = {}): Scenario {
           `Authoritative DNS server on 127.0.0.1 (UDP); an A record (TTL ${TTL_S} s) moved from ${OLD} to ${NEW} ${CHANGE_AFTER_MS} ms after it was cached, GETs every 50 ms; ` +
             `naive: undici Agent() with a connect-time lookup through the same server; Breakwater: ${whose(ctx, 'createClient({ dnsServers })', ctx.config.http)}. ` +
             `A name answered NXDOMAIN was created ${createAfterMs} ms later (Breakwater's negative cap: ${seconds(negativeCapMs)}). Needs 127.0.0.2 and 127.0.0.3 on the loopback interface (Linux has all of 127/8).`,
+          ...(ctx.config.http.resolve === undefined
+            ? []
+            : ["not applied: http.resolve (your option): it would replace the scenario's DNS server, the resolver under test"]),
         ],
       };
     }),
