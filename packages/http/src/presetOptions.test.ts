@@ -1,5 +1,5 @@
 import { isBreakwaterError } from '@breakwater/core';
-import { type PresetHttp, resolvePreset } from '@breakwater/presets';
+import { ENV_NAMES, INFRA_NAMES, INFRA_PRESETS, PRESET_DEFAULTS, type PresetHttp, resolvePreset } from '@breakwater/presets';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import { createClient } from './createClient.js';
 import { HTTP_DEFAULTS, type HttpClientOptions, resolveHttpOptions } from './defaults.js';
@@ -38,8 +38,8 @@ describe('presets plug into createClient()', () => {
   });
 
   it('explicit options override the preset, key by key', () => {
-    const o = resolveHttpOptions({ preset: alb, deadlineMs: 40_000, connections: 64, socket: { stallTimeoutMs: 7_000 }, circuit: { volumeThreshold: 3 } });
-    expect(o.deadlineMs).toBe(40_000);
+    const o = resolveHttpOptions({ preset: alb, deadlineMs: 120_000, connections: 64, socket: { stallTimeoutMs: 7_000 }, circuit: { volumeThreshold: 3 } });
+    expect(o.deadlineMs).toBe(120_000);
     expect(o.connections).toBe(64);
     expect(o.keepAliveTimeoutMs).toBe(alb.http.keepAliveTimeoutMs);
     expect(o.socket).toEqual({ ...albSocket, stallTimeoutMs: 7_000 });
@@ -61,8 +61,28 @@ describe('presets plug into createClient()', () => {
   });
 
   it('a healthy unusual override that keeps the path valid is accepted (fewer attempts, shorter deadline)', () => {
-    const o = resolveHttpOptions({ preset: alb, attempts: 1, deadlineMs: 10_000 });
-    expect(o).toMatchObject({ attempts: 1, deadlineMs: 10_000 });
+    const o = resolveHttpOptions({ preset: alb, attempts: 1, deadlineMs: 31_000 });
+    expect(o).toMatchObject({ attempts: 1, deadlineMs: 31_000 });
+  });
+
+  // "A protection that fires on healthy traffic is a bug": row DC-01's healthy twin thinks 25 s.
+  it.each(INFRA_NAMES.flatMap((infra) => ENV_NAMES.map((env) => ({ infra, env }))))(
+    '$infra / $env lets a server thinking 25 s answer, unless its load balancer cuts first',
+    ({ infra, env }) => {
+      const o = resolveHttpOptions({ preset: { infra, env } });
+      // Envoy's 15 s route timeout answers 504 before any 25 s answer: the attempt gives up just before it.
+      if (INFRA_PRESETS[infra].responseTimeoutMs <= 25_000) return expect(attemptHeadersTimeoutMs(o)).toBeLessThan(INFRA_PRESETS[infra].responseTimeoutMs);
+      expect(attemptHeadersTimeoutMs(o)).toBeGreaterThan(25_000);
+      expect(o.deadlineMs).toBeGreaterThan(25_000);
+      expect(o.bodyTimeoutMs === 0 || o.bodyTimeoutMs > 25_000).toBe(true);
+      expect(o.socket?.expectResponseAfterWrite).not.toBe(true);
+    },
+  );
+
+  it('takes a preset attemptTimeoutMs 0 (off): the headers timer and deadline are the client defaults', () => {
+    const o = resolveHttpOptions({ preset: { infra: 'aws-alb', overrides: { http: { attemptTimeoutMs: 0 } } } });
+    expect(o).toMatchObject({ attemptTimeoutMs: 0, deadlineMs: HTTP_DEFAULTS.deadlineMs });
+    expect(attemptHeadersTimeoutMs(o)).toBe(HTTP_DEFAULTS.headersTimeoutMs);
   });
 
   it('bad presets and bad values name the key', () => {
@@ -77,6 +97,11 @@ describe('presets plug into createClient()', () => {
     const client = createClient({ preset: alb });
     expect(client.layers.map((l) => l.role)).toEqual(['deadline', 'retry', 'circuit', 'balance', 'dns']);
     await client.close();
+  });
+
+  it('presets take their attempt timeout and off-deadline from these defaults', () => {
+    expect(PRESET_DEFAULTS.attemptTimeoutMs).toBe(HTTP_DEFAULTS.headersTimeoutMs);
+    expect(PRESET_DEFAULTS.offDeadlineMs).toBe(HTTP_DEFAULTS.deadlineMs);
   });
 
   it('attemptTimeoutMs caps the headers timer; 0 leaves it alone', () => {

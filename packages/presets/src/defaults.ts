@@ -29,7 +29,11 @@ export interface PresetHttp {
   connections: number;
   /** Whole request, every attempt and backoff sleep included, in ms. Holds `attempts × attemptTimeoutMs` + the worst backoff. */
   deadlineMs: number;
-  /** One attempt, in ms; below the load balancer's response timeout. */
+  /**
+   * One attempt, in ms: how long a healthy server may think before its headers (`@breakwater/http`'s
+   * `headersTimeoutMs`, 30 s), below the load balancer's response timeout by max(1 s, 10 %). 0 = off:
+   * each attempt is bounded by the client's `headersTimeoutMs`, and the deadline is the client's default (30 s).
+   */
   attemptTimeoutMs: number;
   /** Attempts, the first included (the same number as `retry.attempts`). */
   attempts: number;
@@ -103,6 +107,14 @@ export const PRESET_DEFAULTS = Object.freeze({
   serverIdleMarginMs: 5_000,
   /** `headersTimeout` above `keepAliveTimeout` by this much, in ms (the usual ALB fix: 65 s / 66 s). */
   headersTimeoutMarginMs: 1_000,
+  /**
+   * One attempt's limit, in ms, where the load balancer allows it: how long a healthy server may think
+   * before its headers, `@breakwater/http`'s `headersTimeoutMs` default. A protection must not cut
+   * healthy traffic (a server thinking 25 s gets its answer, row DC-01).
+   */
+  attemptTimeoutMs: 30_000,
+  /** The deadline with `http.attemptTimeoutMs` 0 (off), in ms: `@breakwater/http`'s `deadlineMs` default. */
+  offDeadlineMs: 30_000,
 });
 
 /**
@@ -114,6 +126,24 @@ export const NODE_SERVER_DEFAULTS = Object.freeze({
   headersTimeoutMs: 60_000,
   requestTimeoutMs: 300_000,
 }) satisfies PresetServer;
+
+/**
+ * The attempt timeout a preset derives: {@link PRESET_DEFAULTS}.attemptTimeoutMs, or below the load
+ * balancer's response timeout by max(1 s, 10 %) when that is shorter (the client gives up before the
+ * load balancer answers 504 for the server: Envoy's 15 s route timeout gives 13.5 s, GCP's 30 s 27 s).
+ */
+export function presetAttemptTimeoutMs(responseTimeoutMs: number): number {
+  return Math.min(PRESET_DEFAULTS.attemptTimeoutMs, clientIdleCeilingMs(responseTimeoutMs));
+}
+
+/**
+ * The smallest deadline that holds every attempt at its full timeout plus the worst backoff; with the
+ * attempt timeout 0 (off) the client's own default deadline (each attempt is then bounded by its headers timeout).
+ */
+export function presetDeadlineMs(attempts: number, attemptTimeoutMs: number, retry: Pick<PresetRetry, 'jitter' | 'baseDelayMs' | 'maxDelayMs'>): number {
+  const backoff = worstBackoffMs(retry, attempts);
+  return attemptTimeoutMs === 0 ? Math.max(PRESET_DEFAULTS.offDeadlineMs, backoff) : attempts * attemptTimeoutMs + backoff;
+}
 
 /** The client's idle ceiling for a load balancer idle timeout: `idle − max(1 s, 10 %)`. */
 export function clientIdleCeilingMs(loadBalancerIdleMs: number): number {

@@ -14,6 +14,8 @@ export {
   type PresetSelection,
   type PresetServer,
   type PresetSocket,
+  presetAttemptTimeoutMs,
+  presetDeadlineMs,
   worstBackoffMs,
 } from './defaults.js';
 export { ENVIRONMENTS, type EnvironmentSpec } from './environments.js';

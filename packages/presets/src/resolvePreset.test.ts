@@ -4,7 +4,7 @@ import { POOL_DEFAULTS } from '@breakwater/pool';
 import { RETRY_DEFAULTS } from '@breakwater/retry';
 import { SOCKET_DEFAULTS } from '@breakwater/socket';
 import { describe, expect, it } from 'vitest';
-import { clientIdleCeilingMs, ENV_NAMES, type PresetSelection, worstBackoffMs } from './defaults.js';
+import { clientIdleCeilingMs, ENV_NAMES, type PresetSelection, presetAttemptTimeoutMs, presetDeadlineMs, worstBackoffMs } from './defaults.js';
 import { ENVIRONMENTS } from './environments.js';
 import { INFRA_NAMES, INFRA_PRESETS } from './infra.js';
 import { resolvePreset } from './resolvePreset.js';
@@ -44,8 +44,10 @@ describe('resolvePreset', () => {
     const c = resolvePreset({ infra, env });
     const why = ENVIRONMENTS[env].why;
     expect(c.socket).toEqual(socketNumbers);
-    expect(c.circuit).toEqual(circuitNumbers);
-    expect(c.retry).toEqual({ ...retryNumbers, attempts: c.http.attempts, attemptTimeoutMs: CIRCUIT_DEFAULTS.attemptTimeoutMs });
+    // One attempt timeout per path: http's headers timeout default, below the load balancer's response timeout.
+    expect(c.http.attemptTimeoutMs).toBe(presetAttemptTimeoutMs(INFRA_PRESETS[infra].responseTimeoutMs));
+    expect(c.circuit).toEqual({ ...circuitNumbers, attemptTimeoutMs: c.http.attemptTimeoutMs });
+    expect(c.retry).toEqual({ ...retryNumbers, attempts: c.http.attempts, attemptTimeoutMs: c.http.attemptTimeoutMs });
     if (c.http.attempts !== RETRY_DEFAULTS.attempts) expect(why['http.attempts']).toBeDefined();
     for (const [key, value] of Object.entries(c.pool)) {
       if (value === poolNumbers[key as keyof typeof poolNumbers]) continue;
@@ -66,8 +68,8 @@ describe('resolvePreset', () => {
       keepAliveTimeoutMs: 30_000,
       connections: 10,
       attempts: 3,
-      attemptTimeoutMs: 10_000,
-      deadlineMs: 30_300,
+      attemptTimeoutMs: 30_000,
+      deadlineMs: 90_300,
       baseDelayMs: 100,
       maxDelayMs: 10_000,
     });
@@ -97,6 +99,33 @@ describe('resolvePreset', () => {
     expect(c.pool).toMatchObject({ max: 4, minIdle: 0, idleTimeoutMs: 10_000, validateAfterIdleMs: 0 });
   });
 
+  it.each(ALL)('$infra / $env lets a healthy server think 25 s, unless its load balancer cuts first (DC-01)', ({ infra, env }) => {
+    const c = resolvePreset({ infra, env });
+    const thinkMs = 25_000;
+    if (INFRA_PRESETS[infra].responseTimeoutMs <= thinkMs) {
+      // Envoy's 15 s route timeout answers 504 first: the attempt gives up just before it.
+      expect(c.http.attemptTimeoutMs).toBe(clientIdleCeilingMs(INFRA_PRESETS[infra].responseTimeoutMs));
+      return;
+    }
+    expect(c.http.attemptTimeoutMs).toBeGreaterThan(thinkMs);
+    expect(c.http.deadlineMs).toBeGreaterThan(thinkMs);
+  });
+
+  it('derives the attempt timeout from the load balancer: 30 s, or below its response timeout', () => {
+    expect(resolvePreset({ infra: 'nginx' }).http.attemptTimeoutMs).toBe(30_000);
+    expect(resolvePreset({ infra: 'gcp-lb' }).http.attemptTimeoutMs).toBe(27_000); // 30 s − max(1 s, 3 s)
+    expect(resolvePreset({ infra: 'envoy' }).http.attemptTimeoutMs).toBe(13_500); // 15 s − max(1 s, 1.5 s)
+    expect(resolvePreset({ infra: 'direct', overrides: { loadBalancer: { responseTimeoutMs: 5_000 } } }).circuit.attemptTimeoutMs).toBe(4_000);
+  });
+
+  it('takes attemptTimeoutMs 0 (off, as in @breakwater/http): the deadline is the client default', () => {
+    const c = resolvePreset({ infra: 'gcp-lb', overrides: { http: { attemptTimeoutMs: 0 } } });
+    expect(c.http).toMatchObject({ attemptTimeoutMs: 0, deadlineMs: 30_000 });
+    expect(c.retry.attemptTimeoutMs).toBe(0);
+    expect(c.circuit.attemptTimeoutMs).toBe(0);
+    expect(presetDeadlineMs(3, 0, { jitter: 'full', baseDelayMs: 20_000, maxDelayMs: 20_000 })).toBe(40_000);
+  });
+
   it("takes the pool's reconnect backoff nested, or by its deprecated flat names", () => {
     const nested = resolvePreset({ infra: 'direct', overrides: { pool: { reconnectBackoff: { maxDelayMs: 800 } } } });
     expect(nested.pool.reconnectBackoff).toEqual({ baseDelayMs: 100, maxDelayMs: 800 });
@@ -107,7 +136,7 @@ describe('resolvePreset', () => {
 
   it('keeps one backoff per path: set in `retry` or `http`, the other section follows', () => {
     const fromRetry = resolvePreset({ infra: 'direct', overrides: { retry: { baseDelayMs: 50, maxDelayMs: 2_000 } } });
-    expect(fromRetry.http).toMatchObject({ baseDelayMs: 50, maxDelayMs: 2_000, deadlineMs: 3 * 10_000 + 50 + 100 });
+    expect(fromRetry.http).toMatchObject({ baseDelayMs: 50, maxDelayMs: 2_000, deadlineMs: 3 * 30_000 + 50 + 100 });
     const fromHttp = resolvePreset({ infra: 'direct', overrides: { http: { baseDelayMs: 50, maxDelayMs: 2_000 } } });
     expect(fromHttp.retry).toMatchObject({ baseDelayMs: 50, maxDelayMs: 2_000 });
     expect(fromHttp.http).toEqual(fromRetry.http);

@@ -14,7 +14,8 @@ import {
   type PresetOverrides,
   type PresetSelection,
   type PresetServer,
-  worstBackoffMs,
+  presetAttemptTimeoutMs,
+  presetDeadlineMs,
 } from './defaults.js';
 import { ENVIRONMENTS } from './environments.js';
 import { INFRA_NAMES, INFRA_PRESETS } from './infra.js';
@@ -73,7 +74,8 @@ const HTTP_RULES = {
   keepAliveTimeoutMs: msRule(1),
   connections: intRule(1, 100_000),
   deadlineMs: msRule(1),
-  attemptTimeoutMs: msRule(1, 3_600_000),
+  // 0 is off, as in @breakwater/http: each attempt is bounded by the client's headers timeout.
+  attemptTimeoutMs: msRule(0, 3_600_000),
   attempts: intRule(1, 100),
   baseDelayMs: msRule(0, 3_600_000),
   maxDelayMs: msRule(0, 3_600_000),
@@ -137,7 +139,7 @@ export function resolvePreset(selection: PresetSelection): PresetConfig {
       ['http.attemptTimeoutMs', o.http?.attemptTimeoutMs],
       ['retry.attemptTimeoutMs', o.retry?.attemptTimeoutMs],
       ['circuit.attemptTimeoutMs', o.circuit?.attemptTimeoutMs],
-    ) ?? CIRCUIT_NUMBERS.attemptTimeoutMs;
+    ) ?? presetAttemptTimeoutMs(loadBalancer.responseTimeoutMs);
 
   // One backoff per path too: the HTTP client sleeps what the deadline was computed for.
   const baseDelayMs =
@@ -156,13 +158,13 @@ export function resolvePreset(selection: PresetSelection): PresetConfig {
   const circuit = pick(circuitResolved, Object.keys(CIRCUIT_NUMBERS) as (keyof typeof CIRCUIT_NUMBERS)[]);
 
   // An HTTP connection is a pooled connection: the same idle limit and size; the deadline is the
-  // smallest that holds every attempt at its full timeout plus the worst backoff.
+  // smallest that holds every attempt at its full timeout plus the worst backoff (0, off: the client's default).
   const httpDerived: PresetHttp = {
     keepAliveTimeoutMs: pool.idleTimeoutMs,
     connections: pool.max,
     attempts,
     attemptTimeoutMs,
-    deadlineMs: attempts * attemptTimeoutMs + worstBackoffMs(retry, attempts),
+    deadlineMs: presetDeadlineMs(attempts, attemptTimeoutMs, retry),
     baseDelayMs,
     maxDelayMs,
   };

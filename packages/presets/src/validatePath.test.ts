@@ -82,7 +82,7 @@ const CONFLICTS: { left: string; right: string; infra: InfraName; overrides: Pre
     right: 'http.deadlineMs',
     infra: 'direct',
     overrides: { http: { deadlineMs: 20_000 } },
-    mentions: ['3 × 10000 + 300 = 30300 ms', '20000 ms'],
+    mentions: ['3 × 30000 + 300 = 90300 ms', '20000 ms'],
   },
   { left: 'retry.attempts', right: 'http.attempts', infra: 'direct', overrides: { http: { attempts: 2 }, retry: { attempts: 4 } }, mentions: ['(4)', '(2)'] },
   {

@@ -27,14 +27,14 @@ describe('resolveScorecardConfig', () => {
   });
 
   it('a preset supplies its sections; explicit sections override it key by key', () => {
-    const c = resolveScorecardConfig({ preset: { infra: 'aws-alb' }, socket: { stallTimeoutMs: 15_000 }, http: { deadlineMs: 60_000 } });
+    const c = resolveScorecardConfig({ preset: { infra: 'aws-alb' }, socket: { stallTimeoutMs: 15_000 }, http: { deadlineMs: 120_000 } });
     expect(c.given).toBe(true);
     expect(c.preset?.loadBalancer.name).toBe('aws-alb');
     expect(c.effectiveSocket.stallTimeoutMs).toBe(15_000);
     expect(c.socket.keepAliveIdleMs).toBe(c.preset?.socket.keepAliveIdleMs);
     expect(c.pool.idleTimeoutMs).toBe(c.preset?.pool.idleTimeoutMs);
     // The HTTP client gets the preset (createClient applies it) and the user's socket options.
-    expect(c.http).toMatchObject({ preset: c.preset, deadlineMs: 60_000, socket: { stallTimeoutMs: 15_000 } });
+    expect(c.http).toMatchObject({ preset: c.preset, deadlineMs: 120_000, socket: { stallTimeoutMs: 15_000 } });
     expect(resolveScorecardConfig({ preset: resolvePreset({ infra: 'kubernetes' }) }).preset?.loadBalancer.name).toBe('kubernetes');
   });
 
