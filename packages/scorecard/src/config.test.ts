@@ -52,6 +52,22 @@ describe('resolveScorecardConfig', () => {
     expect(() => resolveScorecardConfig({ socket: { stallTimeoutMs: -1 } })).toThrow(/`socket\.stallTimeoutMs`/);
   });
 
+  it('names a preset override where the config has it, under `preset.overrides`, hint included', () => {
+    let caught: BreakwaterError | undefined;
+    try {
+      resolveScorecardConfig({ preset: { infra: 'aws-alb', overrides: { http: { attemptTimeoutMs: -1 } } } });
+    } catch (error) {
+      caught = error as BreakwaterError;
+    }
+    expect(caught?.details.key).toBe('preset.overrides.http.attemptTimeoutMs');
+    expect(caught?.message).toMatch(/`preset\.overrides\.http\.attemptTimeoutMs` to be an integer between 0 and 3600000, got -1/);
+    expect(caught?.hint).toMatch(/`preset\.overrides\.http\.attemptTimeoutMs`/);
+    expect(keyOf(() => resolveScorecardConfig({ preset: { infra: 'aws-alb', overrides: { pool: { max: 0 } } } }))).toBe('preset.overrides.pool.max');
+    expect(keyOf(() => resolveScorecardConfig({ preset: { infra: 'aws-alb', overrides: { pool: 5 } } as never }))).toBe('preset.overrides.pool');
+    // 0 is off, as in @breakwater/http.
+    expect(resolveScorecardConfig({ preset: { infra: 'aws-alb', overrides: { http: { attemptTimeoutMs: 0 } } } }).preset?.http.attemptTimeoutMs).toBe(0);
+  });
+
   it('says it once, names the suggestion in full and keeps the package’s hint', () => {
     let caught: BreakwaterError | undefined;
     try {

@@ -91,6 +91,31 @@ function presetConfigOf(value: Record<string, unknown>): PresetConfig | undefine
   );
 }
 
+/** `text` with the backticked `key` renamed: "Set `http.attempts`" → "Set `overrides.http.attempts`". */
+const renamed = (text: string, key: string, to: string) => text.split(`\`${key}\``).join(`\`${to}\``);
+
+/**
+ * resolvePreset() names a bad override by its section (`http.attemptTimeoutMs`); in a selection it sits
+ * under `overrides`, and is named so. A conflict between two of the path's numbers (`details.conflictsWith`)
+ * names the resolved preset's, and stays.
+ */
+function inOverrides<T>(resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    const key = error instanceof BreakwaterError ? error.details.key : undefined;
+    const section = typeof key === 'string' ? key.split('.')[0] : undefined;
+    const isOverride = PRESET_SECTIONS.some((s) => s === section) && !(error as BreakwaterError).details.conflictsWith;
+    if (!(error instanceof BreakwaterError) || error.code !== 'BW_ERR_INVALID_OPTION' || typeof key !== 'string' || !isOverride) throw error;
+    const qualified = `overrides.${key}`;
+    throw new BreakwaterError('BW_ERR_INVALID_OPTION', renamed(error.message, key, qualified), {
+      cause: error,
+      details: { ...error.details, key: qualified },
+      hint: error.hint === undefined ? undefined : renamed(error.hint, key, qualified),
+    });
+  }
+}
+
 /** Runs a package's validation and names the key as the config file spells it: `socket.stallTimeoutMs`. */
 function within<T>(section: string, resolve: () => T): T {
   try {
@@ -99,13 +124,13 @@ function within<T>(section: string, resolve: () => T): T {
     const key = error instanceof BreakwaterError ? error.details.key : undefined;
     if (!(error instanceof BreakwaterError) || error.code !== 'BW_ERR_INVALID_OPTION' || typeof key !== 'string' || key.startsWith(`${section}.`)) throw error;
     const qualified = `${section}.${key}`;
-    const named = error.message.includes(`\`${key}\``) ? error.message.split(`\`${key}\``).join(`\`${qualified}\``) : `${error.message} (\`${qualified}\`)`;
+    const named = error.message.includes(`\`${key}\``) ? renamed(error.message, key, qualified) : `${error.message} (\`${qualified}\`)`;
     // "did you mean `stallTimeoutMs`?" names a key of the same section.
     const message = named.replace(/\(did you mean `([^`]+)`\?\)/, (_, near: string) => `(did you mean \`${section}.${near}\`?)`);
     throw new BreakwaterError('BW_ERR_INVALID_OPTION', message.includes('scorecard config') ? message : `scorecard config: ${message}`, {
       cause: error,
       details: { ...error.details, key: qualified },
-      hint: error.hint,
+      hint: error.hint === undefined ? undefined : renamed(error.hint, key, qualified),
     });
   }
 }
@@ -203,7 +228,7 @@ export function resolveScorecardConfig(config: unknown = undefined): ResolvedSco
         },
       );
     }
-    preset = presetConfigOf(given.preset) ?? within('preset', () => resolvePreset(given.preset as unknown as PresetSelection));
+    preset = presetConfigOf(given.preset) ?? within('preset', () => inOverrides(() => resolvePreset(given.preset as unknown as PresetSelection)));
     // A hand-made preset's socket and http sections are reported as the preset's, not as the user's.
     checkSocket('preset.socket', preset.socket);
     const presetHttp = preset.http;
