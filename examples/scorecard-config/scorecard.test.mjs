@@ -14,6 +14,6 @@ test('our configuration still catches a blackholed peer (FM-02) and survives the
 
 test('a configuration that drops the retry layer loses requests to the LB idle close (FM-07), and says why', async () => {
   await expect(expectScorecard({ config: defeats, only: ['FM-07'] })).rejects.toThrow(
-    /FM-07 Stale pooled connection.*: Breakwater: [1-9]\d*\/1000 failed .*layers \(your stack\), keepAliveTimeoutMs 120000 → requests on a connection the LB closed/,
+    /FM-07 Stale pooled connection.*: Breakwater: [1-9]\d*\/1000 failed .*layers \(your stack, without retry\), keepAliveTimeoutMs 120000 → requests on a connection the LB closed/,
   );
 }, 120_000);

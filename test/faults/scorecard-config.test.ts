@@ -55,7 +55,7 @@ describeNetns('breakwater scorecard --config (FM-02, FM-07)', () => {
     expect(fm07?.verdict).toBe('fail');
     expect(fm07?.naive?.ok).toBe(true);
     expect(fm07?.breakwater?.text).toMatch(
-      /^[1-9]\d*\/1000 failed \(.+\): layers \(your stack\), keepAliveTimeoutMs 120000 → requests on a connection the LB closed after 500 ms idle fail instead of being resent, bound 0$/,
+      /^[1-9]\d*\/1000 failed \(.+\): layers \(your stack, without retry\), keepAliveTimeoutMs 120000 → requests on a connection the LB closed after 500 ms idle fail instead of being resent, bound 0$/,
     );
   }, 120_000);
 

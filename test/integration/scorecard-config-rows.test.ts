@@ -3,7 +3,9 @@ import { DC_02 } from '../../packages/scorecard/src/scenarios/dc-02.js';
 import { fm04 } from '../../packages/scorecard/src/scenarios/fm-04.js';
 import { fm09Scenario } from '../../packages/scorecard/src/scenarios/fm-09.js';
 import { fm10Scenario } from '../../packages/scorecard/src/scenarios/fm-10.js';
+import { FM_11 } from '../../packages/scorecard/src/scenarios/fm-11.js';
 import { fm13 } from '../../packages/scorecard/src/scenarios/fm-13.js';
+import { FM_14 } from '../../packages/scorecard/src/scenarios/fm-14.js';
 import { fm15 } from '../../packages/scorecard/src/scenarios/fm-15.js';
 import { runScenario } from '../support/scenario.js';
 
@@ -28,6 +30,28 @@ describe('scorecard rows under a user config', () => {
     expect(run.result?.twin?.text).toMatch(/: maxBufferedBytes 262144, overflowPolicy reject \(your options\)$/);
     // The RSS allowance is not shrunk by a stricter buffer: the ~20 MB of heap does not depend on it.
     expect(run.result?.breakwater.ok).toBe(true);
+  }, 60_000);
+
+  it('FM-11: a stack without circuit and balance storms, naming the roles it lacks; without retry the twin names them too', async () => {
+    const layers = (d: { role: string }[]) => d.filter((l) => l.role !== 'circuit' && l.role !== 'balance');
+    const run = await runScenario(FM_11, { config: { http: { layers } } as never });
+    console.log(`[FM-11 config] breakwater: ${run.result?.breakwater.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.breakwater.ok).toBe(false);
+    expect(run.result?.breakwater.text).toMatch(/: layers \(your stack, without circuit, balance\)/);
+    const noRetry = await runScenario(FM_11, { config: { http: { layers: (d: { role: string }[]) => d.filter((l) => l.role !== 'retry') } } as never });
+    console.log(`[FM-11 config] twin without retry: ${noRetry.result?.twin?.text}`);
+    expect(noRetry.result?.twin?.ok).toBe(false);
+    expect(noRetry.result?.twin?.text).toMatch(/: layers \(your stack, without retry\)/);
+  }, 60_000);
+
+  it('FM-14: a stack without its balancer sends the slow replica its share, naming the role it lacks', async () => {
+    const layers = (d: { role: string }[]) => d.filter((l) => l.role !== 'circuit' && l.role !== 'balance');
+    const run = await runScenario(FM_14, { config: { http: { layers } } as never });
+    console.log(`[FM-14 config] breakwater: ${run.result?.breakwater.text} | twin: ${run.result?.twin?.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.breakwater.ok).toBe(false);
+    expect(run.result?.breakwater.text).toMatch(/: layers \(your stack, without circuit, balance\)$/);
   }, 60_000);
 
   it('DC-02: a 1 ms deadline refuses before the server saw the PUT: not counted as holding, deadlineMs named', async () => {

@@ -47,6 +47,17 @@ describe('blameOptions', () => {
     );
   });
 
+  it("names a key the user left to the preset's http section as the preset's", () => {
+    const given = ctx({ preset: { infra: 'envoy' }, http: { headersTimeoutMs: 45_000 } });
+    expect(blameOptions(given, failed, given.config.http, ['headersTimeoutMs', 'attemptTimeoutMs', 'deadlineMs']).text).toBe(
+      'BW_ERR_CONNECT_TIMEOUT after 0.5 s: headersTimeoutMs 45000 (your option), attemptTimeoutMs 13500, deadlineMs 40800 (your preset)',
+    );
+    const overridden = ctx({ preset: { infra: 'envoy' }, http: { attemptTimeoutMs: 5_000 } });
+    expect(blameOptions(overridden, failed, overridden.config.http, ['attemptTimeoutMs']).text).toBe(
+      'BW_ERR_CONNECT_TIMEOUT after 0.5 s: attemptTimeoutMs 5000 (your option)',
+    );
+  });
+
   it('judgeConfigured: the defeat when there is one, else the options named', () => {
     const given = ctx({ socket: { stallTimeoutMs: 3_000 } });
     expect(judgeConfigured(given, { ...failed, ok: true }, 'stallTimeoutMs 30000 → x, bound 20 s', given.config.socket, ['stallTimeoutMs'])).toMatchObject({

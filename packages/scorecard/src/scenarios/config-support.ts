@@ -1,3 +1,4 @@
+import { type HttpClientOptions, previewLayers } from '@breakwater/http';
 import type { Measurement, ScenarioContext } from '../types.js';
 
 /**
@@ -58,20 +59,61 @@ function at(options: object, path: string): unknown {
   return value;
 }
 
+/** The preset's resolved `http` section when `options` carry one (`{ preset, ...yours }`, createClient()'s), else none. */
+function presetHttpOf(options: object): Record<string, unknown> {
+  const preset = (options as { preset?: unknown }).preset;
+  const http = typeof preset === 'object' && preset !== null ? (preset as { http?: unknown }).http : undefined;
+  return typeof http === 'object' && http !== null ? (http as Record<string, unknown>) : {};
+}
+
+const shown = (v: unknown) => (typeof v === 'object' || typeof v === 'function' ? '…' : String(v));
+
+/** `attemptTimeoutMs 10000, deadlineMs 30300 (your preset)`, or '' for no keys. */
+function named(keys: readonly string[], read: (k: string) => unknown, whose: string): string {
+  if (keys.length === 0) return '';
+  return `${keys.map((k) => `${k} ${shown(read(k))}`).join(', ')} (${whose})`;
+}
+
+/**
+ * `layers (your stack, without retry, circuit)`: the user's `http.layers` edit, with the built-in roles
+ * it removed from the default stack; undefined when the options keep the default stack.
+ */
+export function stackOf(http: HttpClientOptions): string | undefined {
+  if (http.layers === undefined) return undefined;
+  const roles = (o: HttpClientOptions) => previewLayers(o).map((l) => l.role);
+  let missing: string[] = [];
+  try {
+    const kept = new Set(roles(http));
+    missing = roles({ ...http, layers: undefined }).filter((r) => !kept.has(r));
+  } catch {
+    // A stack the config check let through but that cannot be previewed again: named without its roles.
+  }
+  return `layers (your stack${missing.length === 0 ? '' : `, without ${missing.join(', ')}`})`;
+}
+
 /**
  * A failed twin's (or Breakwater side's) text with the user's options that
  * govern it appended, `…: connectTimeoutMs 500 (your option)`; unchanged when
  * it passed, when the user gave no config, or none of `keys` is set in
  * `options`. A key may be a path into a nested section, `socket.stallTimeoutMs`,
- * and is named so.
+ * and is named so. A key the user left to a preset's `http` section (options
+ * of the form `{ preset, ...yours }`) is named as the preset's:
+ * `attemptTimeoutMs 10000 (your preset)`; `layers` by the built-in roles the
+ * user's stack lacks ({@link stackOf}).
  */
 export function blameOptions(ctx: ScenarioContext, measurement: Measurement, options: object, keys: readonly string[]): Measurement {
   if (measurement.ok || !ctx.config.given) return measurement;
-  const set = keys.filter((k) => at(options, k) !== undefined);
-  if (set.length === 0) return measurement;
-  const value = (v: unknown) => (typeof v === 'object' || typeof v === 'function' ? '…' : String(v));
-  const named = set.map((k) => `${k} ${value(at(options, k))}`).join(', ');
-  return { ...measurement, text: `${measurement.text}: ${named} (your option${set.length === 1 ? '' : 's'})` };
+  const presetHttp = presetHttpOf(options);
+  // `layers` is named by what the stack lacks, not by its value (a function).
+  const stack = keys.includes('layers') ? (stackOf(options as HttpClientOptions) ?? '') : '';
+  const yours = keys.filter((k) => k !== 'layers' && at(options, k) !== undefined);
+  const preset = keys.filter((k) => k !== 'layers' && at(options, k) === undefined && presetHttp[k] !== undefined);
+  const parts = [
+    stack,
+    named(yours, (k) => at(options, k), yours.length === 1 ? 'your option' : 'your options'),
+    named(preset, (k) => presetHttp[k], 'your preset'),
+  ].filter((p) => p !== '');
+  return parts.length === 0 ? measurement : { ...measurement, text: `${measurement.text}: ${parts.join(', ')}` };
 }
 
 /**

@@ -3,7 +3,7 @@ import { createFaultProxy } from '@breakwater/chaos';
 import { createClient, type HttpClient, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { blameOptions, whose } from './config-support.js';
+import { blameOptions, stackOf, whose } from './config-support.js';
 import { listen, pause, seeded, settleBeforeCleanup } from './transport-support.js';
 
 /**
@@ -55,7 +55,7 @@ function defeated(ctx: ScenarioContext): string {
   if (!ctx.config.given) return '';
   const http = ctx.config.http;
   const knobs = [
-    http.layers === undefined ? undefined : 'layers (your stack)',
+    stackOf(http),
     http.keepAliveTimeoutMs === undefined ? undefined : `keepAliveTimeoutMs ${http.keepAliveTimeoutMs}`,
     http.dispatcher === undefined ? undefined : 'dispatcher',
   ].filter((k) => k !== undefined);

@@ -100,6 +100,9 @@ export async function transientFailureTwin(ctx: ScenarioContext, make: MakeClien
   };
 }
 
+/** The options that bound the storm (and the twin's one retry): the stack, its attempts, deadline and breaker. */
+const STORM_KEYS = ['attempts', 'deadlineMs', 'circuit'];
+
 const perTier = (h: { a: number; b: number; c: number }) => `A ${h.a}, B ${h.b}, C ${h.c} requests for ${REQUESTS}`;
 
 export const FM_11: Scenario = {
@@ -117,11 +120,16 @@ export const FM_11: Scenario = {
     const makeClient: MakeClient = () => createClient(ctx.config.http); // the user's options, for every tier and the twin
     const bw = await storm(ctx, (c) => breakwaterCaller(c, makeClient));
     ctx.progress('healthy twin: one transient 503');
-    const twin = blameOptions(ctx, await transientFailureTwin(ctx, makeClient), ctx.config.http, ['attempts', 'maxRetryAfterMs', 'deadlineMs', 'circuit']);
+    const twin = blameOptions(ctx, await transientFailureTwin(ctx, makeClient), ctx.config.http, ['layers', ...STORM_KEYS, 'maxRetryAfterMs']);
     const [naiveX, bwX] = [naive.c / REQUESTS, bw.c / REQUESTS];
     return {
       naive: { value: round(naiveX), unit: '×', text: `${round(naiveX)}× at the bottom (${perTier(naive)})`, ok: naiveX >= 27 },
-      breakwater: { value: round(bwX, 2), unit: '×', text: `${round(bwX, 2)}× at the bottom (${perTier(bw)})`, ok: bwX <= 1.3 },
+      breakwater: blameOptions(
+        ctx,
+        { value: round(bwX, 2), unit: '×', text: `${round(bwX, 2)}× at the bottom (${perTier(bw)})`, ok: bwX <= 1.3 },
+        ctx.config.http,
+        ['layers', ...STORM_KEYS, 'retryBudget'],
+      ),
       twin,
       notes: [
         `${REQUESTS} requests sent at once to the top of client → A → B → C (the test suites: the same); C answers 503 to all`,

@@ -1,7 +1,7 @@
 import { createClient, type HttpClientOptions } from '@breakwater/http';
 import { Agent, request } from 'undici';
 import type { Measurement, Scenario, ScenarioContext } from '../types.js';
-import { whose } from './config-support.js';
+import { blameOptions, whose } from './config-support.js';
 import { listen, round } from './resilience-support.js';
 
 // FM-14, gray failure: three replicas of one service on 127.0.0.1/.2/.3, same
@@ -114,7 +114,7 @@ export const FM_14: Scenario = {
     ctx.progress(`breakwater: createClient(), ${WARM_UP} + ${REQUESTS} requests`);
     const bw = await drive(ctx, WARM_UP + REQUESTS, CONCURRENCY, replicaClient(ctx, ctx.config.http)(port));
     ctx.progress(`healthy twin: three replicas alike, ${WARM_UP} + ${TWIN_REQUESTS} requests`);
-    const twin = await uniformReplicasTwin(ctx, ctx.config.http);
+    const twin = blameOptions(ctx, await uniformReplicasTwin(ctx, ctx.config.http), ctx.config.http, ['layers']);
     const [naiveShare, bwShare] = [share(naive), share(bw.slice(WARM_UP))];
     return {
       naive: {
@@ -124,13 +124,18 @@ export const FM_14: Scenario = {
         ok: naiveShare > 0.3,
         series: { label: `slow replica's share per ${WINDOW} requests (%)`, unit: '%', points: overTime(naive) },
       },
-      breakwater: {
-        value: round(bwShare * 100),
-        unit: '%',
-        text: `${round(bwShare * 100)} % of ${REQUESTS} requests after ${WARM_UP} of warm-up`,
-        ok: bwShare < 0.1,
-        series: { label: `slow replica's share per ${WINDOW} requests, warm-up included (%)`, unit: '%', points: overTime(bw) },
-      },
+      breakwater: blameOptions(
+        ctx,
+        {
+          value: round(bwShare * 100),
+          unit: '%',
+          text: `${round(bwShare * 100)} % of ${REQUESTS} requests after ${WARM_UP} of warm-up`,
+          ok: bwShare < 0.1,
+          series: { label: `slow replica's share per ${WINDOW} requests, warm-up included (%)`, unit: '%', points: overTime(bw) },
+        },
+        ctx.config.http,
+        ['layers'],
+      ),
       twin,
       notes: [
         `replicas on 127.0.0.1–3 answer in ${FAST_MS}, ${FAST_MS} and ${SLOW_MS} ms; ${REQUESTS} requests per side (the test suite: the same); Breakwater: ${whose(ctx, 'createClient()', ctx.config.http)}`,
