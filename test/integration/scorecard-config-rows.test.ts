@@ -75,6 +75,8 @@ describe('scorecard rows under a user config', () => {
     expect(run.result?.breakwater.ok).toBe(false);
     expect(run.result?.breakwater.text).toMatch(/: noDelay false → every two-write exchange waits for a delayed ACK \(p50 \d+\.\d ms\), bound 2 ms$/);
     expect(run.result?.notes?.[0]).toMatch(/best of 1 round \(/);
+    // The note says what is applied: not TCP_NODELAY with the user's noDelay false.
+    expect(run.result?.notes?.[0]).toContain('connect() with your options (noDelay false) (noDelay false: Nagle on, TCP_NODELAY not set)');
   }, 60_000);
 
   it("FM-13: a user resolve does not replace the scenario's DNS server; a note says http.resolve was not applied", async () => {

@@ -1,4 +1,5 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -144,5 +145,25 @@ describe('breakwater scorecard --json (the built bin)', { timeout: 120_000 }, ()
     expect(code).toBe(2);
     expect(JSON.parse(stdout).error.code).toBe('BW_ERR_INVALID_OPTION');
     expect(stderr).toContain('in the config function');
+  });
+
+  it('SIGTERM: the banner and the rows it cut short name the signal; exit 143', async () => {
+    const child = spawn(process.execPath, ['packages/cli/dist/bin.js', 'scorecard', '--json', '--only', 'FM-17'], {
+      cwd: repo,
+      env: { ...process.env, NO_COLOR: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      // Once: a second signal quits at once, without the report.
+      if (stderr.includes('[FM-17] started') && child.signalCode === null && !sent) sent = child.kill('SIGTERM');
+    });
+    const [code] = (await once(child, 'close')) as [number];
+    expect(code).toBe(143);
+    expect(stderr).toContain('terminated (SIGTERM): stopping the running scenarios and cleaning up (a second SIGTERM or Ctrl-C to quit at once)');
+    expect(JSON.parse(stdout).rows[0]).toMatchObject({ id: 'FM-17', verdict: 'error', reason: 'terminated (SIGTERM)' });
   });
 });

@@ -119,6 +119,11 @@ function concurrencyOf(value: unknown, resolve: typeof resolveScorecardOptions):
 }
 
 const EXIT_ON: Record<'SIGINT' | 'SIGTERM', number> = { SIGINT: EXIT.interrupted, SIGTERM: EXIT.terminated };
+/** What each signal did, and how to quit at once after it (a second signal of either kind). */
+const SIGNAL_WORDS: Record<'SIGINT' | 'SIGTERM', [string, string]> = {
+  SIGINT: ['interrupted (Ctrl-C)', 'Ctrl-C again'],
+  SIGTERM: ['terminated (SIGTERM)', 'a second SIGTERM or Ctrl-C'],
+};
 
 /**
  * Aborts on the first Ctrl-C or SIGTERM (scenarios clean up, the report is
@@ -132,9 +137,10 @@ function interruptOnSignals(io: Io): { signal: AbortSignal; exitCode(): number |
   const on = (name: 'SIGINT' | 'SIGTERM') => () => {
     if (first !== undefined) process.exit(EXIT_ON[name]);
     first = name;
-    const what = name === 'SIGINT' ? 'interrupted:' : 'terminated (SIGTERM):';
-    io.err(`\n${paint(io, 'yellow', what)} stopping the running scenarios and cleaning up (Ctrl-C again to quit at once)\n`);
-    controller.abort();
+    const [what, again] = SIGNAL_WORDS[name];
+    io.err(`\n${paint(io, 'yellow', `${what}:`)} stopping the running scenarios and cleaning up (${again} to quit at once)\n`);
+    // The rows it cuts short say which signal (runScorecard() uses a BW_ERR_ABORTED reason as given).
+    controller.abort(new BreakwaterError('BW_ERR_ABORTED', what));
   };
   const handlers = { SIGINT: on('SIGINT'), SIGTERM: on('SIGTERM') };
   for (const [name, handler] of Object.entries(handlers)) process.on(name, handler);
