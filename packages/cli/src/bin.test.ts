@@ -1,6 +1,6 @@
 import { execFile, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -165,5 +165,27 @@ describe('breakwater scorecard --json (the built bin)', { timeout: 120_000 }, ()
     expect(code).toBe(143);
     expect(stderr).toContain('terminated (SIGTERM): stopping the running scenarios and cleaning up (a second SIGTERM or Ctrl-C to quit at once)');
     expect(JSON.parse(stdout).rows[0]).toMatchObject({ id: 'FM-17', verdict: 'error', reason: 'terminated (SIGTERM)' });
+  });
+
+  it("--html onto a link to this process's stdout file (`> out.txt`, `--html /dev/stdout`) is refused; the link and the output stay", async () => {
+    const out = path.join(tmp, 'out.txt');
+    const link = path.join(tmp, 'to-out.html');
+    symlinkSync(out, link);
+    const fd = openSync(out, 'w');
+    try {
+      const child = spawn(process.execPath, ['packages/cli/dist/bin.js', 'scorecard', '--only', 'FM-18', '--html', link], {
+        cwd: repo,
+        stdio: ['ignore', fd, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d) => (stderr += d));
+      const [code] = (await once(child, 'close')) as [number];
+      expect(code).toBe(2);
+      expect(stderr).toContain("to-out.html`: is this process's stdout (a redirect to the same file)");
+    } finally {
+      closeSync(fd);
+    }
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(out, 'utf8')).toBe('');
   });
 });

@@ -1,4 +1,4 @@
-import { constants } from 'node:fs';
+import { constants, fstat, type Stats } from 'node:fs';
 import { access, lstat, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BreakwaterError, isBreakwaterError } from '@breakwater/core';
@@ -46,6 +46,25 @@ async function notARegularFile(target: string): Promise<string | undefined> {
   return 'is not a regular file (a device, FIFO or socket)';
 }
 
+/** "is this process's stdout" when `file` (a link followed) is the file stdout or stderr writes to: replacing it would lose the table. */
+async function ourOutput(file: string): Promise<string | undefined> {
+  const info = await stat(file).catch(() => undefined);
+  if (info === undefined) return undefined;
+  for (const [fd, name] of [
+    [1, 'stdout'],
+    [2, 'stderr'],
+  ] as const) {
+    const out = await fstatOf(fd);
+    if (out !== undefined && out.dev === info.dev && out.ino === info.ino) return `is this process's ${name} (a redirect to the same file)`;
+  }
+  return undefined;
+}
+
+const fstatOf = (fd: number) =>
+  new Promise<Stats | undefined>((resolve) => {
+    fstat(fd, (error, stats) => resolve(error === null ? stats : undefined));
+  });
+
 /**
  * Where `--html <file>` is written: the file itself, or, for a symbolic link
  * to a regular file, the file it resolves to (the link stays). A directory,
@@ -54,17 +73,16 @@ async function notARegularFile(target: string): Promise<string | undefined> {
  * replace it.
  */
 async function htmlTarget(file: string): Promise<string> {
-  const target = path.resolve(file);
+  let target = path.resolve(file);
   let problem = await notARegularFile(target);
   if (problem === 'is a symbolic link') {
     const resolved = await realpath(target).catch(() => undefined);
-    if (resolved === undefined) problem = 'is a symbolic link to nothing (dangling)';
-    else {
-      const beyond = await notARegularFile(resolved);
-      if (beyond === undefined) return resolved;
-      problem = `is a symbolic link to ${resolved}, which ${beyond}`;
-    }
+    const beyond = resolved === undefined ? undefined : await notARegularFile(resolved);
+    if (resolved === undefined) problem = 'is a symbolic link that resolves to no file (dangling, or to a pipe or socket, as /dev/stdout can)';
+    else if (beyond !== undefined) problem = `is a symbolic link to ${resolved}, which ${beyond}`;
+    else [target, problem] = [resolved, undefined];
   }
+  problem ??= await ourOutput(target);
   if (problem === undefined) return target;
   throw htmlProblem(
     file,
