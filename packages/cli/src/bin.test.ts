@@ -178,7 +178,7 @@ describe('breakwater scorecard --json (the built bin)', { timeout: 120_000 }, ()
         stdio: ['ignore', fd, 'pipe'],
       });
       let stderr = '';
-      child.stderr.on('data', (d) => (stderr += d));
+      child.stderr?.on('data', (d) => (stderr += d));
       const [code] = (await once(child, 'close')) as [number];
       expect(code).toBe(2);
       expect(stderr).toContain("to-out.html`: is this process's stdout (a redirect to the same file)");
