@@ -27,4 +27,20 @@ describe('examples/scorecard-config: expectScorecard() in a user test suite', ()
     expect(out).toMatch(/Tests {2}2 passed \(2\)/);
     expect(code).toBe(0);
   }, 180_000);
+
+  // pnpm links a workspace bin at install, before the build makes packages/cli/dist/bin.js: a fresh clone has no
+  // node_modules/.bin/breakwater here, so the README's scripts run the built bin by its path (--help: no scenario runs).
+  it.each(['sound', 'defeated'])(
+    '`pnpm run %s` runs the CLI from a fresh clone (no `breakwater` bin linked)',
+    async (script) => {
+      const { code, out } = await new Promise<{ code: number; out: string }>((resolve) => {
+        execFile('pnpm', ['run', script, '--help'], { cwd: dir, timeout: 60_000, env: { ...process.env, NO_COLOR: '1' } }, (err, stdout, stderr) =>
+          resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, out: `${stdout}${stderr}` }),
+        );
+      });
+      expect(out, out).toContain('Usage: breakwater scorecard [options]');
+      expect(code).toBe(0);
+    },
+    60_000,
+  );
 });

@@ -7,6 +7,7 @@ import { FM_11 } from '../../packages/scorecard/src/scenarios/fm-11.js';
 import { fm13 } from '../../packages/scorecard/src/scenarios/fm-13.js';
 import { FM_14 } from '../../packages/scorecard/src/scenarios/fm-14.js';
 import { fm15 } from '../../packages/scorecard/src/scenarios/fm-15.js';
+import { fm17 } from '../../packages/scorecard/src/scenarios/fm-17.js';
 import { runScenario } from '../support/scenario.js';
 
 // Rows run with a user's config (as `breakwater scorecard --config` does):
@@ -98,6 +99,8 @@ describe('scorecard rows under a user config', () => {
     expect(run.result?.breakwater.ok).toBe(false);
     expect(run.result?.breakwater.text).toMatch(/: noDelay false → every two-write exchange waits for a delayed ACK \(p50 \d+\.\d ms\), bound 2 ms$/);
     expect(run.result?.notes?.[0]).toMatch(/best of 1 round \(/);
+    // The note says what is applied: not TCP_NODELAY with the user's noDelay false.
+    expect(run.result?.notes?.[0]).toContain('connect() with your options (noDelay false) (noDelay false: Nagle on, TCP_NODELAY not set)');
   }, 60_000);
 
   it("FM-13: a user resolve does not replace the scenario's DNS server; a note says http.resolve was not applied", async () => {
@@ -109,5 +112,14 @@ describe('scorecard rows under a user config', () => {
     expect(run.error).toBeUndefined();
     expect(run.result?.breakwater.ok, run.result?.breakwater.text).toBe(true);
     expect(run.result?.notes).toContainEqual(expect.stringMatching(/^not applied: http\.resolve \(your option\): it would replace the scenario's DNS server/));
+  }, 60_000);
+
+  it("FM-17: a valid pool with minIdle above the row's 10 connections runs, minIdle capped and said in the notes", async () => {
+    const run = await runScenario(fm17, { config: { pool: { max: 100, minIdle: 50 } } });
+    console.log(`[FM-17 config] breakwater: ${run.result?.breakwater.text} | twin: ${run.result?.twin?.text}`);
+    expect(run.error).toBeUndefined();
+    expect(run.result?.notes).toContain("pool.minIdle 50 (your option) capped at the row's 10 connections");
+    // The capped minIdle reopens the connections the server closed: the pool is not empty, and the row says why.
+    expect(run.result?.breakwater.text).toMatch(/, pool size \d+: minIdle 50 \(your option\)$/);
   }, 60_000);
 });

@@ -1,5 +1,6 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { closeSync, lstatSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,12 +14,16 @@ const tmp = mkdtempSync(path.join(os.tmpdir(), 'bw-bin-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** Runs the real bin through the TS loader, as a user's shell would (no TTY, so no color). */
-function bin(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+function bin(
+  args: string[],
+  env: NodeJS.ProcessEnv = {},
+  entry = ['--import', './test/support/ts-hooks.ts', 'packages/cli/src/bin.ts'],
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', './test/support/ts-hooks.ts', 'packages/cli/src/bin.ts', ...args],
-      { cwd: repo, env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env }, timeout: 20_000 },
+      [...entry, ...args],
+      { cwd: repo, env: { ...process.env, NO_COLOR: '', FORCE_COLOR: '', ...env }, timeout: 60_000 },
       (err, stdout, stderr) => resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout, stderr }),
     );
   });
@@ -110,5 +115,77 @@ describe('breakwater probe (the real bin)', { timeout: 60_000 }, () => {
     }
     const runs = await Promise.all([bin(['probe', `127.0.0.1:${port}`]), bin(['probe', 'no-port-here']), bin(['probe', 'name.invalid:80', '--json'])]);
     expect(runs.map((r) => r.code)).toEqual([1, 2, 3]);
+  });
+});
+
+// The built bin (`tsc -b` first): the scenarios use TypeScript syntax the strip-only loader cannot run.
+describe('breakwater scorecard --json (the built bin)', { timeout: 120_000 }, () => {
+  const built = (args: string[]) => bin(args, {}, ['packages/cli/dist/bin.js']);
+  // console.log at import, in the config function and in an `http.layers` function (run by each createClient in FM-11's rows).
+  const noisy = (name: string, body: string) => {
+    const file = path.join(tmp, name);
+    writeFileSync(
+      file,
+      `console.log('at import');\nexport default () => { console.log('in the config function'); process.stdout.write('raw write\\n'); return ${body}; };\n`,
+    );
+    return file;
+  };
+
+  it('stdout holds the JSON document alone: what the config prints goes to stderr', async () => {
+    const config = noisy('noisy.config.mjs', "{ http: { layers: (l) => { console.log('in layers'); return l; } } }");
+    const { code, stdout, stderr } = await built(['scorecard', '--json', '--only', 'FM-11', '--config', config]);
+    expect(JSON.parse(stdout).rows.map((r: { id: string }) => r.id)).toEqual(['FM-11']);
+    expect([0, 1]).toContain(code);
+    for (const line of ['at import', 'in the config function', 'raw write', 'in layers']) expect(stderr).toContain(line);
+  });
+
+  it('the typed-error JSON (exit 2) is alone on stdout too', async () => {
+    const config = noisy('noisy-invalid.config.mjs', "{ socket: { stallTimeoutMs: 'soon' } }");
+    const { code, stdout, stderr } = await built(['scorecard', '--json', '--only', 'FM-18', '--config', config]);
+    expect(code).toBe(2);
+    expect(JSON.parse(stdout).error.code).toBe('BW_ERR_INVALID_OPTION');
+    expect(stderr).toContain('in the config function');
+  });
+
+  it('SIGTERM: the banner and the rows it cut short name the signal; exit 143', async () => {
+    const child = spawn(process.execPath, ['packages/cli/dist/bin.js', 'scorecard', '--json', '--only', 'FM-17'], {
+      cwd: repo,
+      env: { ...process.env, NO_COLOR: '' },
+    });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => {
+      stderr += d;
+      // Once: a second signal quits at once, without the report.
+      if (stderr.includes('[FM-17] started') && child.signalCode === null && !sent) sent = child.kill('SIGTERM');
+    });
+    const [code] = (await once(child, 'close')) as [number];
+    expect(code).toBe(143);
+    expect(stderr).toContain('terminated (SIGTERM): stopping the running scenarios and cleaning up (a second SIGTERM or Ctrl-C to quit at once)');
+    expect(JSON.parse(stdout).rows[0]).toMatchObject({ id: 'FM-17', verdict: 'error', reason: 'terminated (SIGTERM)' });
+  });
+
+  it("--html onto a link to this process's stdout file (`> out.txt`, `--html /dev/stdout`) is refused; the link and the output stay", async () => {
+    const out = path.join(tmp, 'out.txt');
+    const link = path.join(tmp, 'to-out.html');
+    symlinkSync(out, link);
+    const fd = openSync(out, 'w');
+    try {
+      const child = spawn(process.execPath, ['packages/cli/dist/bin.js', 'scorecard', '--only', 'FM-18', '--html', link], {
+        cwd: repo,
+        stdio: ['ignore', fd, 'pipe'],
+      });
+      let stderr = '';
+      child.stderr?.on('data', (d) => (stderr += d));
+      const [code] = (await once(child, 'close')) as [number];
+      expect(code).toBe(2);
+      expect(stderr).toContain("to-out.html`: is this process's stdout (a redirect to the same file)");
+    } finally {
+      closeSync(fd);
+    }
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(out, 'utf8')).toBe('');
   });
 });

@@ -16,10 +16,30 @@ export function colorEnabled(stream: { isTTY?: boolean }, env: NodeJS.ProcessEnv
 }
 
 export function processIo(): Io {
+  // Bound now: while --json routes process.stdout to stderr (see routeStdoutToStderr), the document still goes to stdout.
+  const write = process.stdout.write.bind(process.stdout);
   return {
-    out: (text) => process.stdout.write(text),
+    out: (text) => write(text),
     err: (text) => process.stderr.write(text),
     color: colorEnabled(process.stdout),
+  };
+}
+
+/**
+ * Sends whatever else writes to process.stdout (console.log in a user's
+ * `--config` module, at import, in its function or in an `http.layers`
+ * function run by every row) to stderr, so stdout holds the JSON document
+ * alone. Returns the function that restores stdout. An {@link Io} from
+ * {@link processIo} keeps writing to the real stdout.
+ */
+export function routeStdoutToStderr(): () => void {
+  const stdout = process.stdout;
+  const own = Object.hasOwn(stdout, 'write');
+  const previous = stdout.write;
+  stdout.write = ((...args: Parameters<typeof process.stderr.write>) => process.stderr.write(...args)) as typeof stdout.write;
+  return () => {
+    if (own) stdout.write = previous;
+    else delete (stdout as { write?: unknown }).write;
   };
 }
 

@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { BreakwaterError } from '@breakwater/core';
 import { describe, expect, it } from 'vitest';
 import type { HostSupport } from './requirements.js';
 import { type RunnerEvent, runScorecard } from './runner.js';
@@ -213,11 +214,19 @@ describe('runScorecard', () => {
       onEvent: (e) => e.type === 'progress' && progress.push(`${e.id}: ${e.text}`),
     });
     expect(report.rows.map((r) => [r.verdict, r.reason])).toEqual([
-      ['error', 'interrupted (Ctrl-C)'],
-      ['error', 'interrupted (Ctrl-C)'],
+      ['error', 'interrupted'],
+      ['error', 'interrupted'],
       ['skipped', 'interrupted before it started'],
     ]);
     expect(cleaned.sort()).toEqual(['FM-01', 'FM-02']);
     expect(progress).toEqual(['FM-01: waiting for an error', 'FM-02: waiting for an error']);
+  });
+
+  it("names what interrupted the run when the signal's reason is a BW_ERR_ABORTED (the CLI's SIGTERM)", async () => {
+    const controller = new AbortController();
+    const waiting = scenario('FM-01', async (ctx) => untilAborted(ctx.signal));
+    setTimeout(() => controller.abort(new BreakwaterError('BW_ERR_ABORTED', 'terminated (SIGTERM)')), 30);
+    const report = await runScorecard([waiting], { host: HOST, signal: controller.signal });
+    expect(report.rows.map((r) => [r.verdict, r.reason])).toEqual([['error', 'terminated (SIGTERM)']]);
   });
 });

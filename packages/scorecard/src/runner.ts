@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { BreakwaterError } from '@breakwater/core';
+import { BreakwaterError, isBreakwaterError } from '@breakwater/core';
 import { DEFAULT_SCORECARD_CONFIG, type ResolvedScorecardConfig, resolveScorecardConfig, type ScorecardConfig } from './config.js';
 import { resolveScorecardOptions } from './defaults.js';
 import { type HostSupport, REAL_HOST, unmetRequirement } from './requirements.js';
@@ -127,6 +127,15 @@ function base(scenario: Scenario, verdict: ScorecardRow['verdict'], durationMs: 
   };
 }
 
+/**
+ * Why a row was cut short by the caller's signal: the caller's own
+ * `BW_ERR_ABORTED` reason when it gave one (the CLI names the signal:
+ * "interrupted (Ctrl-C)", "terminated (SIGTERM)"), else plain "interrupted".
+ */
+function interruption(reason: unknown): BreakwaterError {
+  return isBreakwaterError(reason, 'BW_ERR_ABORTED') ? reason : new BreakwaterError('BW_ERR_ABORTED', 'interrupted');
+}
+
 async function runScenario(
   scenario: Scenario,
   config: ResolvedScorecardConfig,
@@ -138,7 +147,7 @@ async function runScenario(
   const controller = new AbortController();
   const cleanups: (() => unknown)[] = [];
   const abort = (reason: unknown) => controller.abort(reason);
-  const onOuterAbort = () => abort(new BreakwaterError('BW_ERR_ABORTED', 'interrupted (Ctrl-C)'));
+  const onOuterAbort = () => abort(interruption(outer?.reason));
   outer?.addEventListener('abort', onOuterAbort, { once: true });
   const budget = setTimeout(
     () => abort(new BreakwaterError('BW_ERR_DEADLINE', `exceeded its budget of ${scenario.budgetMs} ms`, { details: { budgetMs: scenario.budgetMs } })),

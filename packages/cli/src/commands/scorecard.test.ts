@@ -1,4 +1,4 @@
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fm18, runScorecard } from '@breakwater/scorecard';
@@ -71,14 +71,13 @@ describe('breakwater scorecard (in-process)', () => {
   });
 
   it('a report that cannot be written after the run still prints the table, then the error (exit 3)', async () => {
-    // The directory exists (the check passes), but the target is a directory: the rename fails.
-    const target = path.join(tmp, 'taken');
-    mkdirSync(path.join(target, 'inside'), { recursive: true });
+    // The target passes the check (a new file in a writable directory), but its temp file's name is too long: the write fails.
+    const target = path.join(tmp, `${'r'.repeat(245)}.html`);
     const table = await run(['scorecard', '--only', 'FM-18', '--html', target]);
     expect(table.code).toBe(3);
     expect(table.out).toMatch(/^FM-18 {2}Host tuning footguns.*pass$/m);
     expect(table.out).not.toContain('HTML report');
-    expect(table.err).toMatch(/could not write the HTML report .*taken: /);
+    expect(table.err).toMatch(/could not write the HTML report .*rrr\.html: /);
     const json = await run(['scorecard', '--only', 'FM-18', '--json', '--html', target]);
     expect(json.code).toBe(3);
     expect(JSON.parse(json.out).rows[0].verdict).toBe('pass');
@@ -86,6 +85,41 @@ describe('breakwater scorecard (in-process)', () => {
       readdirSync(tmp).filter((f) => f.endsWith('.tmp')),
       'the temp file was left behind',
     ).toEqual([]);
+  });
+
+  it('--html onto a directory, a link to one or a dangling link is a usage error (exit 2) before any row runs; the link is left alone', async () => {
+    const dir = path.join(tmp, 'html-dir');
+    mkdirSync(dir, { recursive: true });
+    const toDir = path.join(tmp, 'to-dir.html');
+    symlinkSync(dir, toDir);
+    const dangling = path.join(tmp, 'dangling.html');
+    symlinkSync(path.join(tmp, 'nowhere', 'x.html'), dangling);
+    const cases: Array<[string, RegExp]> = [
+      [dir, /html-dir`: is a directory$/],
+      [toDir, /to-dir\.html`: is a symbolic link to .*html-dir, which is a directory$/],
+      [dangling, /dangling\.html`: is a symbolic link that resolves to no file \(dangling, or to a pipe or socket, as \/dev\/stdout can\)$/],
+    ];
+    for (const [target, message] of cases) {
+      const { code, out, err } = await run(['scorecard', '--only', 'FM-18', '--json', '--html', target]);
+      expect(code, target).toBe(2);
+      const error = JSON.parse(out).error;
+      expect(error.message).toMatch(message);
+      expect(error.hint).toMatch(/regular file/);
+      expect(err).not.toContain('[FM-18] started');
+    }
+    expect(lstatSync(toDir).isSymbolicLink() && lstatSync(dangling).isSymbolicLink()).toBe(true);
+  });
+
+  it('--html onto a symbolic link to a regular file writes the file it points to and keeps the link', async () => {
+    const real = path.join(tmp, 'real-report.html');
+    writeFileSync(real, 'old');
+    const link = path.join(tmp, 'link-report.html');
+    symlinkSync(real, link);
+    const { code, err } = await run(['scorecard', '--only', 'FM-18', '--json', '--html', link]);
+    expect(code).toBe(0);
+    expect(err).toContain(`HTML report: ${real}`);
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+    expect(readFileSync(real, 'utf8')).toContain('<tr class="row-pass" id="FM-18">');
   });
 
   it('--config: the default export (object, function or promise) runs every selected scenario; host rows say it is not applied', async () => {

@@ -18,11 +18,20 @@ function line(r: ScorecardRow, io: { color: boolean }): string {
   return `${paint(io, 'bold', pad(r.id, WIDTH.id))}  ${pad(r.title, WIDTH.title)}  ${naiveCell}  ${bwCell}  ${twinCell}  ${paint(io, VERDICT_STYLE[r.verdict], r.verdict)}`;
 }
 
-/** Why a row did not pass, in one line. */
+/** The most of a row's reason printed to the terminal (table and progress); `--json` and the HTML keep it whole. */
+export const REASON_MAX_CHARS = 1_000;
+
+/** `text` cut to {@link REASON_MAX_CHARS}, saying how much was left out and where the rest is. */
+export function capReason(text: string): string {
+  if (text.length <= REASON_MAX_CHARS) return text;
+  return `${text.slice(0, REASON_MAX_CHARS)}… (${(text.length - REASON_MAX_CHARS).toLocaleString('en-US')} more characters: the whole text is in --json)`;
+}
+
+/** Why a row did not pass, in one line, capped at {@link REASON_MAX_CHARS}. */
 export function explain(r: ScorecardRow): string | undefined {
   if (r.verdict === 'pass') return undefined;
   // The runner gives every row that did not pass its reason; a fail says which checks did not hold (the twin's included).
-  return r.reason ?? 'a check did not hold';
+  return capReason(r.reason ?? 'a check did not hold');
 }
 
 /** The table, the reasons for rows that did not pass, and the summary line. */

@@ -1,5 +1,6 @@
 import type { ScorecardRow } from '@breakwater/scorecard';
 import { describe, expect, it, vi } from 'vitest';
+import { formatScorecard, REASON_MAX_CHARS } from './format.js';
 import { createProgress } from './progress.js';
 
 const row = (id: string, verdict: ScorecardRow['verdict'], reason?: string): ScorecardRow => ({
@@ -43,5 +44,23 @@ describe('scorecard progress', () => {
     } finally {
       vi.useRealTimers();
     }
+  });
+
+  it("caps a 100 KB error in the progress line and in the table's reasons; the row keeps it whole (for --json)", () => {
+    const huge = `boom ${'x'.repeat(100_000)}`;
+    const lines: string[] = [];
+    const p = createProgress({ write: (t) => lines.push(t), color: false, tty: false }, 1);
+    const errored = row('FM-01', 'error', huge);
+    p.onEvent({ type: 'finished', row: errored });
+    p.stop();
+    const summary = { passed: 0, failed: 0, skipped: 0, errors: 1, durationMs: 1 };
+    const table = formatScorecard({ rows: [errored], summary, host: {} } as never, { color: false });
+    for (const text of [lines.join(''), table]) {
+      expect(text.length).toBeLessThan(REASON_MAX_CHARS + 1_000);
+      expect(text).toContain(
+        `boom ${'x'.repeat(REASON_MAX_CHARS - 5)}… (${(huge.length - REASON_MAX_CHARS).toLocaleString('en-US')} more characters: the whole text is in --json)`,
+      );
+    }
+    expect(errored.reason).toBe(huge);
   });
 });

@@ -1,5 +1,6 @@
 import type { RunnerEvent } from '@breakwater/scorecard';
 import { paint } from '../output.js';
+import { capReason } from './format.js';
 
 const FRAMES = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const MARK = { pass: '✔', fail: '✖', error: '✖', skipped: '○' } as const;
@@ -54,7 +55,7 @@ export function createProgress(sink: ProgressSink, total: number): { onEvent(eve
         done++;
         const style = row.verdict === 'pass' ? 'green' : row.verdict === 'skipped' ? 'dim' : 'red';
         // A fail says which check did not hold (a hurt healthy twin included).
-        const detail = row.verdict === 'pass' ? '' : `: ${row.reason ?? ''}`;
+        const detail = row.verdict === 'pass' ? '' : `: ${capReason(row.reason ?? '')}`;
         const text = `${paint(sink, style, `${MARK[row.verdict]} ${row.verdict}`)} [${row.id}] in ${(row.durationMs / 1000).toFixed(1)} s${detail}`;
         if (sink.tty) {
           clear();

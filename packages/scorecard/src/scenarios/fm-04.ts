@@ -246,7 +246,7 @@ export const fm04: Scenario = {
       twin,
       notes: [
         `Two write() calls (4-byte header, 100-byte body) per exchange on loopback; naive: net.connect() defaults, ${NAIVE_EXCHANGES} exchanges; ` +
-          `Breakwater: @breakwater/socket ${whose(ctx, 'connect()', ctx.config.socket)} (TCP_NODELAY), ${BW_EXCHANGES} exchanges, best of ${rounds} round${rounds === 1 ? '' : 's'} (a busy CPU is not Nagle).`,
+          `Breakwater: @breakwater/socket ${whose(ctx, 'connect()', ctx.config.socket)} (${nagle ? 'noDelay false: Nagle on, TCP_NODELAY not set' : 'TCP_NODELAY set'}), ${BW_EXCHANGES} exchanges, best of ${rounds} round${rounds === 1 ? '' : 's'} (a busy CPU is not Nagle).`,
         `healthy twin: ${LARGE_MESSAGES} messages of 1 MB (two write() calls each), alternately on net.connect() and on connect() with the same options, to a server that handles each chunk it reads for ${CHUNK_HANDLING_MS} ms before reading on.`,
       ],
     };
