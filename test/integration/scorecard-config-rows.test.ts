@@ -55,12 +55,17 @@ describe('scorecard rows under a user config', () => {
     expect(run.result?.breakwater.text).toMatch(/: layers \(your stack, without circuit, balance\)$/);
   }, 60_000);
 
-  it('DC-02: a 1 ms deadline refuses before the server saw the PUT: not counted as holding, deadlineMs named', async () => {
+  it('DC-02: a 1 ms deadline refusing before the server saw the PUT is not counted as holding (deadlineMs named); the 10 MB twin fails on it', async () => {
     const run = await runScenario(DC_02, { config: { http: { deadlineMs: 1 } } });
     console.log(`[DC-02 config] breakwater: ${run.result?.breakwater.text} | twin: ${run.result?.twin?.text}`);
     expect(run.error).toBeUndefined();
-    expect(run.result?.breakwater.ok).toBe(false);
-    expect(run.result?.breakwater.text).toMatch(/deadlineMs 1 \(your option\)$/);
+    // Which comes first is the host's: the 1 ms timer, or the 48 KiB PUT written on loopback (seen in CI on
+    // Node 22: sent whole, reset, the retry refused by the deadline). Both are judged by what the server saw.
+    const { ok, text } = run.result!.breakwater;
+    if (ok) expect(text).toMatch(/: nothing wrong accepted; sent 49,152 B$/);
+    else expect(text).toMatch(/before the server saw the body; sent .*: deadlineMs 1 \(your option\)$/);
+    // 10 MB streamed with a pause each MiB cannot go out in 1 ms.
+    expect(run.result?.twin?.ok).toBe(false);
     expect(run.result?.twin?.text).toMatch(/deadlineMs 1 \(your option\)$/);
   }, 60_000);
 
