@@ -41,7 +41,10 @@ export function expectDeadlineWhileNaiveHangs(race: FrozenRace, deadlineMs: numb
     expect(ms).toBeLessThan(deadlineMs + 1_000);
   }
   expect(race.naiveOutcome).toBe(PENDING);
-  expect(race.naiveWaitedMs).toBeGreaterThanOrEqual(naiveWaitMs);
+  // The naive side was still pending when its naiveWaitMs timer fired; libuv runs timers on a loop clock
+  // in whole ms read before `started`, so that timer can end up to 1 ms before performance.now() says
+  // (seen in CI: 29,999.93 ms for 30,000).
+  expect(race.naiveWaitedMs).toBeGreaterThanOrEqual(naiveWaitMs - 1);
 }
 
 /** "failed after 2001, 2003 ms (BW_ERR_DEADLINE, …)" and how long the naive side was watched, for the test log. */
